@@ -1,0 +1,152 @@
+//! The reader's byte buffer: one `Vec<u8>` with a consumed prefix, so taking bytes from the front
+//! is cheap and storage is reused instead of reallocated per read.
+
+/// Bytes received and not yet read, plus whether EOF was received.
+#[derive(Debug, Default)]
+pub struct ReadBuffer {
+    storage: Vec<u8>,
+    /// Bytes before `start` were consumed; the data is `storage[start..]`.
+    start: usize,
+    eof: bool,
+}
+
+impl ReadBuffer {
+    /// An empty buffer; allocates nothing until bytes arrive.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Buffered byte count.
+    pub fn len(&self) -> usize {
+        self.storage.len() - self.start
+    }
+
+    /// True when nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The buffered bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.storage[self.start..]
+    }
+
+    /// True once EOF was received (bytes may still be buffered).
+    pub fn eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Records EOF (asyncio `feed_eof`).
+    pub fn set_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// asyncio `at_eof`: EOF received and nothing left to read.
+    pub fn at_eof(&self) -> bool {
+        self.eof && self.is_empty()
+    }
+
+    /// Appends received bytes (asyncio `feed_data`).
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.compact();
+        self.storage.extend_from_slice(bytes);
+    }
+
+    /// Appends a chunk that was received into `chunk`. When the buffer is empty the storage is
+    /// swapped instead of copied. Returns an empty vector (capacity kept) to receive into next.
+    pub fn absorb(&mut self, mut chunk: Vec<u8>) -> Vec<u8> {
+        if self.is_empty() {
+            self.start = 0;
+            std::mem::swap(&mut self.storage, &mut chunk);
+        } else {
+            self.extend_from_slice(&chunk);
+        }
+        chunk.clear();
+        chunk
+    }
+
+    /// Removes and returns the first `n` bytes (`n` is clamped to the buffered count).
+    pub fn consume(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.len());
+        if n == self.len() {
+            return self.take_all();
+        }
+        let out = self.storage[self.start..self.start + n].to_vec();
+        self.discard(n);
+        out
+    }
+
+    /// Removes and returns everything buffered.
+    pub fn take_all(&mut self) -> Vec<u8> {
+        let out = if self.start == 0 {
+            // Hand the storage over instead of copying; the next arrival allocates anew.
+            std::mem::take(&mut self.storage)
+        } else {
+            self.storage[self.start..].to_vec()
+        };
+        self.clear();
+        out
+    }
+
+    /// Drops the first `n` bytes (`n` is clamped to the buffered count).
+    pub fn discard(&mut self, n: usize) {
+        self.start += n.min(self.len());
+        if self.start == self.storage.len() {
+            self.clear();
+        }
+    }
+
+    /// Empties the buffer, keeping its capacity.
+    fn clear(&mut self) {
+        self.storage.clear();
+        self.start = 0;
+    }
+
+    /// Frees the storage when nothing is buffered, so an idle connection holds no buffer.
+    pub fn release_if_empty(&mut self) {
+        if self.is_empty() {
+            self.storage = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// Moves the data to the front once the consumed prefix is at least half the storage, which keeps
+    /// the amortised cost of front removal linear.
+    fn compact(&mut self) {
+        if self.start > 0 && self.start >= self.storage.len() / 2 {
+            self.storage.drain(..self.start);
+            self.start = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consume_and_absorb_keep_order() {
+        let mut b = ReadBuffer::new();
+        let spare = b.absorb(b"hello ".to_vec());
+        assert!(spare.is_empty());
+        b.extend_from_slice(b"world");
+        assert_eq!(b.consume(3), b"hel");
+        let spare = b.absorb(b"!".to_vec());
+        assert!(spare.is_empty());
+        assert_eq!(b.as_slice(), b"lo world!");
+        assert_eq!(b.take_all(), b"lo world!");
+        assert!(b.is_empty());
+        assert!(!b.at_eof());
+        b.set_eof();
+        assert!(b.at_eof());
+    }
+
+    #[test]
+    fn consume_clamps() {
+        let mut b = ReadBuffer::new();
+        b.extend_from_slice(b"ab");
+        assert_eq!(b.consume(10), b"ab");
+        b.discard(5);
+        assert!(b.is_empty());
+    }
+}

@@ -1,0 +1,128 @@
+//! The write queue: bytes `write` accepted and the socket has not taken yet, with its water marks
+//! and a hard cap (better than CPython gh-116279, whose buffer grows until memory runs out).
+
+use crate::WaterMarks;
+
+/// A write was refused because the queue would exceed its hard cap; nothing was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// Queued bytes plus the chunk in flight to the socket.
+#[derive(Debug)]
+pub struct WriteQueue {
+    queued: Vec<u8>,
+    in_flight: usize,
+    cap: usize,
+    marks: WaterMarks,
+}
+
+impl WriteQueue {
+    /// An empty queue with a hard cap of `cap` bytes; allocates nothing until written to.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            queued: Vec::new(),
+            in_flight: 0,
+            cap,
+            marks: WaterMarks::default(),
+        }
+    }
+
+    /// Queues all `parts` as one write, or none of them if the cap would be exceeded.
+    pub fn push(&mut self, parts: &[&[u8]]) -> Result<(), QueueFull> {
+        let add: usize = parts.iter().map(|p| p.len()).sum();
+        if self.size().saturating_add(add) > self.cap {
+            return Err(QueueFull);
+        }
+        self.queued.reserve(add);
+        for part in parts {
+            self.queued.extend_from_slice(part);
+        }
+        Ok(())
+    }
+
+    /// Bytes queued or in flight (asyncio `get_write_buffer_size`).
+    pub fn size(&self) -> usize {
+        self.queued.len() + self.in_flight
+    }
+
+    /// True when nothing is queued and nothing is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.size() == 0
+    }
+
+    /// True when bytes are queued and not yet handed to the socket.
+    pub fn has_queued(&self) -> bool {
+        !self.queued.is_empty()
+    }
+
+    /// Hands everything queued to the sender, swapping in `spare` (an empty vector whose capacity is
+    /// reused). The bytes count as in flight until [`WriteQueue::sent`].
+    pub fn take(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        std::mem::swap(&mut self.queued, &mut spare);
+        self.in_flight += spare.len();
+        spare
+    }
+
+    /// Records that `n` in-flight bytes were taken by the socket (or dropped).
+    pub fn sent(&mut self, n: usize) {
+        self.in_flight = self.in_flight.saturating_sub(n);
+    }
+
+    /// Drops everything queued and in flight (abort, connection lost).
+    pub fn clear(&mut self) {
+        self.queued = Vec::new();
+        self.in_flight = 0;
+    }
+
+    /// The water marks.
+    pub fn marks(&self) -> WaterMarks {
+        self.marks
+    }
+
+    /// Sets the water marks.
+    pub fn set_marks(&mut self, marks: WaterMarks) {
+        self.marks = marks;
+    }
+
+    /// Above the high-water mark: `drain` must wait.
+    pub fn above_high(&self) -> bool {
+        self.size() as u64 > self.marks.high
+    }
+
+    /// At or below the low-water mark: waiting drains are released.
+    pub fn at_or_below_low(&self) -> bool {
+        self.size() as u64 <= self.marks.low
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_refuses_whole_write() {
+        let mut q = WriteQueue::new(10);
+        assert_eq!(q.push(&[b"12345", b"678"]), Ok(()));
+        assert_eq!(q.push(&[b"abc"]), Err(QueueFull));
+        assert_eq!(q.size(), 8);
+        let chunk = q.take(Vec::new());
+        assert_eq!(chunk, b"12345678");
+        assert_eq!(q.size(), 8);
+        q.sent(5);
+        assert_eq!(q.size(), 3);
+        q.sent(3);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn watermarks() {
+        let mut q = WriteQueue::new(1 << 20);
+        q.set_marks(WaterMarks { high: 4, low: 2 });
+        q.push(&[b"12345"]).unwrap();
+        assert!(q.above_high());
+        let chunk = q.take(Vec::new());
+        q.sent(chunk.len() - 2);
+        assert!(q.at_or_below_low());
+    }
+}

@@ -1,0 +1,1 @@
+//! wasio host library.
