@@ -1,0 +1,15 @@
+//! The wasm32-wasip2 components wasio ships, embedded at build time: the provider (exports
+//! `wasio:streams`) and the example apps (the asyncio docs' examples). `build.rs` builds them from
+//! `guest/` and `examples/` with a nested cargo, so `cargo build` alone builds everything.
+
+/// The provider component: asyncio streams semantics over wasi:sockets and wasio:host.
+pub static PROVIDER: &[u8] = include_bytes!(env!("WASIO_PROVIDER_WASM"));
+
+/// The asyncio docs' TCP echo server as an app component (serves many clients at once).
+pub static ECHO_SERVER: &[u8] = include_bytes!(env!("WASIO_ECHO_SERVER_WASM"));
+
+/// The asyncio docs' TCP echo client (`tcp_echo_client`) as an app component.
+pub static ECHO_CLIENT: &[u8] = include_bytes!(env!("WASIO_ECHO_CLIENT_WASM"));
+
+/// The asyncio docs' "get HTTP headers" example as an app component.
+pub static HTTP_HEADERS: &[u8] = include_bytes!(env!("WASIO_HTTP_HEADERS_WASM"));
