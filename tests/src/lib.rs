@@ -1,1 +1,159 @@
-//! Shared helpers of the integration tests.
+//! Shared helpers of wasio's integration tests: compile each embedded component once per test
+//! binary, run it in wasmtime with chosen arguments and network grants, and read its output lines.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use wasio_host::capture::LineCapture;
+use wasio_host::embedded::prepare;
+use wasio_host::{Capabilities, Exit, Runtime, WasioCtx};
+use wasmtime::component::Component;
+
+pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS};
+
+/// The probe test app (tests/probe): runs one named client scenario.
+pub use wasio_components::PROBE;
+
+/// How long any single wait in a test may take before the test fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+type Compiled = Result<Component, String>;
+
+/// One runtime per test binary; compiling a composed component takes seconds in a debug build.
+fn runtime() -> anyhow::Result<&'static Runtime> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Runtime::new().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// `app` composed with the provider and compiled, once per test binary.
+pub fn compiled(app: &'static [u8]) -> anyhow::Result<Component> {
+    static CACHE: OnceLock<Mutex<HashMap<usize, Arc<OnceLock<Compiled>>>>> = OnceLock::new();
+    let slot = {
+        let mut cache = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cache.entry(app.as_ptr() as usize).or_default().clone()
+    };
+    let compiled = slot.get_or_init(|| {
+        let build = || -> anyhow::Result<Component> {
+            let runtime = runtime()?;
+            runtime.compile(&prepare(app)?)
+        };
+        build().map_err(|e| format!("{e:#}"))
+    });
+    compiled.clone().map_err(|e| anyhow!("{e}"))
+}
+
+/// Loopback grants for connect and listen, IPv4 and IPv6.
+pub fn loopback() -> Capabilities {
+    Capabilities::loopback()
+}
+
+/// A component running in the background; its stdout and stderr arrive as lines.
+pub struct Running {
+    lines: mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+    task: JoinHandle<anyhow::Result<Exit>>,
+}
+
+impl Running {
+    /// Waits for the next line that starts with `prefix`, returning it.
+    pub async fn line_starting(&mut self, prefix: &str) -> anyhow::Result<String> {
+        let found = tokio::time::timeout(WAIT, async {
+            while let Some(line) = self.lines.recv().await {
+                self.seen.push(line.clone());
+                if line.starts_with(prefix) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await
+        .with_context(|| format!("no line starting with {prefix:?} in time; saw {:?}", self.seen))?;
+        found.ok_or_else(|| anyhow!("output ended without {prefix:?}; saw {:?}", self.seen))
+    }
+
+    /// Waits for the component to finish; returns its exit and every output line.
+    pub async fn finish(mut self) -> anyhow::Result<(Exit, Vec<String>)> {
+        let exit = tokio::time::timeout(WAIT, &mut self.task)
+            .await
+            .with_context(|| format!("component did not finish in time; saw {:?}", self.seen))???;
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        Ok((exit, self.seen))
+    }
+
+    /// Every line received so far (after draining what is pending).
+    pub fn lines_so_far(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A server component serves forever: stop it with the test.
+        self.task.abort();
+    }
+}
+
+/// Starts `app` with `args` (argv[0] is added) and `caps`, in the background.
+pub fn spawn(app: &'static [u8], args: &[&str], caps: Capabilities) -> anyhow::Result<Running> {
+    let component = compiled(app)?;
+    let runtime = runtime()?.clone();
+    let (capture, lines) = LineCapture::new();
+    let mut argv = vec!["app".to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let ctx = WasioCtx::builder()
+        .args(&argv)
+        .stdout(capture.clone())
+        .stderr(capture)
+        .capabilities(caps)
+        .build();
+    let task = tokio::spawn(async move { runtime.run(&component, ctx).await });
+    Ok(Running {
+        lines,
+        seen: Vec::new(),
+        task,
+    })
+}
+
+/// Runs `app` to completion and returns its exit and output lines.
+pub async fn run(
+    app: &'static [u8],
+    args: &[&str],
+    caps: Capabilities,
+) -> anyhow::Result<(Exit, Vec<String>)> {
+    spawn(app, args, caps)?.finish().await
+}
+
+/// Starts the echo-server example on `host` port 0 and returns it with the port it serves on.
+pub async fn echo_server(host: &str) -> anyhow::Result<(Running, u16)> {
+    let mut server = spawn(ECHO_SERVER, &["--host", host, "--port", "0"], loopback())?;
+    let line = server.line_starting("Serving on ").await?;
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .with_context(|| format!("no port in {line:?}"))?;
+    Ok((server, port))
+}
+
+/// Fails unless the exit is success, showing the output.
+pub fn assert_success(exit: &Exit, lines: &[String]) -> anyhow::Result<()> {
+    if !exit.success() {
+        bail!("component failed ({exit}); output: {lines:#?}");
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The echo-server example (provider as server) against native tokio clients.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wasio_tests::{WAIT, echo_server};
+
+/// Sends `data`, half-closes, reads the echo until EOF.
+async fn echo(addr: (&str, u16), data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let (mut rd, mut wr) = stream.split();
+    let send = async {
+        wr.write_all(data).await?;
+        wr.shutdown().await?;
+        anyhow::Ok(())
+    };
+    let receive = async {
+        let mut echoed = Vec::with_capacity(data.len());
+        rd.read_to_end(&mut echoed).await?;
+        anyhow::Ok(echoed)
+    };
+    let (sent, echoed) = tokio::time::timeout(WAIT, async { tokio::join!(send, receive) }).await?;
+    sent?;
+    echoed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_one_byte_and_the_docs_conversation() -> anyhow::Result<()> {
+    let (mut server, port) = echo_server("127.0.0.1").await?;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).await?;
+    let local = client.local_addr()?;
+    client.write_all(b"x").await?;
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(WAIT, client.read_exact(&mut byte)).await??;
+    assert_eq!(&byte, b"x");
+    drop(client);
+    let received = server.line_starting("Received ").await?;
+    assert_eq!(received, format!("Received 'x' from ('127.0.0.1', {})", local.port()));
+    assert_eq!(server.line_starting("Send: ").await?, "Send: 'x'");
+    server.line_starting("Close the connection").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_one_mebibyte() -> anyhow::Result<()> {
+    let (_server, port) = echo_server("127.0.0.1").await?;
+    let data: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let echoed = echo(("127.0.0.1", port), &data).await?;
+    assert_eq!(echoed.len(), data.len());
+    assert!(echoed == data, "the echo differs from what was sent");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_one_hundred_concurrent_clients() -> anyhow::Result<()> {
+    let (_server, port) = echo_server("127.0.0.1").await?;
+    let clients = (0..120u32).map(|i| {
+        tokio::spawn(async move {
+            let data = format!("client {i}: {}", "z".repeat(i as usize * 37)).into_bytes();
+            let echoed = echo(("127.0.0.1", port), &data).await?;
+            anyhow::ensure!(echoed == data, "client {i} got a different echo");
+            anyhow::Ok(())
+        })
+    });
+    for client in clients {
+        client.await??;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_over_ipv6_loopback() -> anyhow::Result<()> {
+    let (mut server, port) = echo_server("::1").await?;
+    let echoed = echo(("::1", port), b"over v6").await?;
+    assert_eq!(echoed, b"over v6");
+    let received = server.line_starting("Received ").await?;
+    assert!(received.starts_with("Received 'over v6' from ('::1', "), "{received}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_on_a_denied_address_is_access_denied() -> anyhow::Result<()> {
+    let mut caps = wasio_host::Capabilities::deny_all();
+    caps.allow_connect("127.0.0.1:*".parse()?);
+    let (exit, lines) = wasio_tests::run(
+        wasio_tests::ECHO_SERVER,
+        &["--host", "127.0.0.1", "--port", "0"],
+        caps,
+    )
+    .await?;
+    assert!(!exit.success(), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("AccessDenied")), "{lines:?}");
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the provider and example components run for real in wasmtime, against
+//! native tokio peers and CPython's asyncio. One test binary, so each component is compiled once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client;
+mod echo_server;
+mod interop;
