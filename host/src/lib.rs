@@ -1,1 +1,5 @@
 //! wasio host library.
+
+pub mod capabilities;
+pub mod capture;
+pub mod ctx;
