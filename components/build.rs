@@ -11,19 +11,33 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("echo-server", "echo_server", "WASIO_ECHO_SERVER_WASM"),
     ("echo-client", "echo_client", "WASIO_ECHO_CLIENT_WASM"),
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
+    ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
 ];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
-    for dir in ["wit", "guest/src", "guest/Cargo.toml", "examples", "core/src", "core/Cargo.toml"] {
+    for dir in [
+        "wit",
+        "guest/src",
+        "guest/Cargo.toml",
+        "examples",
+        "core/src",
+        "core/Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let target_dir = PathBuf::from(env("OUT_DIR")).join("wasm-target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root.join("guest"))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         // Flags meant for the host build (and clippy's driver) must not leak into the guest build.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -36,7 +50,9 @@ fn main() {
         Err(e) => fail(&format!("could not start cargo for the guest build: {e}")),
     };
     if !status.success() {
-        fail("building the wasm32-wasip2 components failed (is the target installed? `rustup target add wasm32-wasip2`)");
+        fail(
+            "building the wasm32-wasip2 components failed (is the target installed? `rustup target add wasm32-wasip2`)",
+        );
     }
     for (package, stem, var) in COMPONENTS {
         let path = target_dir
@@ -44,7 +60,10 @@ fn main() {
             .join("release")
             .join(format!("{stem}.wasm"));
         if !Path::new(&path).exists() {
-            fail(&format!("the guest build did not produce {package} at {}", path.display()));
+            fail(&format!(
+                "the guest build did not produce {package} at {}",
+                path.display()
+            ));
         }
         println!("cargo:rustc-env={var}={}", path.display());
     }

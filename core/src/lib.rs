@@ -44,6 +44,8 @@ pub fn validate_limit(limit: u64) -> Result<usize, ReadError> {
     match usize::try_from(limit) {
         Ok(0) => Err(ReadError::InvalidArgument("limit must be greater than 0")),
         Ok(limit) => Ok(limit),
-        Err(_) => Err(ReadError::InvalidArgument("limit is too large for this platform")),
+        Err(_) => Err(ReadError::InvalidArgument(
+            "limit is too large for this platform",
+        )),
     }
 }

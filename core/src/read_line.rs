@@ -12,7 +12,11 @@ pub fn read_line(buf: &mut ReadBuffer, limit: usize) -> Attempt<Result<Vec<u8>, 
         Attempt::Done(Err(ReadError::IncompleteRead { partial, .. })) => Attempt::Done(Ok(partial)),
         Attempt::Done(Err(ReadError::LimitOverrun { found, consumed })) => {
             let at = usize::try_from(consumed).unwrap_or(usize::MAX);
-            if buf.as_slice().get(at..).is_some_and(|rest| rest.starts_with(NEWLINE)) {
+            if buf
+                .as_slice()
+                .get(at..)
+                .is_some_and(|rest| rest.starts_with(NEWLINE))
+            {
                 buf.discard(at + NEWLINE.len());
             } else {
                 buf.take_all();
@@ -31,9 +35,15 @@ mod tests {
     fn limit_7_examples() {
         let mut b = ReadBuffer::new();
         b.extend_from_slice(b"1234567\n");
-        assert_eq!(read_line(&mut b, 7), Attempt::Done(Ok(b"1234567\n".to_vec())));
+        assert_eq!(
+            read_line(&mut b, 7),
+            Attempt::Done(Ok(b"1234567\n".to_vec()))
+        );
         b.extend_from_slice(b"12345678\n");
-        assert!(matches!(read_line(&mut b, 7), Attempt::Done(Err(ReadError::LimitOverrun { .. }))));
+        assert!(matches!(
+            read_line(&mut b, 7),
+            Attempt::Done(Err(ReadError::LimitOverrun { .. }))
+        ));
         assert!(b.is_empty());
     }
 
@@ -43,7 +53,10 @@ mod tests {
         b.extend_from_slice(b"line1\nline2\n");
         assert!(matches!(
             read_line(&mut b, 3),
-            Attempt::Done(Err(ReadError::LimitOverrun { found: true, consumed: 5 }))
+            Attempt::Done(Err(ReadError::LimitOverrun {
+                found: true,
+                consumed: 5
+            }))
         ));
         assert_eq!(b.as_slice(), b"line2\n");
     }

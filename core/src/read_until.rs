@@ -111,7 +111,10 @@ mod tests {
     fn eof_without_match_is_incomplete() {
         let mut b = ReadBuffer::new();
         b.extend_from_slice(b"partial\r");
-        assert_eq!(read_until(&mut b, &seps(&[b"\r\n"]), 100), Attempt::NeedMore);
+        assert_eq!(
+            read_until(&mut b, &seps(&[b"\r\n"]), 100),
+            Attempt::NeedMore
+        );
         b.set_eof();
         let r = read_until(&mut b, &seps(&[b"\r\n"]), 100);
         assert_eq!(

@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn respects_from() {
-        assert_eq!(find_first(b"a\nb\n", &seps(&[b"\n"]), 2), Some(Match { start: 3, end: 4 }));
+        assert_eq!(
+            find_first(b"a\nb\n", &seps(&[b"\n"]), 2),
+            Some(Match { start: 3, end: 4 })
+        );
         assert_eq!(find_first(b"a\n", &seps(&[b"\n"]), 3), None);
     }
 }

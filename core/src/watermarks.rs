@@ -50,9 +50,18 @@ mod tests {
     #[test]
     fn asyncio_defaults_and_rules() {
         assert_eq!(WaterMarks::new(None, None), Ok(WaterMarks::default()));
-        assert_eq!(WaterMarks::new(Some(100), None), Ok(WaterMarks { high: 100, low: 25 }));
-        assert_eq!(WaterMarks::new(None, Some(10)), Ok(WaterMarks { high: 40, low: 10 }));
-        assert_eq!(WaterMarks::new(Some(0), Some(0)), Ok(WaterMarks { high: 0, low: 0 }));
+        assert_eq!(
+            WaterMarks::new(Some(100), None),
+            Ok(WaterMarks { high: 100, low: 25 })
+        );
+        assert_eq!(
+            WaterMarks::new(None, Some(10)),
+            Ok(WaterMarks { high: 40, low: 10 })
+        );
+        assert_eq!(
+            WaterMarks::new(Some(0), Some(0)),
+            Ok(WaterMarks { high: 0, low: 0 })
+        );
         assert!(WaterMarks::new(Some(1), Some(2)).is_err());
     }
 }

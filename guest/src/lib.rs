@@ -1,6 +1,177 @@
-//! probe
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "wasio:streams/provider",
-    generate_all,
-});
+//! The wasio provider component: exports `wasio:streams` (asyncio's Streams API) and implements
+//! every stream semantic over `wasi:sockets@0.3.0` (TCP) and `wasio:host` (Unix sockets, TLS).
+//!
+//! Stream logic that needs no I/O (buffering, limits, separator search, watermarks) lives in
+//! `wasio-core`; this crate wires it to sockets: each connection has a receive pump and a send
+//! pump running as spawned tasks (see `conn`), and the exported resources only touch buffers.
+
+mod addr;
+mod conn;
+mod connect;
+mod errors;
+mod notify;
+mod reader;
+mod server;
+mod timeout;
+mod writer;
+
+/// Generated bindings of the `wasio:streams/provider` world (generated code uses `unsafe`).
+#[allow(unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "wasio:streams/provider",
+        generate_all,
+    });
+}
+
+use bindings::exports::wasio::streams::streams::{
+    Connection, Guest, GuestConnection, Reader, Server, Writer,
+};
+use bindings::exports::wasio::streams::types::{
+    AdoptOptions, ConnectOptions, ErrorCode, ExtraInfo, ServerOptions, UnixConnectOptions,
+    UnixServerOptions,
+};
+use conn::Conn;
+use reader::ReaderImpl;
+use server::{ServerImpl, ServingImpl};
+use std::cell::RefCell;
+use std::rc::Rc;
+use writer::WriterImpl;
+
+/// The error of every TLS path until the TLS issue lands.
+pub(crate) fn tls_not_built() -> ErrorCode {
+    ErrorCode::NotSupported("TLS is not built yet in wasio (wasio:host/tls, issue 5)".to_string())
+}
+
+/// The error of every Unix-socket and socket-adoption path until the Unix issue lands.
+pub(crate) fn unix_not_built() -> ErrorCode {
+    ErrorCode::NotSupported(
+        "Unix domain sockets and socket adoption are not built yet in wasio (wasio:host/unix, issue 4)"
+            .to_string(),
+    )
+}
+
+/// The `connection` resource: a reader/writer pair not yet split.
+pub struct ConnectionImpl {
+    conn: RefCell<Option<Rc<Conn>>>,
+}
+
+impl ConnectionImpl {
+    pub(crate) fn new(conn: Rc<Conn>) -> Self {
+        Self {
+            conn: RefCell::new(Some(conn)),
+        }
+    }
+}
+
+impl Drop for ConnectionImpl {
+    fn drop(&mut self) {
+        // A connection dropped without being split has no reader or writer to close it.
+        if let Some(conn) = self.conn.borrow_mut().take() {
+            conn.close();
+        }
+    }
+}
+
+impl GuestConnection for ConnectionImpl {
+    fn extra_info(&self) -> ExtraInfo {
+        match &*self.conn.borrow() {
+            Some(conn) => conn.extra_info(),
+            None => ExtraInfo {
+                peername: None,
+                sockname: None,
+                peercert: None,
+                cipher: None,
+                tls_version: None,
+                alpn_protocol: None,
+                server_hostname: None,
+                peer_credentials: None,
+            },
+        }
+    }
+
+    fn split(this: Connection) -> (Reader, Writer) {
+        let conn = this.get::<ConnectionImpl>().conn.borrow_mut().take();
+        // `split` consumes the connection, so its state is always still there; a fresh closed
+        // pair would only arise from a bug, never from caller input.
+        match conn {
+            Some(conn) => (
+                Reader::new(ReaderImpl { conn: conn.clone() }),
+                Writer::new(WriterImpl { conn }),
+            ),
+            None => unreachable_split(),
+        }
+    }
+}
+
+/// `split` takes its connection by value, so the state cannot be gone; this traps as a provider bug.
+#[allow(
+    clippy::panic,
+    reason = "only reachable through a provider bug, never through input"
+)]
+fn unreachable_split() -> ! {
+    panic!("connection state missing in split")
+}
+
+/// The exported `wasio:streams/streams` functions.
+struct Provider;
+
+impl Guest for Provider {
+    type Reader = ReaderImpl;
+    type Writer = WriterImpl;
+    type Connection = ConnectionImpl;
+    type Server = ServerImpl;
+    type Serving = ServingImpl;
+
+    async fn open_connection(
+        host: String,
+        port: u16,
+        options: ConnectOptions,
+    ) -> Result<Connection, ErrorCode> {
+        let timeout = options.timeout;
+        let conn =
+            timeout::with_timeout(timeout, connect::open_connection(host, port, options)).await?;
+        Ok(Connection::new(ConnectionImpl::new(conn)))
+    }
+
+    async fn start_server(
+        hosts: Vec<String>,
+        port: u16,
+        options: ServerOptions,
+    ) -> Result<Server, ErrorCode> {
+        let server = server::start_server(hosts, port, options).await?;
+        Ok(Server::new(ServerImpl { server }))
+    }
+
+    async fn open_unix_connection(
+        _path: String,
+        _options: UnixConnectOptions,
+    ) -> Result<Connection, ErrorCode> {
+        Err(unix_not_built())
+    }
+
+    async fn start_unix_server(
+        _path: String,
+        _options: UnixServerOptions,
+    ) -> Result<Server, ErrorCode> {
+        Err(unix_not_built())
+    }
+
+    async fn socketpair(_options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
+        Err(unix_not_built())
+    }
+
+    async fn preopened_servers(
+        _options: ServerOptions,
+    ) -> Result<Vec<(String, Server)>, ErrorCode> {
+        Err(unix_not_built())
+    }
+}
+
+/// The component's exports (the macro expands to `unsafe` ABI glue).
+#[allow(unsafe_code)]
+mod export {
+    use super::Provider;
+    crate::bindings::export!(Provider with_types_in crate::bindings);
+}

@@ -1,0 +1,617 @@
+//! One connection's shared state and the two background pumps that move its bytes.
+//!
+//! The receive pump pulls from the transport's receive stream into the reader buffer (respecting
+//! read-side flow control); the send pump moves the write queue into the transport's send stream.
+//! Both run as tasks spawned inside the provider (they outlive the export call that created them),
+//! so reader and writer operations only touch buffers and wake tasks: they never do I/O themselves,
+//! which keeps every read cancel safe and lets `write` be a sync call.
+//!
+//! The completion futures of wasi:sockets' `send` / `receive` are always awaited: their error is
+//! the connection's error.
+
+use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, SocketAddress};
+use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::errors::WRITE_AFTER_EOF;
+use crate::notify::Notify;
+use futures::future::{Either, select};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::rc::{Rc, Weak};
+use wasio_core::flow::ReadFlow;
+use wasio_core::{Attempt, Demand, QueueFull, ReadBuffer, WriteQueue};
+use wit_bindgen::{StreamReader, StreamResult, StreamWriter};
+
+/// How many bytes the receive pump asks the transport for at once.
+const RECEIVE_CHUNK: usize = 64 * 1024;
+
+/// The completion of a transport's send or receive side, already in wasio's error terms.
+pub type Completion = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
+
+/// What keeps the OS socket open; dropping it closes the socket.
+pub enum Transport {
+    /// A wasi:sockets TCP socket.
+    Tcp(#[allow(dead_code, reason = "held only so that dropping it closes the socket")] TcpSocket),
+}
+
+/// The byte streams of a freshly made connection, handed to [`Conn::start`].
+pub struct Streams {
+    /// Bytes from the peer.
+    pub receive: StreamReader<u8>,
+    /// Resolves when the receive side ends (ok at EOF, else its error).
+    pub receive_done: Completion,
+    /// Bytes to the peer; dropping it shuts the write half (FIN).
+    pub send: StreamWriter<u8>,
+    /// Resolves when everything handed to `send` went out, or with the error that stopped it.
+    pub send_done: Completion,
+}
+
+/// Settings of one connection.
+pub struct Settings {
+    /// Reader limit (validated, > 0).
+    pub limit: usize,
+    /// Write queue hard cap.
+    pub write_queue_cap: usize,
+}
+
+/// Something told when a connection has fully closed (its server, for `wait_closed`).
+pub trait CloseObserver {
+    /// Called once, when the connection is closed.
+    fn connection_closed(&self);
+}
+
+/// Mutable per-connection state.
+pub struct State {
+    /// Received, unread bytes and the EOF flag.
+    pub rbuf: ReadBuffer,
+    /// Reader limit.
+    pub limit: usize,
+    flow: ReadFlow,
+    /// What the waiting read needs (for flow control).
+    pub demand: Demand,
+    /// A read is waiting (a second one is `busy`).
+    pub reading: bool,
+    /// The stored error: reported once the buffer cannot satisfy a read.
+    pub stored_error: Option<ErrorCode>,
+    /// Bytes accepted by `write` and not yet taken by the transport.
+    pub wq: WriteQueue,
+    /// `drain` must wait (above high; cleared at low).
+    write_paused: bool,
+    /// `write_eof` was called.
+    eof_requested: bool,
+    /// `close` was called.
+    closing: bool,
+    /// `abort` was called.
+    aborted: bool,
+    /// The connection was lost (peer reset, send failure).
+    lost: bool,
+    receive_running: bool,
+    send_running: bool,
+    /// Fully closed: pumps done, transport dropped.
+    closed: bool,
+    /// The error the connection was lost with.
+    close_error: Option<ErrorCode>,
+}
+
+/// A connection shared by its reader, writer, pumps and server.
+pub struct Conn {
+    /// The state; borrowed only briefly, never across an await.
+    pub st: RefCell<State>,
+    /// Data, EOF or an error reached the reader.
+    pub read_ev: Notify,
+    /// The receive pump may pull again, or must stop.
+    pump_ev: Notify,
+    /// The send pump has work: queued bytes, EOF, close or abort.
+    send_ev: Notify,
+    /// The queue fell to the low mark, or the connection was lost or closed.
+    pub drain_ev: Notify,
+    /// The connection closed.
+    pub closed_ev: Notify,
+    transport: RefCell<Option<Transport>>,
+    /// peername, sockname.
+    pub peername: Option<SocketAddress>,
+    /// Local address.
+    pub sockname: Option<SocketAddress>,
+    observer: RefCell<Option<Weak<dyn CloseObserver>>>,
+}
+
+impl Conn {
+    /// Creates a connection over `transport` and spawns its pumps.
+    pub fn start(
+        transport: Transport,
+        streams: Streams,
+        settings: Settings,
+        peername: Option<SocketAddress>,
+        sockname: Option<SocketAddress>,
+    ) -> Rc<Conn> {
+        let conn = Rc::new(Conn {
+            st: RefCell::new(State {
+                rbuf: ReadBuffer::new(),
+                limit: settings.limit,
+                flow: ReadFlow::default(),
+                demand: Demand::None,
+                reading: false,
+                stored_error: None,
+                wq: WriteQueue::new(settings.write_queue_cap),
+                write_paused: false,
+                eof_requested: false,
+                closing: false,
+                aborted: false,
+                lost: false,
+                receive_running: true,
+                send_running: true,
+                closed: false,
+                close_error: None,
+            }),
+            read_ev: Notify::default(),
+            pump_ev: Notify::default(),
+            send_ev: Notify::default(),
+            drain_ev: Notify::default(),
+            closed_ev: Notify::default(),
+            transport: RefCell::new(Some(transport)),
+            peername,
+            sockname,
+            observer: RefCell::new(None),
+        });
+        let Streams {
+            receive,
+            receive_done,
+            send,
+            send_done,
+        } = streams;
+        wit_bindgen::spawn_local(receive_pump(conn.clone(), receive, receive_done));
+        wit_bindgen::spawn_local(send_pump(conn.clone(), send, send_done));
+        conn
+    }
+
+    /// Registers who is told when this connection closes.
+    pub fn set_observer(&self, observer: Weak<dyn CloseObserver>) {
+        *self.observer.borrow_mut() = Some(observer);
+    }
+
+    /// asyncio's `get_extra_info` values.
+    pub fn extra_info(&self) -> ExtraInfo {
+        ExtraInfo {
+            peername: self.peername.clone(),
+            sockname: self.sockname.clone(),
+            peercert: None,
+            cipher: None,
+            tls_version: None,
+            alpn_protocol: None,
+            server_hostname: None,
+            peer_credentials: None,
+        }
+    }
+
+    // ----- read side -----
+
+    /// Tries a read operation against the buffer. `None`: it has to wait. A stored error is reported
+    /// only once the buffer cannot satisfy the call (better than CPython gh-75044).
+    pub fn attempt<T>(
+        &self,
+        op: impl FnOnce(&mut ReadBuffer, usize) -> Attempt<Result<T, ErrorCode>>,
+    ) -> Option<Result<T, ErrorCode>> {
+        let mut st = self.st.borrow_mut();
+        let limit = st.limit;
+        let result = match op(&mut st.rbuf, limit) {
+            Attempt::Done(result) => Some(result),
+            Attempt::NeedMore => st.stored_error.clone().map(Err),
+        };
+        if result.is_some() {
+            st.rbuf.release_if_empty();
+            let resume = st.flow.is_paused() && st.rbuf.len() <= limit;
+            drop(st);
+            if resume {
+                self.pump_ev.notify();
+            }
+        }
+        result
+    }
+
+    /// Runs a read operation until it finishes, waiting for data in between. Fails with `busy`
+    /// when another read waits. Cancel safe: the attempt consumes nothing until it finishes, and
+    /// the waiting flag is reset when the future is dropped.
+    pub async fn read_op<T>(
+        &self,
+        demand: impl Fn(&ReadBuffer) -> Demand,
+        mut op: impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<T, ErrorCode>>,
+    ) -> Result<T, ErrorCode> {
+        if self.st.borrow().reading {
+            return Err(ErrorCode::Busy);
+        }
+        if let Some(result) = self.attempt(&mut op) {
+            return result;
+        }
+        let _waiting = Waiting::new(self);
+        loop {
+            let listen = self.read_ev.listen();
+            {
+                let mut st = self.st.borrow_mut();
+                let want = demand(&st.rbuf);
+                if st.demand != want {
+                    st.demand = want;
+                    drop(st);
+                    self.pump_ev.notify();
+                }
+            }
+            listen.await;
+            if let Some(result) = self.attempt(&mut op) {
+                return result;
+            }
+        }
+    }
+
+    /// Stores an error for the reader (asyncio `set_exception`) and wakes a waiting read.
+    pub fn set_exception(&self, error: ErrorCode) {
+        self.st.borrow_mut().stored_error = Some(error);
+        self.read_ev.notify();
+    }
+
+    // ----- write side -----
+
+    /// Queues `parts` as one write (asyncio `write` / `writelines`).
+    pub fn write(&self, parts: &[&[u8]]) -> Result<(), ErrorCode> {
+        let mut st = self.st.borrow_mut();
+        if st.eof_requested {
+            return Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string()));
+        }
+        if st.closing || st.aborted || st.lost || st.closed {
+            // asyncio drops writes on a closing or lost transport.
+            return Ok(());
+        }
+        if parts.iter().all(|p| p.is_empty()) {
+            return Ok(());
+        }
+        st.wq
+            .push(parts)
+            .map_err(|QueueFull| ErrorCode::BufferFull)?;
+        if st.wq.above_high() {
+            st.write_paused = true;
+        }
+        drop(st);
+        self.send_ev.notify();
+        Ok(())
+    }
+
+    /// `drain` without waiting: `None` when it has to wait for the queue to fall to low.
+    pub fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
+        let st = self.st.borrow();
+        if let Some(e) = &st.stored_error {
+            return Some(Err(e.clone()));
+        }
+        if st.lost || st.aborted {
+            return Some(Err(ErrorCode::ConnectionReset));
+        }
+        if st.closed || !st.write_paused {
+            return Some(Ok(()));
+        }
+        None
+    }
+
+    /// asyncio `drain`: waits while the writer is paused; all waiters are released together.
+    pub async fn drain(&self) -> Result<(), ErrorCode> {
+        loop {
+            let listen = self.drain_ev.listen();
+            if let Some(result) = self.try_drain() {
+                return result;
+            }
+            listen.await;
+        }
+    }
+
+    /// asyncio `write_eof`: flush, then FIN. No-op when closing or already requested.
+    pub fn write_eof(&self) {
+        let mut st = self.st.borrow_mut();
+        if st.closing || st.eof_requested || st.aborted || st.closed {
+            return;
+        }
+        st.eof_requested = true;
+        drop(st);
+        self.send_ev.notify();
+    }
+
+    /// asyncio `close`: flush the queue, then close the connection. Idempotent.
+    pub fn close(&self) {
+        let mut st = self.st.borrow_mut();
+        if st.closing || st.closed {
+            return;
+        }
+        st.closing = true;
+        drop(st);
+        self.send_ev.notify();
+        self.maybe_finish();
+    }
+
+    /// asyncio `abort`: close at once, dropping the queue.
+    pub fn abort(&self) {
+        let mut st = self.st.borrow_mut();
+        if st.closed {
+            return;
+        }
+        st.aborted = true;
+        st.closing = true;
+        st.wq.clear();
+        drop(st);
+        self.wake_all();
+        self.maybe_finish();
+    }
+
+    /// asyncio `is_closing`.
+    pub fn is_closing(&self) -> bool {
+        let st = self.st.borrow();
+        st.closing || st.aborted || st.lost || st.closed
+    }
+
+    /// True once fully closed.
+    pub fn is_closed(&self) -> bool {
+        self.st.borrow().closed
+    }
+
+    /// asyncio `wait_closed`: waits for the close to finish; reports the error it was lost with.
+    pub async fn wait_closed(&self) -> Result<(), ErrorCode> {
+        loop {
+            let listen = self.closed_ev.listen();
+            {
+                let st = self.st.borrow();
+                if st.closed {
+                    return st.close_error.clone().map_or(Ok(()), Err);
+                }
+            }
+            listen.await;
+        }
+    }
+
+    // ----- internals -----
+
+    fn wake_all(&self) {
+        self.read_ev.notify();
+        self.pump_ev.notify();
+        self.send_ev.notify();
+        self.drain_ev.notify();
+    }
+
+    /// Marks the connection lost with `error` (first error wins) and stops both pumps.
+    fn lose(&self, error: ErrorCode) {
+        let mut st = self.st.borrow_mut();
+        if !st.lost {
+            st.lost = true;
+            if st.stored_error.is_none() {
+                st.stored_error = Some(error.clone());
+            }
+            if st.close_error.is_none() && !st.aborted {
+                st.close_error = Some(error);
+            }
+            st.wq.clear();
+        }
+        drop(st);
+        self.wake_all();
+    }
+
+    /// Finishes the close once both pumps are done and a close was asked for (or the connection
+    /// was lost): drops the transport, marks EOF for the reader and wakes every waiter.
+    fn maybe_finish(&self) {
+        let mut st = self.st.borrow_mut();
+        if st.closed || st.receive_running || st.send_running {
+            return;
+        }
+        if !(st.closing || st.aborted || st.lost) {
+            return;
+        }
+        st.closed = true;
+        st.write_paused = false;
+        st.rbuf.set_eof();
+        drop(st);
+        self.transport.borrow_mut().take();
+        self.wake_all();
+        self.closed_ev.notify();
+        let observer = self.observer.borrow_mut().take();
+        if let Some(observer) = observer.and_then(|o| o.upgrade()) {
+            observer.connection_closed();
+        }
+    }
+
+    /// Whether the receive pump should stop: after close flushed the send side, on abort, when lost.
+    fn receive_should_stop(&self) -> bool {
+        let st = self.st.borrow();
+        st.aborted || st.lost || (st.closing && !st.send_running)
+    }
+}
+
+/// Resets the "a read is waiting" flag and the demand when a read finishes or is dropped.
+struct Waiting<'a> {
+    conn: &'a Conn,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(conn: &'a Conn) -> Self {
+        conn.st.borrow_mut().reading = true;
+        Waiting { conn }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut st = self.conn.st.borrow_mut();
+        st.reading = false;
+        st.demand = Demand::None;
+    }
+}
+
+/// Pulls bytes from the transport into the reader buffer until EOF, an error, or a stop.
+async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion) {
+    let mut chunk: Vec<u8> = Vec::new();
+    let ended = loop {
+        // Wait until flow control lets us pull, or we must stop.
+        let stop = loop {
+            let listen = conn.pump_ev.listen();
+            if conn.receive_should_stop() {
+                break true;
+            }
+            {
+                let mut st = conn.st.borrow_mut();
+                let (len, limit, demand) = (st.rbuf.len(), st.limit, st.demand);
+                if st.flow.should_pull(len, limit, demand) {
+                    break false;
+                }
+            }
+            listen.await;
+        };
+        if stop {
+            break false;
+        }
+        if chunk.capacity() < RECEIVE_CHUNK {
+            chunk.reserve(RECEIVE_CHUNK - chunk.len());
+        }
+        let outcome = {
+            let read = pin!(rx.read(chunk));
+            let stop = pin!(wait_until(&conn.pump_ev, || conn.receive_should_stop()));
+            match select(read, stop).await {
+                Either::Left(((result, buf), _)) => Some((result, buf)),
+                Either::Right(((), _)) => None,
+            }
+        };
+        let Some((result, buf)) = outcome else {
+            // Stopping: the in-flight read was cancelled; the connection is closing anyway.
+            chunk = Vec::new();
+            break false;
+        };
+        chunk = buf;
+        if !chunk.is_empty() {
+            let mut st = conn.st.borrow_mut();
+            chunk = st.rbuf.absorb(std::mem::take(&mut chunk));
+            drop(st);
+            conn.read_ev.notify();
+        }
+        match result {
+            StreamResult::Complete(_) | StreamResult::Cancelled => continue,
+            StreamResult::Dropped => break true,
+        }
+    };
+    drop(chunk);
+    drop(rx);
+    // Never drop the completion: it says whether the receive side ended cleanly.
+    let result = done.await;
+    {
+        let mut st = conn.st.borrow_mut();
+        st.receive_running = false;
+        if ended && result.is_ok() {
+            st.rbuf.set_eof();
+        }
+    }
+    match result {
+        Err(error) if ended => conn.lose(error),
+        _ => conn.read_ev.notify(),
+    }
+    conn.maybe_finish();
+}
+
+/// What the send pump does next.
+enum SendStep {
+    Send(Vec<u8>),
+    Finish,
+    Abort,
+}
+
+/// Moves queued bytes into the transport until close, write_eof, abort or loss.
+async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
+    let mut spare: Vec<u8> = Vec::new();
+    let mut peer_gone = false;
+    loop {
+        let step = loop {
+            let listen = conn.send_ev.listen();
+            {
+                let mut st = conn.st.borrow_mut();
+                if st.aborted || st.lost {
+                    break SendStep::Abort;
+                }
+                if st.wq.has_queued() {
+                    break SendStep::Send(st.wq.take(std::mem::take(&mut spare)));
+                }
+                if st.closing || st.eof_requested {
+                    break SendStep::Finish;
+                }
+            }
+            listen.await;
+        };
+        let data = match step {
+            SendStep::Send(data) => data,
+            SendStep::Finish | SendStep::Abort => break,
+        };
+        let total = data.len();
+        let mut written = 0;
+        let mut write = tx.write(data);
+        let leftover = loop {
+            let outcome = {
+                let write = pin!(write);
+                let abort = pin!(wait_until(&conn.send_ev, || {
+                    let st = conn.st.borrow();
+                    st.aborted || st.lost
+                }));
+                match select(write, abort).await {
+                    Either::Left((outcome, _)) => Some(outcome),
+                    Either::Right(((), _)) => None,
+                }
+            };
+            let Some((result, buf)) = outcome else {
+                break None;
+            };
+            let now = total - buf.remaining();
+            conn.progress(now - written);
+            written = now;
+            if buf.remaining() == 0 {
+                break Some(buf.into_vec());
+            }
+            if result == StreamResult::Dropped {
+                peer_gone = true;
+                break None;
+            }
+            write = tx.write_buf(buf);
+        };
+        match leftover {
+            Some(buf) => spare = buf,
+            None => {
+                // Aborted, lost, or the transport stopped taking bytes: drop what was in flight.
+                conn.progress(total - written);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let result = done.await;
+    conn.st.borrow_mut().send_running = false;
+    match result {
+        Err(error) => conn.lose(error),
+        Ok(()) if peer_gone => conn.lose(ErrorCode::BrokenPipe),
+        Ok(()) => conn.drain_ev.notify(),
+    }
+    // A closing connection's receive side stops once the send side is flushed.
+    conn.pump_ev.notify();
+    conn.maybe_finish();
+}
+
+impl Conn {
+    /// Records `n` bytes taken by the transport and releases drains at the low mark.
+    fn progress(&self, n: usize) {
+        let mut st = self.st.borrow_mut();
+        st.wq.sent(n);
+        let release = st.write_paused && st.wq.at_or_below_low();
+        if release {
+            st.write_paused = false;
+        }
+        drop(st);
+        if release {
+            self.drain_ev.notify();
+        }
+    }
+}
+
+/// Waits on `ev` until `cond` holds.
+async fn wait_until(ev: &Notify, cond: impl Fn() -> bool) {
+    loop {
+        let listen = ev.listen();
+        if cond() {
+            return;
+        }
+        listen.await;
+    }
+}

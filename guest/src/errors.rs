@@ -1,0 +1,100 @@
+//! The one place where foreign errors become wasio's `error-code`: stream-core read errors,
+//! wasi:sockets errors, name-lookup errors and wasio:host errors.
+
+use crate::bindings::exports::wasio::streams::types::{ErrorCode, IncompleteRead, LimitOverrun};
+use crate::bindings::wasi::sockets::ip_name_lookup::ErrorCode as LookupError;
+use crate::bindings::wasi::sockets::types::ErrorCode as SocketError;
+use crate::bindings::wasio::host::types::ErrorCode as HostError;
+use wasio_core::ReadError;
+
+/// asyncio's `RuntimeError` for writes after `write_eof`.
+pub const WRITE_AFTER_EOF: &str = "Cannot call write() after write_eof()";
+
+impl From<ReadError> for ErrorCode {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::IncompleteRead { partial, expected } => {
+                ErrorCode::IncompleteRead(IncompleteRead { partial, expected })
+            }
+            ReadError::LimitOverrun { found, consumed } => {
+                ErrorCode::LimitOverrun(LimitOverrun { found, consumed })
+            }
+            ReadError::InvalidArgument(why) => ErrorCode::InvalidArgument(why.to_string()),
+        }
+    }
+}
+
+impl From<SocketError> for ErrorCode {
+    fn from(e: SocketError) -> Self {
+        match e {
+            SocketError::AccessDenied => {
+                ErrorCode::AccessDenied("the host has not granted this network address".to_string())
+            }
+            SocketError::NotSupported => {
+                ErrorCode::NotSupported("not supported by wasi:sockets on this host".to_string())
+            }
+            SocketError::InvalidArgument => {
+                ErrorCode::InvalidArgument("rejected by wasi:sockets".to_string())
+            }
+            SocketError::OutOfMemory => ErrorCode::Other(Some("out of memory".to_string())),
+            SocketError::Timeout => ErrorCode::Timeout,
+            SocketError::InvalidState => {
+                ErrorCode::Other(Some("socket in an invalid state".to_string()))
+            }
+            SocketError::AddressNotBindable => ErrorCode::AddressNotAvailable,
+            SocketError::AddressInUse => ErrorCode::AddressInUse,
+            SocketError::RemoteUnreachable => {
+                ErrorCode::Other(Some("remote unreachable".to_string()))
+            }
+            SocketError::ConnectionRefused => ErrorCode::ConnectionRefused,
+            SocketError::ConnectionBroken => ErrorCode::BrokenPipe,
+            SocketError::ConnectionReset => ErrorCode::ConnectionReset,
+            SocketError::ConnectionAborted => ErrorCode::ConnectionAborted,
+            SocketError::DatagramTooLarge => {
+                ErrorCode::Other(Some("datagram too large".to_string()))
+            }
+            SocketError::Other(message) => ErrorCode::Other(message),
+        }
+    }
+}
+
+impl From<LookupError> for ErrorCode {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::AccessDenied => {
+                ErrorCode::AccessDenied("the host has not granted name resolution".to_string())
+            }
+            LookupError::InvalidArgument => {
+                ErrorCode::InvalidArgument("not a valid host name".to_string())
+            }
+            LookupError::NameUnresolvable
+            | LookupError::TemporaryResolverFailure
+            | LookupError::PermanentResolverFailure => ErrorCode::NameUnresolvable,
+            LookupError::Other(message) => ErrorCode::Other(message),
+        }
+    }
+}
+
+impl From<HostError> for ErrorCode {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::AccessDenied(what) => ErrorCode::AccessDenied(what),
+            HostError::NotSupported(what) => ErrorCode::NotSupported(what),
+            HostError::InvalidArgument(what) => ErrorCode::InvalidArgument(what),
+            HostError::AddressInUse => ErrorCode::AddressInUse,
+            HostError::AddressNotAvailable => ErrorCode::AddressNotAvailable,
+            HostError::ConnectionRefused => ErrorCode::ConnectionRefused,
+            HostError::ConnectionReset => ErrorCode::ConnectionReset,
+            HostError::ConnectionAborted => ErrorCode::ConnectionAborted,
+            HostError::BrokenPipe => ErrorCode::BrokenPipe,
+            HostError::Timeout => ErrorCode::Timeout,
+            HostError::Tls(message) => ErrorCode::Tls(message),
+            HostError::Other(message) => ErrorCode::Other(message),
+        }
+    }
+}
+
+/// Shorthand for an `invalid-argument` error.
+pub fn invalid(why: &str) -> ErrorCode {
+    ErrorCode::InvalidArgument(why.to_string())
+}

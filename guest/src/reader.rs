@@ -1,0 +1,201 @@
+//! The `reader` resource (asyncio `StreamReader`). Every read is an attempt against the buffer
+//! (see wasio-core); the async forms wait for the receive pump between attempts. Cancel safety:
+//! every read is cancel safe; an attempt consumes bytes only when it finishes, so a dropped read
+//! leaves everything buffered for the next one.
+
+use crate::bindings::exports::wasio::streams::streams::{GuestReader, Reader};
+use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::bindings::{wit_future, wit_stream};
+use crate::conn::Conn;
+use crate::timeout::with_timeout;
+use std::rc::Rc;
+use wasio_core::{Attempt, Demand, ReadBuffer, read, read_exactly, read_line, read_until};
+use wit_bindgen::{FutureReader, StreamReader};
+
+/// The read half of a connection.
+pub struct ReaderImpl {
+    pub(crate) conn: Rc<Conn>,
+}
+
+fn read_attempt(
+    n: i64,
+) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
+    move |buf, _| match read::read(buf, n) {
+        Attempt::Done(bytes) => Attempt::Done(Ok(bytes)),
+        Attempt::NeedMore => Attempt::NeedMore,
+    }
+}
+
+fn exactly_attempt(
+    n: u64,
+) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
+    move |buf, _| match read_exactly::read_exactly(buf, n) {
+        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
+        Attempt::NeedMore => Attempt::NeedMore,
+    }
+}
+
+fn until_attempt(
+    separators: &[Vec<u8>],
+) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> + '_ {
+    move |buf, limit| match read_until::read_until(buf, separators, limit) {
+        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
+        Attempt::NeedMore => Attempt::NeedMore,
+    }
+}
+
+fn line_attempt(buf: &mut ReadBuffer, limit: usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
+    match read_line::read_line(buf, limit) {
+        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
+        Attempt::NeedMore => Attempt::NeedMore,
+    }
+}
+
+/// A waiting read that needs more than what is buffered: one more byte than now.
+fn one_more(buf: &ReadBuffer) -> Demand {
+    Demand::AtLeast(buf.len().saturating_add(1))
+}
+
+impl ReaderImpl {
+    /// Sync attempt shared by the `try-*` functions: `busy` while an async read waits.
+    fn try_op(
+        &self,
+        op: impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>>,
+    ) -> Option<Result<Vec<u8>, ErrorCode>> {
+        if self.conn.st.borrow().reading {
+            return Some(Err(ErrorCode::Busy));
+        }
+        self.conn.attempt(op)
+    }
+
+    /// `read(0)`: empty, but a stored error is still reported.
+    fn read_zero(&self) -> Result<Vec<u8>, ErrorCode> {
+        match &self.conn.st.borrow().stored_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl GuestReader for ReaderImpl {
+    fn limit(&self) -> u64 {
+        self.conn.st.borrow().limit as u64
+    }
+
+    fn set_limit(&self, limit: u64) -> Result<(), ErrorCode> {
+        let limit = wasio_core::validate_limit(limit)?;
+        self.conn.st.borrow_mut().limit = limit;
+        Ok(())
+    }
+
+    fn buffered(&self) -> u64 {
+        self.conn.st.borrow().rbuf.len() as u64
+    }
+
+    fn at_eof(&self) -> bool {
+        self.conn.st.borrow().rbuf.at_eof()
+    }
+
+    fn exception(&self) -> Option<ErrorCode> {
+        self.conn.st.borrow().stored_error.clone()
+    }
+
+    fn set_exception(&self, error: ErrorCode) {
+        self.conn.set_exception(error);
+    }
+
+    fn try_read(&self, n: i64) -> Option<Result<Vec<u8>, ErrorCode>> {
+        if n == 0 {
+            return Some(self.read_zero());
+        }
+        self.try_op(read_attempt(n))
+    }
+
+    async fn read(&self, n: i64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
+        if n == 0 {
+            return self.read_zero();
+        }
+        let demand = move |buf: &ReadBuffer| {
+            if n < 0 {
+                Demand::UntilEof
+            } else {
+                one_more(buf)
+            }
+        };
+        with_timeout(timeout, self.conn.read_op(demand, read_attempt(n))).await
+    }
+
+    fn try_readexactly(&self, n: u64) -> Option<Result<Vec<u8>, ErrorCode>> {
+        self.try_op(exactly_attempt(n))
+    }
+
+    async fn readexactly(&self, n: u64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
+        let want = usize::try_from(n).unwrap_or(usize::MAX);
+        let demand = move |_: &ReadBuffer| Demand::AtLeast(want);
+        with_timeout(timeout, self.conn.read_op(demand, exactly_attempt(n))).await
+    }
+
+    fn try_readuntil(&self, separators: Vec<Vec<u8>>) -> Option<Result<Vec<u8>, ErrorCode>> {
+        self.try_op(until_attempt(&separators))
+    }
+
+    async fn readuntil(
+        &self,
+        separators: Vec<Vec<u8>>,
+        timeout: Option<u64>,
+    ) -> Result<Vec<u8>, ErrorCode> {
+        with_timeout(
+            timeout,
+            self.conn.read_op(one_more, until_attempt(&separators)),
+        )
+        .await
+    }
+
+    fn try_readline(&self) -> Option<Result<Vec<u8>, ErrorCode>> {
+        self.try_op(line_attempt)
+    }
+
+    async fn readline(&self, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
+        with_timeout(timeout, self.conn.read_op(one_more, line_attempt)).await
+    }
+
+    async fn into_stream(
+        this: Reader,
+    ) -> Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>), ErrorCode> {
+        let conn = this.get::<ReaderImpl>().conn.clone();
+        if conn.st.borrow().reading {
+            return Err(ErrorCode::Busy);
+        }
+        drop(this);
+        let (mut tx, rx) = wit_stream::new::<u8>();
+        let (done_tx, done_rx) = wit_future::new::<Result<(), ErrorCode>>(|| {
+            Err(ErrorCode::Other(Some(
+                "the byte stream was dropped".to_string(),
+            )))
+        });
+        wit_bindgen::spawn_local(async move {
+            let result = loop {
+                let chunk = conn
+                    .read_op(one_more, |buf, _| match read::read(buf, i64::MAX) {
+                        Attempt::Done(bytes) => Attempt::Done(Ok(bytes)),
+                        Attempt::NeedMore => Attempt::NeedMore,
+                    })
+                    .await;
+                match chunk {
+                    Ok(bytes) if bytes.is_empty() => break Ok(()),
+                    Ok(bytes) => {
+                        let rest = tx.write_all(bytes).await;
+                        if !rest.is_empty() {
+                            // The consumer dropped the stream; nothing more to deliver.
+                            break Ok(());
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            drop(tx);
+            let _ = done_tx.write(result).await;
+        });
+        Ok((rx, done_rx))
+    }
+}

@@ -1,0 +1,396 @@
+//! asyncio `start_server` and `Server`: binding, listening, an accept pump per listening socket,
+//! the queue of accepted connections the app takes with `accept`, and the bookkeeping of the
+//! connections it accepted (for `close_clients`, `abort_clients`, `wait_closed`).
+
+use crate::ConnectionImpl;
+use crate::addr;
+use crate::bindings::exports::wasio::streams::streams::{
+    Connection, GuestServer, GuestServing, Serving,
+};
+use crate::bindings::exports::wasio::streams::types::{
+    AddressFamily, ErrorCode, ServerOptions, SocketAddress,
+};
+use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::conn::{CloseObserver, Conn, Settings};
+use crate::connect::{resolve, settings, wire};
+use crate::errors::invalid;
+use crate::notify::Notify;
+use crate::timeout::with_timeout;
+use futures::future::{Either, select};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::pin::pin;
+use std::rc::{Rc, Weak};
+use wit_bindgen::StreamReader;
+
+/// asyncio's default listen backlog.
+const DEFAULT_BACKLOG: u32 = 100;
+
+/// One listening socket.
+struct Listener {
+    socket: Option<TcpSocket>,
+    stream: Option<StreamReader<TcpSocket>>,
+    address: SocketAddress,
+}
+
+struct ServerState {
+    listeners: Vec<Listener>,
+    serving: bool,
+    closed: bool,
+    /// A `serving` handle (serve_forever) exists.
+    forever: bool,
+    /// Accepted connections not yet handed to the app.
+    pending: VecDeque<Rc<Conn>>,
+    /// Every connection this server accepted.
+    clients: Vec<Weak<Conn>>,
+    backlog: usize,
+    keep_alive: bool,
+    limit: usize,
+    write_queue_cap: Option<u64>,
+}
+
+/// A server shared by its resource, its accept pumps and its connections.
+pub struct ServerShared {
+    st: RefCell<ServerState>,
+    /// Something changed: a connection is pending, serving started, closed, a client closed.
+    ev: Notify,
+}
+
+impl CloseObserver for ServerShared {
+    fn connection_closed(&self) {
+        self.ev.notify();
+    }
+}
+
+/// Checks the option rules and what wasi:sockets can honour.
+fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
+    let limit =
+        wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
+    if options.ssl.is_some() {
+        return Err(crate::tls_not_built());
+    }
+    if options.ssl_handshake_timeout.is_some() || options.ssl_shutdown_timeout.is_some() {
+        return Err(invalid("ssl timeouts are only meaningful with ssl"));
+    }
+    if options.reuse_address == Some(false) {
+        return Err(ErrorCode::NotSupported(
+            "wasi:sockets 0.3 always sets SO_REUSEADDR on listeners; reuse_address=False cannot be honoured".to_string(),
+        ));
+    }
+    if options.reuse_port {
+        return Err(ErrorCode::NotSupported(
+            "wasi:sockets 0.3 has no SO_REUSEPORT".to_string(),
+        ));
+    }
+    Ok(limit)
+}
+
+/// Binds every address of every host (all interfaces when `hosts` is empty) and starts serving
+/// unless `start_serving` is false.
+pub async fn start_server(
+    hosts: Vec<String>,
+    port: u16,
+    options: ServerOptions,
+) -> Result<Rc<ServerShared>, ErrorCode> {
+    let limit = check_options(&options)?;
+    let hosts = if hosts.iter().all(|h| h.is_empty()) {
+        match options.family {
+            AddressFamily::Ipv4 => vec!["0.0.0.0".to_string()],
+            AddressFamily::Ipv6 => vec!["::".to_string()],
+            AddressFamily::Unspecified => vec!["0.0.0.0".to_string(), "::".to_string()],
+        }
+    } else {
+        hosts
+    };
+    let backlog = options.backlog.unwrap_or(DEFAULT_BACKLOG);
+    let mut listeners = Vec::new();
+    for host in &hosts {
+        for ip in resolve(host, options.family).await? {
+            let socket = TcpSocket::create(addr::family_of(ip))?;
+            socket.bind(addr::socket_address(ip, port))?;
+            socket.set_listen_backlog_size(u64::from(backlog.max(1)))?;
+            let address = addr::to_wasio(socket.get_local_address()?);
+            listeners.push(Listener {
+                socket: Some(socket),
+                stream: None,
+                address,
+            });
+        }
+    }
+    let count = listeners.len();
+    let server = Rc::new(ServerShared {
+        st: RefCell::new(ServerState {
+            listeners,
+            serving: false,
+            closed: false,
+            forever: false,
+            pending: VecDeque::new(),
+            clients: Vec::new(),
+            backlog: usize::try_from(backlog.max(1)).unwrap_or(usize::MAX),
+            keep_alive: options.keep_alive,
+            limit,
+            write_queue_cap: options.write_queue_cap,
+        }),
+        ev: Notify::default(),
+    });
+    for index in 0..count {
+        wit_bindgen::spawn_local(accept_pump(server.clone(), index));
+    }
+    if options.start_serving.unwrap_or(true) {
+        server.start_serving()?;
+    }
+    Ok(server)
+}
+
+impl ServerShared {
+    /// asyncio `start_serving`: listens on every socket; idempotent.
+    pub fn start_serving(&self) -> Result<(), ErrorCode> {
+        let mut st = self.st.borrow_mut();
+        if st.closed {
+            return Err(ErrorCode::Closed("the server is closed".to_string()));
+        }
+        if st.serving {
+            return Ok(());
+        }
+        for listener in st.listeners.iter_mut() {
+            if let Some(socket) = &listener.socket {
+                listener.stream = Some(socket.listen()?);
+            }
+        }
+        st.serving = true;
+        drop(st);
+        self.ev.notify();
+        Ok(())
+    }
+
+    /// asyncio `close`: stops listening. Connections already handed out stay open; accepted ones
+    /// the app never took are aborted, since no handler will ever see them.
+    pub fn close(&self) {
+        let mut st = self.st.borrow_mut();
+        if st.closed {
+            return;
+        }
+        st.closed = true;
+        st.serving = false;
+        let pending: Vec<Rc<Conn>> = st.pending.drain(..).collect();
+        let listeners = std::mem::take(&mut st.listeners);
+        drop(st);
+        drop(listeners);
+        for conn in pending {
+            conn.abort();
+        }
+        self.ev.notify();
+    }
+
+    fn live_clients(&self) -> Vec<Rc<Conn>> {
+        let mut st = self.st.borrow_mut();
+        st.clients
+            .retain(|c| c.upgrade().is_some_and(|c| !c.is_closed()));
+        st.clients.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Waits for the next accepted connection.
+    pub async fn accept(&self) -> Result<Rc<Conn>, ErrorCode> {
+        loop {
+            let listen = self.ev.listen();
+            if let Some(result) = self.try_accept() {
+                return result;
+            }
+            listen.await;
+        }
+    }
+
+    /// The next accepted connection if one is pending.
+    pub fn try_accept(&self) -> Option<Result<Rc<Conn>, ErrorCode>> {
+        let mut st = self.st.borrow_mut();
+        if let Some(conn) = st.pending.pop_front() {
+            drop(st);
+            // Room in the queue: the accept pumps may go on.
+            self.ev.notify();
+            return Some(Ok(conn));
+        }
+        if st.closed {
+            return Some(Err(ErrorCode::Closed("the server is closed".to_string())));
+        }
+        None
+    }
+}
+
+/// Accepts connections on listener `index` while the server serves and the queue has room.
+async fn accept_pump(server: Rc<ServerShared>, index: usize) {
+    // Wait for `start_serving` to hand us the listen stream.
+    let mut stream = loop {
+        let listen = server.ev.listen();
+        {
+            let mut st = server.st.borrow_mut();
+            if st.closed {
+                return;
+            }
+            if let Some(stream) = st.listeners.get_mut(index).and_then(|l| l.stream.take()) {
+                break stream;
+            }
+        }
+        listen.await;
+    };
+    loop {
+        // Wait for room in the queue of accepted connections.
+        loop {
+            let listen = server.ev.listen();
+            {
+                let st = server.st.borrow();
+                if st.closed {
+                    return;
+                }
+                if st.pending.len() < st.backlog {
+                    break;
+                }
+            }
+            listen.await;
+        }
+        let accepted = {
+            let next = pin!(stream.next());
+            let closed = pin!(async {
+                loop {
+                    let listen = server.ev.listen();
+                    if server.st.borrow().closed {
+                        return;
+                    }
+                    listen.await;
+                }
+            });
+            match select(next, closed).await {
+                Either::Left((socket, _)) => socket,
+                Either::Right(((), _)) => return,
+            }
+        };
+        let Some(socket) = accepted else {
+            return;
+        };
+        let (keep_alive, settings): (bool, Settings) = {
+            let st = server.st.borrow();
+            (st.keep_alive, settings(st.limit, st.write_queue_cap))
+        };
+        if keep_alive {
+            // Best effort, as asyncio: a failure to set the option does not refuse the client.
+            let _ = socket.set_keep_alive_enabled(true);
+        }
+        let Ok(conn) = wire(socket, settings) else {
+            continue;
+        };
+        let observer: Weak<dyn CloseObserver> = Rc::downgrade(&server) as Weak<dyn CloseObserver>;
+        conn.set_observer(observer);
+        let mut st = server.st.borrow_mut();
+        if st.closed {
+            drop(st);
+            conn.abort();
+            return;
+        }
+        st.clients.push(Rc::downgrade(&conn));
+        st.pending.push_back(conn);
+        drop(st);
+        server.ev.notify();
+    }
+}
+
+/// The `server` resource.
+pub struct ServerImpl {
+    pub(crate) server: Rc<ServerShared>,
+}
+
+impl Drop for ServerImpl {
+    fn drop(&mut self) {
+        self.server.close();
+    }
+}
+
+impl GuestServer for ServerImpl {
+    fn sockets(&self) -> Vec<SocketAddress> {
+        let st = self.server.st.borrow();
+        st.listeners.iter().map(|l| l.address.clone()).collect()
+    }
+
+    fn is_serving(&self) -> bool {
+        self.server.st.borrow().serving
+    }
+
+    fn start_serving(&self) -> Result<(), ErrorCode> {
+        self.server.start_serving()
+    }
+
+    async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
+        let conn = with_timeout(timeout, self.server.accept()).await?;
+        Ok(Connection::new(ConnectionImpl::new(conn)))
+    }
+
+    fn try_accept(&self) -> Option<Result<Connection, ErrorCode>> {
+        self.server
+            .try_accept()
+            .map(|r| r.map(|conn| Connection::new(ConnectionImpl::new(conn))))
+    }
+
+    fn serve_forever(&self) -> Result<Serving, ErrorCode> {
+        {
+            let mut st = self.server.st.borrow_mut();
+            if st.closed {
+                return Err(ErrorCode::Closed("the server is closed".to_string()));
+            }
+            if st.forever {
+                return Err(ErrorCode::Busy);
+            }
+            st.forever = true;
+        }
+        self.server.start_serving()?;
+        Ok(Serving::new(ServingImpl {
+            server: self.server.clone(),
+        }))
+    }
+
+    fn close(&self) {
+        self.server.close();
+    }
+
+    fn close_clients(&self) {
+        for conn in self.server.live_clients() {
+            conn.close();
+        }
+    }
+
+    fn abort_clients(&self) {
+        for conn in self.server.live_clients() {
+            conn.abort();
+        }
+    }
+
+    async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+        let server = self.server.clone();
+        with_timeout(timeout, async move {
+            loop {
+                let listen = server.ev.listen();
+                if server.st.borrow().closed && server.live_clients().is_empty() {
+                    return Ok(());
+                }
+                listen.await;
+            }
+        })
+        .await
+    }
+}
+
+/// The `serving` resource: a serve_forever in progress; dropping it closes the server.
+pub struct ServingImpl {
+    server: Rc<ServerShared>,
+}
+
+impl Drop for ServingImpl {
+    fn drop(&mut self) {
+        self.server.st.borrow_mut().forever = false;
+        self.server.close();
+    }
+}
+
+impl GuestServing for ServingImpl {
+    async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
+        let conn = with_timeout(timeout, self.server.accept()).await?;
+        Ok(Connection::new(ConnectionImpl::new(conn)))
+    }
+}

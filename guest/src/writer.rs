@@ -1,0 +1,127 @@
+//! The `writer` resource (asyncio `StreamWriter` plus its transport's flow-control methods).
+//! `write` never waits: it queues and wakes the send pump. `drain` waits only above the high mark.
+
+use crate::bindings::exports::wasio::streams::streams::GuestWriter;
+use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsConfig};
+use crate::conn::Conn;
+use crate::timeout::with_timeout;
+use std::rc::Rc;
+use wasio_core::WaterMarks;
+use wit_bindgen::{StreamReader, StreamResult};
+
+/// Bytes `write-stream` takes from its stream at once.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// The write half of a connection.
+pub struct WriterImpl {
+    pub(crate) conn: Rc<Conn>,
+}
+
+impl Drop for WriterImpl {
+    fn drop(&mut self) {
+        if !self.conn.is_closing() {
+            eprintln!(
+                "wasio: unclosed writer dropped; closing it (call close() and wait_closed())"
+            );
+            self.conn.close();
+        }
+    }
+}
+
+impl GuestWriter for WriterImpl {
+    fn write(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
+        self.conn.write(&[&data])
+    }
+
+    fn writelines(&self, data: Vec<Vec<u8>>) -> Result<(), ErrorCode> {
+        let parts: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        self.conn.write(&parts)
+    }
+
+    async fn write_stream(&self, mut data: StreamReader<u8>) -> Result<u64, ErrorCode> {
+        let mut total = 0u64;
+        let mut buf = Vec::with_capacity(STREAM_CHUNK);
+        loop {
+            let (result, chunk) = data.read(buf).await;
+            buf = chunk;
+            if !buf.is_empty() {
+                self.conn.write(&[&buf])?;
+                total += buf.len() as u64;
+                buf.clear();
+                self.conn.drain().await?;
+            }
+            if result == StreamResult::Dropped {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
+        self.conn.try_drain()
+    }
+
+    async fn drain(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+        if let Some(result) = self.conn.try_drain() {
+            return result;
+        }
+        with_timeout(timeout, self.conn.drain()).await
+    }
+
+    fn get_write_buffer_size(&self) -> u64 {
+        self.conn.st.borrow().wq.size() as u64
+    }
+
+    fn get_write_buffer_limits(&self) -> (u64, u64) {
+        let marks = self.conn.st.borrow().wq.marks();
+        (marks.low, marks.high)
+    }
+
+    fn set_write_buffer_limits(
+        &self,
+        high: Option<u64>,
+        low: Option<u64>,
+    ) -> Result<(), ErrorCode> {
+        let marks = WaterMarks::new(high, low)?;
+        self.conn.st.borrow_mut().wq.set_marks(marks);
+        Ok(())
+    }
+
+    fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    fn write_eof(&self) -> Result<(), ErrorCode> {
+        self.conn.write_eof();
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.conn.close();
+    }
+
+    fn abort(&self) {
+        self.conn.abort();
+    }
+
+    fn is_closing(&self) -> bool {
+        self.conn.is_closing()
+    }
+
+    async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+        with_timeout(timeout, self.conn.wait_closed()).await
+    }
+
+    fn extra_info(&self) -> ExtraInfo {
+        self.conn.extra_info()
+    }
+
+    async fn start_tls(
+        &self,
+        _config: TlsConfig,
+        _server_hostname: Option<String>,
+        _handshake_timeout: Option<u64>,
+        _shutdown_timeout: Option<u64>,
+    ) -> Result<(), ErrorCode> {
+        Err(crate::tls_not_built())
+    }
+}
