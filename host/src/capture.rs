@@ -3,9 +3,10 @@
 //! [`LineCapture`] is a wasmtime-wasi [`StdoutStream`]: install it with
 //! [`WasioCtxBuilder::stdout`](crate::ctx::WasioCtxBuilder::stdout). It serves both WASI p2 stdout
 //! (what Rust's `println!` on wasm32-wasip2 uses, through wasmtime-wasi's default adapter over
-//! [`StdoutStream::async_stream`]) and p3 stdout. Every complete line is sent on a channel as soon
-//! as its newline is written, so a host can react to output while the component keeps running
-//! (the demo learns the echo server's port from its `Serving on ...` line this way).
+//! [`StdoutStream::async_stream`]) and p3 stdout. Every complete line is delivered (on a channel,
+//! or to any callback) as soon as its newline is written, so a host can react to output while the
+//! component keeps running: the demo learns the echo server's port from its `Serving on ...` line
+//! this way, and merges both components' lines into one channel to print them in order.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -15,10 +16,13 @@ use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-/// The state every writer of one capture shares: the unfinished last line and the channel.
+/// Where the lines of a capture go.
+type Sink = Box<dyn Fn(String) + Send + Sync>;
+
+/// The state every writer of one capture shares: the unfinished last line and the sink.
 struct Shared {
     partial: Mutex<Vec<u8>>,
-    lines: mpsc::UnboundedSender<String>,
+    sink: Sink,
 }
 
 impl Shared {
@@ -36,8 +40,7 @@ impl Shared {
     fn send(&self, line: &[u8]) {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // Nobody listening any more is fine: the output is simply dropped.
-        let _ = self.lines.send(String::from_utf8_lossy(line).into_owned());
+        (self.sink)(String::from_utf8_lossy(line).into_owned());
     }
 }
 
@@ -51,23 +54,35 @@ impl Drop for Shared {
     }
 }
 
-/// A stdout/stderr for a component that delivers what it writes as lines on a channel
-/// (without the line terminator; invalid UTF-8 replaced). The channel ends once the store that
-/// owns the capture is dropped, after a final unterminated line if there was one.
+/// A stdout/stderr for a component that delivers what it writes as lines (without the line
+/// terminator; invalid UTF-8 replaced). A final unterminated line is delivered once the store
+/// that owns the capture is dropped.
 #[derive(Clone)]
 pub struct LineCapture {
     shared: Arc<Shared>,
 }
 
 impl LineCapture {
-    /// A new capture and the receiving end of its lines.
+    /// A new capture and the receiving end of its lines. The channel ends once the store that
+    /// owns the capture is dropped.
     pub fn new() -> (Self, mpsc::UnboundedReceiver<String>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            partial: Mutex::new(Vec::new()),
-            lines: tx,
+        // Nobody listening any more is fine: the output is simply dropped.
+        let capture = Self::with_sink(move |line| {
+            let _ = tx.send(line);
         });
-        (Self { shared }, rx)
+        (capture, rx)
+    }
+
+    /// A capture that calls `sink` with each line, in the order the component wrote them.
+    /// `sink` runs inside the component's write call, so it must not block.
+    pub fn with_sink(sink: impl Fn(String) + Send + Sync + 'static) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                partial: Mutex::new(Vec::new()),
+                sink: Box::new(sink),
+            }),
+        }
     }
 }
 
