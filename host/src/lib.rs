@@ -8,7 +8,7 @@
 //!   network grants it carries.
 //! - [`compose::compose`] joins an app with the provider component; [`run::run`] calls a
 //!   component's `wasi:cli/run@0.3.0`.
-//! - With the `embed` feature, [`embedded`] holds the provider and example components built into
+//! - With the `embed` feature, `embedded` holds the provider and example components built into
 //!   this crate.
 
 pub mod capabilities;

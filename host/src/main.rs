@@ -64,7 +64,7 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The app component (.wasm). It is argv[0] for the app (its file name).
+    /// The app component (.wasm); the app sees its file name as its program name (argv 0).
     app: PathBuf,
     /// Allow TCP connections to addresses matching PATTERN (repeatable).
     #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
