@@ -3,21 +3,25 @@
 
 use std::sync::OnceLock;
 
+use wasio_host::Runtime;
 use wasio_host::compose::{RUN_EXPORT, compose, imports_streams};
 use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, PROVIDER, prepare};
-use wasio_host::{Runtime, WasioCtx};
 use wasmtime::component::Component;
 
 /// One runtime and one compiled composition of the echo client per test binary (compiling is
 /// the slow step).
 fn compiled_client() -> anyhow::Result<&'static (Runtime, Component)> {
-    static CELL: OnceLock<(Runtime, Component)> = OnceLock::new();
-    if let Some(done) = CELL.get() {
-        return Ok(done);
-    }
-    let runtime = Runtime::new()?;
-    let component = runtime.compile(&compose(ECHO_CLIENT, PROVIDER)?)?;
-    Ok(CELL.get_or_init(|| (runtime, component)))
+    // `get_or_init` makes concurrent tests wait for one compile instead of each compiling.
+    static CELL: OnceLock<Result<(Runtime, Component), String>> = OnceLock::new();
+    let compiled = CELL.get_or_init(|| {
+        let build = || -> anyhow::Result<(Runtime, Component)> {
+            let runtime = Runtime::new()?;
+            let component = runtime.compile(&compose(ECHO_CLIENT, PROVIDER)?)?;
+            Ok((runtime, component))
+        };
+        build().map_err(|e| format!("{e:#}"))
+    });
+    compiled.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[test]
@@ -66,19 +70,6 @@ fn the_composition_exports_run_and_imports_only_host_interfaces() -> anyhow::Res
 fn the_linker_satisfies_every_import_of_the_composition() -> anyhow::Result<()> {
     let (runtime, component) = compiled_client()?;
     runtime.linker().instantiate_pre(component)?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_run_without_grants_fails_cleanly() -> anyhow::Result<()> {
-    // No network granted: the client's connect is refused with access-denied, which the app
-    // reports and turns into an error exit, not a trap.
-    let (runtime, component) = compiled_client()?;
-    let ctx = WasioCtx::builder()
-        .args(&["echo-client", "--port", "9"])
-        .build();
-    let exit = runtime.run(component, ctx).await?;
-    assert_eq!(exit.code(), 1, "{exit}");
     Ok(())
 }
 
