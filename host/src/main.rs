@@ -1,1 +1,399 @@
-fn main() {}
+//! `wasio`: run components that use asyncio-style streams (`wasio:streams`) on WASI 0.3.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use tokio::sync::mpsc;
+use wasio_host::capture::LineCapture;
+use wasio_host::compose::compose;
+use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER};
+use wasio_host::{AddrPattern, Capabilities, Exit, Runtime, WasioCtx};
+use wasmtime::component::Component;
+
+const AFTER_HELP: &str = "\
+Network access is denied unless granted. PATTERN is HOST:PORT, where HOST is an IP address
+(IPv6 in brackets) or *, and PORT a number or *: 127.0.0.1:*, [::1]:8080, *:443. Host names
+are not patterns: the app resolves names itself and the address it then uses is checked.
+Name lookup is allowed whenever anything is granted.
+
+Exit status: the app's (0 when its run returns ok, 1 when it returns an error, or the code it
+passes to exit); 134 if it traps; 1 if wasio cannot run it; 2 for a usage error.";
+
+/// Runs WebAssembly components that use asyncio-style streams (wasio:streams) on WASI 0.3.
+#[derive(Parser)]
+#[command(name = "wasio", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an app component's wasi:cli/run@0.3.0.
+    ///
+    /// If APP imports wasio:streams it is first composed with the provider built into wasio.
+    /// The app inherits wasio's stdin, stdout and stderr; it sees no environment variables, no
+    /// files and, unless granted, no network.
+    #[command(after_help = AFTER_HELP)]
+    Run(RunArgs),
+    /// Compose an app component with the built-in provider and write the result.
+    ///
+    /// The output imports WASI 0.2/0.3 and wasio:host and exports what APP exports; `wasio run`
+    /// runs it as is.
+    Compose {
+        /// The app component (.wasm) importing wasio:streams.
+        app: PathBuf,
+        /// Where to write the composed component.
+        #[arg(short, long, value_name = "OUT.wasm")]
+        output: PathBuf,
+    },
+    /// Run the built-in echo examples on loopback.
+    ///
+    /// Without a subcommand: start the echo server on 127.0.0.1 (a free port), run the echo
+    /// client against it, stop the server, and show both sides' output, labelled. Both may use
+    /// loopback addresses (127.0.0.1, ::1) only.
+    Demo {
+        #[command(subcommand)]
+        example: Option<DemoExample>,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The app component (.wasm); the app sees its file name as its program name (argv 0).
+    app: PathBuf,
+    /// Allow TCP connections to addresses matching PATTERN (repeatable).
+    #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
+    allow_connect: Vec<AddrPattern>,
+    /// Allow binding and listening on addresses matching PATTERN, and accepting any client on
+    /// them (repeatable). A port 0 grant allows a port the OS picks.
+    #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
+    allow_listen: Vec<AddrPattern>,
+    /// Allow all network access (TCP and UDP, any address).
+    #[arg(long)]
+    allow_net: bool,
+    /// Arguments passed to the app (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum DemoExample {
+    /// Run the built-in echo server (serves until interrupted). It may listen on HOST:PORT only.
+    EchoServer {
+        /// The address to serve on (an IP address or a name the host resolves).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The port to serve on (0: a free port).
+        #[arg(long, default_value_t = 8888)]
+        port: u16,
+    },
+    /// Run the built-in echo client once. It may connect to HOST:PORT only.
+    EchoClient {
+        /// The server's address (an IP address or a name the host resolves).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The server's port.
+        #[arg(long, default_value_t = 8888)]
+        port: u16,
+        /// The message to send.
+        #[arg(long, default_value = "Hello World!")]
+        message: String,
+    },
+}
+
+fn parse_pattern(s: &str) -> Result<AddrPattern, String> {
+    s.parse::<AddrPattern>().map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => exit_code(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A process exit status from an app's code (exit statuses are 8 bits; other codes become 1).
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Run(args) => run(args).await,
+        Command::Compose { app, output } => {
+            let bytes = read(&app)?;
+            let composed = compose(&bytes, PROVIDER)
+                .with_context(|| format!("composing {} with the provider", app.display()))?;
+            std::fs::write(&output, composed)
+                .with_context(|| format!("writing {}", output.display()))?;
+            Ok(0)
+        }
+        Command::Demo { example: None } => demo().await,
+        Command::Demo {
+            example: Some(DemoExample::EchoServer { host, port }),
+        } => {
+            let mut caps = Capabilities::deny_all();
+            for addr in resolve(&host, port)? {
+                caps.allow_listen(AddrPattern::exact(addr));
+            }
+            let args =
+                ["echo-server", "--host", &host, "--port", &port.to_string()].map(String::from);
+            run_inherited(ECHO_SERVER, &args, caps).await
+        }
+        Command::Demo {
+            example:
+                Some(DemoExample::EchoClient {
+                    host,
+                    port,
+                    message,
+                }),
+        } => {
+            let mut caps = Capabilities::deny_all();
+            for addr in resolve(&host, port)? {
+                caps.allow_connect(AddrPattern::exact(addr));
+            }
+            let args = [
+                "echo-client",
+                "--host",
+                &host,
+                "--port",
+                &port.to_string(),
+                "--message",
+                &message,
+            ]
+            .map(String::from);
+            run_inherited(ECHO_CLIENT, &args, caps).await
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The addresses `host` names, for exact grants (the app resolves the same name itself).
+fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving --host {host}"))?
+        .collect();
+    if addrs.is_empty() {
+        bail!("--host {host} resolves to no address");
+    }
+    Ok(addrs)
+}
+
+/// Composes (if needed) and compiles an app.
+fn prepare(runtime: &Runtime, app: &[u8]) -> anyhow::Result<Component> {
+    let prepared = embedded::prepare(app)?;
+    runtime.compile(&prepared)
+}
+
+/// Reports how an app ended and returns its exit status.
+fn report(exit: Exit) -> i32 {
+    if let Exit::Trap(e) = &exit {
+        eprintln!("error: the app trapped: {e:?}");
+    }
+    exit.code()
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let bytes = read(&args.app)?;
+    let mut caps = if args.allow_net {
+        Capabilities::allow_all()
+    } else {
+        Capabilities::deny_all()
+    };
+    for p in args.allow_connect {
+        caps.allow_connect(p);
+    }
+    for p in args.allow_listen {
+        caps.allow_listen(p);
+    }
+    let argv0 = args.app.file_name().map_or_else(
+        || args.app.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut argv = vec![argv0];
+    argv.extend(args.args);
+    let runtime = Runtime::new()?;
+    let component =
+        prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
+    let ctx = WasioCtx::builder()
+        .args(&argv)
+        .inherit_stdio()
+        .capabilities(caps)
+        .build();
+    Ok(report(runtime.run(&component, ctx).await?))
+}
+
+/// Runs a built-in example with inherited stdio.
+async fn run_inherited(app: &[u8], argv: &[String], caps: Capabilities) -> anyhow::Result<i32> {
+    let runtime = Runtime::new()?;
+    let component = prepare(&runtime, app)?;
+    let ctx = WasioCtx::builder()
+        .args(argv)
+        .inherit_stdio()
+        .capabilities(caps)
+        .build();
+    Ok(report(runtime.run(&component, ctx).await?))
+}
+
+/// One line of demo output: who wrote it, and the text.
+type Line = (&'static str, String);
+
+/// A context for a demo component: loopback grants, stdout and stderr captured into `lines`
+/// labelled `label` and `label stderr`.
+fn demo_ctx(argv: &[String], label: &'static str, lines: &mpsc::UnboundedSender<Line>) -> WasioCtx {
+    let capture = |label: &'static str| {
+        let lines = lines.clone();
+        LineCapture::with_sink(move |line| {
+            // The demo loop stops reading only when it is done; a late line is dropped.
+            let _ = lines.send((label, line));
+        })
+    };
+    let stderr_label = if label == "server" {
+        "server stderr"
+    } else {
+        "client stderr"
+    };
+    WasioCtx::builder()
+        .args(argv)
+        .stdout(capture(label))
+        .stderr(capture(stderr_label))
+        .capabilities(Capabilities::loopback())
+        .build()
+}
+
+/// The port in the echo server's `Serving on 127.0.0.1:PORT` line.
+fn serving_port(line: &str) -> Option<u16> {
+    let first = line.strip_prefix("Serving on ")?.split(", ").next()?;
+    first.rsplit_once(':')?.1.parse().ok()
+}
+
+/// How long the demo waits for the server to print its address, and for its last line.
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
+const SERVER_FINISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn demo() -> anyhow::Result<i32> {
+    let runtime = Runtime::new()?;
+    println!("[demo] compiling the echo server and client components...");
+    let server = prepare(&runtime, ECHO_SERVER).context("preparing the echo server")?;
+    let client = prepare(&runtime, ECHO_CLIENT).context("preparing the echo client")?;
+
+    let (tx, mut lines) = mpsc::unbounded_channel::<Line>();
+    let server_argv = ["echo-server", "--host", "127.0.0.1", "--port", "0"].map(String::from);
+    let server_ctx = demo_ctx(&server_argv, "server", &tx);
+    let server_runtime = runtime.clone();
+    let mut server_task =
+        tokio::spawn(async move { server_runtime.run(&server, server_ctx).await });
+
+    // Print the server's lines until it says where it serves.
+    let port = tokio::time::timeout(SERVER_START_TIMEOUT, async {
+        loop {
+            tokio::select! {
+                Some((who, line)) = lines.recv() => {
+                    println!("[{who}] {line}");
+                    if who == "server" && let Some(port) = serving_port(&line) {
+                        return Ok(port);
+                    }
+                }
+                ended = &mut server_task => {
+                    while let Ok((who, line)) = lines.try_recv() {
+                        println!("[{who}] {line}");
+                    }
+                    return Err(match ended {
+                        Ok(Ok(exit)) => anyhow::anyhow!("the echo server stopped before serving: {exit}"),
+                        Ok(Err(e)) => e.context("the echo server could not start"),
+                        Err(e) => anyhow::anyhow!("the echo server task failed: {e}"),
+                    });
+                }
+            }
+        }
+    })
+    .await
+    .context("the echo server did not report its address in time")??;
+
+    let client_argv = [
+        "echo-client",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--message",
+        "Hello World!",
+    ]
+    .map(String::from);
+    let client_ctx = demo_ctx(&client_argv, "client", &tx);
+    drop(tx);
+    let client_runtime = runtime.clone();
+    let mut client_task =
+        tokio::spawn(async move { client_runtime.run(&client, client_ctx).await });
+    let client_exit = loop {
+        tokio::select! {
+            Some((who, line)) = lines.recv() => println!("[{who}] {line}"),
+            ended = &mut client_task => break ended,
+        }
+    };
+
+    // Let the server finish its side of the conversation, then stop it.
+    let _ = tokio::time::timeout(SERVER_FINISH_TIMEOUT, async {
+        while let Some((who, line)) = lines.recv().await {
+            println!("[{who}] {line}");
+            if who == "server" && line == "Close the connection" {
+                break;
+            }
+        }
+    })
+    .await;
+    server_task.abort();
+    let _ = server_task.await;
+    while let Ok((who, line)) = lines.try_recv() {
+        println!("[{who}] {line}");
+    }
+    println!("[demo] server stopped");
+
+    let exit = client_exit
+        .context("the echo client task failed")?
+        .context("the echo client could not start")?;
+    println!("[demo] client {exit}");
+    Ok(report(exit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_port_reads_the_first_address() {
+        assert_eq!(serving_port("Serving on 127.0.0.1:41231"), Some(41231));
+        assert_eq!(serving_port("Serving on [::1]:80, 127.0.0.1:80"), Some(80));
+        assert_eq!(serving_port("Received 'x'"), None);
+        assert_eq!(serving_port("Serving on nowhere"), None);
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

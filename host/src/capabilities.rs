@@ -1,0 +1,605 @@
+//! Deny-by-default network capabilities: which TCP addresses a run may connect to or listen on.
+//!
+//! A run starts with no network access at all. Grants are address patterns, `HOST:PORT`, where
+//! HOST is an IP literal (`127.0.0.1`, `[::1]`; IPv6 in brackets) or `*` for any address, and PORT
+//! is a number or `*` for any port:
+//!
+//! | pattern          | matches                                   |
+//! |------------------|-------------------------------------------|
+//! | `127.0.0.1:*`    | any port on 127.0.0.1                     |
+//! | `[::1]:8080`     | port 8080 on ::1                          |
+//! | `*:443`          | port 443 on any address                   |
+//! | `0.0.0.0:0`      | (listen) the wildcard address, a port the OS picks |
+//!
+//! Host names (`localhost`, `example.com`) are not accepted: the guest resolves names itself and
+//! then connects to or binds the resulting IP address, and that address is what gets checked.
+//!
+//! Grants come in two lists, `connect` (outgoing connections, `--allow-connect`) and `listen`
+//! (bind + listen, `--allow-listen`), plus `allow_net` (`--allow-net`) which allows every TCP and
+//! UDP use. They are enforced through wasmtime-wasi's `socket_addr_check` (see [`Capabilities::check`]
+//! for how each [`SocketAddrUse`] maps to them); a refused operation reaches the guest as the
+//! wasi:sockets `access-denied` error, never as a trap. As soon as any grant exists, IP name lookup
+//! is allowed too (a lookup opens no connection; its results are checked when used).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::sockets::SocketAddrUse;
+
+/// The host part of an [`AddrPattern`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostPattern {
+    /// `*`: any IP address.
+    Any,
+    /// One IP address. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is treated as its IPv4 form.
+    Ip(IpAddr),
+}
+
+/// The port part of an [`AddrPattern`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortPattern {
+    /// `*`: any port.
+    Any,
+    /// One port. Port 0 in a listen grant means "a port the OS picks" (an ephemeral bind).
+    Port(u16),
+}
+
+/// One address grant, `HOST:PORT` (see the [module docs](self) for the syntax).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrPattern {
+    /// Which IP addresses match.
+    pub host: HostPattern,
+    /// Which ports match.
+    pub port: PortPattern,
+}
+
+/// Why an address pattern was rejected; the message says how to write it instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatternError {
+    pattern: String,
+    reason: String,
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid address pattern `{}`: {}",
+            self.pattern, self.reason
+        )
+    }
+}
+
+impl std::error::Error for PatternError {}
+
+impl PatternError {
+    fn new(pattern: &str, reason: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address compares as its IPv4 form.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+impl AddrPattern {
+    /// `*:*`: every address and port.
+    pub const ANY: Self = Self {
+        host: HostPattern::Any,
+        port: PortPattern::Any,
+    };
+
+    /// A pattern matching exactly `addr`.
+    pub fn exact(addr: SocketAddr) -> Self {
+        Self {
+            host: HostPattern::Ip(canonical(addr.ip())),
+            port: PortPattern::Port(addr.port()),
+        }
+    }
+
+    /// Whether `ip` matches the host part.
+    fn matches_ip(&self, ip: IpAddr) -> bool {
+        match self.host {
+            HostPattern::Any => true,
+            HostPattern::Ip(p) => canonical(p) == canonical(ip),
+        }
+    }
+
+    /// Whether `addr` matches, port 0 in the pattern matching only port 0.
+    pub fn matches(&self, addr: SocketAddr) -> bool {
+        self.matches_ip(addr.ip())
+            && match self.port {
+                PortPattern::Any => true,
+                PortPattern::Port(p) => p == addr.port(),
+            }
+    }
+
+    /// Like [`matches`](Self::matches), but port 0 in the pattern matches any port: used for the
+    /// listen check, which sees the port the OS assigned to a socket bound to port 0.
+    fn matches_listening(&self, addr: SocketAddr) -> bool {
+        self.matches_ip(addr.ip())
+            && match self.port {
+                PortPattern::Any | PortPattern::Port(0) => true,
+                PortPattern::Port(p) => p == addr.port(),
+            }
+    }
+}
+
+impl FromStr for AddrPattern {
+    type Err = PatternError;
+
+    fn from_str(s: &str) -> Result<Self, PatternError> {
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let Some((host, after)) = rest.split_once(']') else {
+                return Err(PatternError::new(s, "missing `]` after the IPv6 address"));
+            };
+            let Some(port) = after.strip_prefix(':') else {
+                return Err(PatternError::new(
+                    s,
+                    "expected `:PORT` after `]` (e.g. `[::1]:8080` or `[::1]:*`)",
+                ));
+            };
+            let ip = host
+                .parse::<std::net::Ipv6Addr>()
+                .map_err(|_| PatternError::new(s, format!("`{host}` is not an IPv6 address")))?;
+            (HostPattern::Ip(canonical(IpAddr::V6(ip))), port)
+        } else {
+            let Some((host, port)) = s.rsplit_once(':') else {
+                return Err(PatternError::new(
+                    s,
+                    "expected HOST:PORT, e.g. `127.0.0.1:8080`, `[::1]:*` or `*:443`",
+                ));
+            };
+            let host = if host == "*" {
+                HostPattern::Any
+            } else if host.contains(':') {
+                return Err(PatternError::new(
+                    s,
+                    "write an IPv6 address in brackets, e.g. `[::1]:8080`",
+                ));
+            } else if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+                HostPattern::Ip(IpAddr::V4(ip))
+            } else if host.is_empty() {
+                return Err(PatternError::new(
+                    s,
+                    "the host is empty; use an IP address or `*`",
+                ));
+            } else {
+                return Err(PatternError::new(
+                    s,
+                    format!(
+                        "`{host}` is not an IP address; the host must be an IP literal or `*` \
+                         (e.g. `127.0.0.1:*` or `[::1]:*` for localhost): names are resolved by \
+                         the app and the address it then uses is what gets checked"
+                    ),
+                ));
+            };
+            (host, port)
+        };
+        let port = if port == "*" {
+            PortPattern::Any
+        } else {
+            PortPattern::Port(port.parse::<u16>().map_err(|_| {
+                PatternError::new(s, format!("port `{port}` is not a number 0-65535 or `*`"))
+            })?)
+        };
+        Ok(Self { host, port })
+    }
+}
+
+impl fmt::Display for AddrPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.host {
+            HostPattern::Any => f.write_str("*")?,
+            HostPattern::Ip(IpAddr::V4(ip)) => write!(f, "{ip}")?,
+            HostPattern::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
+        }
+        match self.port {
+            PortPattern::Any => f.write_str(":*"),
+            PortPattern::Port(p) => write!(f, ":{p}"),
+        }
+    }
+}
+
+/// The network grants of one run. The default grants nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    allow_net: bool,
+    connect: Vec<AddrPattern>,
+    listen: Vec<AddrPattern>,
+}
+
+impl Capabilities {
+    /// No network access at all (the default).
+    pub fn deny_all() -> Self {
+        Self::default()
+    }
+
+    /// Every TCP and UDP use allowed (`--allow-net`).
+    pub fn allow_all() -> Self {
+        Self {
+            allow_net: true,
+            ..Self::default()
+        }
+    }
+
+    /// Loopback only, connect and listen, any port (IPv4 127.0.0.1 and IPv6 ::1): what demos
+    /// and tests usually want.
+    pub fn loopback() -> Self {
+        let mut caps = Self::default();
+        for host in [
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ] {
+            let pattern = AddrPattern {
+                host: HostPattern::Ip(host),
+                port: PortPattern::Any,
+            };
+            caps.allow_connect(pattern).allow_listen(pattern);
+        }
+        caps
+    }
+
+    /// Allows every TCP and UDP use (`--allow-net`).
+    pub fn allow_net(&mut self) -> &mut Self {
+        self.allow_net = true;
+        self
+    }
+
+    /// Allows TCP connections to addresses matching `pattern` (`--allow-connect`).
+    pub fn allow_connect(&mut self, pattern: AddrPattern) -> &mut Self {
+        self.connect.push(pattern);
+        self
+    }
+
+    /// Allows binding and listening on addresses matching `pattern` (`--allow-listen`), and
+    /// accepting any client on such a listener.
+    pub fn allow_listen(&mut self, pattern: AddrPattern) -> &mut Self {
+        self.listen.push(pattern);
+        self
+    }
+
+    /// Whether anything at all is granted.
+    pub fn any(&self) -> bool {
+        self.allow_net || !self.connect.is_empty() || !self.listen.is_empty()
+    }
+
+    /// The connect grants.
+    pub fn connect_grants(&self) -> &[AddrPattern] {
+        &self.connect
+    }
+
+    /// The listen grants.
+    pub fn listen_grants(&self) -> &[AddrPattern] {
+        &self.listen
+    }
+
+    /// Whether `use_` of `addr` is allowed. This is the `socket_addr_check` wasmtime-wasi calls:
+    ///
+    /// - `TcpConnect(remote)`: a connect grant matches `remote`.
+    /// - `TcpBind(local)`: a listen grant matches `local` (port 0 only by a `:0` or `:*` grant); or
+    ///   `local` is the wildcard address with port 0 and a connect grant exists. The latter is the
+    ///   implicit ephemeral bind wasmtime checks before every connect of an unbound socket, so
+    ///   connect grants work without a listen grant; it opens nothing by itself, since a listen
+    ///   is checked on its own and a connect against the connect grants.
+    /// - `TcpListen(local)`: a listen grant matches `local`; a `:0` grant matches any port here,
+    ///   because wasmtime passes the port the OS assigned (the bind itself was checked already).
+    /// - `TcpAccept(peer)`: allowed when any listen grant exists (the listener is the capability;
+    ///   clients may come from anywhere).
+    /// - UDP uses: only with `allow_net`.
+    pub fn check(&self, addr: SocketAddr, use_: SocketAddrUse) -> bool {
+        if self.allow_net {
+            return true;
+        }
+        match use_ {
+            SocketAddrUse::TcpConnect => self.connect.iter().any(|p| p.matches(addr)),
+            SocketAddrUse::TcpBind => {
+                self.listen.iter().any(|p| p.matches(addr))
+                    || (addr.ip().is_unspecified() && addr.port() == 0 && !self.connect.is_empty())
+            }
+            SocketAddrUse::TcpListen => self.listen.iter().any(|p| p.matches_listening(addr)),
+            SocketAddrUse::TcpAccept => !self.listen.is_empty(),
+            SocketAddrUse::UdpBind | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => false,
+        }
+    }
+
+    /// Installs these grants into a WASI context builder: TCP and IP name lookup are switched on
+    /// when anything is granted (UDP only with `allow_net`), and every address use goes through
+    /// [`check`](Self::check). Replaces any `socket_addr_check` set on `builder` before.
+    pub fn apply(&self, builder: &mut WasiCtxBuilder) {
+        let any = self.any();
+        builder
+            .allow_tcp(any)
+            .allow_udp(self.allow_net)
+            .allow_ip_name_lookup(any);
+        let caps = Arc::new(self.clone());
+        builder.socket_addr_check(move |addr, use_| {
+            let allowed = caps.check(addr, use_);
+            Box::pin(std::future::ready(allowed))
+        });
+    }
+}
+
+impl fmt::Display for Capabilities {
+    /// A one-line summary, e.g. `connect 127.0.0.1:*; listen none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.allow_net {
+            return f.write_str("all network access");
+        }
+        let list = |v: &[AddrPattern]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        write!(
+            f,
+            "connect {}; listen {}",
+            list(&self.connect),
+            list(&self.listen)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn pat(s: &str) -> AddrPattern {
+        match s.parse() {
+            Ok(p) => p,
+            Err(e) => unreachable!("{s}: {e}"),
+        }
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        match s.parse() {
+            Ok(a) => a,
+            Err(e) => unreachable!("{s}: {e}"),
+        }
+    }
+
+    fn err(s: &str) -> String {
+        match s.parse::<AddrPattern>() {
+            Ok(p) => unreachable!("{s} parsed as {p:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(
+            pat("127.0.0.1:*"),
+            AddrPattern {
+                host: HostPattern::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                port: PortPattern::Any
+            }
+        );
+        assert_eq!(
+            pat("[::1]:8080"),
+            AddrPattern {
+                host: HostPattern::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                port: PortPattern::Port(8080)
+            }
+        );
+        assert_eq!(
+            pat("*:80"),
+            AddrPattern {
+                host: HostPattern::Any,
+                port: PortPattern::Port(80)
+            }
+        );
+        assert_eq!(pat("*:*"), AddrPattern::ANY);
+        assert_eq!(
+            pat("0.0.0.0:0"),
+            AddrPattern {
+                host: HostPattern::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                port: PortPattern::Port(0)
+            }
+        );
+        assert_eq!(
+            pat("[::]:*").host,
+            HostPattern::Ip(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "127.0.0.1:*",
+            "[::1]:8080",
+            "*:80",
+            "*:*",
+            "0.0.0.0:0",
+            "[fe80::1]:1",
+        ] {
+            assert_eq!(pat(s).to_string(), s);
+            assert_eq!(pat(&pat(s).to_string()), pat(s));
+        }
+    }
+
+    #[test]
+    fn bad_patterns_say_why() {
+        assert!(err("localhost:*").contains("`localhost` is not an IP address"));
+        assert!(err("localhost:*").contains("127.0.0.1:*"));
+        assert!(err("example.com:443").contains("not an IP address"));
+        assert!(err("::1:80").contains("brackets"));
+        assert!(err("127.0.0.1").contains("HOST:PORT"));
+        assert!(err("127.0.0.1:").contains("port ``"));
+        assert!(err("127.0.0.1:65536").contains("0-65535"));
+        assert!(err("127.0.0.1:-1").contains("0-65535"));
+        assert!(err("127.0.0.1:http").contains("`http`"));
+        assert!(err(":80").contains("host is empty"));
+        assert!(err("[::1]8080").contains("`:PORT`"));
+        assert!(err("[::1:80").contains("missing `]`"));
+        assert!(err("[127.0.0.1]:80").contains("not an IPv6 address"));
+        assert!(err("").contains("HOST:PORT"));
+        assert!(err("256.0.0.1:80").contains("not an IP address"));
+        assert!(err("localhost:*").starts_with("invalid address pattern `localhost:*`"));
+    }
+
+    #[test]
+    fn matching() {
+        assert!(pat("127.0.0.1:*").matches(addr("127.0.0.1:1")));
+        assert!(pat("127.0.0.1:*").matches(addr("127.0.0.1:0")));
+        assert!(!pat("127.0.0.1:*").matches(addr("127.0.0.2:1")));
+        assert!(!pat("127.0.0.1:*").matches(addr("[::1]:1")));
+        assert!(pat("[::1]:8080").matches(addr("[::1]:8080")));
+        assert!(!pat("[::1]:8080").matches(addr("[::1]:8081")));
+        assert!(pat("*:80").matches(addr("10.0.0.1:80")));
+        assert!(pat("*:80").matches(addr("[2001:db8::1]:80")));
+        assert!(!pat("*:80").matches(addr("10.0.0.1:81")));
+        assert!(pat("0.0.0.0:0").matches(addr("0.0.0.0:0")));
+        assert!(!pat("0.0.0.0:0").matches(addr("0.0.0.0:8080")));
+        assert!(
+            !pat("0.0.0.0:*").matches(addr("127.0.0.1:8080")),
+            "0.0.0.0 is not a wildcard"
+        );
+        // IPv4-mapped IPv6 addresses are their IPv4 form, both ways.
+        assert!(pat("127.0.0.1:*").matches(addr("[::ffff:127.0.0.1]:5")));
+        assert!(pat("[::ffff:127.0.0.1]:5").matches(addr("127.0.0.1:5")));
+    }
+
+    fn caps(connect: &[&str], listen: &[&str]) -> Capabilities {
+        let mut c = Capabilities::deny_all();
+        for p in connect {
+            c.allow_connect(pat(p));
+        }
+        for p in listen {
+            c.allow_listen(pat(p));
+        }
+        c
+    }
+
+    const ALL_USES: [SocketAddrUse; 7] = [
+        SocketAddrUse::TcpBind,
+        SocketAddrUse::TcpListen,
+        SocketAddrUse::TcpAccept,
+        SocketAddrUse::TcpConnect,
+        SocketAddrUse::UdpBind,
+        SocketAddrUse::UdpSend,
+        SocketAddrUse::UdpReceive,
+    ];
+
+    #[test]
+    fn deny_by_default() {
+        let c = Capabilities::default();
+        assert!(!c.any());
+        for a in ["127.0.0.1:80", "0.0.0.0:0", "[::]:0", "[::1]:1"] {
+            for u in ALL_USES {
+                assert!(!c.check(addr(a), u), "{a} {u:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn allow_net_allows_everything() {
+        let c = Capabilities::allow_all();
+        assert!(c.any());
+        for u in ALL_USES {
+            assert!(c.check(addr("10.1.2.3:4"), u));
+        }
+    }
+
+    #[test]
+    fn connect_grant_covers_the_implicit_bind_but_not_listen() {
+        let c = caps(&["127.0.0.1:8080"], &[]);
+        // wasmtime checks these two for a connect of an unbound socket.
+        assert!(c.check(addr("0.0.0.0:0"), SocketAddrUse::TcpBind));
+        assert!(c.check(addr("[::]:0"), SocketAddrUse::TcpBind));
+        assert!(c.check(addr("127.0.0.1:8080"), SocketAddrUse::TcpConnect));
+        assert!(!c.check(addr("127.0.0.1:8081"), SocketAddrUse::TcpConnect));
+        assert!(!c.check(addr("10.0.0.1:8080"), SocketAddrUse::TcpConnect));
+        // Binding a chosen address or port, listening and accepting stay denied.
+        assert!(!c.check(addr("127.0.0.1:0"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("0.0.0.0:8080"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("0.0.0.0:0"), SocketAddrUse::TcpListen));
+        assert!(!c.check(addr("0.0.0.0:41000"), SocketAddrUse::TcpListen));
+        assert!(!c.check(addr("127.0.0.1:5"), SocketAddrUse::TcpAccept));
+        assert!(!c.check(addr("0.0.0.0:0"), SocketAddrUse::UdpBind));
+    }
+
+    #[test]
+    fn listen_grant() {
+        let c = caps(&[], &["127.0.0.1:8080"]);
+        // Explicit bind + listen on the granted address.
+        assert!(c.check(addr("127.0.0.1:8080"), SocketAddrUse::TcpBind));
+        assert!(c.check(addr("127.0.0.1:8080"), SocketAddrUse::TcpListen));
+        assert!(c.check(addr("10.9.9.9:1234"), SocketAddrUse::TcpAccept));
+        // Other ports, other addresses, ephemeral binds and implicit listens are denied.
+        assert!(!c.check(addr("127.0.0.1:8081"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("127.0.0.1:0"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("0.0.0.0:8080"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("0.0.0.0:0"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("0.0.0.0:0"), SocketAddrUse::TcpListen));
+        // No connect grant: no connect.
+        assert!(!c.check(addr("127.0.0.1:8080"), SocketAddrUse::TcpConnect));
+    }
+
+    #[test]
+    fn listen_on_an_os_chosen_port() {
+        let c = caps(&[], &["127.0.0.1:0"]);
+        assert!(c.check(addr("127.0.0.1:0"), SocketAddrUse::TcpBind));
+        // wasmtime passes the assigned port to the listen check.
+        assert!(c.check(addr("127.0.0.1:41231"), SocketAddrUse::TcpListen));
+        // But a chosen port cannot be bound.
+        assert!(!c.check(addr("127.0.0.1:41231"), SocketAddrUse::TcpBind));
+
+        let any_port = caps(&[], &["[::1]:*"]);
+        assert!(any_port.check(addr("[::1]:0"), SocketAddrUse::TcpBind));
+        assert!(any_port.check(addr("[::1]:9"), SocketAddrUse::TcpBind));
+        assert!(any_port.check(addr("[::1]:41231"), SocketAddrUse::TcpListen));
+        assert!(!any_port.check(addr("127.0.0.1:9"), SocketAddrUse::TcpBind));
+    }
+
+    #[test]
+    fn implicit_listen_needs_a_wildcard_grant() {
+        // wasmtime checks TcpBind and TcpListen with the wildcard address, port 0, when an
+        // unbound socket listens.
+        let c = caps(&[], &["0.0.0.0:0"]);
+        assert!(c.check(addr("0.0.0.0:0"), SocketAddrUse::TcpBind));
+        assert!(c.check(addr("0.0.0.0:0"), SocketAddrUse::TcpListen));
+        assert!(!c.check(addr("[::]:0"), SocketAddrUse::TcpBind));
+    }
+
+    #[test]
+    fn loopback_grants_both_ways_on_loopback_only() {
+        let c = Capabilities::loopback();
+        for a in ["127.0.0.1:7", "[::1]:7"] {
+            for u in [
+                SocketAddrUse::TcpBind,
+                SocketAddrUse::TcpListen,
+                SocketAddrUse::TcpAccept,
+                SocketAddrUse::TcpConnect,
+            ] {
+                assert!(c.check(addr(a), u), "{a} {u:?}");
+            }
+        }
+        assert!(!c.check(addr("10.0.0.1:7"), SocketAddrUse::TcpConnect));
+        assert!(!c.check(addr("0.0.0.0:7"), SocketAddrUse::TcpBind));
+        assert!(!c.check(addr("127.0.0.1:7"), SocketAddrUse::UdpSend));
+        assert_eq!(
+            c.to_string(),
+            "connect 127.0.0.1:*, [::1]:*; listen 127.0.0.1:*, [::1]:*"
+        );
+        assert_eq!(
+            Capabilities::default().to_string(),
+            "connect none; listen none"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! The one conversion from the host's OS errors to `wasio:host`'s `error-code`.
+//!
+//! Native I/O in the host (Unix sockets, TLS transport) fails with [`std::io::Error`]; this maps
+//! it to the WIT error the provider turns into asyncio's exceptions. The mapping goes by
+//! [`std::io::ErrorKind`], which std derives from the errno portably; cases that carry a message
+//! keep the OS's words.
+
+use std::io;
+
+use crate::host_impl::bindings::types::ErrorCode;
+
+impl From<&io::Error> for ErrorCode {
+    fn from(error: &io::Error) -> Self {
+        use io::ErrorKind as K;
+        match error.kind() {
+            K::PermissionDenied => Self::AccessDenied(error.to_string()),
+            K::Unsupported => Self::NotSupported(error.to_string()),
+            K::InvalidInput | K::InvalidFilename => Self::InvalidArgument(error.to_string()),
+            K::AddrInUse => Self::AddressInUse,
+            // A Unix socket path whose file or directory does not exist is "not available".
+            K::AddrNotAvailable | K::NotFound | K::NotADirectory => Self::AddressNotAvailable,
+            K::ConnectionRefused => Self::ConnectionRefused,
+            K::ConnectionReset => Self::ConnectionReset,
+            K::ConnectionAborted => Self::ConnectionAborted,
+            K::BrokenPipe => Self::BrokenPipe,
+            K::TimedOut => Self::Timeout,
+            _ => Self::Other(Some(error.to_string())),
+        }
+    }
+}
+
+impl From<io::Error> for ErrorCode {
+    fn from(error: io::Error) -> Self {
+        Self::from(&error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(kind: io::ErrorKind) -> ErrorCode {
+        io::Error::new(kind, "msg").into()
+    }
+
+    #[test]
+    fn kinds_map_to_their_cases() {
+        use io::ErrorKind as K;
+        assert!(matches!(code(K::AddrInUse), ErrorCode::AddressInUse));
+        assert!(matches!(
+            code(K::AddrNotAvailable),
+            ErrorCode::AddressNotAvailable
+        ));
+        assert!(matches!(code(K::NotFound), ErrorCode::AddressNotAvailable));
+        assert!(matches!(
+            code(K::NotADirectory),
+            ErrorCode::AddressNotAvailable
+        ));
+        assert!(matches!(
+            code(K::ConnectionRefused),
+            ErrorCode::ConnectionRefused
+        ));
+        assert!(matches!(
+            code(K::ConnectionReset),
+            ErrorCode::ConnectionReset
+        ));
+        assert!(matches!(
+            code(K::ConnectionAborted),
+            ErrorCode::ConnectionAborted
+        ));
+        assert!(matches!(code(K::BrokenPipe), ErrorCode::BrokenPipe));
+        assert!(matches!(code(K::TimedOut), ErrorCode::Timeout));
+        assert!(matches!(code(K::PermissionDenied), ErrorCode::AccessDenied(m) if m == "msg"));
+        assert!(matches!(code(K::Unsupported), ErrorCode::NotSupported(m) if m == "msg"));
+        assert!(matches!(code(K::InvalidInput), ErrorCode::InvalidArgument(m) if m == "msg"));
+        assert!(matches!(code(K::Other), ErrorCode::Other(Some(m)) if m == "msg"));
+        assert!(matches!(code(K::WouldBlock), ErrorCode::Other(Some(_))));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn os_errors_map_by_errno_and_keep_the_os_message() {
+        // Linux errno values; std derives the kind from them.
+        const EACCES: i32 = 13;
+        const EADDRINUSE: i32 = 98;
+        const ECONNREFUSED: i32 = 111;
+        const ENOENT: i32 = 2;
+        const EPIPE: i32 = 32;
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let os = |n| ErrorCode::from(io::Error::from_raw_os_error(n));
+        assert!(matches!(os(EACCES), ErrorCode::AccessDenied(m) if m.contains("ermission denied")));
+        assert!(matches!(os(EADDRINUSE), ErrorCode::AddressInUse));
+        assert!(matches!(os(ECONNREFUSED), ErrorCode::ConnectionRefused));
+        assert!(matches!(os(ENOENT), ErrorCode::AddressNotAvailable));
+        assert!(matches!(os(EPIPE), ErrorCode::BrokenPipe));
+    }
+
+    #[test]
+    fn real_failures() {
+        // Connecting to a port nobody listens on: bind one, note it, close it, connect.
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .and_then(std::net::TcpStream::connect);
+        if let Err(e) = refused {
+            assert!(matches!(ErrorCode::from(e), ErrorCode::ConnectionRefused));
+        }
+        let missing = std::fs::File::open("/nonexistent/wasio/conv/test");
+        if let Err(e) = missing {
+            assert!(matches!(ErrorCode::from(e), ErrorCode::AddressNotAvailable));
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The store data of a wasio run: WASI state, the resource table, and wasio's own host state.
+//!
+//! Embedders either use [`WasioCtx`] as their `Store` data, or put a [`WasiCtx`], a
+//! [`ResourceTable`] and a [`WasioHostCtx`] into their own type and implement [`WasioView`].
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::StdoutStream;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::capabilities::Capabilities;
+
+/// wasio's own per-run host state, next to wasmtime-wasi's [`WasiCtx`]: the network grants
+/// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too) and,
+/// in later issues, the Unix socket path grants, pre-opened listeners and TLS settings that the
+/// `wasio:host` interfaces need.
+#[derive(Debug, Default)]
+pub struct WasioHostCtx {
+    capabilities: Capabilities,
+}
+
+impl WasioHostCtx {
+    /// Host state with the given network grants.
+    pub fn new(capabilities: Capabilities) -> Self {
+        Self { capabilities }
+    }
+
+    /// The run's network grants.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+}
+
+/// What the `wasio:host` interfaces operate on: wasio's host state plus the store's resource
+/// table (shared with wasmtime-wasi, so host sockets and WASI resources live side by side).
+pub struct WasioHostView<'a> {
+    /// wasio's host state.
+    pub ctx: &'a mut WasioHostCtx,
+    /// The store's resource table.
+    pub table: &'a mut ResourceTable,
+}
+
+/// A store data type that wasio's linker can serve: WASI (p2 and p3) through [`WasiView`], and
+/// the `wasio:host` interfaces through [`host`](Self::host).
+pub trait WasioView: WasiView + 'static {
+    /// wasio's host state and the resource table.
+    fn host(&mut self) -> WasioHostView<'_>;
+}
+
+/// The ready-made store data type for running wasio components.
+pub struct WasioCtx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    host: WasioHostCtx,
+}
+
+impl WasioCtx {
+    /// Starts a builder: no args, no env, no stdio, no network.
+    pub fn builder() -> WasioCtxBuilder {
+        WasioCtxBuilder::new()
+    }
+
+    /// wasio's host state.
+    pub fn host_ctx(&self) -> &WasioHostCtx {
+        &self.host
+    }
+}
+
+impl WasiView for WasioCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasioView for WasioCtx {
+    fn host(&mut self) -> WasioHostView<'_> {
+        WasioHostView {
+            ctx: &mut self.host,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Builds a [`WasioCtx`]. Everything is off by default: no args, no env, stdin closed, stdout and
+/// stderr discarded, no network.
+pub struct WasioCtxBuilder {
+    wasi: WasiCtxBuilder,
+    capabilities: Capabilities,
+}
+
+impl Default for WasioCtxBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WasioCtxBuilder {
+    /// A builder with everything off.
+    pub fn new() -> Self {
+        Self {
+            wasi: WasiCtxBuilder::new(),
+            capabilities: Capabilities::deny_all(),
+        }
+    }
+
+    /// Sets the app's arguments; the first is its name (argv\[0\]).
+    pub fn args(mut self, args: &[impl AsRef<str>]) -> Self {
+        self.wasi.args(args);
+        self
+    }
+
+    /// Adds one environment variable.
+    pub fn env(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.wasi.env(key, value);
+        self
+    }
+
+    /// Adds environment variables.
+    pub fn envs(mut self, vars: &[(impl AsRef<str>, impl AsRef<str>)]) -> Self {
+        self.wasi.envs(vars);
+        self
+    }
+
+    /// Connects the app's stdin, stdout and stderr to the host process's.
+    pub fn inherit_stdio(mut self) -> Self {
+        self.wasi.inherit_stdio();
+        self
+    }
+
+    /// Sends the app's stdout to `stdout` (for example a [`crate::capture::LineCapture`]).
+    pub fn stdout(mut self, stdout: impl StdoutStream + 'static) -> Self {
+        self.wasi.stdout(stdout);
+        self
+    }
+
+    /// Sends the app's stderr to `stderr`.
+    pub fn stderr(mut self, stderr: impl StdoutStream + 'static) -> Self {
+        self.wasi.stderr(stderr);
+        self
+    }
+
+    /// Sets the network grants (replacing earlier ones).
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Direct access to the underlying WASI builder, for settings this builder does not wrap
+    /// (preopened directories, clocks, ...). Network settings made here are overridden by the
+    /// capabilities in [`build`](Self::build).
+    pub fn wasi_mut(&mut self) -> &mut WasiCtxBuilder {
+        &mut self.wasi
+    }
+
+    /// Builds the context, installing the capabilities into the WASI socket checks.
+    pub fn build(mut self) -> WasioCtx {
+        self.capabilities.apply(&mut self.wasi);
+        WasioCtx {
+            wasi: self.wasi.build(),
+            table: ResourceTable::new(),
+            host: WasioHostCtx::new(self.capabilities),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The components built into this crate (feature `embed`): the provider and the examples, and
+//! the one step `wasio run` applies to an app before running it.
+
+use std::borrow::Cow;
+
+use crate::compose::{compose, imports_streams};
+
+pub use wasio_components::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, PROVIDER};
+
+/// `app` ready to run: composed with the embedded [`PROVIDER`] if it imports `wasio:streams`,
+/// otherwise unchanged.
+pub fn prepare(app: &[u8]) -> anyhow::Result<Cow<'_, [u8]>> {
+    if imports_streams(app)? {
+        Ok(Cow::Owned(compose(app, PROVIDER)?))
+    } else {
+        Ok(Cow::Borrowed(app))
+    }
+}

@@ -1,0 +1,165 @@
+//! Running a component's `wasi:cli/run@0.3.0`, and how its run ended.
+
+use std::fmt;
+
+use anyhow::bail;
+use wasmtime::Store;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p3::bindings::Command;
+
+use crate::WasmtimeContext as _;
+use crate::compose::RUN_EXPORT;
+use crate::ctx::WasioView;
+
+/// The exit status a trapped app gets, as a native process killed by SIGABRT (128 + 6); the
+/// same convention as the wasmtime CLI.
+pub const TRAP_EXIT_CODE: i32 = 134;
+
+/// How an app's run ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// `run` returned `ok` (code 0) or `err` (code 1), or the app called `wasi:cli/exit` with
+    /// this code.
+    Code(i32),
+    /// The app trapped (or a host call it made failed fatally); the error says where.
+    Trap(anyhow::Error),
+}
+
+impl Exit {
+    /// The process exit status for this ending: the app's code, or [`TRAP_EXIT_CODE`].
+    pub fn code(&self) -> i32 {
+        match self {
+            Self::Code(code) => *code,
+            Self::Trap(_) => TRAP_EXIT_CODE,
+        }
+    }
+
+    /// Whether the app succeeded (code 0).
+    pub fn success(&self) -> bool {
+        self.code() == 0
+    }
+
+    fn from_error(error: wasmtime::Error) -> Self {
+        match error.downcast_ref::<I32Exit>() {
+            Some(I32Exit(code)) => Self::Code(*code),
+            None => Self::Trap(anyhow::Error::from(error)),
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "exited with code {code}"),
+            Self::Trap(error) => write!(f, "trapped: {error:?}"),
+        }
+    }
+}
+
+/// Checks that `component` exports `wasi:cli/run@0.3.0`, explaining what it exports otherwise.
+fn check_run_export<T>(linker: &Linker<T>, component: &Component) -> anyhow::Result<()> {
+    let ty = component.component_type();
+    let mut exports = Vec::new();
+    for (name, item) in ty.exports(linker.engine()) {
+        if name == RUN_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            return Ok(());
+        }
+        exports.push(name.to_owned());
+    }
+    if let Some(p2) = exports.iter().find(|n| n.starts_with("wasi:cli/run@0.2")) {
+        bail!(
+            "the component exports `{p2}`, a WASI 0.2 command; wasio runs WASI 0.3 apps, which \
+             export `{RUN_EXPORT}`"
+        );
+    }
+    bail!(
+        "the component does not export `{RUN_EXPORT}` (it exports: {})",
+        if exports.is_empty() {
+            "nothing".to_owned()
+        } else {
+            exports.join(", ")
+        }
+    )
+}
+
+/// Instantiates `component` in a new store holding `data` and calls its `wasi:cli/run@0.3.0`
+/// inside [`Store::run_concurrent`], so the app's and the host's async work all proceeds.
+///
+/// Returns how the app ended ([`Exit`]); an `Err` means it could not be started (no run export,
+/// an import the linker lacks, ...).
+pub async fn run<T: WasioView>(
+    linker: &Linker<T>,
+    component: &Component,
+    data: T,
+) -> anyhow::Result<Exit> {
+    check_run_export(linker, component)?;
+    let mut store = Store::new(linker.engine(), data);
+    let command = Command::instantiate_async(&mut store, component, linker)
+        .await
+        .wcontext("instantiating the component")?;
+    let result = store
+        .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
+        .await;
+    Ok(match result {
+        Ok(Ok(Ok(()))) => Exit::Code(0),
+        Ok(Ok(Err(()))) => Exit::Code(1),
+        Ok(Err(error)) | Err(error) => Exit::from_error(error),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Runtime, WasioCtx};
+
+    /// A component whose `wasi:cli/run@0.3.0` runs `body` (core wasm returning the result's
+    /// discriminant: 0 = ok, 1 = err).
+    fn app(body: &str) -> String {
+        format!(
+            r#"(component
+                (core module $m (func (export "run") (result i32) {body}))
+                (core instance $i (instantiate $m))
+                (func $run (result (result)) (canon lift (core func $i "run")))
+                (instance $inst (export "run" (func $run)))
+                (export "wasi:cli/run@0.3.0" (instance $inst)))"#
+        )
+    }
+
+    async fn run_wat(wat: &str) -> anyhow::Result<Exit> {
+        let runtime = Runtime::new()?;
+        let component = Component::new(runtime.engine(), wat)?;
+        runtime.run(&component, WasioCtx::builder().build()).await
+    }
+
+    #[tokio::test]
+    async fn exit_codes_follow_the_app() -> anyhow::Result<()> {
+        let ok = run_wat(&app("i32.const 0")).await?;
+        assert!(matches!(ok, Exit::Code(0)) && ok.success(), "{ok}");
+        let err = run_wat(&app("i32.const 1")).await?;
+        assert!(matches!(err, Exit::Code(1)), "{err}");
+        let trap = run_wat(&app("unreachable")).await?;
+        assert!(matches!(trap, Exit::Trap(_)), "{trap}");
+        assert_eq!(trap.code(), TRAP_EXIT_CODE);
+        assert!(trap.to_string().contains("unreachable"), "{trap}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_component_without_run_is_refused_clearly() -> anyhow::Result<()> {
+        let Err(e) = run_wat("(component)").await else {
+            unreachable!("an empty component ran")
+        };
+        assert!(
+            format!("{e:#}").contains("does not export `wasi:cli/run@0.3.0` (it exports: nothing)"),
+            "{e:#}"
+        );
+        let p2 = app("i32.const 0").replace("run@0.3.0", "run@0.2.6");
+        let Err(e) = run_wat(&p2).await else {
+            unreachable!("a p2 command ran")
+        };
+        assert!(format!("{e:#}").contains("a WASI 0.2 command"), "{e:#}");
+        Ok(())
+    }
+}
