@@ -77,7 +77,12 @@ impl Running {
             None
         })
         .await
-        .with_context(|| format!("no line starting with {prefix:?} in time; saw {:?}", self.seen))?;
+        .with_context(|| {
+            format!(
+                "no line starting with {prefix:?} in time; saw {:?}",
+                self.seen
+            )
+        })?;
         found.ok_or_else(|| anyhow!("output ended without {prefix:?}; saw {:?}", self.seen))
     }
 
@@ -85,11 +90,13 @@ impl Running {
     pub async fn finish(mut self) -> anyhow::Result<(Exit, Vec<String>)> {
         let exit = tokio::time::timeout(WAIT, &mut self.task)
             .await
-            .with_context(|| format!("component did not finish in time; saw {:?}", self.seen))???;
+            .with_context(|| {
+                format!("component did not finish in time; saw {:?}", self.seen)
+            })???;
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
         }
-        Ok((exit, self.seen))
+        Ok((exit, std::mem::take(&mut self.seen)))
     }
 
     /// Every line received so far (after draining what is pending).

@@ -25,7 +25,15 @@ where
 async fn reads_readline_readuntil_readexactly() -> anyhow::Result<()> {
     let port = native_peer("127.0.0.1", |mut s| async move {
         // Chunks split lines and separators across arrivals.
-        for chunk in [&b"hel"[..], b"lo\nworld\r", b"\nABCD", b"EFG0123", b"456789", b"xyz", b"tail"] {
+        for chunk in [
+            &b"hel"[..],
+            b"lo\nworld\r",
+            b"\nABCD",
+            b"EFG0123",
+            b"456789",
+            b"xyz",
+            b"tail",
+        ] {
             s.write_all(chunk).await?;
             s.flush().await?;
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -36,7 +44,12 @@ async fn reads_readline_readuntil_readexactly() -> anyhow::Result<()> {
         Ok(())
     })
     .await?;
-    let (exit, lines) = run(PROBE, &["reads", "127.0.0.1", &port.to_string()], loopback()).await?;
+    let (exit, lines) = run(
+        PROBE,
+        &["reads", "127.0.0.1", &port.to_string()],
+        loopback(),
+    )
+    .await?;
     assert_success(&exit, &lines)?;
     assert_eq!(
         lines,
@@ -68,7 +81,12 @@ async fn write_eof_half_closes_and_reading_goes_on() -> anyhow::Result<()> {
         Ok(())
     })
     .await?;
-    let (exit, lines) = run(PROBE, &["half-close", "127.0.0.1", &port.to_string()], loopback()).await?;
+    let (exit, lines) = run(
+        PROBE,
+        &["half-close", "127.0.0.1", &port.to_string()],
+        loopback(),
+    )
+    .await?;
     assert_success(&exit, &lines)?;
     assert_eq!(
         lines,
@@ -96,12 +114,23 @@ async fn echo_client_against_native_echo_server() -> anyhow::Result<()> {
     })
     .await?;
     let port = port.to_string();
-    let args = ["--host", "127.0.0.1", "--port", &port, "--message", "Hello World!"];
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--message",
+        "Hello World!",
+    ];
     let (exit, lines) = run(ECHO_CLIENT, &args, loopback()).await?;
     assert_success(&exit, &lines)?;
     assert_eq!(
         lines,
-        ["Send: 'Hello World!'", "Received: 'Hello World!'", "Close the connection"]
+        [
+            "Send: 'Hello World!'",
+            "Received: 'Hello World!'",
+            "Close the connection"
+        ]
     );
     Ok(())
 }
@@ -118,11 +147,18 @@ async fn connect_over_ipv6_loopback() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_connect_is_access_denied_not_a_trap() -> anyhow::Result<()> {
     let port = native_peer("127.0.0.1", |_s| async move { Ok(()) }).await?;
-    let (exit, lines) =
-        run(PROBE, &["connect", "127.0.0.1", &port.to_string()], Capabilities::deny_all()).await?;
+    let (exit, lines) = run(
+        PROBE,
+        &["connect", "127.0.0.1", &port.to_string()],
+        Capabilities::deny_all(),
+    )
+    .await?;
     assert_eq!(exit.code(), 1, "{lines:?}");
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].starts_with("error AccessDenied("), "{lines:?}");
+    assert!(
+        lines[0].starts_with("error ErrorCode::AccessDenied("),
+        "{lines:?}"
+    );
     Ok(())
 }
 
@@ -130,8 +166,13 @@ async fn a_denied_connect_is_access_denied_not_a_trap() -> anyhow::Result<()> {
 async fn connecting_to_a_closed_port_is_connection_refused() -> anyhow::Result<()> {
     // Bind and drop to find a port nobody listens on.
     let port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
-    let (exit, lines) = run(PROBE, &["connect", "127.0.0.1", &port.to_string()], loopback()).await?;
+    let (exit, lines) = run(
+        PROBE,
+        &["connect", "127.0.0.1", &port.to_string()],
+        loopback(),
+    )
+    .await?;
     assert_eq!(exit.code(), 1, "{lines:?}");
-    assert_eq!(lines, ["error ConnectionRefused"]);
+    assert_eq!(lines, ["error ErrorCode::ConnectionRefused"]);
     Ok(())
 }

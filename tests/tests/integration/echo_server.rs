@@ -34,7 +34,10 @@ async fn echo_one_byte_and_the_docs_conversation() -> anyhow::Result<()> {
     assert_eq!(&byte, b"x");
     drop(client);
     let received = server.line_starting("Received ").await?;
-    assert_eq!(received, format!("Received 'x' from ('127.0.0.1', {})", local.port()));
+    assert_eq!(
+        received,
+        format!("Received 'x' from ('127.0.0.1', {})", local.port())
+    );
     assert_eq!(server.line_starting("Send: ").await?, "Send: 'x'");
     server.line_starting("Close the connection").await?;
     Ok(())
@@ -43,7 +46,9 @@ async fn echo_one_byte_and_the_docs_conversation() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_one_mebibyte() -> anyhow::Result<()> {
     let (_server, port) = echo_server("127.0.0.1").await?;
-    let data: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let data: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i * 7 + i / 251) as u8)
+        .collect();
     let echoed = echo(("127.0.0.1", port), &data).await?;
     assert_eq!(echoed.len(), data.len());
     assert!(echoed == data, "the echo differs from what was sent");
@@ -73,7 +78,10 @@ async fn echo_over_ipv6_loopback() -> anyhow::Result<()> {
     let echoed = echo(("::1", port), b"over v6").await?;
     assert_eq!(echoed, b"over v6");
     let received = server.line_starting("Received ").await?;
-    assert!(received.starts_with("Received 'over v6' from ('::1', "), "{received}");
+    assert!(
+        received.starts_with("Received 'over v6' from ('::1', "),
+        "{received}"
+    );
     Ok(())
 }
 
@@ -88,6 +96,9 @@ async fn serving_on_a_denied_address_is_access_denied() -> anyhow::Result<()> {
     )
     .await?;
     assert!(!exit.success(), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("AccessDenied")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("AccessDenied")),
+        "{lines:?}"
+    );
     Ok(())
 }

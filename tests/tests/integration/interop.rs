@@ -7,7 +7,9 @@ use tokio::process::Command;
 use wasio_tests::{ECHO_CLIENT, WAIT, assert_success, echo_server, loopback, run};
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,18 +42,39 @@ async fn wasio_echo_client_against_cpython_asyncio_server() -> anyhow::Result<()
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
-    let stdout = python.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let stdout = python
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(WAIT, lines.next_line()).await??.unwrap_or_default();
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
     let port = first
         .strip_prefix("PORT ")
         .ok_or_else(|| anyhow::anyhow!("unexpected first line {first:?}"))?
         .to_string();
-    let args = ["--host", "127.0.0.1", "--port", &port, "--message", "Hello World!"];
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--message",
+        "Hello World!",
+    ];
     let (exit, out) = run(ECHO_CLIENT, &args, loopback()).await?;
     assert_success(&exit, &out)?;
-    assert_eq!(out, ["Send: 'Hello World!'", "Received: 'Hello World!'", "Close the connection"]);
-    let got = tokio::time::timeout(WAIT, lines.next_line()).await??.unwrap_or_default();
+    assert_eq!(
+        out,
+        [
+            "Send: 'Hello World!'",
+            "Received: 'Hello World!'",
+            "Close the connection"
+        ]
+    );
+    let got = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
     assert_eq!(got, "got 'Hello World!'");
     drop(python.stdin.take());
     Ok(())
