@@ -17,3 +17,6 @@ pub static HTTP_HEADERS: &[u8] = include_bytes!(env!("WASIO_HTTP_HEADERS_WASM"))
 /// A test app (tests/probe) that runs one named client scenario and prints what it saw; used by
 /// the integration tests.
 pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));
+
+/// A test app (tests/streams-app): CPython's asyncio stream and server tests, ported, run by name.
+pub static STREAMS_TESTS: &[u8] = include_bytes!(env!("WASIO_STREAMS_TESTS_WASM"));
