@@ -372,6 +372,8 @@ impl Conn {
         st.closing = true;
         drop(st);
         self.send_ev.notify();
+        // After write_eof the send side may be done already: the receive side stops now.
+        self.pump_ev.notify();
         self.maybe_finish();
     }
 

@@ -106,6 +106,8 @@ tests![
     writer_tests::abort_drops_the_queue,
     writer_tests::wait_closed_reports_the_connection_error,
     writer_tests::writes_after_close_are_dropped,
+    writer_tests::write_eof_rules,
+    writer_tests::connect_by_host_name,
     server_tests::test_start_server,
     server_tests::test_start_server_1,
     server_tests::test_wait_closed_basic,

@@ -376,3 +376,61 @@ pub async fn writes_after_close_are_dropped() -> TestResult {
     }
     eq("queued", p.writer.get_write_buffer_size(), 0)
 }
+
+pub async fn write_eof_rules() -> TestResult {
+    let p = pair(None).await?;
+    ensure!(p.writer.can_write_eof(), "TCP cannot write EOF");
+    eq("default limit", p.reader.limit(), 65536)?;
+    p.writer
+        .writelines(&[b"a".to_vec(), vec![], b"b".to_vec()])
+        .map_err(fail("writelines"))?;
+    p.writer.write_eof().map_err(fail("write_eof"))?;
+    p.writer.write_eof().map_err(fail("write_eof twice"))?;
+    let got = p
+        .peer_reader
+        .read(-1, Some(10 * SECOND))
+        .await
+        .map_err(fail("peer read"))?;
+    eq("peer got, then EOF", got, b"ab".to_vec())?;
+    // Reading goes on after our FIN.
+    p.peer_writer.write(b"reply").map_err(fail("peer write"))?;
+    let reply = p
+        .reader
+        .read(5, Some(10 * SECOND))
+        .await
+        .map_err(fail("read"))?;
+    eq("reply", reply, b"reply".to_vec())?;
+    p.writer.close();
+    p.writer
+        .write_eof()
+        .map_err(fail("write_eof while closing is a no-op"))?;
+    p.writer
+        .wait_closed(Some(10 * SECOND))
+        .await
+        .map_err(fail("wait_closed"))
+}
+
+pub async fn connect_by_host_name() -> TestResult {
+    let srv = server().await?;
+    let conn = crate::bindings::wasio::streams::streams::open_connection(
+        "localhost".into(),
+        port_of(&srv)?,
+        connect_options(None),
+    )
+    .await
+    .map_err(fail("open_connection(localhost)"))?;
+    let (_r, w) = crate::bindings::wasio::streams::streams::Connection::split(conn);
+    ensure!(w.extra_info().peername.is_some(), "no peername");
+    let r = crate::bindings::wasio::streams::streams::open_connection(
+        "no-such-host.invalid".into(),
+        port_of(&srv)?,
+        connect_options(None),
+    )
+    .await;
+    ensure!(
+        matches!(r, Err(ErrorCode::NameUnresolvable)),
+        "unknown host: {:?}",
+        r.map(|_| ())
+    );
+    Ok(())
+}

@@ -108,6 +108,8 @@ ported![
     local_addr_and_family,
     happy_eyeballs_single_address,
     keep_alive_and_backlog,
+    write_eof_rules,
+    connect_by_host_name,
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
