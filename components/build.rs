@@ -17,6 +17,7 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
         "wasio_streams_tests",
         "WASIO_STREAMS_TESTS_WASM",
     ),
+    ("line-echo", "line_echo", "WASIO_LINE_ECHO_WASM"),
 ];
 
 fn main() {
@@ -31,6 +32,8 @@ fn main() {
         "tests/probe/Cargo.toml",
         "tests/streams-app/src",
         "tests/streams-app/Cargo.toml",
+        "bench/line-echo/src",
+        "bench/line-echo/Cargo.toml",
         "core/src",
         "core/Cargo.toml",
     ] {

@@ -20,3 +20,6 @@ pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));
 
 /// A test app (tests/streams-app): CPython's asyncio stream and server tests, ported, run by name.
 pub static STREAMS_TESTS: &[u8] = include_bytes!(env!("WASIO_STREAMS_TESTS_WASM"));
+
+/// wasio-bench's line-protocol server (bench/line-echo): readline and write each line back.
+pub static LINE_ECHO: &[u8] = include_bytes!(env!("WASIO_LINE_ECHO_WASM"));

@@ -1,0 +1,214 @@
+//! The workloads and the load generator: one tokio client, the same for every system.
+
+use crate::report::Results;
+use crate::server::{Mode, Server, System};
+use anyhow::{Context as _, ensure};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sizes and durations of one run of the benchmark.
+pub struct Plan {
+    /// Bytes pushed through the echo in the bulk workload.
+    pub bulk_bytes: usize,
+    /// How long each rate workload runs.
+    pub window: Duration,
+    /// Lines sent in the line workload.
+    pub lines: usize,
+    /// Idle connections held open for the memory workload.
+    pub idle_connections: usize,
+    /// Repetitions; each figure is their median.
+    pub runs: usize,
+}
+
+impl Plan {
+    /// The full plan, or the quick one (`--quick`, under 3 minutes).
+    pub fn new(quick: bool) -> Self {
+        if quick {
+            Plan {
+                bulk_bytes: 128 << 20,
+                window: Duration::from_millis(700),
+                lines: 100_000,
+                idle_connections: 1_000,
+                runs: 3,
+            }
+        } else {
+            Plan {
+                bulk_bytes: 1 << 30,
+                window: Duration::from_secs(3),
+                lines: 500_000,
+                idle_connections: 10_000,
+                runs: 5,
+            }
+        }
+    }
+}
+
+/// Runs every workload against `system`, recording medians in `results`.
+pub async fn run_all(
+    system: System,
+    plan: &Plan,
+    python: &Path,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let echo = Server::start(system, Mode::Echo, python)?;
+    let port = echo.port;
+    let bulk = median(plan.runs, || bulk(port, plan.bulk_bytes)).await?;
+    results.record("bulk MB/s", system, bulk);
+    for conns in [1usize, 3] {
+        for size in [1024usize, 10 * 1024, 100 * 1024] {
+            let name = format!("ping-pong {}KiB x{conns} req/s", size / 1024);
+            let rate = median(plan.runs, || ping_pong(port, size, conns, plan.window)).await?;
+            results.record(&name, system, rate);
+        }
+    }
+    let rate = median(plan.runs, || connection_rate(port, plan.window)).await?;
+    results.record("connections/s", system, rate);
+    let per_conn = idle_memory(&echo, plan.idle_connections).await?;
+    results.record("idle bytes/connection", system, per_conn);
+    drop(echo);
+
+    let lines_server = Server::start(system, Mode::Lines, python)?;
+    let rate = median(plan.runs, || lines(lines_server.port, plan.lines)).await?;
+    results.record("readline lines/s", system, rate);
+    Ok(())
+}
+
+/// The median of `runs` measurements.
+async fn median<F, Fut>(runs: usize, mut measure: F) -> anyhow::Result<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<f64>>,
+{
+    let mut values = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        values.push(measure().await?);
+    }
+    values.sort_by(f64::total_cmp);
+    Ok(values[values.len() / 2])
+}
+
+async fn connect(port: u16) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// MB/s through the echo: one connection, 64 KiB writes, reading the echo concurrently.
+async fn bulk(port: u16, total: usize) -> anyhow::Result<f64> {
+    let stream = connect(port).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let start = Instant::now();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            wr.write_all(&chunk[..n]).await?;
+            sent += n;
+        }
+        wr.shutdown().await?;
+        anyhow::Ok(())
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0;
+    while got < total {
+        let n = rd.read(&mut buf).await?;
+        ensure!(n > 0, "echo ended after {got} of {total} bytes");
+        got += n;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    writer.await??;
+    Ok(total as f64 / secs / 1e6)
+}
+
+/// Round trips per second of `size`-byte messages over `conns` connections.
+async fn ping_pong(port: u16, size: usize, conns: usize, window: Duration) -> anyhow::Result<f64> {
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for _ in 0..conns {
+        let mut stream = connect(port).await?;
+        tasks.push(tokio::spawn(async move {
+            let msg = vec![7u8; size];
+            let mut back = vec![0u8; size];
+            let mut count = 0u64;
+            while start.elapsed() < window {
+                stream.write_all(&msg).await?;
+                stream.read_exact(&mut back).await?;
+                count += 1;
+            }
+            anyhow::Ok(count)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Connections per second: connect, one 16-byte exchange, close.
+async fn connection_rate(port: u16, window: Duration) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut count = 0u64;
+    let mut back = [0u8; 16];
+    while start.elapsed() < window {
+        let mut stream = connect(port).await?;
+        stream.write_all(b"0123456789abcdef").await?;
+        stream.read_exact(&mut back).await?;
+        drop(stream);
+        count += 1;
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Server RSS growth per idle connection, with `n` connections open (each echoed once so the
+/// server has really accepted it).
+async fn idle_memory(server: &Server, n: usize) -> anyhow::Result<f64> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = server.rss()?;
+    let mut conns = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut stream = connect(server.port)
+            .await
+            .with_context(|| format!("opening idle connection {i}"))?;
+        stream.write_all(b"x").await?;
+        let mut b = [0u8; 1];
+        stream.read_exact(&mut b).await?;
+        conns.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = server.rss()?;
+    drop(conns);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// Lines per second through a readline server: 100-byte lines, pipelined.
+async fn lines(port: u16, count: usize) -> anyhow::Result<f64> {
+    let stream = connect(port).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let start = Instant::now();
+    let writer = tokio::spawn(async move {
+        let mut line = vec![b'l'; 99];
+        line.push(b'\n');
+        let batch: Vec<u8> = line.repeat(100);
+        let mut sent = 0;
+        while sent < count {
+            let n = (count - sent).min(100);
+            wr.write_all(&batch[..n * 100]).await?;
+            sent += n;
+        }
+        anyhow::Ok(wr)
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut seen = 0usize;
+    while seen < count {
+        let n = rd.read(&mut buf).await?;
+        ensure!(n > 0, "line server ended after {seen} of {count} lines");
+        seen += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    drop(writer.await??);
+    Ok(count as f64 / secs)
+}

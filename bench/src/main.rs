@@ -1,0 +1,78 @@
+//! `wasio-bench`: drives the same workloads, with the same tokio load generator, against wasio's
+//! echo server component (under the wasio host), a native tokio server, CPython asyncio streams
+//! and uvloop streams, in one run, and prints each system's median and its ratio to native tokio.
+//!
+//! `cargo run --release -p wasio-bench -- [--quick] [--json PATH]`
+
+mod load;
+mod report;
+mod serve;
+mod server;
+mod setup;
+mod start;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command line of wasio-bench.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "wasio vs native tokio vs CPython asyncio vs uvloop, side by side"
+)]
+struct Cli {
+    /// Shorter runs and smaller sizes (finishes in under 3 minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Also write the results as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Only these systems (comma-separated: wasio,tokio,asyncio,uvloop).
+    #[arg(long, value_delimiter = ',')]
+    systems: Option<Vec<server::System>>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Internal: run one server in this process (used by the benchmark itself).
+    #[command(hide = true)]
+    Serve {
+        /// Which system.
+        system: server::System,
+        /// Which protocol.
+        mode: server::Mode,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Serve { system, mode }) = cli.command {
+        return serve::serve(system, mode);
+    }
+    let plan = load::Plan::new(cli.quick);
+    let systems = cli.systems.unwrap_or_else(|| server::System::ALL.to_vec());
+    let python = setup::python_with_uvloop(systems.contains(&server::System::Uvloop))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the load generator's runtime")?;
+    let mut results = report::Results::new(report::machine());
+    for &system in &systems {
+        eprintln!("== {}", system.name());
+        rt.block_on(load::run_all(system, &plan, &python, &mut results))?;
+    }
+    if systems.contains(&server::System::Wasio) {
+        eprintln!("== component start");
+        rt.block_on(start::measure(&plan, &mut results))?;
+    }
+    println!("{}", results.table(&systems));
+    if let Some(path) = cli.json {
+        std::fs::write(&path, results.json())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The servers that run inside a `wasio-bench serve` process: the native tokio baseline, and
+//! wasio's components under the wasio host. Each prints `PORT <n>` and serves until stdin closes.
+
+use crate::server::{Mode, System};
+use anyhow::Context as _;
+use std::io::Read as _;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use wasio_host::capture::LineCapture;
+use wasio_host::embedded::prepare;
+use wasio_host::{Capabilities, Runtime, WasioCtx};
+
+/// Serves `mode` as `system` until stdin closes.
+pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
+    // Stop when the benchmark closes our stdin (or dies).
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        std::process::exit(0);
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        match system {
+            System::Tokio => serve_tokio(mode).await,
+            System::Wasio => serve_wasio(mode).await,
+            System::Asyncio | System::Uvloop => anyhow::bail!("python servers run as python"),
+        }
+    })
+}
+
+async fn serve_tokio(mode: Mode) -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("PORT {}", listener.local_addr()?.port());
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = match mode {
+                Mode::Echo => echo(stream).await,
+                Mode::Lines => lines(stream).await,
+            };
+        });
+    }
+}
+
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+async fn lines(stream: TcpStream) -> std::io::Result<()> {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if rd.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        wr.write_all(line.as_bytes()).await?;
+    }
+}
+
+async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
+    let app = match mode {
+        Mode::Echo => wasio_components::ECHO_SERVER,
+        Mode::Lines => wasio_components::LINE_ECHO,
+    };
+    let runtime = Runtime::new()?;
+    let component = runtime.compile(&prepare(app)?)?;
+    let (capture, mut lines) = LineCapture::new();
+    let ctx = WasioCtx::builder()
+        .args(&["server", "--host", "127.0.0.1", "--port", "0"])
+        .stdout(capture.clone())
+        .stderr(capture)
+        .capabilities(Capabilities::loopback())
+        .build();
+    let run = tokio::spawn(async move { runtime.run(&component, ctx).await });
+    let port = loop {
+        let line = lines
+            .recv()
+            .await
+            .context("the server ended before serving")?;
+        if let Some(addr) = line.strip_prefix("Serving on ") {
+            break addr
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .parse::<u16>()?;
+        }
+    };
+    println!("PORT {port}");
+    // Drain the per-connection lines the example prints.
+    tokio::spawn(async move { while lines.recv().await.is_some() {} });
+    let exit = run.await??;
+    anyhow::bail!("the wasio server ended: {exit}")
+}

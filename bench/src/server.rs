@@ -1,0 +1,127 @@
+//! The systems under test, each started as its own process serving on 127.0.0.1: so each gets
+//! its own core and its memory can be read from /proc.
+
+use anyhow::{Context as _, bail};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A system under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum System {
+    /// wasio's example component under the wasio host (wasmtime).
+    Wasio,
+    /// A native tokio server: the baseline every ratio is against.
+    Tokio,
+    /// CPython asyncio streams (`asyncio.start_server`).
+    Asyncio,
+    /// asyncio streams on uvloop.
+    Uvloop,
+}
+
+impl System {
+    /// Every system, the baseline second so ratios read naturally.
+    pub const ALL: [System; 4] = [
+        System::Wasio,
+        System::Tokio,
+        System::Asyncio,
+        System::Uvloop,
+    ];
+
+    /// The column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Wasio => "wasio",
+            System::Tokio => "tokio",
+            System::Asyncio => "asyncio",
+            System::Uvloop => "uvloop",
+        }
+    }
+}
+
+/// The protocol a server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Echo every byte back (read up to 64 KiB, write, drain).
+    Echo,
+    /// Read lines (readline / BufReader::read_line) and write each back.
+    Lines,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Echo => "echo",
+            Mode::Lines => "lines",
+        }
+    }
+}
+
+/// A running server process; stopped when dropped.
+pub struct Server {
+    child: Child,
+    /// The port it serves on.
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts `system` speaking `mode`; `python` runs the asyncio and uvloop servers.
+    pub fn start(system: System, mode: Mode, python: &Path) -> anyhow::Result<Server> {
+        let mut cmd = match system {
+            System::Wasio | System::Tokio => {
+                let mut cmd = Command::new(std::env::current_exe()?);
+                cmd.args(["serve", system.name(), mode.name()]);
+                cmd
+            }
+            System::Asyncio | System::Uvloop => {
+                let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("python")
+                    .join("servers.py");
+                let mut cmd = Command::new(python);
+                cmd.arg(script).args([system.name(), mode.name()]);
+                cmd
+            }
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting the {} server", system.name()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(port) = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+        else {
+            let _ = child.kill();
+            bail!(
+                "the {} server said {line:?} instead of its port",
+                system.name()
+            );
+        };
+        Ok(Server { child, port })
+    }
+
+    /// The server process's resident memory in bytes (VmRSS).
+    pub fn rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmRSS")?;
+        Ok(kb * 1024)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Closing stdin asks it to stop; kill makes sure.
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
