@@ -5,3 +5,5 @@
 mod client;
 mod echo_server;
 mod interop;
+#[cfg(unix)]
+mod unix;
