@@ -13,6 +13,11 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
     ("socketpair", "socketpair", "WASIO_SOCKETPAIR_WASM"),
     ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
+    (
+        "wasio-streams-tests",
+        "wasio_streams_tests",
+        "WASIO_STREAMS_TESTS_WASM",
+    ),
 ];
 
 fn main() {
@@ -23,6 +28,10 @@ fn main() {
         "guest/src",
         "guest/Cargo.toml",
         "examples",
+        "tests/probe/src",
+        "tests/probe/Cargo.toml",
+        "tests/streams-app/src",
+        "tests/streams-app/Cargo.toml",
         "core/src",
         "core/Cargo.toml",
     ] {

@@ -21,3 +21,6 @@ pub static SOCKETPAIR: &[u8] = include_bytes!(env!("WASIO_SOCKETPAIR_WASM"));
 /// A test app (tests/probe) that runs one named client scenario and prints what it saw; used by
 /// the integration tests.
 pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));
+
+/// A test app (tests/streams-app): CPython's asyncio stream and server tests, ported, run by name.
+pub static STREAMS_TESTS: &[u8] = include_bytes!(env!("WASIO_STREAMS_TESTS_WASM"));

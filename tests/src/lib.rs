@@ -18,6 +18,9 @@ pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, SOCKETPAI
 /// The probe test app (tests/probe): runs one named client scenario.
 pub use wasio_components::PROBE;
 
+/// The ported CPython stream tests (tests/streams-app), run by name.
+pub use wasio_components::STREAMS_TESTS;
+
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);
 

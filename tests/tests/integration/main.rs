@@ -5,5 +5,6 @@
 mod client;
 mod echo_server;
 mod interop;
+mod streams;
 #[cfg(unix)]
 mod unix;
