@@ -227,13 +227,16 @@ impl NativeListener {
     }
 }
 
-/// The socket file a Unix listener created, identified by device and inode so that a file that
-/// was removed or replaced since is recognised as not ours.
+/// The socket file a Unix listener created, identified by device, inode and (where the file
+/// system records it) birth time, so that a file that was removed or replaced since is
+/// recognised as not ours. CPython compares the inode only; a replacement created right after
+/// the removal can get the same inode number back, which the birth time tells apart.
 #[derive(Debug)]
 pub struct SocketFile {
     path: PathBuf,
     dev: u64,
     ino: u64,
+    born: Option<std::time::SystemTime>,
 }
 
 impl SocketFile {
@@ -245,6 +248,7 @@ impl SocketFile {
             path,
             dev: meta.dev(),
             ino: meta.ino(),
+            born: meta.created().ok(),
         })
     }
 
@@ -254,7 +258,11 @@ impl SocketFile {
         let Ok(meta) = std::fs::symlink_metadata(&self.path) else {
             return false;
         };
-        if !meta.file_type().is_socket() || meta.dev() != self.dev || meta.ino() != self.ino {
+        if !meta.file_type().is_socket()
+            || meta.dev() != self.dev
+            || meta.ino() != self.ino
+            || meta.created().ok() != self.born
+        {
             return false;
         }
         std::fs::remove_file(&self.path).is_ok()
