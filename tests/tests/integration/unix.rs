@@ -155,7 +155,10 @@ async fn a_denied_unix_path_is_access_denied() -> anyhow::Result<()> {
         let (exit, lines) = run(PROBE, &[scenario, &target], unix_dir(granted.path())?).await?;
         assert!(!exit.success(), "{lines:?}");
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("error ErrorCode::AccessDenied("), "{lines:?}");
+        assert!(
+            lines[0].starts_with("error ErrorCode::AccessDenied("),
+            "{lines:?}"
+        );
         assert!(lines[0].contains("--allow-unix"), "{lines:?}");
     }
     assert!(!dir.path().join("new.sock").exists());
@@ -163,7 +166,10 @@ async fn a_denied_unix_path_is_access_denied() -> anyhow::Result<()> {
     let escape = format!("{}/../{}", granted.path().display(), "x.sock");
     let (exit, lines) = run(PROBE, &["unix-serve", &escape], unix_dir(granted.path())?).await?;
     assert!(!exit.success(), "{lines:?}");
-    assert!(lines[0].starts_with("error ErrorCode::AccessDenied("), "{lines:?}");
+    assert!(
+        lines[0].starts_with("error ErrorCode::AccessDenied("),
+        "{lines:?}"
+    );
     Ok(())
 }
 
