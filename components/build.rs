@@ -11,6 +11,7 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("echo-server", "echo_server", "WASIO_ECHO_SERVER_WASM"),
     ("echo-client", "echo_client", "WASIO_ECHO_CLIENT_WASM"),
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
+    ("socketpair", "socketpair", "WASIO_SOCKETPAIR_WASM"),
     ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
     (
         "wasio-streams-tests",

@@ -14,6 +14,10 @@ pub static ECHO_CLIENT: &[u8] = include_bytes!(env!("WASIO_ECHO_CLIENT_WASM"));
 /// The asyncio docs' "get HTTP headers" example as an app component.
 pub static HTTP_HEADERS: &[u8] = include_bytes!(env!("WASIO_HTTP_HEADERS_WASM"));
 
+/// The asyncio docs' "register an open socket to wait for data" example (a socketpair) as an
+/// app component; prints `Received: abc`.
+pub static SOCKETPAIR: &[u8] = include_bytes!(env!("WASIO_SOCKETPAIR_WASM"));
+
 /// A test app (tests/probe) that runs one named client scenario and prints what it saw; used by
 /// the integration tests.
 pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));

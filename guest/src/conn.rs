@@ -9,8 +9,11 @@
 //! The completion futures of wasi:sockets' `send` / `receive` are always awaited: their error is
 //! the connection's error.
 
-use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, SocketAddress};
+use crate::bindings::exports::wasio::streams::types::{
+    ErrorCode, ExtraInfo, PeerCredentials, SocketAddress,
+};
 use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::bindings::wasio::host::types::HostSocket;
 use crate::errors::WRITE_AFTER_EOF;
 use crate::notify::Notify;
 use futures::future::{Either, select};
@@ -35,6 +38,10 @@ pub type Completion = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
 pub enum Transport {
     /// A wasi:sockets TCP socket.
     Tcp(#[allow(dead_code, reason = "held only so that dropping it closes the socket")] TcpSocket),
+    /// A wasio host socket (Unix, or adopted from the host).
+    Host(
+        #[allow(dead_code, reason = "held only so that dropping it closes the socket")] HostSocket,
+    ),
 }
 
 /// The byte streams of a freshly made connection, handed to [`Conn::start`].
@@ -118,6 +125,8 @@ pub struct Conn {
     /// Local address.
     pub sockname: Option<SocketAddress>,
     observer: RefCell<Option<Weak<dyn CloseObserver>>>,
+    /// Unix peer credentials, where the host knows them.
+    peer_credentials: RefCell<Option<PeerCredentials>>,
 }
 
 impl Conn {
@@ -158,6 +167,7 @@ impl Conn {
             peername,
             sockname,
             observer: RefCell::new(None),
+            peer_credentials: RefCell::new(None),
         });
         let Streams {
             receive,
@@ -175,6 +185,11 @@ impl Conn {
         *self.observer.borrow_mut() = Some(observer);
     }
 
+    /// Records the peer's Unix credentials for `extra_info`.
+    pub fn set_peer_credentials(&self, credentials: Option<PeerCredentials>) {
+        *self.peer_credentials.borrow_mut() = credentials;
+    }
+
     /// asyncio's `get_extra_info` values.
     pub fn extra_info(&self) -> ExtraInfo {
         ExtraInfo {
@@ -185,7 +200,7 @@ impl Conn {
             tls_version: None,
             alpn_protocol: None,
             server_hostname: None,
-            peer_credentials: None,
+            peer_credentials: *self.peer_credentials.borrow(),
         }
     }
 

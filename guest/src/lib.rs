@@ -13,6 +13,7 @@ mod notify;
 mod reader;
 mod server;
 mod timeout;
+mod unix;
 mod writer;
 
 /// Generated bindings of the `wasio:streams/provider` world (generated code uses `unsafe`).
@@ -42,14 +43,6 @@ use writer::WriterImpl;
 /// The error of every TLS path until the TLS issue lands.
 pub(crate) fn tls_not_built() -> ErrorCode {
     ErrorCode::NotSupported("TLS is not built yet in wasio (wasio:host/tls, issue 5)".to_string())
-}
-
-/// The error of every Unix-socket and socket-adoption path until the Unix issue lands.
-pub(crate) fn unix_not_built() -> ErrorCode {
-    ErrorCode::NotSupported(
-        "Unix domain sockets and socket adoption are not built yet in wasio (wasio:host/unix, issue 4)"
-            .to_string(),
-    )
 }
 
 /// The `connection` resource: a reader/writer pair not yet split.
@@ -145,27 +138,36 @@ impl Guest for Provider {
     }
 
     async fn open_unix_connection(
-        _path: String,
-        _options: UnixConnectOptions,
+        path: String,
+        options: UnixConnectOptions,
     ) -> Result<Connection, ErrorCode> {
-        Err(unix_not_built())
+        let timeout = options.timeout;
+        let conn =
+            timeout::with_timeout(timeout, unix::open_unix_connection(path, options)).await?;
+        Ok(Connection::new(ConnectionImpl::new(conn)))
     }
 
     async fn start_unix_server(
-        _path: String,
-        _options: UnixServerOptions,
+        path: String,
+        options: UnixServerOptions,
     ) -> Result<Server, ErrorCode> {
-        Err(unix_not_built())
+        let server = unix::start_unix_server(path, options)?;
+        Ok(Server::new(ServerImpl { server }))
     }
 
-    async fn socketpair(_options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
-        Err(unix_not_built())
+    async fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
+        let (a, b) = unix::socketpair(options)?;
+        Ok((
+            Connection::new(ConnectionImpl::new(a)),
+            Connection::new(ConnectionImpl::new(b)),
+        ))
     }
 
-    async fn preopened_servers(
-        _options: ServerOptions,
-    ) -> Result<Vec<(String, Server)>, ErrorCode> {
-        Err(unix_not_built())
+    async fn preopened_servers(options: ServerOptions) -> Result<Vec<(String, Server)>, ErrorCode> {
+        Ok(unix::preopened_servers(options)?
+            .into_iter()
+            .map(|(name, server)| (name, Server::new(ServerImpl { server })))
+            .collect())
     }
 }
 

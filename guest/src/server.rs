@@ -1,6 +1,9 @@
 //! asyncio `start_server` and `Server`: binding, listening, an accept pump per listening socket,
 //! the queue of accepted connections the app takes with `accept`, and the bookkeeping of the
 //! connections it accepted (for `close_clients`, `abort_clients`, `wait_closed`).
+//!
+//! A listening socket is a wasi:sockets TCP socket or a wasio host socket (a Unix listener, or a
+//! listener the host opened); both are served by the same code (see [`Listener`]).
 
 use crate::ConnectionImpl;
 use crate::addr;
@@ -11,6 +14,7 @@ use crate::bindings::exports::wasio::streams::types::{
     AddressFamily, ErrorCode, ServerOptions, SocketAddress,
 };
 use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::bindings::wasio::host::types::HostSocket;
 use crate::conn::{CloseObserver, Conn, Settings};
 use crate::connect::{resolve, settings, wire};
 use crate::errors::invalid;
@@ -26,11 +30,87 @@ use wit_bindgen::StreamReader;
 /// asyncio's default listen backlog.
 const DEFAULT_BACKLOG: u32 = 100;
 
+/// A listening socket of either kind.
+enum ListenSocket {
+    Tcp(TcpSocket),
+    Host(HostSocket),
+}
+
+/// The stream of accepted sockets of a [`ListenSocket`].
+enum AcceptStream {
+    Tcp(StreamReader<TcpSocket>),
+    Host(StreamReader<HostSocket>),
+}
+
+/// One accepted socket.
+enum Accepted {
+    Tcp(TcpSocket),
+    Host(HostSocket),
+}
+
+impl AcceptStream {
+    /// The next accepted socket; `None` once the listener stopped.
+    async fn next(&mut self) -> Option<Accepted> {
+        match self {
+            Self::Tcp(stream) => stream.next().await.map(Accepted::Tcp),
+            Self::Host(stream) => stream.next().await.map(Accepted::Host),
+        }
+    }
+}
+
 /// One listening socket.
-struct Listener {
-    socket: Option<TcpSocket>,
-    stream: Option<StreamReader<TcpSocket>>,
+pub struct Listener {
+    socket: Option<ListenSocket>,
+    stream: Option<AcceptStream>,
     address: SocketAddress,
+    /// A Unix listener whose socket file is removed on close if it is still ours
+    /// (asyncio `cleanup_socket`).
+    cleanup: bool,
+}
+
+impl Listener {
+    /// A listener over a host socket (Unix, or opened by the host) that serves at `address`.
+    pub fn host(socket: HostSocket, address: SocketAddress, cleanup: bool) -> Self {
+        Self {
+            socket: Some(ListenSocket::Host(socket)),
+            stream: None,
+            address,
+            cleanup,
+        }
+    }
+
+    /// Starts listening: the stream of accepted sockets.
+    fn listen(&mut self) -> Result<(), ErrorCode> {
+        self.stream = match &self.socket {
+            Some(ListenSocket::Tcp(socket)) => Some(AcceptStream::Tcp(socket.listen()?)),
+            Some(ListenSocket::Host(socket)) => Some(AcceptStream::Host(socket.accept()?)),
+            None => None,
+        };
+        Ok(())
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Listeners are dropped when the server closes; the socket file goes first.
+        if self.cleanup
+            && let Some(ListenSocket::Host(socket)) = &self.socket
+        {
+            socket.cleanup();
+        }
+    }
+}
+
+/// What every connection a server accepts gets.
+pub struct ServeConfig {
+    /// Listen backlog, also the most accepted connections waiting for the app.
+    pub backlog: u32,
+    /// TCP keep-alive on accepted TCP connections.
+    pub keep_alive: bool,
+    /// Reader limit (validated).
+    pub limit: usize,
+    /// Write queue hard cap.
+    pub write_queue_cap: Option<u64>,
 }
 
 struct ServerState {
@@ -65,7 +145,7 @@ impl CloseObserver for ServerShared {
 }
 
 /// Checks the option rules and what wasi:sockets can honour.
-fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
+pub fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
     let limit =
         wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
     if options.ssl.is_some() {
@@ -113,12 +193,28 @@ pub async fn start_server(
             socket.set_listen_backlog_size(u64::from(backlog.max(1)))?;
             let address = addr::to_wasio(socket.get_local_address()?);
             listeners.push(Listener {
-                socket: Some(socket),
+                socket: Some(ListenSocket::Tcp(socket)),
                 stream: None,
                 address,
+                cleanup: false,
             });
         }
     }
+    let config = ServeConfig {
+        backlog,
+        keep_alive: options.keep_alive,
+        limit,
+        write_queue_cap: options.write_queue_cap,
+    };
+    serve(listeners, config, options.start_serving.unwrap_or(true))
+}
+
+/// A server over `listeners`: spawns an accept pump per listener and starts serving if asked.
+pub fn serve(
+    listeners: Vec<Listener>,
+    config: ServeConfig,
+    start_serving: bool,
+) -> Result<Rc<ServerShared>, ErrorCode> {
     let count = listeners.len();
     let server = Rc::new(ServerShared {
         st: RefCell::new(ServerState {
@@ -129,19 +225,17 @@ pub async fn start_server(
             pending: VecDeque::new(),
             clients: Vec::new(),
             pumps: count,
-            backlog: usize::try_from(backlog.max(1)).unwrap_or(usize::MAX),
-            keep_alive: options.keep_alive,
-            limit,
-            write_queue_cap: options.write_queue_cap,
+            backlog: usize::try_from(config.backlog.max(1)).unwrap_or(usize::MAX),
+            keep_alive: config.keep_alive,
+            limit: config.limit,
+            write_queue_cap: config.write_queue_cap,
         }),
         ev: Notify::default(),
     });
     for index in 0..count {
         wit_bindgen::spawn_local(accept_pump(server.clone(), index));
     }
-    if options.start_serving.unwrap_or(true)
-        && let Err(e) = server.start_serving()
-    {
+    if start_serving && let Err(e) = server.start_serving() {
         // Lets the accept pumps end instead of waiting for a stream that never comes.
         server.close();
         return Err(e);
@@ -160,9 +254,7 @@ impl ServerShared {
             return Ok(());
         }
         for listener in st.listeners.iter_mut() {
-            if let Some(socket) = &listener.socket {
-                listener.stream = Some(socket.listen()?);
-            }
+            listener.listen()?;
         }
         st.serving = true;
         drop(st);
@@ -292,12 +384,19 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             let st = server.st.borrow();
             (st.keep_alive, settings(st.limit, st.write_queue_cap))
         };
-        if keep_alive {
-            // Best effort, as asyncio: a failure to set the option does not refuse the client.
-            let _ = socket.set_keep_alive_enabled(true);
-        }
-        let Ok(conn) = wire(socket, settings) else {
-            continue;
+        let conn = match socket {
+            Accepted::Tcp(socket) => {
+                if keep_alive {
+                    // Best effort, as asyncio: a failure to set the option does not refuse the
+                    // client.
+                    let _ = socket.set_keep_alive_enabled(true);
+                }
+                let Ok(conn) = wire(socket, settings) else {
+                    continue;
+                };
+                conn
+            }
+            Accepted::Host(socket) => crate::unix::wire_host(socket, settings),
         };
         let observer: Weak<dyn CloseObserver> = Rc::downgrade(&server) as Weak<dyn CloseObserver>;
         conn.set_observer(observer);

@@ -1,4 +1,5 @@
-//! Deny-by-default network capabilities: which TCP addresses a run may connect to or listen on.
+//! Deny-by-default network capabilities: which TCP addresses a run may connect to or listen on,
+//! and which Unix socket paths it may use (see [`crate::unix_grants`]).
 //!
 //! A run starts with no network access at all. Grants are address patterns, `HOST:PORT`, where
 //! HOST is an IP literal (`127.0.0.1`, `[::1]`; IPv6 in brackets) or `*` for any address, and PORT
@@ -28,6 +29,8 @@ use std::sync::Arc;
 
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
+
+use crate::unix_grants::{self, UnixGrant};
 
 /// The host part of an [`AddrPattern`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +220,7 @@ pub struct Capabilities {
     allow_net: bool,
     connect: Vec<AddrPattern>,
     listen: Vec<AddrPattern>,
+    unix: Vec<UnixGrant>,
 }
 
 impl Capabilities {
@@ -269,7 +273,25 @@ impl Capabilities {
         self
     }
 
-    /// Whether anything at all is granted.
+    /// Allows connecting to, and binding and listening on, the Unix socket paths `grant`
+    /// covers (`--allow-unix`). `allow_net` does not include Unix paths: they are files.
+    pub fn allow_unix(&mut self, grant: UnixGrant) -> &mut Self {
+        self.unix.push(grant);
+        self
+    }
+
+    /// The Unix socket path grants.
+    pub fn unix_grants(&self) -> &[UnixGrant] {
+        &self.unix
+    }
+
+    /// Whether the Unix socket address `address` (a path, or `\0name` in the Linux abstract
+    /// namespace) may be connected to or listened on.
+    pub fn unix_allowed(&self, address: &str) -> bool {
+        unix_grants::allowed(&self.unix, address)
+    }
+
+    /// Whether any TCP or UDP use is granted (Unix path grants do not count).
     pub fn any(&self) -> bool {
         self.allow_net || !self.connect.is_empty() || !self.listen.is_empty()
     }
@@ -333,9 +355,6 @@ impl Capabilities {
 impl fmt::Display for Capabilities {
     /// A one-line summary, e.g. `connect 127.0.0.1:*; listen none`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.allow_net {
-            return f.write_str("all network access");
-        }
         let list = |v: &[AddrPattern]| {
             if v.is_empty() {
                 "none".to_owned()
@@ -346,12 +365,21 @@ impl fmt::Display for Capabilities {
                     .join(", ")
             }
         };
-        write!(
-            f,
-            "connect {}; listen {}",
-            list(&self.connect),
-            list(&self.listen)
-        )
+        if self.allow_net {
+            f.write_str("all network access")?;
+        } else {
+            write!(
+                f,
+                "connect {}; listen {}",
+                list(&self.connect),
+                list(&self.listen)
+            )?;
+        }
+        if !self.unix.is_empty() {
+            let unix: Vec<String> = self.unix.iter().map(ToString::to_string).collect();
+            write!(f, "; unix {}", unix.join(", "))?;
+        }
+        Ok(())
     }
 }
 

@@ -8,25 +8,46 @@ use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::Capabilities;
+use crate::preopen::{Preopened, SocketFileGuard};
 
 /// wasio's own per-run host state, next to wasmtime-wasi's [`WasiCtx`]: the network grants
-/// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too) and,
-/// in later issues, the Unix socket path grants, pre-opened listeners and TLS settings that the
-/// `wasio:host` interfaces need.
+/// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too), the
+/// Unix socket path grants, and the pre-opened listeners not yet adopted by the app.
 #[derive(Debug, Default)]
 pub struct WasioHostCtx {
     capabilities: Capabilities,
+    preopened: Vec<Preopened>,
+    /// Socket files of adopted pre-opened Unix listeners, removed when the run ends.
+    files: Vec<SocketFileGuard>,
 }
 
 impl WasioHostCtx {
     /// Host state with the given network grants.
     pub fn new(capabilities: Capabilities) -> Self {
-        Self { capabilities }
+        Self {
+            capabilities,
+            ..Self::default()
+        }
     }
 
     /// The run's network grants.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    /// Adds a pre-opened listener for the app to adopt.
+    pub fn add_preopened(&mut self, listener: Preopened) {
+        self.preopened.push(listener);
+    }
+
+    /// Takes the pre-opened listeners not adopted yet.
+    pub(crate) fn take_preopened(&mut self) -> Vec<Preopened> {
+        std::mem::take(&mut self.preopened)
+    }
+
+    /// Keeps a socket file guard until the run ends.
+    pub(crate) fn keep_file(&mut self, file: SocketFileGuard) {
+        self.files.push(file);
     }
 }
 
@@ -88,6 +109,7 @@ impl WasioView for WasioCtx {
 pub struct WasioCtxBuilder {
     wasi: WasiCtxBuilder,
     capabilities: Capabilities,
+    preopened: Vec<Preopened>,
 }
 
 impl Default for WasioCtxBuilder {
@@ -102,6 +124,7 @@ impl WasioCtxBuilder {
         Self {
             wasi: WasiCtxBuilder::new(),
             capabilities: Capabilities::deny_all(),
+            preopened: Vec::new(),
         }
     }
 
@@ -147,6 +170,13 @@ impl WasioCtxBuilder {
         self
     }
 
+    /// Hands a listener the host opened ([`Preopened::open`]) to the app, which adopts it with
+    /// `preopened-servers` (`wasio run --listen`).
+    pub fn preopen(mut self, listener: Preopened) -> Self {
+        self.preopened.push(listener);
+        self
+    }
+
     /// Direct access to the underlying WASI builder, for settings this builder does not wrap
     /// (preopened directories, clocks, ...). Network settings made here are overridden by the
     /// capabilities in [`build`](Self::build).
@@ -157,10 +187,14 @@ impl WasioCtxBuilder {
     /// Builds the context, installing the capabilities into the WASI socket checks.
     pub fn build(mut self) -> WasioCtx {
         self.capabilities.apply(&mut self.wasi);
+        let mut host = WasioHostCtx::new(self.capabilities);
+        for listener in self.preopened {
+            host.add_preopened(listener);
+        }
         WasioCtx {
             wasi: self.wasi.build(),
             table: ResourceTable::new(),
-            host: WasioHostCtx::new(self.capabilities),
+            host,
         }
     }
 }

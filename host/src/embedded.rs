@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::compose::{compose, imports_streams};
 
-pub use wasio_components::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, PROVIDER};
+pub use wasio_components::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, PROVIDER, SOCKETPAIR};
 
 /// `app` ready to run: composed with the embedded [`PROVIDER`] if it imports `wasio:streams`,
 /// otherwise unchanged.

@@ -6,6 +6,8 @@
 //!   and the `wasio:host` interfaces ([`host_impl`]).
 //! - [`ctx::WasioCtx`] is the store data; [`capabilities::Capabilities`] the deny-by-default
 //!   network grants it carries.
+//! - [`unix_grants`] are the `--allow-unix` path grants; [`preopen::Preopened`] a listener the
+//!   host opens before the run (`--listen`) for the app to adopt.
 //! - [`compose::compose`] joins an app with the provider component; [`run::run`] calls a
 //!   component's `wasi:cli/run@0.3.0`.
 //! - With the `embed` feature, `embedded` holds the provider and example components built into
@@ -19,7 +21,9 @@ pub mod ctx;
 #[cfg(feature = "embed")]
 pub mod embedded;
 pub mod host_impl;
+pub mod preopen;
 pub mod run;
+pub mod unix_grants;
 
 use std::fmt::Display;
 use wasmtime::component::{Component, Linker};
@@ -27,7 +31,9 @@ use wasmtime::{Config, Engine};
 
 pub use crate::capabilities::{AddrPattern, Capabilities};
 pub use crate::ctx::{WasioCtx, WasioCtxBuilder, WasioView};
+pub use crate::preopen::{ListenSpec, Preopened};
 pub use crate::run::{Exit, run};
+pub use crate::unix_grants::UnixGrant;
 
 /// `.context(..)` for `wasmtime::Result`, whose error is not an `anyhow::Error` (so anyhow's own
 /// `Context` does not apply to it).

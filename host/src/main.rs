@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use tokio::sync::mpsc;
 use wasio_host::capture::LineCapture;
 use wasio_host::compose::compose;
-use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER};
-use wasio_host::{AddrPattern, Capabilities, Exit, Runtime, WasioCtx};
+use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER, SOCKETPAIR};
+use wasio_host::{
+    AddrPattern, Capabilities, Exit, ListenSpec, Preopened, Runtime, UnixGrant, WasioCtx,
+};
 use wasmtime::component::Component;
 
 const AFTER_HELP: &str = "\
@@ -19,6 +21,11 @@ Network access is denied unless granted. PATTERN is HOST:PORT, where HOST is an 
 (IPv6 in brackets) or *, and PORT a number or *: 127.0.0.1:*, [::1]:8080, *:443. Host names
 are not patterns: the app resolves names itself and the address it then uses is checked.
 Name lookup is allowed whenever anything is granted.
+
+Unix socket paths are denied unless granted with --allow-unix: a file, a directory (and
+everything under it; an existing directory or a path ending in /), @NAME for a Linux
+abstract-namespace name, or @* for all of them. --listen opens a listener in the host before
+the run (tcp:HOST:PORT or unix:PATH); the app adopts it with preopened-servers, needing no grant.
 
 Exit status: the app's (0 when its run returns ok, 1 when it returns an error, or the code it
 passes to exit); 134 if it traps; 1 if wasio cannot run it; 2 for a usage error.";
@@ -73,9 +80,20 @@ struct RunArgs {
     /// them (repeatable). A port 0 grant allows a port the OS picks.
     #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
     allow_listen: Vec<AddrPattern>,
-    /// Allow all network access (TCP and UDP, any address).
+    /// Allow all network access (TCP and UDP, any address). Unix paths need --allow-unix.
     #[arg(long)]
     allow_net: bool,
+    /// Allow connecting to and listening on Unix sockets at PATH: a file, a directory and
+    /// everything under it (an existing directory, or PATH ending in /), @NAME (a Linux
+    /// abstract-namespace name) or @* (repeatable).
+    #[arg(long, value_name = "PATH", value_parser = UnixGrant::parse)]
+    allow_unix: Vec<UnixGrant>,
+    /// Open a listener before the run for the app to adopt as a server (asyncio
+    /// `start_server(sock=...)`): tcp:HOST:PORT or unix:PATH (unix:@NAME: abstract namespace).
+    /// A stale socket file at PATH is replaced, and the file is removed after the run
+    /// (repeatable).
+    #[arg(long, value_name = "SPEC", value_parser = parse_listen)]
+    listen: Vec<ListenSpec>,
     /// Arguments passed to the app (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -83,7 +101,8 @@ struct RunArgs {
 
 #[derive(Subcommand)]
 enum DemoExample {
-    /// Run the built-in echo server (serves until interrupted). It may listen on HOST:PORT only.
+    /// Run the built-in echo server (serves until interrupted). It may listen on HOST:PORT (or
+    /// the --unix PATH) only.
     EchoServer {
         /// The address to serve on (an IP address or a name the host resolves).
         #[arg(long, default_value = "127.0.0.1")]
@@ -91,8 +110,13 @@ enum DemoExample {
         /// The port to serve on (0: a free port).
         #[arg(long, default_value_t = 8888)]
         port: u16,
+        /// Serve on this Unix socket path instead (asyncio start_unix_server; @NAME: a Linux
+        /// abstract-namespace name).
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+        unix: Option<String>,
     },
-    /// Run the built-in echo client once. It may connect to HOST:PORT only.
+    /// Run the built-in echo client once. It may connect to HOST:PORT (or the --unix PATH)
+    /// only.
     EchoClient {
         /// The server's address (an IP address or a name the host resolves).
         #[arg(long, default_value = "127.0.0.1")]
@@ -103,7 +127,33 @@ enum DemoExample {
         /// The message to send.
         #[arg(long, default_value = "Hello World!")]
         message: String,
+        /// Connect to this Unix socket path instead (asyncio open_unix_connection; @NAME: a
+        /// Linux abstract-namespace name).
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+        unix: Option<String>,
     },
+    /// Run the built-in socketpair example (the asyncio docs' "register an open socket to
+    /// wait for data"); prints `Received: abc`.
+    Socketpair,
+}
+
+fn parse_listen(s: &str) -> Result<ListenSpec, String> {
+    s.parse::<ListenSpec>()
+}
+
+/// A demo's Unix path as the app sees it (`@NAME` becomes `\0NAME`) and the grant for it.
+fn unix_target(path: &str) -> anyhow::Result<(String, UnixGrant)> {
+    let grant = UnixGrant::parse(path).map_err(|e| anyhow::anyhow!("--unix {path}: {e}"))?;
+    let grant = match grant {
+        // The demo may use exactly this path, even when it names a directory.
+        UnixGrant::Dir(dir) => UnixGrant::File(dir),
+        other => other,
+    };
+    let address = match path.strip_prefix('@') {
+        Some(name) => format!("\0{name}"),
+        None => path.to_owned(),
+    };
+    Ok((address, grant))
 }
 
 fn parse_pattern(s: &str) -> Result<AddrPattern, String> {
@@ -149,7 +199,43 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
         }
         Command::Demo { example: None } => demo().await,
         Command::Demo {
-            example: Some(DemoExample::EchoServer { host, port }),
+            example:
+                Some(DemoExample::EchoServer {
+                    unix: Some(path), ..
+                }),
+        } => {
+            let (address, grant) = unix_target(&path)?;
+            let mut caps = Capabilities::deny_all();
+            caps.allow_unix(grant);
+            let args = ["echo-server", "--unix", &address].map(String::from);
+            run_inherited(ECHO_SERVER, &args, caps).await
+        }
+        Command::Demo {
+            example:
+                Some(DemoExample::EchoClient {
+                    unix: Some(path),
+                    message,
+                    ..
+                }),
+        } => {
+            let (address, grant) = unix_target(&path)?;
+            let mut caps = Capabilities::deny_all();
+            caps.allow_unix(grant);
+            let args = ["echo-client", "--unix", &address, "--message", &message].map(String::from);
+            run_inherited(ECHO_CLIENT, &args, caps).await
+        }
+        Command::Demo {
+            example: Some(DemoExample::Socketpair),
+        } => {
+            run_inherited(
+                SOCKETPAIR,
+                &["socketpair".to_owned()],
+                Capabilities::deny_all(),
+            )
+            .await
+        }
+        Command::Demo {
+            example: Some(DemoExample::EchoServer { host, port, .. }),
         } => {
             let mut caps = Capabilities::deny_all();
             for addr in resolve(&host, port)? {
@@ -165,6 +251,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                     host,
                     port,
                     message,
+                    ..
                 }),
         } => {
             let mut caps = Capabilities::deny_all();
@@ -229,6 +316,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     for p in args.allow_listen {
         caps.allow_listen(p);
     }
+    for g in args.allow_unix {
+        caps.allow_unix(g);
+    }
     let argv0 = args.app.file_name().map_or_else(
         || args.app.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -238,11 +328,20 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let runtime = Runtime::new()?;
     let component =
         prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
-    let ctx = WasioCtx::builder()
+    let mut builder = WasioCtx::builder()
         .args(&argv)
         .inherit_stdio()
-        .capabilities(caps)
-        .build();
+        .capabilities(caps);
+    for spec in &args.listen {
+        let listener = Preopened::open(spec)?;
+        eprintln!(
+            "wasio: listening on {} ({})",
+            listener.local_address(),
+            listener.name()
+        );
+        builder = builder.preopen(listener);
+    }
+    let ctx = builder.build();
     Ok(report(runtime.run(&component, ctx).await?))
 }
 

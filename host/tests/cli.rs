@@ -28,6 +28,8 @@ fn help_lists_the_commands_and_flags() -> std::io::Result<()> {
         "--allow-connect <PATTERN>",
         "--allow-listen <PATTERN>",
         "--allow-net",
+        "--allow-unix <PATH>",
+        "--listen <SPEC>",
         "[-- <ARGS>...]",
         "127.0.0.1:*",
     ] {
@@ -36,9 +38,80 @@ fn help_lists_the_commands_and_flags() -> std::io::Result<()> {
     let out = wasio(&["demo", "--help"])?;
     let help = text(&out.stdout);
     assert!(
-        help.contains("echo-server") && help.contains("echo-client"),
+        help.contains("echo-server") && help.contains("echo-client") && help.contains("socketpair"),
         "{help}"
     );
+    for demo in ["echo-server", "echo-client"] {
+        let out = wasio(&["demo", demo, "--help"])?;
+        assert!(text(&out.stdout).contains("--unix <PATH>"), "{demo}");
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_unix_flags_are_usage_errors() -> std::io::Result<()> {
+    let out = wasio(&["run", "app.wasm", "--listen", "udp:1.2.3.4:5"])?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected tcp:HOST:PORT or unix:PATH"));
+    let out = wasio(&["run", "app.wasm", "--allow-unix", ""])?;
+    assert_eq!(out.status.code(), Some(2));
+    let out = wasio(&["demo", "echo-client", "--unix", "/x", "--port", "1"])?;
+    assert_eq!(out.status.code(), Some(2));
+    Ok(())
+}
+
+#[test]
+fn demo_socketpair_prints_received_abc() -> std::io::Result<()> {
+    let out = wasio(&["demo", "socketpair"])?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Received: abc\n");
+    Ok(())
+}
+
+/// The "done when": `wasio demo echo-server --unix PATH` serves CPython asyncio's
+/// `open_unix_connection` clients, and `wasio demo echo-client --unix PATH` talks to it.
+#[test]
+fn demo_unix_echo_server_serves_cpython_and_the_demo_client() -> anyhow::Result<()> {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("echo.sock").display().to_string();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(["demo", "echo-server", "--unix", &path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Kill the server whatever happens below.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = server.stdout.take();
+    let mut server = Kill(server);
+    let Some(stdout) = stdout else {
+        anyhow::bail!("no server stdout");
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    assert_eq!(first, format!("Serving on {path}"));
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/echo_client.py");
+    let python = Command::new("python3")
+        .arg(script)
+        .args(["--unix", &path, "Hello World!", "5"])
+        .output()?;
+    assert!(python.status.success(), "{}", text(&python.stderr));
+    assert_eq!(text(&python.stdout).trim(), "ok 5");
+    let client = wasio(&["demo", "echo-client", "--unix", &path, "--message", "hi"])?;
+    assert!(client.status.success(), "{}", text(&client.stderr));
+    assert_eq!(
+        text(&client.stdout),
+        "Send: 'hi'\nReceived: 'hi'\nClose the connection\n"
+    );
+    assert!(server.0.try_wait()?.is_none(), "the server stopped");
     Ok(())
 }
 

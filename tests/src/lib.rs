@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasio_host::capture::LineCapture;
 use wasio_host::embedded::prepare;
-use wasio_host::{Capabilities, Exit, Runtime, WasioCtx};
+use wasio_host::{Capabilities, Exit, Preopened, Runtime, WasioCtx};
 use wasmtime::component::Component;
 
-pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS};
+pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, SOCKETPAIR};
 
 /// The probe test app (tests/probe): runs one named client scenario.
 pub use wasio_components::PROBE;
@@ -120,17 +120,30 @@ impl Drop for Running {
 
 /// Starts `app` with `args` (argv[0] is added) and `caps`, in the background.
 pub fn spawn(app: &'static [u8], args: &[&str], caps: Capabilities) -> anyhow::Result<Running> {
+    spawn_with(app, args, caps, Vec::new())
+}
+
+/// [`spawn`], also handing the app listeners the host opened (`wasio run --listen`).
+pub fn spawn_with(
+    app: &'static [u8],
+    args: &[&str],
+    caps: Capabilities,
+    preopened: Vec<Preopened>,
+) -> anyhow::Result<Running> {
     let component = compiled(app)?;
     let runtime = runtime()?.clone();
     let (capture, lines) = LineCapture::new();
     let mut argv = vec!["app".to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
-    let ctx = WasioCtx::builder()
+    let mut builder = WasioCtx::builder()
         .args(&argv)
         .stdout(capture.clone())
         .stderr(capture)
-        .capabilities(caps)
-        .build();
+        .capabilities(caps);
+    for listener in preopened {
+        builder = builder.preopen(listener);
+    }
+    let ctx = builder.build();
     let task = tokio::spawn(async move { runtime.run(&component, ctx).await });
     Ok(Running {
         lines,
@@ -158,6 +171,22 @@ pub async fn echo_server(host: &str) -> anyhow::Result<(Running, u16)> {
         .and_then(|p| p.trim().parse().ok())
         .with_context(|| format!("no port in {line:?}"))?;
     Ok((server, port))
+}
+
+/// Grants for the Unix socket paths under `dir`.
+pub fn unix_dir(dir: &std::path::Path) -> anyhow::Result<Capabilities> {
+    let mut caps = Capabilities::deny_all();
+    let grant =
+        wasio_host::UnixGrant::parse(&format!("{}/", dir.display())).map_err(|e| anyhow!("{e}"))?;
+    caps.allow_unix(grant);
+    Ok(caps)
+}
+
+/// Starts the echo-server example on the Unix socket `path` (granted `dir`), once it serves.
+pub async fn unix_echo_server(dir: &std::path::Path, path: &str) -> anyhow::Result<Running> {
+    let mut server = spawn(ECHO_SERVER, &["--unix", path], unix_dir(dir)?)?;
+    server.line_starting("Serving on ").await?;
+    Ok(server)
 }
 
 /// Fails unless the exit is success, showing the output.

@@ -2,6 +2,7 @@
 //!
 //! `echo-client [--host H] [--port P] [--message M]` (defaults 127.0.0.1, 8888, "Hello World!")
 //! prints `Send: 'M'`, `Received: 'M'` and `Close the connection`, as the docs' example does.
+//! `--unix PATH` connects to a Unix socket instead (asyncio `open_unix_connection`).
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -15,7 +16,10 @@ mod bindings {
 
 use bindings::exports::wasi::cli::run::Guest;
 use bindings::wasio::streams::streams::{self, Connection};
-use bindings::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode};
+use bindings::wasio::streams::streams::{Reader, Writer};
+use bindings::wasio::streams::types::{
+    AddressFamily, ConnectOptions, ErrorCode, UnixConnectOptions,
+};
 
 struct EchoClient;
 
@@ -24,8 +28,33 @@ fn py_repr(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-async fn tcp_echo_client(host: String, port: u16, message: String) -> Result<(), ErrorCode> {
-    let options = ConnectOptions {
+/// Where to connect.
+enum Target {
+    Tcp(String, u16),
+    Unix(String),
+}
+
+async fn connect(target: Target) -> Result<(Reader, Writer), ErrorCode> {
+    let conn = match target {
+        Target::Tcp(host, port) => streams::open_connection(host, port, tcp_options()).await?,
+        Target::Unix(path) => {
+            let options = UnixConnectOptions {
+                limit: None,
+                ssl: None,
+                server_hostname: None,
+                ssl_handshake_timeout: None,
+                ssl_shutdown_timeout: None,
+                timeout: None,
+                write_queue_cap: None,
+            };
+            streams::open_unix_connection(path, options).await?
+        }
+    };
+    Ok(Connection::split(conn))
+}
+
+fn tcp_options() -> ConnectOptions {
+    ConnectOptions {
         limit: None,
         ssl: None,
         server_hostname: None,
@@ -37,8 +66,11 @@ async fn tcp_echo_client(host: String, port: u16, message: String) -> Result<(),
         interleave: None,
         timeout: None,
         write_queue_cap: None,
-    };
-    let (reader, writer) = Connection::split(streams::open_connection(host, port, options).await?);
+    }
+}
+
+async fn tcp_echo_client(target: Target, message: String) -> Result<(), ErrorCode> {
+    let (reader, writer) = connect(target).await?;
 
     println!("Send: {}", py_repr(&message));
     writer.write(message.as_bytes())?;
@@ -52,9 +84,10 @@ async fn tcp_echo_client(host: String, port: u16, message: String) -> Result<(),
     writer.wait_closed(None).await
 }
 
-fn parse_args() -> Result<(String, u16, String), String> {
+fn parse_args() -> Result<(Target, String), String> {
     let mut host = "127.0.0.1".to_string();
     let mut port = 8888u16;
+    let mut unix = None;
     let mut message = "Hello World!".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -65,20 +98,25 @@ fn parse_args() -> Result<(String, u16, String), String> {
                 port = value.parse().map_err(|_| format!("bad port {value:?}"))?;
             }
             "--message" => message = args.next().ok_or("--message needs a value")?,
+            "--unix" => unix = Some(args.next().ok_or("--unix needs a path")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-client [--host H] [--port P] [--message M]"
+                    "unknown argument {other:?}; usage: echo-client [--host H] [--port P] [--unix PATH] [--message M]"
                 ));
             }
         }
     }
-    Ok((host, port, message))
+    let target = match unix {
+        Some(path) => Target::Unix(path),
+        None => Target::Tcp(host, port),
+    };
+    Ok((target, message))
 }
 
 impl Guest for EchoClient {
     async fn run() -> Result<(), ()> {
-        let (host, port, message) = parse_args().map_err(|e| eprintln!("echo-client: {e}"))?;
-        tcp_echo_client(host, port, message)
+        let (target, message) = parse_args().map_err(|e| eprintln!("echo-client: {e}"))?;
+        tcp_echo_client(target, message)
             .await
             .map_err(|e| eprintln!("echo-client: {e:?}"))
     }

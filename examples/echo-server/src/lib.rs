@@ -4,6 +4,11 @@
 //! every client, concurrently: reads, prints `Received 'MSG' from ('IP', PORT)` and `Send: 'MSG'`
 //! for the first message, echoes everything until the client's EOF, prints `Close the connection`
 //! and closes. It serves until the process is stopped.
+//!
+//! `--unix PATH` serves on a Unix socket instead (asyncio `start_unix_server`; the peer shows as
+//! `''`, an unnamed client socket). `--preopened` serves on every listener the host opened for
+//! the run (`wasio run --listen ...`; asyncio `start_server(sock=...)`) and prints
+//! `Serving on NAME at ADDRESS` for each.
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -16,8 +21,10 @@ mod bindings {
 }
 
 use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
-use bindings::wasio::streams::types::{AddressFamily, ErrorCode, ServerOptions, SocketAddress};
+use bindings::wasio::streams::streams::{self, Connection, Reader, Server, Writer};
+use bindings::wasio::streams::types::{
+    AddressFamily, ErrorCode, ServerOptions, SocketAddress, UnixServerOptions,
+};
 
 struct EchoServer;
 
@@ -77,9 +84,18 @@ async fn handle_echo(reader: Reader, writer: Writer) -> Result<(), ErrorCode> {
     writer.wait_closed(None).await
 }
 
-fn parse_args() -> Result<(String, u16), String> {
+/// Where to serve.
+enum Serve {
+    Tcp(String, u16),
+    Unix(String),
+    Preopened,
+}
+
+fn parse_args() -> Result<Serve, String> {
     let mut host = "127.0.0.1".to_string();
     let mut port = 8888u16;
+    let mut unix = None;
+    let mut preopened = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -88,56 +104,105 @@ fn parse_args() -> Result<(String, u16), String> {
                 let value = args.next().ok_or("--port needs a value")?;
                 port = value.parse().map_err(|_| format!("bad port {value:?}"))?;
             }
+            "--unix" => unix = Some(args.next().ok_or("--unix needs a path")?),
+            "--preopened" => preopened = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P]"
+                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P] | --unix PATH | --preopened"
                 ));
             }
         }
     }
-    Ok((host, port))
+    Ok(match (unix, preopened) {
+        (Some(path), _) => Serve::Unix(path),
+        (None, true) => Serve::Preopened,
+        (None, false) => Serve::Tcp(host, port),
+    })
+}
+
+fn server_options() -> ServerOptions {
+    ServerOptions {
+        limit: None,
+        family: AddressFamily::Unspecified,
+        backlog: None,
+        reuse_address: None,
+        reuse_port: false,
+        keep_alive: false,
+        ssl: None,
+        ssl_handshake_timeout: None,
+        ssl_shutdown_timeout: None,
+        start_serving: None,
+        write_queue_cap: None,
+    }
+}
+
+/// Serves `server` forever, one task per client.
+async fn serve(server: Server) -> Result<(), ()> {
+    let serving = server
+        .serve_forever()
+        .map_err(|e| eprintln!("echo-server: {e:?}"))?;
+    loop {
+        match serving.accept(None).await {
+            Ok(conn) => {
+                let (reader, writer) = Connection::split(conn);
+                wit_bindgen::spawn_local(async move {
+                    if let Err(e) = handle_echo(reader, writer).await {
+                        eprintln!("Unhandled exception in client connection handler: {e:?}");
+                    }
+                });
+            }
+            Err(e) => {
+                eprintln!("echo-server: accept failed: {e:?}");
+                return Err(());
+            }
+        }
+    }
 }
 
 impl Guest for EchoServer {
     async fn run() -> Result<(), ()> {
-        let (host, port) = parse_args().map_err(|e| eprintln!("echo-server: {e}"))?;
-        let options = ServerOptions {
-            limit: None,
-            family: AddressFamily::Unspecified,
-            backlog: None,
-            reuse_address: None,
-            reuse_port: false,
-            keep_alive: false,
-            ssl: None,
-            ssl_handshake_timeout: None,
-            ssl_shutdown_timeout: None,
-            start_serving: None,
-            write_queue_cap: None,
-        };
-        let server = streams::start_server(vec![host], port, options)
-            .await
-            .map_err(|e| eprintln!("echo-server: cannot serve: {e:?}"))?;
-        let addrs: Vec<String> = server.sockets().iter().map(address_text).collect();
-        println!("Serving on {}", addrs.join(", "));
-        let serving = server
-            .serve_forever()
-            .map_err(|e| eprintln!("echo-server: {e:?}"))?;
-        loop {
-            match serving.accept(None).await {
-                Ok(conn) => {
-                    let (reader, writer) = Connection::split(conn);
-                    wit_bindgen::spawn_local(async move {
-                        if let Err(e) = handle_echo(reader, writer).await {
-                            eprintln!("Unhandled exception in client connection handler: {e:?}");
-                        }
-                    });
-                }
-                Err(e) => {
-                    eprintln!("echo-server: accept failed: {e:?}");
+        let cannot = |e: ErrorCode| eprintln!("echo-server: cannot serve: {e:?}");
+        let server = match parse_args().map_err(|e| eprintln!("echo-server: {e}"))? {
+            Serve::Tcp(host, port) => streams::start_server(vec![host], port, server_options())
+                .await
+                .map_err(cannot)?,
+            Serve::Unix(path) => {
+                let options = UnixServerOptions {
+                    limit: None,
+                    backlog: None,
+                    ssl: None,
+                    ssl_handshake_timeout: None,
+                    ssl_shutdown_timeout: None,
+                    start_serving: None,
+                    cleanup_socket: None,
+                    write_queue_cap: None,
+                };
+                streams::start_unix_server(path, options)
+                    .await
+                    .map_err(cannot)?
+            }
+            Serve::Preopened => {
+                let servers = streams::preopened_servers(server_options())
+                    .await
+                    .map_err(cannot)?;
+                if servers.is_empty() {
+                    eprintln!("echo-server: the host opened no listeners (wasio run --listen ...)");
                     return Err(());
                 }
+                for (name, server) in servers {
+                    let addrs: Vec<String> = server.sockets().iter().map(address_text).collect();
+                    println!("Serving on {name} at {}", addrs.join(", "));
+                    wit_bindgen::spawn_local(async move {
+                        let _ = serve(server).await;
+                    });
+                }
+                // The servers run as tasks; this one waits forever.
+                return std::future::pending().await;
             }
-        }
+        };
+        let addrs: Vec<String> = server.sockets().iter().map(address_text).collect();
+        println!("Serving on {}", addrs.join(", "));
+        serve(server).await
     }
 }
 

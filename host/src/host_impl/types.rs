@@ -1,84 +1,362 @@
-//! `wasio:host/types`: the `host-socket` resource.
+//! `wasio:host/types`: the `host-socket` resource's methods.
 //!
-//! No host socket can exist yet (Unix sockets are issue 4, pre-opened listeners come with them),
-//! so every method answers `not-supported`; streams handed in are closed, streams handed out
-//! are empty.
+//! The byte streams mirror wasmtime-wasi's p3 TCP sockets: `receive` hands out a stream fed by a
+//! [`StreamProducer`] that reads the socket, `send` pipes the guest's stream into a
+//! [`StreamConsumer`] that writes it, and dropping the consumer (the guest's stream ended) shuts
+//! the write half down (FIN). `accept` hands out a stream of new `host-socket` resources. Each
+//! of the three may be taken once per socket; the completion futures carry the error that ended
+//! a side, mapped by [`crate::conv`].
 
 use std::iter;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use wasmtime::component::{Access, FutureReader, Resource, StreamReader};
+use tokio::sync::oneshot;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{
+    Access, Destination, FutureReader, Resource, Source, StreamConsumer, StreamProducer,
+    StreamReader, StreamResult, VecBuffer,
+};
+use wasmtime::error::Context as _;
 
 use super::WasioHost;
 use super::bindings::types::{
-    ErrorCode, Host, HostAddress, HostHostSocket, HostHostSocketWithStore, HostSocket,
-    PeerCredentials,
+    ErrorCode, Host, HostAddress, HostHostSocket, HostHostSocketWithStore, PeerCredentials,
 };
+use super::socket::{HostSocket, Kind, NativeListener, NativeStream, wrong_kind};
 use crate::ctx::WasioHostView;
 
-/// The `not-supported` answer of every host-socket method until issue 4.
-fn not_built() -> ErrorCode {
-    ErrorCode::NotSupported(
-        "host sockets are not built yet (wasio:host/types host-socket); see issue 4".to_owned(),
-    )
+/// How many bytes one receive reads at most when the guest offers a larger buffer.
+const RECEIVE_CAPACITY: usize = 64 * 1024;
+
+/// The socket behind `socket` (a bad handle is a host bug: the component model checks handles).
+fn get<'a>(
+    table: &'a mut wasmtime::component::ResourceTable,
+    socket: &Resource<HostSocket>,
+) -> wasmtime::Result<&'a mut HostSocket> {
+    table
+        .get_mut(socket)
+        .context("host-socket missing from the resource table")
 }
 
 impl Host for WasioHostView<'_> {}
 
 impl HostHostSocket for WasioHostView<'_> {
-    fn accept(
-        &mut self,
-        _self_: Resource<HostSocket>,
-    ) -> wasmtime::Result<Result<StreamReader<Resource<HostSocket>>, ErrorCode>> {
-        Ok(Err(not_built()))
-    }
-
     fn local_address(
         &mut self,
-        _self_: Resource<HostSocket>,
+        socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<HostAddress, ErrorCode>> {
-        Ok(Err(not_built()))
+        Ok(Ok(get(self.table, &socket)?.local_address()))
     }
 
     fn remote_address(
         &mut self,
-        _self_: Resource<HostSocket>,
+        socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<HostAddress, ErrorCode>> {
-        Ok(Err(not_built()))
+        Ok(match &get(self.table, &socket)?.kind {
+            Kind::Stream(s) => Ok(s.remote.clone()),
+            Kind::Listener(_) => Err(wrong_kind("remote-address of a listener")),
+        })
     }
 
     fn peer_credentials(
         &mut self,
-        _self_: Resource<HostSocket>,
+        socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<PeerCredentials, ErrorCode>> {
-        Ok(Err(not_built()))
+        Ok(match &get(self.table, &socket)?.kind {
+            Kind::Stream(s) => s.credentials.ok_or_else(|| {
+                ErrorCode::NotSupported("no peer credentials for this socket".to_owned())
+            }),
+            Kind::Listener(_) => Err(wrong_kind("peer-credentials of a listener")),
+        })
     }
 
-    fn cleanup(&mut self, _self_: Resource<HostSocket>) -> wasmtime::Result<bool> {
-        Ok(false)
+    fn cleanup(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<bool> {
+        Ok(match &mut get(self.table, &socket)?.kind {
+            // Once only: a second call must not remove a file that replaced ours meanwhile.
+            Kind::Listener(l) => l.file.take().is_some_and(|f| f.remove_if_ours()),
+            Kind::Stream(_) => false,
+        })
     }
 
-    fn drop(&mut self, _rep: Resource<HostSocket>) -> wasmtime::Result<()> {
+    fn drop(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<()> {
+        self.table
+            .delete(socket)
+            .context("host-socket missing from the resource table")?;
         Ok(())
     }
 }
 
 impl<T> HostHostSocketWithStore<T> for WasioHost {
+    fn accept(
+        mut host: Access<T, Self>,
+        socket: Resource<HostSocket>,
+    ) -> wasmtime::Result<Result<StreamReader<Resource<HostSocket>>, ErrorCode>> {
+        let getter = host.getter();
+        let listener = match &mut get(host.get().table, &socket)?.kind {
+            Kind::Listener(l) if !l.accept_taken => {
+                l.accept_taken = true;
+                l.io.clone()
+            }
+            Kind::Listener(_) => {
+                return Ok(Err(ErrorCode::InvalidArgument(
+                    "accept was already called on this listener".to_owned(),
+                )));
+            }
+            Kind::Stream(_) => return Ok(Err(wrong_kind("accept on a connected socket"))),
+        };
+        let producer = AcceptProducer {
+            listener,
+            pending: None,
+            getter,
+        };
+        Ok(Ok(StreamReader::new(&mut host, producer)?))
+    }
+
     fn send(
         mut host: Access<T, Self>,
-        _self_: Resource<HostSocket>,
+        socket: Resource<HostSocket>,
         mut data: StreamReader<u8>,
     ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
-        data.close(&mut host)?;
-        FutureReader::new(&mut host, async { wasmtime::error::Ok(Err(not_built())) })
+        let stream = match &mut get(host.get().table, &socket)?.kind {
+            Kind::Stream(s) if !s.send_taken => {
+                s.send_taken = true;
+                Ok(s.io.clone())
+            }
+            Kind::Stream(_) => Err(ErrorCode::InvalidArgument(
+                "send was already called on this socket".to_owned(),
+            )),
+            Kind::Listener(_) => Err(wrong_kind("send on a listener")),
+        };
+        match stream {
+            Ok(stream) => {
+                let (done, result) = oneshot::channel();
+                data.pipe(&mut host, SendConsumer(Some((stream, done))))?;
+                FutureReader::new(&mut host, result)
+            }
+            Err(error) => {
+                data.close(&mut host)?;
+                FutureReader::new(&mut host, async move { wasmtime::error::Ok(Err(error)) })
+            }
+        }
     }
 
     fn receive(
         mut host: Access<T, Self>,
-        _self_: Resource<HostSocket>,
+        socket: Resource<HostSocket>,
     ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
-        Ok((
-            StreamReader::new(&mut host, iter::empty())?,
-            FutureReader::new(&mut host, async { wasmtime::error::Ok(Err(not_built())) })?,
-        ))
+        let stream = match &mut get(host.get().table, &socket)?.kind {
+            Kind::Stream(s) if !s.receive_taken => {
+                s.receive_taken = true;
+                Ok(s.io.clone())
+            }
+            Kind::Stream(_) => Err(ErrorCode::InvalidArgument(
+                "receive was already called on this socket".to_owned(),
+            )),
+            Kind::Listener(_) => Err(wrong_kind("receive on a listener")),
+        };
+        match stream {
+            Ok(stream) => {
+                let (done, result) = oneshot::channel();
+                Ok((
+                    StreamReader::new(&mut host, ReceiveProducer(Some((stream, done))))?,
+                    FutureReader::new(&mut host, result)?,
+                ))
+            }
+            Err(error) => Ok((
+                StreamReader::new(&mut host, iter::empty())?,
+                FutureReader::new(&mut host, async move { wasmtime::error::Ok(Err(error)) })?,
+            )),
+        }
+    }
+}
+
+/// The end of one side of a stream socket: the socket and where to report how it ended.
+type Side = (Arc<NativeStream>, oneshot::Sender<Result<(), ErrorCode>>);
+
+/// Feeds the guest's receive stream from the socket; EOF or an error ends it.
+struct ReceiveProducer(Option<Side>);
+
+impl ReceiveProducer {
+    fn finish(&mut self, result: Result<(), ErrorCode>) {
+        if let Some((stream, done)) = self.0.take() {
+            stream.shutdown(rustix::net::Shutdown::Read);
+            let _ = done.send(result);
+        }
+    }
+}
+
+impl Drop for ReceiveProducer {
+    fn drop(&mut self) {
+        // The guest dropped its stream: stop receiving (as wasmtime-wasi's TCP does).
+        self.finish(Ok(()));
+    }
+}
+
+impl<D> StreamProducer<D> for ReceiveProducer {
+    type Item = u8;
+    type Buffer = VecBuffer<u8>;
+
+    fn poll_produce<'a>(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, D>,
+        dst: Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let Some((stream, _)) = self.0.as_ref() else {
+            return Poll::Ready(Ok(StreamResult::Dropped));
+        };
+        let stream = stream.clone();
+        // A zero-length read is a readiness check.
+        if dst.remaining(&mut store) == Some(0) {
+            return match stream.poll_read_ready(cx) {
+                Poll::Ready(_) => Poll::Ready(Ok(StreamResult::Completed)),
+                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        let mut dst = dst.as_direct(store, RECEIVE_CAPACITY);
+        match stream.poll_read(cx, dst.remaining()) {
+            Poll::Ready(Ok(0)) => {
+                self.finish(Ok(()));
+                Poll::Ready(Ok(StreamResult::Dropped))
+            }
+            Poll::Ready(Ok(n)) => {
+                dst.mark_written(n);
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Poll::Ready(Err(e)) => {
+                self.finish(Err(e.into()));
+                Poll::Ready(Ok(StreamResult::Dropped))
+            }
+            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Writes the guest's send stream to the socket; when the stream ends (this consumer is dropped)
+/// the write half is shut down.
+struct SendConsumer(Option<Side>);
+
+impl SendConsumer {
+    fn finish(&mut self, result: Result<(), ErrorCode>) {
+        if let Some((stream, done)) = self.0.take() {
+            stream.shutdown(rustix::net::Shutdown::Write);
+            let _ = done.send(result);
+        }
+    }
+}
+
+impl Drop for SendConsumer {
+    fn drop(&mut self) {
+        self.finish(Ok(()));
+    }
+}
+
+impl<D> StreamConsumer<D> for SendConsumer {
+    type Item = u8;
+
+    fn poll_consume(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        store: StoreContextMut<D>,
+        src: Source<Self::Item>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let Some((stream, _)) = self.0.as_ref() else {
+            return Poll::Ready(Ok(StreamResult::Dropped));
+        };
+        let stream = stream.clone();
+        let mut src = src.as_direct(store);
+        // A zero-length write is a readiness check.
+        if src.remaining().is_empty() {
+            return match stream.poll_write_ready(cx) {
+                Poll::Ready(_) => Poll::Ready(Ok(StreamResult::Completed)),
+                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        match stream.poll_write(cx, src.remaining()) {
+            Poll::Ready(Ok(n)) => {
+                src.mark_read(n);
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Poll::Ready(Err(e)) => {
+                self.finish(Err(e.into()));
+                Poll::Ready(Ok(StreamResult::Dropped))
+            }
+            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Hands out accepted connections as new `host-socket` resources.
+struct AcceptProducer<T: 'static> {
+    listener: Arc<NativeListener>,
+    /// A connection accepted during a readiness check, handed out by the next read.
+    pending: Option<HostSocket>,
+    getter: for<'a> fn(&'a mut T) -> WasioHostView<'a>,
+}
+
+impl<T: 'static> AcceptProducer<T> {
+    /// The next connection, accepting one if none is pending. Accept errors of one client
+    /// (ECONNABORTED and the like) are skipped, as a server would; other errors end the stream.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<HostSocket>> {
+        if let Some(socket) = self.pending.take() {
+            return Poll::Ready(Some(socket));
+        }
+        loop {
+            return match self.listener.poll_accept(cx) {
+                Poll::Ready(Ok(socket)) => Poll::Ready(Some(socket)),
+                Poll::Ready(Err(e)) if per_connection(&e) => continue,
+                Poll::Ready(Err(_)) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+/// Accept errors that concern one client only.
+fn per_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        error.kind(),
+        K::ConnectionAborted | K::ConnectionReset | K::Interrupted | K::WouldBlock
+    )
+}
+
+impl<T: 'static> StreamProducer<T> for AcceptProducer<T> {
+    type Item = Resource<HostSocket>;
+    type Buffer = Option<Self::Item>;
+
+    fn poll_produce<'a>(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, T>,
+        mut dst: Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let socket = match self.poll_next(cx) {
+            Poll::Ready(Some(socket)) => socket,
+            Poll::Ready(None) => return Poll::Ready(Ok(StreamResult::Dropped)),
+            Poll::Pending if finish => return Poll::Ready(Ok(StreamResult::Cancelled)),
+            Poll::Pending => return Poll::Pending,
+        };
+        // A zero-length read is a readiness check: keep the connection for the next read.
+        if dst.remaining(&mut store) == Some(0) {
+            self.pending = Some(socket);
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        let view = (self.getter)(store.data_mut());
+        let resource = view
+            .table
+            .push(socket)
+            .context("pushing an accepted host-socket")?;
+        dst.set_buffer(Some(resource));
+        Poll::Ready(Ok(StreamResult::Completed))
     }
 }

@@ -6,6 +6,17 @@
 //!   readexactly's incomplete-read at EOF, over the byte script the test's peer sends.
 //! - `half-close`: writes, write_eof, then reads the peer's answer until EOF.
 //! - `connect`: connects and prints the peer address, or the error.
+//!
+//! Unix-socket scenarios take paths instead of HOST PORT:
+//!
+//! - `unix-half-close PATH`: `half-close` over `open_unix_connection(PATH)`, after printing the
+//!   peer and local names.
+//! - `unix-connect PATH`: connects and prints the peer name, or the error.
+//! - `unix-serve PATH`: `start_unix_server(PATH)`, or the error.
+//! - `unix-cleanup PATH CTL on|off`: serves on PATH with cleanup_socket on or off, and on CTL;
+//!   prints `serving`; at the first connection to CTL closes the PATH server and prints `closed`.
+//! - `socketpair`: a socketpair; one end writes and half-closes, the other reads to EOF and
+//!   answers; prints what each saw and whether peer credentials are known.
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -19,7 +30,10 @@ mod bindings {
 
 use bindings::exports::wasi::cli::run::Guest;
 use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
-use bindings::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode, SocketAddress};
+use bindings::wasio::streams::types::{
+    AddressFamily, AdoptOptions, ConnectOptions, ErrorCode, SocketAddress, UnixConnectOptions,
+    UnixServerOptions,
+};
 
 struct Probe;
 
@@ -104,9 +118,139 @@ async fn scenario(name: &str, host: String, port: u16) -> Result<(), ErrorCode> 
     writer.wait_closed(None).await
 }
 
+fn unix_connect_options() -> UnixConnectOptions {
+    UnixConnectOptions {
+        limit: None,
+        ssl: None,
+        server_hostname: None,
+        ssl_handshake_timeout: None,
+        ssl_shutdown_timeout: None,
+        timeout: None,
+        write_queue_cap: None,
+    }
+}
+
+fn unix_server_options(cleanup: Option<bool>) -> UnixServerOptions {
+    UnixServerOptions {
+        limit: None,
+        backlog: None,
+        ssl: None,
+        ssl_handshake_timeout: None,
+        ssl_shutdown_timeout: None,
+        start_serving: None,
+        cleanup_socket: cleanup,
+        write_queue_cap: None,
+    }
+}
+
+/// A socket name as text: the Unix path, or `ip port`.
+fn name(addr: Option<SocketAddress>) -> String {
+    match addr {
+        Some(SocketAddress::Unix(path)) => format!("{:?}", path),
+        Some(SocketAddress::Inet(a)) => format!("{} {}", a.host, a.port),
+        None => "none".to_string(),
+    }
+}
+
+async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
+    match (name_, args) {
+        ("unix-half-close", [path]) | ("unix-connect", [path]) => {
+            let conn = streams::open_unix_connection(path.clone(), unix_connect_options()).await?;
+            let (reader, writer) = Connection::split(conn);
+            let info = writer.extra_info();
+            println!("peer {} local {}", name(info.peername), name(info.sockname));
+            if name_ == "unix-half-close" {
+                half_close(&reader, &writer).await?;
+            }
+            writer.close();
+            writer.wait_closed(None).await
+        }
+        ("unix-serve", [path]) => {
+            let server =
+                streams::start_unix_server(path.clone(), unix_server_options(None)).await?;
+            println!(
+                "serving {}",
+                server
+                    .sockets()
+                    .into_iter()
+                    .map(|a| name(Some(a)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            server.close();
+            server.wait_closed(None).await
+        }
+        ("unix-cleanup", [path, ctl, cleanup]) => {
+            let cleanup = match cleanup.as_str() {
+                "on" => Some(true),
+                "off" => Some(false),
+                _ => None,
+            };
+            let server =
+                streams::start_unix_server(path.clone(), unix_server_options(cleanup)).await?;
+            let control =
+                streams::start_unix_server(ctl.clone(), unix_server_options(None)).await?;
+            println!("serving");
+            let signal = control.accept(None).await?;
+            server.close();
+            server.wait_closed(None).await?;
+            println!("closed");
+            let (_reader, writer) = Connection::split(signal);
+            writer.write(b"closed")?;
+            writer.close();
+            writer.wait_closed(None).await?;
+            control.close();
+            control.wait_closed(None).await
+        }
+        ("socketpair", []) => {
+            let options = || AdoptOptions {
+                limit: None,
+                write_queue_cap: None,
+            };
+            let (a, b) = streams::socketpair(options()).await?;
+            let (a_reader, a_writer) = Connection::split(a);
+            let (b_reader, b_writer) = Connection::split(b);
+            let info = a_writer.extra_info();
+            println!("names {} {}", name(info.peername), name(info.sockname));
+            match info.peer_credentials {
+                Some(c) => println!("credentials pid={} uid={}", c.pid.is_some(), c.uid),
+                None => println!("credentials none"),
+            }
+            a_writer.write(b"ping")?;
+            a_writer.write_eof()?;
+            println!("b got {}", show(&b_reader.read(-1, None).await?));
+            println!("b at_eof {}", b_reader.at_eof());
+            b_writer.write(b"pong")?;
+            b_writer.close();
+            println!("a got {}", show(&a_reader.read(-1, None).await?));
+            b_writer.wait_closed(None).await?;
+            a_writer.close();
+            a_writer.wait_closed(None).await
+        }
+        _ => {
+            println!("unknown scenario {name_} {args:?}");
+            Ok(())
+        }
+    }
+}
+
 impl Guest for Probe {
     async fn run() -> Result<(), ()> {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some((first, rest)) = args.split_first()
+            && (first.starts_with("unix-") || first == "socketpair")
+        {
+            return match unix_scenario(first, rest).await {
+                Ok(()) => {
+                    println!("done");
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("error {e:?}");
+                    Err(())
+                }
+            };
+        }
         let [name, host, port] = args.as_slice() else {
             eprintln!("usage: probe SCENARIO HOST PORT");
             return Err(());

@@ -6,3 +6,5 @@ mod client;
 mod echo_server;
 mod interop;
 mod streams;
+#[cfg(unix)]
+mod unix;

@@ -1,0 +1,301 @@
+//! The native socket behind a `host-socket` resource: a connected Unix or TCP stream, or a Unix
+//! or TCP listener, with what the guest may take from it once (its receive stream, its send
+//! stream, its accept stream) and what is known of it (addresses, peer credentials, the socket
+//! file a Unix listener created).
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use super::bindings::types::{ErrorCode, HostAddress, PeerCredentials};
+
+/// A native socket owned by the host, as the guest's `host-socket` resource.
+pub struct HostSocket {
+    pub(crate) kind: Kind,
+}
+
+/// What kind of socket a [`HostSocket`] is.
+pub(crate) enum Kind {
+    /// Connected: bytes flow both ways.
+    Stream(StreamSocket),
+    /// Listening: connections come in.
+    Listener(ListenerSocket),
+}
+
+/// A connected stream socket.
+pub(crate) struct StreamSocket {
+    pub(crate) io: Arc<NativeStream>,
+    /// `receive` was called (it may be called once).
+    pub(crate) receive_taken: bool,
+    /// `send` was called (it may be called once).
+    pub(crate) send_taken: bool,
+    pub(crate) local: HostAddress,
+    pub(crate) remote: HostAddress,
+    pub(crate) credentials: Option<PeerCredentials>,
+}
+
+/// A listening socket.
+pub(crate) struct ListenerSocket {
+    pub(crate) io: Arc<NativeListener>,
+    /// `accept` was called (it may be called once).
+    pub(crate) accept_taken: bool,
+    pub(crate) local: HostAddress,
+    /// The socket file this listener created (Unix paths, not the abstract namespace).
+    pub(crate) file: Option<SocketFile>,
+}
+
+/// A connected native stream.
+pub(crate) enum NativeStream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+/// A native listener.
+pub(crate) enum NativeListener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+impl HostSocket {
+    /// A connected Unix socket: its addresses and peer credentials are read now.
+    pub fn unix_stream(stream: UnixStream) -> Self {
+        let local = stream
+            .local_addr()
+            .map_or_else(|_| unnamed(), |a| unix_address(&a));
+        let remote = stream
+            .peer_addr()
+            .map_or_else(|_| unnamed(), |a| unix_address(&a));
+        let credentials = stream.peer_cred().ok().map(|c| PeerCredentials {
+            pid: c.pid(),
+            uid: c.uid(),
+            gid: c.gid(),
+        });
+        Self::stream(NativeStream::Unix(stream), local, remote, credentials)
+    }
+
+    /// A connected TCP socket (accepted on a listener the host opened).
+    pub fn tcp_stream(stream: TcpStream) -> Self {
+        let local = stream.local_addr().map_or_else(|_| unnamed(), inet_address);
+        let remote = stream.peer_addr().map_or_else(|_| unnamed(), inet_address);
+        Self::stream(NativeStream::Tcp(stream), local, remote, None)
+    }
+
+    fn stream(
+        io: NativeStream,
+        local: HostAddress,
+        remote: HostAddress,
+        credentials: Option<PeerCredentials>,
+    ) -> Self {
+        Self {
+            kind: Kind::Stream(StreamSocket {
+                io: Arc::new(io),
+                receive_taken: false,
+                send_taken: false,
+                local,
+                remote,
+                credentials,
+            }),
+        }
+    }
+
+    /// A Unix listener; `file` is the socket file it created, for `cleanup`.
+    pub fn unix_listener(listener: UnixListener, file: Option<SocketFile>) -> Self {
+        let local = listener
+            .local_addr()
+            .map_or_else(|_| unnamed(), |a| unix_address(&a));
+        Self::listener(NativeListener::Unix(listener), local, file)
+    }
+
+    /// A TCP listener.
+    pub fn tcp_listener(listener: TcpListener) -> Self {
+        let local = listener
+            .local_addr()
+            .map_or_else(|_| unnamed(), inet_address);
+        Self::listener(NativeListener::Tcp(listener), local, None)
+    }
+
+    fn listener(io: NativeListener, local: HostAddress, file: Option<SocketFile>) -> Self {
+        Self {
+            kind: Kind::Listener(ListenerSocket {
+                io: Arc::new(io),
+                accept_taken: false,
+                local,
+                file,
+            }),
+        }
+    }
+
+    /// The local address.
+    pub(crate) fn local_address(&self) -> HostAddress {
+        match &self.kind {
+            Kind::Stream(s) => s.local.clone(),
+            Kind::Listener(l) => l.local.clone(),
+        }
+    }
+}
+
+impl NativeStream {
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Self::Unix(s) => s.poll_read_ready(cx),
+            Self::Tcp(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.try_read(buf),
+            Self::Tcp(s) => s.try_read(buf),
+        }
+    }
+
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Self::Unix(s) => s.poll_write_ready(cx),
+            Self::Tcp(s) => s.poll_write_ready(cx),
+        }
+    }
+
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.try_write(buf),
+            Self::Tcp(s) => s.try_write(buf),
+        }
+    }
+
+    /// Shuts down one direction; errors (e.g. the peer already gone) are of no use here.
+    pub(crate) fn shutdown(&self, how: rustix::net::Shutdown) {
+        let _ = match self {
+            Self::Unix(s) => rustix::net::shutdown(s, how),
+            Self::Tcp(s) => rustix::net::shutdown(s, how),
+        };
+    }
+
+    /// Reads into `buf`, waiting for readiness: `Ok(0)` at EOF.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            match self.try_read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.poll_read_ready(cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Writes from `buf`, waiting for readiness.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            match self.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match self.poll_write_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}
+
+impl NativeListener {
+    /// Accepts the next connection as a new [`HostSocket`].
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<HostSocket>> {
+        match self {
+            Self::Unix(l) => l
+                .poll_accept(cx)
+                .map_ok(|(stream, _)| HostSocket::unix_stream(stream)),
+            Self::Tcp(l) => l
+                .poll_accept(cx)
+                .map_ok(|(stream, _)| HostSocket::tcp_stream(stream)),
+        }
+    }
+}
+
+/// The socket file a Unix listener created, identified by device, inode and (where the file
+/// system records it) birth time, so that a file that was removed or replaced since is
+/// recognised as not ours. CPython compares the inode only; a replacement created right after
+/// the removal can get the same inode number back, which the birth time tells apart.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    born: Option<std::time::SystemTime>,
+}
+
+impl SocketFile {
+    /// Notes the socket file now at `path` (just bound).
+    pub fn of(path: impl Into<PathBuf>) -> io::Result<Self> {
+        let path = path.into();
+        let meta = std::fs::symlink_metadata(&path)?;
+        Ok(Self {
+            path,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            born: meta.created().ok(),
+        })
+    }
+
+    /// Removes the file if it is still the socket this listener created; keeps a file that is
+    /// gone or was replaced. Returns whether it removed it.
+    pub fn remove_if_ours(&self) -> bool {
+        let Ok(meta) = std::fs::symlink_metadata(&self.path) else {
+            return false;
+        };
+        if !meta.file_type().is_socket()
+            || meta.dev() != self.dev
+            || meta.ino() != self.ino
+            || meta.created().ok() != self.born
+        {
+            return false;
+        }
+        std::fs::remove_file(&self.path).is_ok()
+    }
+}
+
+/// The address of an unbound Unix socket (a client's own, a socketpair end): `""`, as Python
+/// reports it.
+fn unnamed() -> HostAddress {
+    HostAddress::Unix(String::new())
+}
+
+/// A Unix socket address as the guest sees it: the path, `\0name` in the abstract namespace,
+/// `""` when unnamed.
+fn unix_address(addr: &tokio::net::unix::SocketAddr) -> HostAddress {
+    if let Some(path) = addr.as_pathname() {
+        return HostAddress::Unix(path.to_string_lossy().into_owned());
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(name) = addr.as_abstract_name() {
+        return HostAddress::Unix(format!("\0{}", String::from_utf8_lossy(name)));
+    }
+    unnamed()
+}
+
+/// An internet address as `ip:port` (`[ip]:port` for IPv6).
+fn inet_address(addr: std::net::SocketAddr) -> HostAddress {
+    HostAddress::Inet(addr.to_string())
+}
+
+/// The error for an operation the socket's kind does not have.
+pub(crate) fn wrong_kind(what: &str) -> ErrorCode {
+    ErrorCode::NotSupported(format!(
+        "{what} is not possible on this kind of host socket"
+    ))
+}

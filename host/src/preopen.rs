@@ -1,0 +1,195 @@
+//! Listeners the host opens before a run (`wasio run --listen tcp:ADDR --listen unix:PATH`),
+//! which the app adopts as servers (asyncio's `start_server(sock=...)`) through
+//! `wasio:host/preopens`.
+//!
+//! Opening them is the operator's grant: the app needs no `--allow-listen` / `--allow-unix` for
+//! them. A Unix socket file the host created is removed when the run's context is dropped, if it
+//! is still the one it created.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::str::FromStr;
+
+use crate::host_impl::socket::{HostSocket, SocketFile};
+
+/// What to listen on: `tcp:HOST:PORT` or `unix:PATH` (`unix:@NAME` for an abstract name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenSpec {
+    /// A TCP address (HOST an IP literal, IPv6 in brackets, or a name resolved now).
+    Tcp(String),
+    /// A Unix socket path, or `\0name` in the abstract namespace.
+    Unix(String),
+}
+
+impl FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(addr) = s.strip_prefix("tcp:") {
+            if addr.rsplit_once(':').is_none() {
+                return Err(format!(
+                    "`{s}`: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:8080"
+                ));
+            }
+            Ok(Self::Tcp(addr.to_owned()))
+        } else if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(format!("`{s}`: the Unix socket path is empty"));
+            }
+            Ok(Self::Unix(match path.strip_prefix('@') {
+                Some(name) => format!("\0{name}"),
+                None => path.to_owned(),
+            }))
+        } else {
+            Err(format!(
+                "`{s}`: expected tcp:HOST:PORT or unix:PATH (e.g. tcp:127.0.0.1:8080, unix:/run/app.sock)"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "tcp:{addr}"),
+            Self::Unix(path) => match path.strip_prefix('\0') {
+                Some(name) => write!(f, "unix:@{name}"),
+                None => write!(f, "unix:{path}"),
+            },
+        }
+    }
+}
+
+/// An open listener waiting to be adopted by the app, under the name it was asked for.
+#[derive(Debug)]
+pub struct Preopened {
+    name: String,
+    listener: Listener,
+    file: Option<SocketFileGuard>,
+}
+
+#[derive(Debug)]
+enum Listener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+/// Backlog of pre-opened listeners (asyncio's default).
+const BACKLOG: u32 = 100;
+
+impl Preopened {
+    /// Opens the listener `spec` names. For a Unix path, a stale socket file there is replaced
+    /// (as asyncio does); the file created is removed when the run's context is dropped (or this
+    /// value, if never adopted), if it is still the one created here.
+    pub fn open(spec: &ListenSpec) -> anyhow::Result<Self> {
+        let name = spec.to_string();
+        match spec {
+            ListenSpec::Tcp(addr) => {
+                let addrs: Vec<SocketAddr> = addr
+                    .to_socket_addrs()
+                    .map_err(|e| anyhow::anyhow!("resolving {addr}: {e}"))?
+                    .collect();
+                let listener = std::net::TcpListener::bind(addrs.as_slice())
+                    .map_err(|e| anyhow::anyhow!("listening on {name}: {e}"))?;
+                listener.set_nonblocking(true)?;
+                Ok(Self {
+                    name,
+                    listener: Listener::Tcp(listener),
+                    file: None,
+                })
+            }
+            ListenSpec::Unix(path) => {
+                let (listener, file) = crate::host_impl::unix::bind(path, BACKLOG)
+                    .map_err(|e| anyhow::anyhow!("listening on {name}: {e}"))?;
+                Ok(Self {
+                    name,
+                    listener: Listener::Unix(listener),
+                    file: file.map(SocketFileGuard),
+                })
+            }
+        }
+    }
+
+    /// The name the app sees (`tcp:127.0.0.1:8080`, `unix:/run/app.sock`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The local address, as text (for logs).
+    pub fn local_address(&self) -> String {
+        match &self.listener {
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|_| "?".to_owned(), |a| a.to_string()),
+            Listener::Unix(l) => l.local_addr().map_or_else(
+                |_| "?".to_owned(),
+                |a| {
+                    a.as_pathname()
+                        .map_or_else(|| self.name.clone(), |p| p.display().to_string())
+                },
+            ),
+        }
+    }
+
+    /// The listener as a host socket (registers it with the current tokio runtime), and the
+    /// guard of its socket file, to keep until the run ends.
+    pub(crate) fn into_host_socket(
+        self,
+    ) -> std::io::Result<(String, HostSocket, Option<SocketFileGuard>)> {
+        let socket = match self.listener {
+            Listener::Tcp(l) => HostSocket::tcp_listener(tokio::net::TcpListener::from_std(l)?),
+            Listener::Unix(l) => {
+                HostSocket::unix_listener(tokio::net::UnixListener::from_std(l)?, None)
+            }
+        };
+        Ok((self.name, socket, self.file))
+    }
+}
+
+/// Removes a socket file the host created when dropped, if it is still that file.
+#[derive(Debug)]
+pub(crate) struct SocketFileGuard(SocketFile);
+
+impl Drop for SocketFileGuard {
+    fn drop(&mut self) {
+        self.0.remove_if_ours();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        assert_eq!(
+            "tcp:127.0.0.1:80".parse(),
+            Ok(ListenSpec::Tcp("127.0.0.1:80".into()))
+        );
+        assert_eq!(
+            "unix:/run/a.sock".parse(),
+            Ok(ListenSpec::Unix("/run/a.sock".into()))
+        );
+        assert_eq!("unix:@app".parse(), Ok(ListenSpec::Unix("\0app".into())));
+        assert_eq!(
+            "unix:@app".parse::<ListenSpec>().map(|s| s.to_string()),
+            Ok("unix:@app".to_owned())
+        );
+        assert!("udp:1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("tcp:nowhere".parse::<ListenSpec>().is_err());
+        assert!("unix:".parse::<ListenSpec>().is_err());
+    }
+
+    #[test]
+    fn a_unix_preopen_removes_its_file_when_dropped() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("p.sock");
+        let spec = ListenSpec::Unix(path.display().to_string());
+        let listener = Preopened::open(&spec)?;
+        assert!(path.exists());
+        assert_eq!(listener.name(), format!("unix:{}", path.display()));
+        drop(listener);
+        assert!(!path.exists());
+        Ok(())
+    }
+}

@@ -1,0 +1,359 @@
+//! Unix domain sockets and adopted host sockets through the provider: the echo-server example
+//! on a Unix path against native tokio clients, the probe as Unix client and server
+//! (half-close, cleanup_socket, a denied path), socketpairs, and listeners the host opened.
+
+use std::os::unix::fs::FileTypeExt as _;
+use std::path::Path;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use wasio_host::{Capabilities, ListenSpec, Preopened};
+use wasio_tests::{
+    ECHO_SERVER, PROBE, SOCKETPAIR, WAIT, assert_success, run, spawn, spawn_with, unix_dir,
+    unix_echo_server,
+};
+
+/// A socket path in `dir`, as text.
+fn sock(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// Sends `data` over `stream`, half-closes, reads the echo until EOF.
+async fn echo_over(mut stream: UnixStream, data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let (mut rd, mut wr) = stream.split();
+    let send = async {
+        wr.write_all(data).await?;
+        wr.shutdown().await?;
+        anyhow::Ok(())
+    };
+    let receive = async {
+        let mut echoed = Vec::with_capacity(data.len());
+        rd.read_to_end(&mut echoed).await?;
+        anyhow::Ok(echoed)
+    };
+    let (sent, echoed) = tokio::time::timeout(WAIT, async { tokio::join!(send, receive) }).await?;
+    sent?;
+    echoed
+}
+
+async fn echo(path: &str, data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    echo_over(UnixStream::connect(path).await?, data).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_echo_one_byte_and_the_docs_conversation() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "echo.sock");
+    let mut server = unix_echo_server(dir.path(), &path).await?;
+    let mut client = UnixStream::connect(&path).await?;
+    client.write_all(b"x").await?;
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(WAIT, client.read_exact(&mut byte)).await??;
+    assert_eq!(&byte, b"x");
+    drop(client);
+    // A Unix client socket is unnamed: asyncio shows its peername as ''.
+    assert_eq!(
+        server.line_starting("Received ").await?,
+        "Received 'x' from ''"
+    );
+    assert_eq!(server.line_starting("Send: ").await?, "Send: 'x'");
+    server.line_starting("Close the connection").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_echo_one_mebibyte() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "echo.sock");
+    let _server = unix_echo_server(dir.path(), &path).await?;
+    let data: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i * 7 + i / 251) as u8)
+        .collect();
+    let echoed = echo(&path, &data).await?;
+    assert_eq!(echoed.len(), data.len());
+    assert!(echoed == data, "the echo differs from what was sent");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_echo_one_hundred_concurrent_clients() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "echo.sock");
+    let _server = unix_echo_server(dir.path(), &path).await?;
+    let clients = (0..120u32).map(|i| {
+        let path = path.clone();
+        tokio::spawn(async move {
+            let data = format!("client {i}: {}", "z".repeat(i as usize * 37)).into_bytes();
+            let echoed = echo(&path, &data).await?;
+            anyhow::ensure!(echoed == data, "client {i} got a different echo");
+            anyhow::Ok(())
+        })
+    });
+    for client in clients {
+        client.await??;
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_echo_on_an_abstract_name() -> anyhow::Result<()> {
+    let name = format!("wasio-test-{}", std::process::id());
+    let address = format!("\0{name}");
+    let mut caps = Capabilities::deny_all();
+    caps.allow_unix(wasio_host::UnixGrant::Abstract(name.into_bytes()));
+    let mut server = spawn(ECHO_SERVER, &["--unix", &address], caps)?;
+    server.line_starting("Serving on ").await?;
+    assert_eq!(echo(&address, b"abstract").await?, b"abstract");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_client_half_close() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "peer.sock");
+    let listener = UnixListener::bind(&path)?;
+    let peer = tokio::spawn(async move {
+        let (mut s, _) = tokio::time::timeout(WAIT, listener.accept()).await??;
+        let mut got = Vec::new();
+        // The probe's write_eof ends our read; then we answer on the still-open direction.
+        s.read_to_end(&mut got).await?;
+        s.write_all(b"after-eof:").await?;
+        s.write_all(&got).await?;
+        s.shutdown().await?;
+        anyhow::Ok(got)
+    });
+    let (exit, lines) = run(PROBE, &["unix-half-close", &path], unix_dir(dir.path())?).await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(
+        lines,
+        [
+            format!("peer {path:?} local \"\""),
+            "write-after-eof Cannot call write() after write_eof()".to_string(),
+            "answer after-eof:ping".to_string(),
+            "at_eof true".to_string(),
+            "done".to_string(),
+        ]
+    );
+    assert_eq!(peer.await??, b"ping");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_unix_path_is_access_denied() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let granted = tempfile::tempdir()?;
+    let path = sock(dir.path(), "peer.sock");
+    let _listener = UnixListener::bind(&path)?;
+    for scenario in ["unix-connect", "unix-serve"] {
+        let target = if scenario == "unix-serve" {
+            sock(dir.path(), "new.sock")
+        } else {
+            path.clone()
+        };
+        // A grant for another directory does not cover this one.
+        let (exit, lines) = run(PROBE, &[scenario, &target], unix_dir(granted.path())?).await?;
+        assert!(!exit.success(), "{lines:?}");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("error ErrorCode::AccessDenied("),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains("--allow-unix"), "{lines:?}");
+    }
+    assert!(!dir.path().join("new.sock").exists());
+    // `..` does not escape a grant either.
+    let escape = format!("{}/../{}", granted.path().display(), "x.sock");
+    let (exit, lines) = run(PROBE, &["unix-serve", &escape], unix_dir(granted.path())?).await?;
+    assert!(!exit.success(), "{lines:?}");
+    assert!(
+        lines[0].starts_with("error ErrorCode::AccessDenied("),
+        "{lines:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_server_reports_its_path() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "s.sock");
+    let (exit, lines) = run(PROBE, &["unix-serve", &path], unix_dir(dir.path())?).await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(lines, [format!("serving {path:?}"), "done".to_string()]);
+    // cleanup_socket is on by default.
+    assert!(!Path::new(&path).exists());
+    Ok(())
+}
+
+/// What the test does to the socket file while the probe's server runs.
+enum Meddle {
+    Nothing,
+    Remove,
+    Replace,
+}
+
+/// Runs the probe's `unix-cleanup` scenario; returns whether the socket file exists afterwards
+/// and, when the test replaced it, whether the replacement still answers.
+async fn cleanup_case(cleanup: &str, meddle: Meddle) -> anyhow::Result<(bool, bool)> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "served.sock");
+    let ctl = sock(dir.path(), "ctl.sock");
+    let mut probe = spawn(
+        PROBE,
+        &["unix-cleanup", &path, &ctl, cleanup],
+        unix_dir(dir.path())?,
+    )?;
+    probe.line_starting("serving").await?;
+    assert!(std::fs::symlink_metadata(&path)?.file_type().is_socket());
+    let replacement = match meddle {
+        Meddle::Nothing => None,
+        Meddle::Remove => {
+            std::fs::remove_file(&path)?;
+            None
+        }
+        Meddle::Replace => {
+            std::fs::remove_file(&path)?;
+            Some(UnixListener::bind(&path)?)
+        }
+    };
+    let mut signal = UnixStream::connect(&ctl).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, signal.read_to_end(&mut answer)).await??;
+    assert_eq!(answer, b"closed");
+    let (exit, lines) = probe.finish().await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(lines, ["serving", "closed", "done"]);
+    let exists = Path::new(&path).exists();
+    let answers = match replacement {
+        Some(listener) => {
+            let connect = UnixStream::connect(&path);
+            let (client, accepted) = tokio::join!(connect, listener.accept());
+            client.is_ok() && accepted.is_ok()
+        }
+        None => false,
+    };
+    Ok((exists, answers))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_removes_the_socket_file_on_close() -> anyhow::Result<()> {
+    assert_eq!(cleanup_case("on", Meddle::Nothing).await?, (false, false));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_of_a_file_already_gone_is_quiet() -> anyhow::Result<()> {
+    assert_eq!(cleanup_case("on", Meddle::Remove).await?, (false, false));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_keeps_a_replaced_socket_file() -> anyhow::Result<()> {
+    assert_eq!(cleanup_case("on", Meddle::Replace).await?, (true, true));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_off_keeps_the_socket_file() -> anyhow::Result<()> {
+    assert_eq!(cleanup_case("off", Meddle::Nothing).await?, (true, false));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketpair_example_prints_received_abc() -> anyhow::Result<()> {
+    let (exit, lines) = run(SOCKETPAIR, &[], Capabilities::deny_all()).await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(lines, ["Received: abc"]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketpair_half_close_and_credentials() -> anyhow::Result<()> {
+    let (exit, lines) = run(PROBE, &["socketpair"], Capabilities::deny_all()).await?;
+    assert_success(&exit, &lines)?;
+    let credentials = if cfg!(any(target_os = "linux", target_os = "android")) {
+        // The peer is this very process: its uid is ours.
+        format!("credentials pid=true uid={}", current_uid()?)
+    } else {
+        lines[1].clone()
+    };
+    assert_eq!(
+        lines,
+        [
+            "names \"\" \"\"".to_string(),
+            credentials,
+            "b got ping".to_string(),
+            "b at_eof true".to_string(),
+            "a got pong".to_string(),
+            "done".to_string(),
+        ]
+    );
+    Ok(())
+}
+
+/// This process's real uid, from /proc (no libc call needed).
+fn current_uid() -> anyhow::Result<u32> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .ok_or_else(|| anyhow::anyhow!("no Uid line"))?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("bad Uid line"))?
+        .parse()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preopened_tcp_and_unix_listeners_are_adopted() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "pre.sock");
+    let unix = Preopened::open(&ListenSpec::Unix(path.clone()))?;
+    let tcp = Preopened::open(&ListenSpec::Tcp("127.0.0.1:0".to_owned()))?;
+    let tcp_addr = tcp.local_address();
+    // No grants at all: the host opened these listeners, the app only adopts them.
+    let mut server = spawn_with(
+        ECHO_SERVER,
+        &["--preopened"],
+        Capabilities::deny_all(),
+        vec![unix, tcp],
+    )?;
+    let first = server.line_starting("Serving on ").await?;
+    let second = server.line_starting("Serving on ").await?;
+    assert_eq!(first, format!("Serving on unix:{path} at {path}"));
+    assert_eq!(second, format!("Serving on tcp:127.0.0.1:0 at {tcp_addr}"));
+    assert_eq!(echo(&path, b"over unix").await?, b"over unix");
+    let mut tcp_client = tokio::net::TcpStream::connect(&tcp_addr).await?;
+    tcp_client.write_all(b"over tcp").await?;
+    tcp_client.shutdown().await?;
+    let mut echoed = Vec::new();
+    tokio::time::timeout(WAIT, tcp_client.read_to_end(&mut echoed)).await??;
+    assert_eq!(echoed, b"over tcp");
+    let tcp_peer = tcp_client.local_addr()?;
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        received.push(server.line_starting("Received ").await?);
+    }
+    received.sort();
+    assert_eq!(
+        received,
+        [
+            format!(
+                "Received 'over tcp' from ('127.0.0.1', {})",
+                tcp_peer.port()
+            ),
+            "Received 'over unix' from ''".to_string(),
+        ]
+    );
+    // The host removes the socket file it created once the run is over.
+    drop(server);
+    let gone = tokio::time::timeout(WAIT, async {
+        while Path::new(&path).exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the pre-opened socket file outlived the run");
+    Ok(())
+}
