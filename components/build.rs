@@ -12,6 +12,7 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("echo-client", "echo_client", "WASIO_ECHO_CLIENT_WASM"),
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
     ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
+    ("wasio-sdk-app", "wasio_sdk_app", "WASIO_SDK_APP_WASM"),
 ];
 
 fn main() {
@@ -22,6 +23,10 @@ fn main() {
         "guest/src",
         "guest/Cargo.toml",
         "examples",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "tests/probe",
+        "tests/sdk-app",
         "core/src",
         "core/Cargo.toml",
     ] {

@@ -1,55 +1,33 @@
-//! The asyncio docs' "TCP echo client using streams" (`tcp_echo_client`) as a wasio app component.
+//! The asyncio docs' "TCP echo client using streams" (`tcp_echo_client`) as a wasio app component,
+//! written with wasio-sdk.
 //!
 //! `echo-client [--host H] [--port P] [--message M]` (defaults 127.0.0.1, 8888, "Hello World!")
 //! prints `Send: 'M'`, `Received: 'M'` and `Close the connection`, as the docs' example does.
 
-/// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
-#[allow(unsafe_code)]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "wasio:streams/app",
-        generate_all,
-    });
+use wasio_sdk::python_str_repr as repr;
+
+wasio_sdk::main!(main);
+
+async fn main() -> Result<(), String> {
+    let (host, port, message) = parse_args()?;
+    tcp_echo_client(&host, port, &message)
+        .await
+        .map_err(|e| format!("echo-client: {e:?}"))
 }
 
-use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection};
-use bindings::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode};
+async fn tcp_echo_client(host: &str, port: u16, message: &str) -> wasio_sdk::Result<()> {
+    let (mut reader, writer) = wasio_sdk::open_connection(host, port).await?;
 
-struct EchoClient;
+    println!("Send: {}", repr(message));
+    writer.write(message)?;
+    writer.drain().await?;
 
-/// Python's `repr` of a str: single quotes, backslash and quote escaped.
-fn py_repr(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-async fn tcp_echo_client(host: String, port: u16, message: String) -> Result<(), ErrorCode> {
-    let options = ConnectOptions {
-        limit: None,
-        ssl: None,
-        server_hostname: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        family: AddressFamily::Unspecified,
-        local_addr: None,
-        happy_eyeballs_delay: None,
-        interleave: None,
-        timeout: None,
-        write_queue_cap: None,
-    };
-    let (reader, writer) = Connection::split(streams::open_connection(host, port, options).await?);
-
-    println!("Send: {}", py_repr(&message));
-    writer.write(message.as_bytes())?;
-    writer.drain(None).await?;
-
-    let data = reader.read(100, None).await?;
-    println!("Received: {}", py_repr(&String::from_utf8_lossy(&data)));
+    let data = reader.read(100).await?;
+    println!("Received: {}", repr(&String::from_utf8_lossy(&data)));
 
     println!("Close the connection");
     writer.close();
-    writer.wait_closed(None).await
+    writer.wait_closed().await
 }
 
 fn parse_args() -> Result<(String, u16, String), String> {
@@ -73,20 +51,4 @@ fn parse_args() -> Result<(String, u16, String), String> {
         }
     }
     Ok((host, port, message))
-}
-
-impl Guest for EchoClient {
-    async fn run() -> Result<(), ()> {
-        let (host, port, message) = parse_args().map_err(|e| eprintln!("echo-client: {e}"))?;
-        tcp_echo_client(host, port, message)
-            .await
-            .map_err(|e| eprintln!("echo-client: {e:?}"))
-    }
-}
-
-/// The component's `wasi:cli/run` export (the macro expands to `unsafe` ABI glue).
-#[allow(unsafe_code)]
-mod export {
-    use super::EchoClient;
-    crate::bindings::export!(EchoClient with_types_in crate::bindings);
 }

@@ -1,80 +1,48 @@
-//! The asyncio docs' "TCP echo server using streams" as a wasio app component.
+//! The asyncio docs' "TCP echo server using streams" as a wasio app component, written with
+//! wasio-sdk.
 //!
 //! `echo-server [--host H] [--port P]` (default 127.0.0.1:8888) prints `Serving on H:P`, then for
 //! every client, concurrently: reads, prints `Received 'MSG' from ('IP', PORT)` and `Send: 'MSG'`
 //! for the first message, echoes everything until the client's EOF, prints `Close the connection`
 //! and closes. It serves until the process is stopped.
 
-/// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
-#[allow(unsafe_code)]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "wasio:streams/app",
-        generate_all,
-    });
+use wasio_sdk::{Reader, Writer, python_str_repr as repr};
+
+wasio_sdk::main!(main);
+
+async fn main() -> Result<(), String> {
+    let (host, port) = parse_args()?;
+    let server = wasio_sdk::start_server(&host, port)
+        .await
+        .map_err(|e| format!("echo-server: cannot serve: {e:?}"))?;
+    let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
+    println!("Serving on {}", addrs.join(", "));
+    server
+        .serve_forever(handle_echo)
+        .await
+        .map_err(|e| format!("echo-server: {e:?}"))
 }
 
-use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
-use bindings::wasio::streams::types::{AddressFamily, ErrorCode, ServerOptions, SocketAddress};
-
-struct EchoServer;
-
-/// Python's `repr` of a str: single quotes, backslash and quote escaped.
-fn py_repr(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// Python's `repr` of a peername tuple.
-fn peer_repr(addr: Option<SocketAddress>) -> String {
-    match addr {
-        Some(SocketAddress::Inet(a)) if a.host.contains(':') => {
-            format!(
-                "('{}', {}, {}, {})",
-                a.host, a.port, a.flow_info, a.scope_id
-            )
-        }
-        Some(SocketAddress::Inet(a)) => format!("('{}', {})", a.host, a.port),
-        Some(SocketAddress::Unix(path)) => py_repr(&path),
-        None => "None".to_string(),
-    }
-}
-
-/// `H:P`, with brackets for IPv6.
-fn address_text(addr: &SocketAddress) -> String {
-    match addr {
-        SocketAddress::Inet(a) if a.host.contains(':') => format!("[{}]:{}", a.host, a.port),
-        SocketAddress::Inet(a) => format!("{}:{}", a.host, a.port),
-        SocketAddress::Unix(path) => path.clone(),
-    }
-}
-
-async fn handle_echo(reader: Reader, writer: Writer) -> Result<(), ErrorCode> {
-    let peer = peer_repr(writer.extra_info().peername);
+async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()> {
+    let peer = writer.peername().map_or("None".into(), |a| a.python_repr());
     let mut first = true;
     loop {
-        let data = match reader.try_read(65536) {
-            Some(result) => result?,
-            None => reader.read(65536, None).await?,
-        };
+        let data = reader.read(65536).await?;
         if data.is_empty() {
             break;
         }
         if first {
-            let message = String::from_utf8_lossy(&data);
-            println!("Received {} from {peer}", py_repr(&message));
-            println!("Send: {}", py_repr(&message));
+            let message = repr(&String::from_utf8_lossy(&data));
+            println!("Received {message} from {peer}");
+            println!("Send: {message}");
             first = false;
         }
         writer.write(&data)?;
-        if writer.try_drain().is_none() {
-            writer.drain(None).await?;
-        }
+        writer.drain().await?;
     }
     println!("Close the connection");
     writer.close();
-    writer.wait_closed(None).await
+    writer.wait_closed().await
 }
 
 fn parse_args() -> Result<(String, u16), String> {
@@ -96,54 +64,4 @@ fn parse_args() -> Result<(String, u16), String> {
         }
     }
     Ok((host, port))
-}
-
-impl Guest for EchoServer {
-    async fn run() -> Result<(), ()> {
-        let (host, port) = parse_args().map_err(|e| eprintln!("echo-server: {e}"))?;
-        let options = ServerOptions {
-            limit: None,
-            family: AddressFamily::Unspecified,
-            backlog: None,
-            reuse_address: None,
-            reuse_port: false,
-            keep_alive: false,
-            ssl: None,
-            ssl_handshake_timeout: None,
-            ssl_shutdown_timeout: None,
-            start_serving: None,
-            write_queue_cap: None,
-        };
-        let server = streams::start_server(vec![host], port, options)
-            .await
-            .map_err(|e| eprintln!("echo-server: cannot serve: {e:?}"))?;
-        let addrs: Vec<String> = server.sockets().iter().map(address_text).collect();
-        println!("Serving on {}", addrs.join(", "));
-        let serving = server
-            .serve_forever()
-            .map_err(|e| eprintln!("echo-server: {e:?}"))?;
-        loop {
-            match serving.accept(None).await {
-                Ok(conn) => {
-                    let (reader, writer) = Connection::split(conn);
-                    wit_bindgen::spawn_local(async move {
-                        if let Err(e) = handle_echo(reader, writer).await {
-                            eprintln!("Unhandled exception in client connection handler: {e:?}");
-                        }
-                    });
-                }
-                Err(e) => {
-                    eprintln!("echo-server: accept failed: {e:?}");
-                    return Err(());
-                }
-            }
-        }
-    }
-}
-
-/// The component's `wasi:cli/run` export (the macro expands to `unsafe` ABI glue).
-#[allow(unsafe_code)]
-mod export {
-    use super::EchoServer;
-    crate::bindings::export!(EchoServer with_types_in crate::bindings);
 }
