@@ -17,3 +17,7 @@ pub static HTTP_HEADERS: &[u8] = include_bytes!(env!("WASIO_HTTP_HEADERS_WASM"))
 /// A test app (tests/probe) that runs one named client scenario and prints what it saw; used by
 /// the integration tests.
 pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));
+
+/// A test app (tests/sdk-app) that exercises every wasio-sdk method through the provider, one
+/// named scenario per run; used by the integration tests.
+pub static SDK_APP: &[u8] = include_bytes!(env!("WASIO_SDK_APP_WASM"));

@@ -18,6 +18,9 @@ pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS};
 /// The probe test app (tests/probe): runs one named client scenario.
 pub use wasio_components::PROBE;
 
+/// The wasio-sdk test app (tests/sdk-app): runs one named SDK scenario.
+pub use wasio_components::SDK_APP;
+
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);
 

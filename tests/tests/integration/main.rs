@@ -5,3 +5,4 @@
 mod client;
 mod echo_server;
 mod interop;
+mod sdk;
