@@ -12,6 +12,11 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("echo-client", "echo_client", "WASIO_ECHO_CLIENT_WASM"),
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
     ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
+    (
+        "wasio-streams-tests",
+        "wasio_streams_tests",
+        "WASIO_STREAMS_TESTS_WASM",
+    ),
     ("wasio-sdk-app", "wasio_sdk_app", "WASIO_SDK_APP_WASM"),
 ];
 
@@ -23,10 +28,14 @@ fn main() {
         "guest/src",
         "guest/Cargo.toml",
         "examples",
+        "tests/probe/src",
+        "tests/probe/Cargo.toml",
+        "tests/streams-app/src",
+        "tests/streams-app/Cargo.toml",
         "sdk/src",
         "sdk/Cargo.toml",
-        "tests/probe",
-        "tests/sdk-app",
+        "tests/sdk-app/src",
+        "tests/sdk-app/Cargo.toml",
         "core/src",
         "core/Cargo.toml",
     ] {

@@ -18,6 +18,9 @@ pub static HTTP_HEADERS: &[u8] = include_bytes!(env!("WASIO_HTTP_HEADERS_WASM"))
 /// the integration tests.
 pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));
 
+/// A test app (tests/streams-app): CPython's asyncio stream and server tests, ported, run by name.
+pub static STREAMS_TESTS: &[u8] = include_bytes!(env!("WASIO_STREAMS_TESTS_WASM"));
+
 /// A test app (tests/sdk-app) that exercises every wasio-sdk method through the provider, one
 /// named scenario per run; used by the integration tests.
 pub static SDK_APP: &[u8] = include_bytes!(env!("WASIO_SDK_APP_WASM"));

@@ -41,6 +41,15 @@ impl ReadBuffer {
         self.eof = true;
     }
 
+    /// Runs `f` as if EOF had not been received, then restores the flag. A reader with a stored
+    /// error uses this: the error takes EOF's place once the buffered bytes are read.
+    pub fn without_eof<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let eof = std::mem::replace(&mut self.eof, false);
+        let result = f(self);
+        self.eof = eof;
+        result
+    }
+
     /// asyncio `at_eof`: EOF received and nothing left to read.
     pub fn at_eof(&self) -> bool {
         self.eof && self.is_empty()
@@ -139,6 +148,14 @@ mod tests {
         assert!(!b.at_eof());
         b.set_eof();
         assert!(b.at_eof());
+    }
+
+    #[test]
+    fn without_eof_hides_and_restores_the_flag() {
+        let mut b = ReadBuffer::new();
+        b.set_eof();
+        assert!(!b.without_eof(|b| b.eof()));
+        assert!(b.eof());
     }
 
     #[test]

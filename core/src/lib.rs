@@ -15,6 +15,7 @@ pub mod read_exactly;
 pub mod read_line;
 pub mod read_until;
 pub mod separator;
+pub mod staggered;
 pub mod watermarks;
 pub mod write_queue;
 

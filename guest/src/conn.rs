@@ -19,8 +19,11 @@ use std::future::Future;
 use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use wasio_core::flow::ReadFlow;
-use wasio_core::{Attempt, Demand, QueueFull, ReadBuffer, WriteQueue};
+use wasio_core::{Attempt, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
 use wit_bindgen::{StreamReader, StreamResult, StreamWriter};
+
+/// asyncio warns about writes to a closed transport once this many were dropped.
+const DROPPED_WRITES_WARNING: u32 = 5;
 
 /// How many bytes the receive pump asks the transport for at once.
 const RECEIVE_CHUNK: usize = 64 * 1024;
@@ -83,6 +86,8 @@ pub struct State {
     closing: bool,
     /// `abort` was called.
     aborted: bool,
+    /// Writes dropped because the connection is closing or lost.
+    dropped_writes: u32,
     /// The connection was lost (peer reset, send failure).
     lost: bool,
     receive_running: bool,
@@ -137,6 +142,7 @@ impl Conn {
                 eof_requested: false,
                 closing: false,
                 aborted: false,
+                dropped_writes: 0,
                 lost: false,
                 receive_running: true,
                 send_running: true,
@@ -193,7 +199,13 @@ impl Conn {
     ) -> Option<Result<T, ErrorCode>> {
         let mut st = self.st.borrow_mut();
         let limit = st.limit;
-        let result = match op(&mut st.rbuf, limit) {
+        let attempt = if st.stored_error.is_some() {
+            // The stored error takes EOF's place: bytes first, then the error, never EOF.
+            st.rbuf.without_eof(|buf| op(buf, limit))
+        } else {
+            op(&mut st.rbuf, limit)
+        };
+        let result = match attempt {
             Attempt::Done(result) => Some(result),
             Attempt::NeedMore => st.stored_error.clone().map(Err),
         };
@@ -256,7 +268,13 @@ impl Conn {
             return Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string()));
         }
         if st.closing || st.aborted || st.lost || st.closed {
-            // asyncio drops writes on a closing or lost transport.
+            // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
+            st.dropped_writes += 1;
+            if st.dropped_writes == DROPPED_WRITES_WARNING {
+                eprintln!(
+                    "wasio: socket.send() raised exception: writes to a closed connection are dropped"
+                );
+            }
             return Ok(());
         }
         if parts.iter().all(|p| p.is_empty()) {
@@ -274,28 +292,63 @@ impl Conn {
     }
 
     /// `drain` without waiting: `None` when it has to wait for the queue to fall to low.
+    ///
+    /// asyncio's steps: (1) the reader's stored error; (2) a closing writer lets the close progress,
+    /// so once nothing is left to flush the connection counts as lost; (3) a lost connection is
+    /// `ConnectionResetError("Connection lost")`; (4) at or below high: done; (5) otherwise wait.
     pub fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
         let st = self.st.borrow();
         if let Some(e) = &st.stored_error {
             return Some(Err(e.clone()));
         }
-        if st.lost || st.aborted {
+        let close_done = st.closing && st.wq.is_empty();
+        if st.lost || st.aborted || st.closed || close_done {
             return Some(Err(ErrorCode::ConnectionReset));
         }
-        if st.closed || !st.write_paused {
+        if !st.write_paused {
             return Some(Ok(()));
         }
         None
     }
 
-    /// asyncio `drain`: waits while the writer is paused; all waiters are released together.
+    /// asyncio `drain`: waits while the writer is paused. All waiters are released together when
+    /// the queue falls to the low mark or the connection closes cleanly; a lost connection fails
+    /// them with its error.
     pub async fn drain(&self) -> Result<(), ErrorCode> {
+        if let Some(result) = self.try_drain() {
+            return result;
+        }
         loop {
             let listen = self.drain_ev.listen();
-            if let Some(result) = self.try_drain() {
-                return result;
+            {
+                let st = self.st.borrow();
+                if let Some(e) = &st.stored_error {
+                    return Err(e.clone());
+                }
+                if st.lost || st.aborted {
+                    return Err(ErrorCode::ConnectionReset);
+                }
+                if st.closed || !st.write_paused {
+                    return Ok(());
+                }
             }
             listen.await;
+        }
+    }
+
+    /// asyncio `set_write_buffer_limits`: new marks, and the pause state re-evaluated against them.
+    pub fn set_write_buffer_limits(&self, marks: WaterMarks) {
+        let mut st = self.st.borrow_mut();
+        st.wq.set_marks(marks);
+        let release = if st.wq.above_high() {
+            st.write_paused = true;
+            false
+        } else {
+            std::mem::replace(&mut st.write_paused, false)
+        };
+        drop(st);
+        if release {
+            self.drain_ev.notify();
         }
     }
 
@@ -319,6 +372,8 @@ impl Conn {
         st.closing = true;
         drop(st);
         self.send_ev.notify();
+        // After write_eof the send side may be done already: the receive side stops now.
+        self.pump_ev.notify();
         self.maybe_finish();
     }
 

@@ -3,6 +3,7 @@
 
 use crate::addr;
 use crate::bindings::exports::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode};
+use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::sockets::ip_name_lookup;
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wit_stream;
@@ -10,6 +11,7 @@ use crate::conn::{Completion, Conn, Settings, Streams, Transport};
 use crate::errors::invalid;
 use std::net::IpAddr;
 use std::rc::Rc;
+use wasio_core::staggered;
 
 /// Resolves `host` to addresses of the wanted family: an IP literal as is, otherwise through
 /// wasi:sockets name lookup.
@@ -67,8 +69,10 @@ pub fn settings(limit: usize, write_queue_cap: Option<u64>) -> Settings {
     }
 }
 
-/// Connects to `host:port`, trying every resolved address in turn; the error of the last attempt
-/// is reported when all fail.
+/// Connects to `host:port`. Every resolved address is tried: in turn, or with
+/// `happy-eyeballs-delay` staggered RFC 8305 style (families interleaved, by default one of each in
+/// turn), the first connection winning and the other attempts dropped, which closes their sockets.
+/// When all fail, the error of the attempt that failed last is reported.
 pub async fn open_connection(
     host: String,
     port: u16,
@@ -82,15 +86,31 @@ pub async fn open_connection(
         }
         None => None,
     };
-    let addresses = resolve(&host, options.family).await?;
-    let mut last_error = ErrorCode::ConnectionRefused;
-    for ip in addresses {
-        match attempt(ip, port, local.as_ref()).await {
-            Ok(socket) => return wire(socket, settings(limit, options.write_queue_cap)),
-            Err(e) => last_error = e,
-        }
+    let mut addresses = resolve(&host, options.family).await?;
+    let interleave = match (options.happy_eyeballs_delay, options.interleave) {
+        (_, Some(n)) => n as usize,
+        (Some(_), None) => 1,
+        (None, None) => 0,
+    };
+    if interleave > 0 {
+        addresses = staggered::interleave(addresses, interleave, |ip| ip.is_ipv4());
     }
-    Err(last_error)
+    let delay = options.happy_eyeballs_delay;
+    let local = local.as_ref();
+    let socket = staggered::staggered_race(
+        addresses.len(),
+        |i| attempt(addresses[i], port, local),
+        || async move {
+            match delay {
+                Some(nanos) => monotonic_clock::wait_for(nanos).await,
+                // Without Happy Eyeballs the next attempt starts only when one fails.
+                None => std::future::pending().await,
+            }
+        },
+    )
+    .await
+    .map_err(|last| last.unwrap_or(ErrorCode::NameUnresolvable))?;
+    wire(socket, settings(limit, options.write_queue_cap))
 }
 
 /// One connection attempt to `ip:port`, bound first to a local address of the same family if asked.

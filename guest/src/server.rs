@@ -43,6 +43,8 @@ struct ServerState {
     pending: VecDeque<Rc<Conn>>,
     /// Every connection this server accepted.
     clients: Vec<Weak<Conn>>,
+    /// Accept pumps still running (each holds a listening socket's stream open).
+    pumps: usize,
     backlog: usize,
     keep_alive: bool,
     limit: usize,
@@ -126,6 +128,7 @@ pub async fn start_server(
             forever: false,
             pending: VecDeque::new(),
             clients: Vec::new(),
+            pumps: count,
             backlog: usize::try_from(backlog.max(1)).unwrap_or(usize::MAX),
             keep_alive: options.keep_alive,
             limit,
@@ -136,8 +139,12 @@ pub async fn start_server(
     for index in 0..count {
         wit_bindgen::spawn_local(accept_pump(server.clone(), index));
     }
-    if options.start_serving.unwrap_or(true) {
-        server.start_serving()?;
+    if options.start_serving.unwrap_or(true)
+        && let Err(e) = server.start_serving()
+    {
+        // Lets the accept pumps end instead of waiting for a stream that never comes.
+        server.close();
+        return Err(e);
     }
     Ok(server)
 }
@@ -164,7 +171,9 @@ impl ServerShared {
     }
 
     /// asyncio `close`: stops listening. Connections already handed out stay open; accepted ones
-    /// the app never took are aborted, since no handler will ever see them.
+    /// the app never took are aborted, since no handler will ever see them. The listening sockets
+    /// are released when the accept tasks next run (in the same turn of the event loop, not inside
+    /// this call); `wait_closed` waits for that too.
     pub fn close(&self) {
         let mut st = self.st.borrow_mut();
         if st.closed {
@@ -216,8 +225,21 @@ impl ServerShared {
     }
 }
 
+/// Counts an accept pump out when it ends, however it ends.
+struct PumpRunning(Rc<ServerShared>);
+
+impl Drop for PumpRunning {
+    fn drop(&mut self) {
+        let mut st = self.0.st.borrow_mut();
+        st.pumps = st.pumps.saturating_sub(1);
+        drop(st);
+        self.0.ev.notify();
+    }
+}
+
 /// Accepts connections on listener `index` while the server serves and the queue has room.
 async fn accept_pump(server: Rc<ServerShared>, index: usize) {
+    let _running = PumpRunning(server.clone());
     // Wait for `start_serving` to hand us the listen stream.
     let mut stream = loop {
         let listen = server.ev.listen();
@@ -366,7 +388,11 @@ impl GuestServer for ServerImpl {
         with_timeout(timeout, async move {
             loop {
                 let listen = server.ev.listen();
-                if server.st.borrow().closed && server.live_clients().is_empty() {
+                let closed = {
+                    let st = server.st.borrow();
+                    st.closed && st.pumps == 0
+                };
+                if closed && server.live_clients().is_empty() {
                     return Ok(());
                 }
                 listen.await;

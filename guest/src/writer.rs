@@ -61,9 +61,6 @@ impl GuestWriter for WriterImpl {
     }
 
     async fn drain(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
-        if let Some(result) = self.conn.try_drain() {
-            return result;
-        }
         with_timeout(timeout, self.conn.drain()).await
     }
 
@@ -81,8 +78,8 @@ impl GuestWriter for WriterImpl {
         high: Option<u64>,
         low: Option<u64>,
     ) -> Result<(), ErrorCode> {
-        let marks = WaterMarks::new(high, low)?;
-        self.conn.st.borrow_mut().wq.set_marks(marks);
+        self.conn
+            .set_write_buffer_limits(WaterMarks::new(high, low)?);
         Ok(())
     }
 

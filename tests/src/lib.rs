@@ -18,6 +18,9 @@ pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS};
 /// The probe test app (tests/probe): runs one named client scenario.
 pub use wasio_components::PROBE;
 
+/// The ported CPython stream tests (tests/streams-app), run by name.
+pub use wasio_components::STREAMS_TESTS;
+
 /// The wasio-sdk test app (tests/sdk-app): runs one named SDK scenario.
 pub use wasio_components::SDK_APP;
 
