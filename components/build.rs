@@ -19,6 +19,7 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
         "WASIO_STREAMS_TESTS_WASM",
     ),
     ("line-echo", "line_echo", "WASIO_LINE_ECHO_WASM"),
+    ("wasio-sdk-app", "wasio_sdk_app", "WASIO_SDK_APP_WASM"),
 ];
 
 fn main() {
@@ -35,6 +36,10 @@ fn main() {
         "tests/streams-app/Cargo.toml",
         "bench/line-echo/src",
         "bench/line-echo/Cargo.toml",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "tests/sdk-app/src",
+        "tests/sdk-app/Cargo.toml",
         "core/src",
         "core/Cargo.toml",
     ] {

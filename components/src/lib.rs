@@ -27,3 +27,7 @@ pub static STREAMS_TESTS: &[u8] = include_bytes!(env!("WASIO_STREAMS_TESTS_WASM"
 
 /// wasio-bench's line-protocol server (bench/line-echo): readline and write each line back.
 pub static LINE_ECHO: &[u8] = include_bytes!(env!("WASIO_LINE_ECHO_WASM"));
+
+/// A test app (tests/sdk-app) that exercises every wasio-sdk method through the provider, one
+/// named scenario per run; used by the integration tests.
+pub static SDK_APP: &[u8] = include_bytes!(env!("WASIO_SDK_APP_WASM"));

@@ -21,6 +21,9 @@ pub use wasio_components::PROBE;
 /// The ported CPython stream tests (tests/streams-app), run by name.
 pub use wasio_components::STREAMS_TESTS;
 
+/// The wasio-sdk test app (tests/sdk-app): runs one named SDK scenario.
+pub use wasio_components::SDK_APP;
+
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);
 

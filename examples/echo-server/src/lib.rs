@@ -1,4 +1,5 @@
-//! The asyncio docs' "TCP echo server using streams" as a wasio app component.
+//! The asyncio docs' "TCP echo server using streams" as a wasio app component, written with
+//! wasio-sdk.
 //!
 //! `echo-server [--host H] [--port P]` (default 127.0.0.1:8888) prints `Serving on H:P`, then for
 //! every client, concurrently: reads, prints `Received 'MSG' from ('IP', PORT)` and `Send: 'MSG'`
@@ -10,85 +11,73 @@
 //! the run (`wasio run --listen ...`; asyncio `start_server(sock=...)`) and prints
 //! `Serving on NAME at ADDRESS` for each.
 
-/// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
-#[allow(unsafe_code)]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "wasio:streams/app",
-        generate_all,
-    });
-}
+use wasio_sdk::{Reader, Server, Writer, python_str_repr as repr};
 
-use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection, Reader, Server, Writer};
-use bindings::wasio::streams::types::{
-    AddressFamily, ErrorCode, ServerOptions, SocketAddress, UnixServerOptions,
-};
-
-struct EchoServer;
-
-/// Python's `repr` of a str: single quotes, backslash and quote escaped.
-fn py_repr(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// Python's `repr` of a peername tuple.
-fn peer_repr(addr: Option<SocketAddress>) -> String {
-    match addr {
-        Some(SocketAddress::Inet(a)) if a.host.contains(':') => {
-            format!(
-                "('{}', {}, {}, {})",
-                a.host, a.port, a.flow_info, a.scope_id
-            )
-        }
-        Some(SocketAddress::Inet(a)) => format!("('{}', {})", a.host, a.port),
-        Some(SocketAddress::Unix(path)) => py_repr(&path),
-        None => "None".to_string(),
-    }
-}
-
-/// `H:P`, with brackets for IPv6.
-fn address_text(addr: &SocketAddress) -> String {
-    match addr {
-        SocketAddress::Inet(a) if a.host.contains(':') => format!("[{}]:{}", a.host, a.port),
-        SocketAddress::Inet(a) => format!("{}:{}", a.host, a.port),
-        SocketAddress::Unix(path) => path.clone(),
-    }
-}
-
-async fn handle_echo(reader: Reader, writer: Writer) -> Result<(), ErrorCode> {
-    let peer = peer_repr(writer.extra_info().peername);
-    let mut first = true;
-    loop {
-        let data = match reader.try_read(65536) {
-            Some(result) => result?,
-            None => reader.read(65536, None).await?,
-        };
-        if data.is_empty() {
-            break;
-        }
-        if first {
-            let message = String::from_utf8_lossy(&data);
-            println!("Received {} from {peer}", py_repr(&message));
-            println!("Send: {}", py_repr(&message));
-            first = false;
-        }
-        writer.write(&data)?;
-        if writer.try_drain().is_none() {
-            writer.drain(None).await?;
-        }
-    }
-    println!("Close the connection");
-    writer.close();
-    writer.wait_closed(None).await
-}
+wasio_sdk::main!(main);
 
 /// Where to serve.
 enum Serve {
     Tcp(String, u16),
     Unix(String),
     Preopened,
+}
+
+async fn main() -> Result<(), String> {
+    let cannot = |e: wasio_sdk::Error| format!("echo-server: cannot serve: {e:?}");
+    let server = match parse_args()? {
+        Serve::Tcp(host, port) => wasio_sdk::start_server(&host, port).await.map_err(cannot)?,
+        Serve::Unix(path) => wasio_sdk::start_unix_server(&path).await.map_err(cannot)?,
+        Serve::Preopened => {
+            let servers = wasio_sdk::preopened_servers().await.map_err(cannot)?;
+            if servers.is_empty() {
+                return Err(
+                    "echo-server: the host opened no listeners (wasio run --listen ...)".into(),
+                );
+            }
+            for (name, server) in servers {
+                println!("Serving on {name} at {}", addresses(&server));
+                wasio_sdk::spawn(async move {
+                    if let Err(e) = server.serve_forever(handle_echo).await {
+                        eprintln!("echo-server: {e:?}");
+                    }
+                });
+            }
+            // The servers run as tasks; this one waits forever.
+            return std::future::pending().await;
+        }
+    };
+    println!("Serving on {}", addresses(&server));
+    server
+        .serve_forever(handle_echo)
+        .await
+        .map_err(|e| format!("echo-server: {e:?}"))
+}
+
+fn addresses(server: &Server) -> String {
+    let addrs: Vec<String> = server.sockets().iter().map(|a| a.to_string()).collect();
+    addrs.join(", ")
+}
+
+async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()> {
+    let peer = writer.peername().map_or("None".into(), |a| a.python_repr());
+    let mut first = true;
+    loop {
+        let data = reader.read(65536).await?;
+        if data.is_empty() {
+            break;
+        }
+        if first {
+            let message = repr(&String::from_utf8_lossy(&data));
+            println!("Received {message} from {peer}");
+            println!("Send: {message}");
+            first = false;
+        }
+        writer.write(&data)?;
+        writer.drain().await?;
+    }
+    println!("Close the connection");
+    writer.close();
+    writer.wait_closed().await
 }
 
 fn parse_args() -> Result<Serve, String> {
@@ -118,97 +107,4 @@ fn parse_args() -> Result<Serve, String> {
         (None, true) => Serve::Preopened,
         (None, false) => Serve::Tcp(host, port),
     })
-}
-
-fn server_options() -> ServerOptions {
-    ServerOptions {
-        limit: None,
-        family: AddressFamily::Unspecified,
-        backlog: None,
-        reuse_address: None,
-        reuse_port: false,
-        keep_alive: false,
-        ssl: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        start_serving: None,
-        write_queue_cap: None,
-    }
-}
-
-/// Serves `server` forever, one task per client.
-async fn serve(server: Server) -> Result<(), ()> {
-    let serving = server
-        .serve_forever()
-        .map_err(|e| eprintln!("echo-server: {e:?}"))?;
-    loop {
-        match serving.accept(None).await {
-            Ok(conn) => {
-                let (reader, writer) = Connection::split(conn);
-                wit_bindgen::spawn_local(async move {
-                    if let Err(e) = handle_echo(reader, writer).await {
-                        eprintln!("Unhandled exception in client connection handler: {e:?}");
-                    }
-                });
-            }
-            Err(e) => {
-                eprintln!("echo-server: accept failed: {e:?}");
-                return Err(());
-            }
-        }
-    }
-}
-
-impl Guest for EchoServer {
-    async fn run() -> Result<(), ()> {
-        let cannot = |e: ErrorCode| eprintln!("echo-server: cannot serve: {e:?}");
-        let server = match parse_args().map_err(|e| eprintln!("echo-server: {e}"))? {
-            Serve::Tcp(host, port) => streams::start_server(vec![host], port, server_options())
-                .await
-                .map_err(cannot)?,
-            Serve::Unix(path) => {
-                let options = UnixServerOptions {
-                    limit: None,
-                    backlog: None,
-                    ssl: None,
-                    ssl_handshake_timeout: None,
-                    ssl_shutdown_timeout: None,
-                    start_serving: None,
-                    cleanup_socket: None,
-                    write_queue_cap: None,
-                };
-                streams::start_unix_server(path, options)
-                    .await
-                    .map_err(cannot)?
-            }
-            Serve::Preopened => {
-                let servers = streams::preopened_servers(server_options())
-                    .await
-                    .map_err(cannot)?;
-                if servers.is_empty() {
-                    eprintln!("echo-server: the host opened no listeners (wasio run --listen ...)");
-                    return Err(());
-                }
-                for (name, server) in servers {
-                    let addrs: Vec<String> = server.sockets().iter().map(address_text).collect();
-                    println!("Serving on {name} at {}", addrs.join(", "));
-                    wit_bindgen::spawn_local(async move {
-                        let _ = serve(server).await;
-                    });
-                }
-                // The servers run as tasks; this one waits forever.
-                return std::future::pending().await;
-            }
-        };
-        let addrs: Vec<String> = server.sockets().iter().map(address_text).collect();
-        println!("Serving on {}", addrs.join(", "));
-        serve(server).await
-    }
-}
-
-/// The component's `wasi:cli/run` export (the macro expands to `unsafe` ABI glue).
-#[allow(unsafe_code)]
-mod export {
-    use super::EchoServer;
-    crate::bindings::export!(EchoServer with_types_in crate::bindings);
 }

@@ -1,26 +1,46 @@
-//! The asyncio docs' "get HTTP headers" example as a wasio app component.
+//! The asyncio docs' "get HTTP headers" example as a wasio app component, written with
+//! wasio-sdk.
 //!
 //! `http-headers URL` sends `HEAD PATH HTTP/1.0` and prints each response header line as
 //! `HTTP header> LINE`. Plain `http://` works; `https://` needs wasio's TLS (not built yet) and
 //! reports that as an error.
 
-/// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
-#[allow(unsafe_code)]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "wasio:streams/app",
-        generate_all,
-    });
+use futures::StreamExt;
+use wasio_sdk::{ClientTlsConfig, ConnectOptions};
+
+wasio_sdk::main!(main);
+
+async fn main() -> Result<(), String> {
+    let url = std::env::args().nth(1).ok_or("usage: http-headers URL")?;
+    let url = parse_url(&url).map_err(|e| format!("http-headers: {e}"))?;
+    print_http_headers(url)
+        .await
+        .map_err(|e| format!("http-headers: {e:?}"))
 }
 
-use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection};
-use bindings::wasio::streams::types::{
-    AddressFamily, ClientTlsConfig, ConnectOptions, ErrorCode, TrustRoots,
-};
-
-struct HttpHeaders;
+async fn print_http_headers(url: Url) -> wasio_sdk::Result<()> {
+    let options = ConnectOptions {
+        ssl: url.https.then(ClientTlsConfig::default),
+        ..Default::default()
+    };
+    let (mut reader, writer) =
+        wasio_sdk::open_connection_with(&url.host, url.port, options).await?;
+    writer.write(format!(
+        "HEAD {} HTTP/1.0\r\nHost: {}\r\n\r\n",
+        url.path, url.host
+    ))?;
+    let mut lines = reader.lines();
+    while let Some(line) = lines.next().await {
+        // latin-1 decoding, as the docs' example does.
+        let text: String = line?.iter().map(|&b| char::from(b)).collect();
+        let text = text.trim_end();
+        if !text.is_empty() {
+            println!("HTTP header> {text}");
+        }
+    }
+    writer.close();
+    writer.wait_closed().await
+}
 
 /// The parts of a URL this example needs.
 struct Url {
@@ -68,65 +88,4 @@ fn parse_url(url: &str) -> Result<Url, String> {
         port,
         path: path.to_string(),
     })
-}
-
-async fn print_http_headers(url: Url) -> Result<(), ErrorCode> {
-    let options = ConnectOptions {
-        limit: None,
-        ssl: url.https.then(|| ClientTlsConfig {
-            roots: TrustRoots::WebRoots,
-            client_cert: None,
-            alpn_protocols: Vec::new(),
-        }),
-        server_hostname: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        family: AddressFamily::Unspecified,
-        local_addr: None,
-        happy_eyeballs_delay: None,
-        interleave: None,
-        timeout: None,
-        write_queue_cap: None,
-    };
-    let (reader, writer) =
-        Connection::split(streams::open_connection(url.host.clone(), url.port, options).await?);
-    let query = format!("HEAD {} HTTP/1.0\r\nHost: {}\r\n\r\n", url.path, url.host);
-    writer.write(query.as_bytes())?;
-    loop {
-        let line = match reader.try_readline() {
-            Some(result) => result?,
-            None => reader.readline(None).await?,
-        };
-        if line.is_empty() {
-            break;
-        }
-        // latin-1 decoding, as the docs' example does.
-        let text: String = line.iter().map(|&b| char::from(b)).collect();
-        let text = text.trim_end();
-        if !text.is_empty() {
-            println!("HTTP header> {text}");
-        }
-    }
-    writer.close();
-    writer.wait_closed(None).await
-}
-
-impl Guest for HttpHeaders {
-    async fn run() -> Result<(), ()> {
-        let Some(url) = std::env::args().nth(1) else {
-            eprintln!("usage: http-headers URL");
-            return Err(());
-        };
-        let url = parse_url(&url).map_err(|e| eprintln!("http-headers: {e}"))?;
-        print_http_headers(url)
-            .await
-            .map_err(|e| eprintln!("http-headers: {e:?}"))
-    }
-}
-
-/// The component's `wasi:cli/run` export (the macro expands to `unsafe` ABI glue).
-#[allow(unsafe_code)]
-mod export {
-    use super::HttpHeaders;
-    crate::bindings::export!(HttpHeaders with_types_in crate::bindings);
 }

@@ -5,6 +5,7 @@
 mod client;
 mod echo_server;
 mod interop;
+mod sdk;
 mod streams;
 #[cfg(unix)]
 mod unix;

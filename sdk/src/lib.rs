@@ -1,0 +1,91 @@
+//! # wasio-sdk: asyncio Streams for Rust WebAssembly components
+//!
+//! Write a component that talks TCP the way asyncio's Streams API does — [`open_connection`],
+//! [`start_server`], [`Reader`] (`StreamReader`), [`Writer`] (`StreamWriter`), [`Server`] — and
+//! run it with `wasio run`. The SDK wraps the `wasio:streams` contract that the wasio provider
+//! component implements; `wasio run` composes your component with the provider.
+//!
+//! ```no_run
+//! # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+//! // An echo server: every line comes back.
+//! wasio_sdk::main!(echo);
+//!
+//! async fn echo() -> wasio_sdk::Result<()> {
+//!     let server = wasio_sdk::start_server("127.0.0.1", 8888).await?;
+//!     println!("Serving on {}", server.sockets()[0]);
+//!     server
+//!         .serve_forever(|mut reader, writer| async move {
+//!             loop {
+//!                 let line = reader.readline().await?;
+//!                 if line.is_empty() {
+//!                     break;
+//!                 }
+//!                 writer.write(&line)?;
+//!                 writer.drain().await?;
+//!             }
+//!             writer.close();
+//!             writer.wait_closed().await
+//!         })
+//!         .await
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! - Reads take the contract's sync fast path first and make an async call only to wait.
+//! - [`Reader`] implements `futures::io::AsyncRead` and `AsyncBufRead`, [`Writer`] implements
+//!   `AsyncWrite`, and [`Reader::lines`] is a `futures::Stream`, so futures-based code runs on
+//!   wasio (e.g. `futures::io::copy(&mut reader, &mut writer)`).
+//! - Every failure is an [`Error`] whose `Display` is asyncio's message.
+//! - The crate targets `wasm32-wasip2`. It also compiles natively (for docs and type checks), but
+//!   its calls work only inside a component composed with the provider.
+//!
+//! The repository's README has the five-minute guide: a new crate, this dependency, build, `wasio
+//! run`, `wasio compose`.
+
+// The generated bindings name the runtime through this crate's name, so that crates using the
+// SDK's `main!` need no `wit-bindgen` dependency of their own.
+extern crate self as wasio_sdk;
+
+pub mod bindings;
+
+mod address;
+mod connect;
+mod error;
+mod io_read;
+mod io_write;
+mod lines;
+mod options;
+mod reader;
+mod run;
+mod separators;
+mod server;
+mod writer;
+
+pub use address::{
+    ExtraInfo, InetAddress, PeerCertificate, PeerCredentials, SocketAddress, python_str_repr,
+};
+pub use connect::{
+    open_connection, open_connection_with, open_unix_connection, open_unix_connection_with,
+    socketpair,
+};
+pub use error::{Error, Result};
+pub use lines::Lines;
+pub use options::{
+    AddressFamily, AdoptOptions, CertifiedKey, ClientTlsConfig, ConnectOptions, ServerOptions,
+    ServerTlsConfig, TlsConfig, TrustRoots, UnixConnectOptions, UnixServerOptions,
+};
+pub use reader::Reader;
+pub use run::{MainResult, spawn};
+pub use separators::Separators;
+pub use server::{
+    HANDLER_FAILED, Server, preopened_servers, start_server, start_server_with, start_unix_server,
+    start_unix_server_with,
+};
+pub use writer::Writer;
+
+/// Not public API: what the SDK's macros expand to.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::run::MainResult;
+    pub use wit_bindgen;
+}
