@@ -20,6 +20,8 @@ pub mod ctx;
 pub mod embedded;
 pub mod host_impl;
 pub mod run;
+pub mod streams_io;
+pub mod tls;
 
 use std::fmt::Display;
 use wasmtime::component::{Component, Linker};

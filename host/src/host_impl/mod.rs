@@ -7,9 +7,10 @@
 //! access through [`WasioHost`], the [`HasData`] marker type implementing the generated
 //! `*WithStore` traits; all other functions are implemented on [`WasioHostView`].
 //!
-//! Status: Unix sockets (issue 4) and TLS (issue 5) are not built yet. Until then every entry
-//! point answers `error-code::not-supported` with a message naming the issue, and
-//! `preopens.take-listeners` returns an empty list, so no host socket or TLS session can exist.
+//! Status: TLS sessions are built (rustls, see [`crate::tls`]; the glue is in `tls.rs`). Unix
+//! sockets (issue 4) are not built yet: every host-socket entry point answers
+//! `error-code::not-supported` naming the issue, and `preopens.take-listeners` returns an empty
+//! list, so no host socket can exist.
 
 mod preopens;
 mod tls;
@@ -44,6 +45,9 @@ pub mod bindings {
             "wasio:host/tls.[method]session.receive": store | trappable,
             "wasio:host/tls.[method]session.send": store | trappable,
             default: trappable,
+        },
+        with: {
+            "wasio:host/tls.session": crate::tls::TlsSession,
         },
         require_store_data_send: true,
     });
