@@ -13,6 +13,7 @@ mod notify;
 mod reader;
 mod server;
 mod timeout;
+mod tls;
 mod writer;
 
 /// Generated bindings of the `wasio:streams/provider` world (generated code uses `unsafe`).
@@ -38,11 +39,6 @@ use server::{ServerImpl, ServingImpl};
 use std::cell::RefCell;
 use std::rc::Rc;
 use writer::WriterImpl;
-
-/// The error of every TLS path until the TLS issue lands.
-pub(crate) fn tls_not_built() -> ErrorCode {
-    ErrorCode::NotSupported("TLS is not built yet in wasio (wasio:host/tls, issue 5)".to_string())
-}
 
 /// The error of every Unix-socket and socket-adoption path until the Unix issue lands.
 pub(crate) fn unix_not_built() -> ErrorCode {
