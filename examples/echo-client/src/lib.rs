@@ -2,6 +2,10 @@
 //!
 //! `echo-client [--host H] [--port P] [--message M]` (defaults 127.0.0.1, 8888, "Hello World!")
 //! prints `Send: 'M'`, `Received: 'M'` and `Close the connection`, as the docs' example does.
+//!
+//! With `--tls-ca-pem PEM` (the CA certificates' PEM text; `wasio demo echo-client --tls-ca FILE`
+//! reads the file for it) it connects with TLS trusting only those CAs, checking the server's
+//! certificate against the host name (asyncio's `open_connection(ssl=...)`).
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -15,7 +19,9 @@ mod bindings {
 
 use bindings::exports::wasi::cli::run::Guest;
 use bindings::wasio::streams::streams::{self, Connection};
-use bindings::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode};
+use bindings::wasio::streams::types::{
+    AddressFamily, ClientTlsConfig, ConnectOptions, ErrorCode, TrustRoots,
+};
 
 struct EchoClient;
 
@@ -24,10 +30,19 @@ fn py_repr(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-async fn tcp_echo_client(host: String, port: u16, message: String) -> Result<(), ErrorCode> {
+async fn tcp_echo_client(
+    host: String,
+    port: u16,
+    message: String,
+    ca: Option<String>,
+) -> Result<(), ErrorCode> {
     let options = ConnectOptions {
         limit: None,
-        ssl: None,
+        ssl: ca.map(|pem| ClientTlsConfig {
+            roots: TrustRoots::Pem(pem),
+            client_cert: None,
+            alpn_protocols: Vec::new(),
+        }),
         server_hostname: None,
         ssl_handshake_timeout: None,
         ssl_shutdown_timeout: None,
@@ -52,10 +67,14 @@ async fn tcp_echo_client(host: String, port: u16, message: String) -> Result<(),
     writer.wait_closed(None).await
 }
 
-fn parse_args() -> Result<(String, u16, String), String> {
+/// The command line: host, port, message and the optional CA bundle.
+type Args = (String, u16, String, Option<String>);
+
+fn parse_args() -> Result<Args, String> {
     let mut host = "127.0.0.1".to_string();
     let mut port = 8888u16;
     let mut message = "Hello World!".to_string();
+    let mut ca = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -65,20 +84,21 @@ fn parse_args() -> Result<(String, u16, String), String> {
                 port = value.parse().map_err(|_| format!("bad port {value:?}"))?;
             }
             "--message" => message = args.next().ok_or("--message needs a value")?,
+            "--tls-ca-pem" => ca = Some(args.next().ok_or("--tls-ca-pem needs a value")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-client [--host H] [--port P] [--message M]"
+                    "unknown argument {other:?}; usage: echo-client [--host H] [--port P] [--message M] [--tls-ca-pem PEM]"
                 ));
             }
         }
     }
-    Ok((host, port, message))
+    Ok((host, port, message, ca))
 }
 
 impl Guest for EchoClient {
     async fn run() -> Result<(), ()> {
-        let (host, port, message) = parse_args().map_err(|e| eprintln!("echo-client: {e}"))?;
-        tcp_echo_client(host, port, message)
+        let (host, port, message, ca) = parse_args().map_err(|e| eprintln!("echo-client: {e}"))?;
+        tcp_echo_client(host, port, message, ca)
             .await
             .map_err(|e| eprintln!("echo-client: {e:?}"))
     }

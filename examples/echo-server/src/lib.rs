@@ -4,6 +4,10 @@
 //! every client, concurrently: reads, prints `Received 'MSG' from ('IP', PORT)` and `Send: 'MSG'`
 //! for the first message, echoes everything until the client's EOF, prints `Close the connection`
 //! and closes. It serves until the process is stopped.
+//!
+//! With `--tls-cert-pem PEM --tls-key-pem PEM` (the PEM texts themselves: a component reads no
+//! files; `wasio demo echo-server --tls-cert FILE --tls-key FILE` reads them for it) it serves
+//! TLS (asyncio's `start_server(ssl=...)`).
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -17,7 +21,9 @@ mod bindings {
 
 use bindings::exports::wasi::cli::run::Guest;
 use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
-use bindings::wasio::streams::types::{AddressFamily, ErrorCode, ServerOptions, SocketAddress};
+use bindings::wasio::streams::types::{
+    AddressFamily, CertifiedKey, ErrorCode, ServerOptions, ServerTlsConfig, SocketAddress,
+};
 
 struct EchoServer;
 
@@ -77,30 +83,55 @@ async fn handle_echo(reader: Reader, writer: Writer) -> Result<(), ErrorCode> {
     writer.wait_closed(None).await
 }
 
-fn parse_args() -> Result<(String, u16), String> {
+/// The command line: host, port and the optional TLS identity.
+struct Args {
+    host: String,
+    port: u16,
+    tls: Option<ServerTlsConfig>,
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut host = "127.0.0.1".to_string();
     let mut port = 8888u16;
+    let mut cert = None;
+    let mut key = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--host" => host = args.next().ok_or("--host needs a value")?,
+            "--tls-cert-pem" => cert = Some(args.next().ok_or("--tls-cert-pem needs a value")?),
+            "--tls-key-pem" => key = Some(args.next().ok_or("--tls-key-pem needs a value")?),
             "--port" => {
                 let value = args.next().ok_or("--port needs a value")?;
                 port = value.parse().map_err(|_| format!("bad port {value:?}"))?;
             }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P]"
+                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P] \
+                     [--tls-cert-pem PEM --tls-key-pem PEM]"
                 ));
             }
         }
     }
-    Ok((host, port))
+    let tls = match (cert, key) {
+        (Some(cert_chain_pem), Some(private_key_pem)) => Some(ServerTlsConfig {
+            identity: CertifiedKey {
+                cert_chain_pem,
+                private_key_pem,
+            },
+            client_auth_ca_pem: None,
+            client_auth_required: false,
+            alpn_protocols: Vec::new(),
+        }),
+        (None, None) => None,
+        _ => return Err("--tls-cert-pem and --tls-key-pem go together".to_string()),
+    };
+    Ok(Args { host, port, tls })
 }
 
 impl Guest for EchoServer {
     async fn run() -> Result<(), ()> {
-        let (host, port) = parse_args().map_err(|e| eprintln!("echo-server: {e}"))?;
+        let Args { host, port, tls } = parse_args().map_err(|e| eprintln!("echo-server: {e}"))?;
         let options = ServerOptions {
             limit: None,
             family: AddressFamily::Unspecified,
@@ -108,7 +139,7 @@ impl Guest for EchoServer {
             reuse_address: None,
             reuse_port: false,
             keep_alive: false,
-            ssl: None,
+            ssl: tls,
             ssl_handshake_timeout: None,
             ssl_shutdown_timeout: None,
             start_serving: None,

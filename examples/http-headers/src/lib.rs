@@ -1,8 +1,8 @@
 //! The asyncio docs' "get HTTP headers" example as a wasio app component.
 //!
-//! `http-headers URL` sends `HEAD PATH HTTP/1.0` and prints each response header line as
-//! `HTTP header> LINE`. Plain `http://` works; `https://` needs wasio's TLS (not built yet) and
-//! reports that as an error.
+//! `http-headers [--ca-pem PEM] URL` sends `HEAD PATH HTTP/1.0` and prints each response header
+//! line as `HTTP header> LINE`. `https://` URLs use TLS, trusting the web PKI roots bundled into
+//! the host, or only the CA certificates of `--ca-pem` (their PEM text), e.g. for a local server.
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -70,11 +70,11 @@ fn parse_url(url: &str) -> Result<Url, String> {
     })
 }
 
-async fn print_http_headers(url: Url) -> Result<(), ErrorCode> {
+async fn print_http_headers(url: Url, ca: Option<String>) -> Result<(), ErrorCode> {
     let options = ConnectOptions {
         limit: None,
         ssl: url.https.then(|| ClientTlsConfig {
-            roots: TrustRoots::WebRoots,
+            roots: ca.map_or(TrustRoots::WebRoots, TrustRoots::Pem),
             client_cert: None,
             alpn_protocols: Vec::new(),
         }),
@@ -113,12 +113,18 @@ async fn print_http_headers(url: Url) -> Result<(), ErrorCode> {
 
 impl Guest for HttpHeaders {
     async fn run() -> Result<(), ()> {
-        let Some(url) = std::env::args().nth(1) else {
-            eprintln!("usage: http-headers URL");
+        let mut args: Vec<String> = std::env::args().skip(1).collect();
+        let mut ca = None;
+        if args.first().is_some_and(|a| a == "--ca-pem") && args.len() >= 2 {
+            ca = Some(args.remove(1));
+            args.remove(0);
+        }
+        let [url] = args.as_slice() else {
+            eprintln!("usage: http-headers [--ca-pem PEM] URL");
             return Err(());
         };
-        let url = parse_url(&url).map_err(|e| eprintln!("http-headers: {e}"))?;
-        print_http_headers(url)
+        let url = parse_url(url).map_err(|e| eprintln!("http-headers: {e}"))?;
+        print_http_headers(url, ca)
             .await
             .map_err(|e| eprintln!("http-headers: {e:?}"))
     }
