@@ -12,6 +12,7 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("echo-client", "echo_client", "WASIO_ECHO_CLIENT_WASM"),
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
     ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
+    ("wasio-tls-app", "wasio_tls_app", "WASIO_TLS_APP_WASM"),
     (
         "wasio-streams-tests",
         "wasio_streams_tests",
@@ -29,6 +30,8 @@ fn main() {
         "examples",
         "tests/probe/src",
         "tests/probe/Cargo.toml",
+        "tests/tls-app/src",
+        "tests/tls-app/Cargo.toml",
         "tests/streams-app/src",
         "tests/streams-app/Cargo.toml",
         "core/src",

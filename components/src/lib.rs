@@ -20,3 +20,6 @@ pub static PROBE: &[u8] = include_bytes!(env!("WASIO_PROBE_WASM"));
 
 /// A test app (tests/streams-app): CPython's asyncio stream and server tests, ported, run by name.
 pub static STREAMS_TESTS: &[u8] = include_bytes!(env!("WASIO_STREAMS_TESTS_WASM"));
+
+/// A test app (tests/tls-app): TLS client and server scenarios (ssl=, start_tls, extra info).
+pub static TLS_APP: &[u8] = include_bytes!(env!("WASIO_TLS_APP_WASM"));

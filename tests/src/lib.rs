@@ -1,6 +1,8 @@
 //! Shared helpers of wasio's integration tests: compile each embedded component once per test
 //! binary, run it in wasmtime with chosen arguments and network grants, and read its output lines.
 
+pub mod certs;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -20,6 +22,9 @@ pub use wasio_components::PROBE;
 
 /// The ported CPython stream tests (tests/streams-app), run by name.
 pub use wasio_components::STREAMS_TESTS;
+
+/// The TLS test app (tests/tls-app): TLS client and server scenarios.
+pub use wasio_components::TLS_APP;
 
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);

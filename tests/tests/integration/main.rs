@@ -6,3 +6,4 @@ mod client;
 mod echo_server;
 mod interop;
 mod streams;
+mod tls;
