@@ -13,6 +13,7 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
     ("http-headers", "http_headers", "WASIO_HTTP_HEADERS_WASM"),
     ("socketpair", "socketpair", "WASIO_SOCKETPAIR_WASM"),
     ("wasio-probe", "wasio_probe", "WASIO_PROBE_WASM"),
+    ("wasio-tls-app", "wasio_tls_app", "WASIO_TLS_APP_WASM"),
     (
         "wasio-streams-tests",
         "wasio_streams_tests",
@@ -32,6 +33,8 @@ fn main() {
         "examples",
         "tests/probe/src",
         "tests/probe/Cargo.toml",
+        "tests/tls-app/src",
+        "tests/tls-app/Cargo.toml",
         "tests/streams-app/src",
         "tests/streams-app/Cargo.toml",
         "bench/line-echo/src",

@@ -31,3 +31,6 @@ pub static LINE_ECHO: &[u8] = include_bytes!(env!("WASIO_LINE_ECHO_WASM"));
 /// A test app (tests/sdk-app) that exercises every wasio-sdk method through the provider, one
 /// named scenario per run; used by the integration tests.
 pub static SDK_APP: &[u8] = include_bytes!(env!("WASIO_SDK_APP_WASM"));
+
+/// A test app (tests/tls-app): TLS client and server scenarios (ssl=, start_tls, extra info).
+pub static TLS_APP: &[u8] = include_bytes!(env!("WASIO_TLS_APP_WASM"));

@@ -8,14 +8,22 @@
 //!
 //! The completion futures of wasi:sockets' `send` / `receive` are always awaited: their error is
 //! the connection's error.
+//!
+//! `start_tls` needs the raw byte streams back to re-plumb them through a TLS session:
+//! [`Conn::detach`] stops both pumps at a safe point (the send pump once the queue is flushed, the
+//! receive pump after cancelling its in-flight read, keeping what that read got) and hands their
+//! streams back unchanged, with the bytes still buffered; [`Conn::reattach`] starts fresh pumps
+//! over the session's cleartext streams. Reader and writer objects are unaffected.
 
 use crate::bindings::exports::wasio::streams::types::{
     ErrorCode, ExtraInfo, PeerCredentials, SocketAddress,
 };
 use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::bindings::wasio::host::tls::Session;
 use crate::bindings::wasio::host::types::HostSocket;
 use crate::errors::WRITE_AFTER_EOF;
 use crate::notify::Notify;
+use crate::tls::TlsInfo;
 use futures::future::{Either, select};
 use std::cell::RefCell;
 use std::future::Future;
@@ -41,6 +49,12 @@ pub enum Transport {
     /// A wasio host socket (Unix, or adopted from the host).
     Host(
         #[allow(dead_code, reason = "held only so that dropping it closes the socket")] HostSocket,
+    ),
+    /// A TLS session over another transport (dropping it ends the session, then the socket).
+    Tls(
+        #[allow(dead_code, reason = "held only so that dropping it ends the session")] Session,
+        #[allow(dead_code, reason = "held only so that dropping it closes the socket")]
+        Box<Transport>,
     ),
 }
 
@@ -103,6 +117,15 @@ pub struct State {
     closed: bool,
     /// The error the connection was lost with.
     close_error: Option<ErrorCode>,
+    /// `detach` asked both pumps to stop and hand their streams back.
+    detaching: bool,
+}
+
+/// The raw streams the pumps handed back on `detach`.
+#[derive(Default)]
+struct Handback {
+    receive: Option<(StreamReader<u8>, Completion)>,
+    send: Option<(StreamWriter<u8>, Completion)>,
 }
 
 /// A connection shared by its reader, writer, pumps and server.
@@ -119,7 +142,12 @@ pub struct Conn {
     pub drain_ev: Notify,
     /// The connection closed.
     pub closed_ev: Notify,
+    /// A pump stopped for `detach`.
+    detach_ev: Notify,
+    handback: RefCell<Handback>,
     transport: RefCell<Option<Transport>>,
+    /// What the TLS handshake settled, once the connection is TLS.
+    tls: RefCell<Option<TlsInfo>>,
     /// peername, sockname.
     pub peername: Option<SocketAddress>,
     /// Local address.
@@ -157,27 +185,119 @@ impl Conn {
                 send_running: true,
                 closed: false,
                 close_error: None,
+                detaching: false,
             }),
             read_ev: Notify::default(),
             pump_ev: Notify::default(),
             send_ev: Notify::default(),
             drain_ev: Notify::default(),
             closed_ev: Notify::default(),
+            detach_ev: Notify::default(),
+            handback: RefCell::new(Handback::default()),
             transport: RefCell::new(Some(transport)),
+            tls: RefCell::new(None),
             peername,
             sockname,
             observer: RefCell::new(None),
             peer_credentials: RefCell::new(None),
         });
+        conn.spawn_pumps(streams);
+        conn
+    }
+
+    fn spawn_pumps(self: &Rc<Self>, streams: Streams) {
         let Streams {
             receive,
             receive_done,
             send,
             send_done,
         } = streams;
-        wit_bindgen::spawn_local(receive_pump(conn.clone(), receive, receive_done));
-        wit_bindgen::spawn_local(send_pump(conn.clone(), send, send_done));
-        conn
+        wit_bindgen::spawn_local(receive_pump(self.clone(), receive, receive_done));
+        wit_bindgen::spawn_local(send_pump(self.clone(), send, send_done));
+    }
+
+    /// Records the TLS details of the connection (after `ssl=` or `start_tls`).
+    pub fn set_tls(&self, info: TlsInfo) {
+        *self.tls.borrow_mut() = Some(info);
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.borrow().is_some()
+    }
+
+    /// Stops both pumps and hands back the transport's raw streams and the bytes buffered in
+    /// the reader, for `start_tls`. The send pump first flushes the queue; the receive pump keeps
+    /// whatever its cancelled read had already got. Errors: `busy` while a read waits;
+    /// `connection-reset` (and the connection is lost) if it is closing, closed, at EOF, or
+    /// ends meanwhile.
+    pub async fn detach(&self) -> Result<(Streams, Vec<u8>), ErrorCode> {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.reading {
+                return Err(ErrorCode::Busy);
+            }
+            if st.closing || st.aborted || st.lost || st.closed || st.eof_requested {
+                return Err(ErrorCode::ConnectionReset);
+            }
+            st.detaching = true;
+        }
+        self.pump_ev.notify();
+        self.send_ev.notify();
+        loop {
+            let listen = self.detach_ev.listen();
+            {
+                let st = self.st.borrow();
+                if !st.receive_running && !st.send_running {
+                    break;
+                }
+            }
+            listen.await;
+        }
+        let handback = std::mem::take(&mut *self.handback.borrow_mut());
+        let mut st = self.st.borrow_mut();
+        st.detaching = false;
+        match (handback.receive, handback.send) {
+            (Some((receive, receive_done)), Some((send, send_done))) if !st.rbuf.eof() => {
+                let buffered = st.rbuf.take_all();
+                st.rbuf.release_if_empty();
+                Ok((
+                    Streams {
+                        receive,
+                        receive_done,
+                        send,
+                        send_done,
+                    },
+                    buffered,
+                ))
+            }
+            _ => {
+                drop(st);
+                self.fail_detached(ErrorCode::ConnectionReset);
+                Err(ErrorCode::ConnectionReset)
+            }
+        }
+    }
+
+    /// Starts fresh pumps over `streams` after [`detach`](Self::detach); `wrap` turns the old
+    /// transport into the new one (e.g. a TLS session over the socket).
+    pub fn reattach(self: &Rc<Self>, streams: Streams, wrap: impl FnOnce(Transport) -> Transport) {
+        let old = self.transport.borrow_mut().take();
+        *self.transport.borrow_mut() = old.map(wrap);
+        {
+            let mut st = self.st.borrow_mut();
+            st.receive_running = true;
+            st.send_running = true;
+        }
+        self.spawn_pumps(streams);
+    }
+
+    /// Ends a detached connection whose streams could not be re-plumbed: it is lost with
+    /// `error` and closes (dropping the transport).
+    pub fn fail_detached(&self, error: ErrorCode) {
+        self.lose(error);
+        self.st.borrow_mut().closing = true;
+        self.maybe_finish();
     }
 
     /// Registers who is told when this connection closes.
@@ -192,7 +312,7 @@ impl Conn {
 
     /// asyncio's `get_extra_info` values.
     pub fn extra_info(&self) -> ExtraInfo {
-        ExtraInfo {
+        let mut info = ExtraInfo {
             peername: self.peername.clone(),
             sockname: self.sockname.clone(),
             peercert: None,
@@ -201,7 +321,11 @@ impl Conn {
             alpn_protocol: None,
             server_hostname: None,
             peer_credentials: *self.peer_credentials.borrow(),
+        };
+        if let Some(tls) = &*self.tls.borrow() {
+            tls.fill(&mut info);
         }
+        info
     }
 
     // ----- read side -----
@@ -483,7 +607,13 @@ impl Conn {
     /// Whether the receive pump should stop: after close flushed the send side, on abort, when lost.
     fn receive_should_stop(&self) -> bool {
         let st = self.st.borrow();
-        st.aborted || st.lost || (st.closing && !st.send_running)
+        st.detaching || st.aborted || st.lost || (st.closing && !st.send_running)
+    }
+
+    /// Whether a stopping pump hands its streams back instead of ending them.
+    fn handing_back(&self) -> bool {
+        let st = self.st.borrow();
+        st.detaching && !(st.aborted || st.lost)
     }
 }
 
@@ -532,18 +662,17 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
         if chunk.capacity() < RECEIVE_CHUNK {
             chunk.reserve(RECEIVE_CHUNK - chunk.len());
         }
-        let outcome = {
-            let read = pin!(rx.read(chunk));
+        let (result, buf, stopped) = {
+            let mut read = pin!(rx.read(chunk));
             let stop = pin!(wait_until(&conn.pump_ev, || conn.receive_should_stop()));
-            match select(read, stop).await {
-                Either::Left(((result, buf), _)) => Some((result, buf)),
-                Either::Right(((), _)) => None,
+            match select(read.as_mut(), stop).await {
+                Either::Left(((result, buf), _)) => (result, buf, false),
+                Either::Right(((), _)) => {
+                    // Stopping: cancel the in-flight read, keeping what it already got.
+                    let (result, buf) = read.as_mut().cancel();
+                    (result, buf, true)
+                }
             }
-        };
-        let Some((result, buf)) = outcome else {
-            // Stopping: the in-flight read was cancelled; the connection is closing anyway.
-            chunk = Vec::new();
-            break false;
         };
         chunk = buf;
         if !chunk.is_empty() {
@@ -553,14 +682,22 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
             conn.read_ev.notify();
         }
         match result {
-            StreamResult::Complete(_) | StreamResult::Cancelled => continue,
             StreamResult::Dropped => break true,
+            _ if stopped => break false,
+            StreamResult::Complete(_) | StreamResult::Cancelled => continue,
         }
     };
     drop(chunk);
+    if !ended && conn.handing_back() {
+        conn.handback.borrow_mut().receive = Some((rx, done));
+        conn.st.borrow_mut().receive_running = false;
+        conn.detach_ev.notify();
+        return;
+    }
     drop(rx);
     // Never drop the completion: it says whether the receive side ended cleanly.
     let result = done.await;
+    conn.detach_ev.notify();
     {
         let mut st = conn.st.borrow_mut();
         st.receive_running = false;
@@ -580,6 +717,8 @@ enum SendStep {
     Send(Vec<u8>),
     Finish,
     Abort,
+    /// Queue flushed and `detach` asked: hand the stream back.
+    HandBack,
 }
 
 /// Moves queued bytes into the transport until close, write_eof, abort or loss.
@@ -597,6 +736,9 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
                 if st.wq.has_queued() {
                     break SendStep::Send(st.wq.take(std::mem::take(&mut spare)));
                 }
+                if st.detaching {
+                    break SendStep::HandBack;
+                }
                 if st.closing || st.eof_requested {
                     break SendStep::Finish;
                 }
@@ -605,6 +747,12 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
         };
         let data = match step {
             SendStep::Send(data) => data,
+            SendStep::HandBack => {
+                conn.handback.borrow_mut().send = Some((tx, done));
+                conn.st.borrow_mut().send_running = false;
+                conn.detach_ev.notify();
+                return;
+            }
             SendStep::Finish | SendStep::Abort => break,
         };
         let total = data.len();
@@ -649,6 +797,7 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
     drop(tx);
     let result = done.await;
     conn.st.borrow_mut().send_running = false;
+    conn.detach_ev.notify();
     match result {
         Err(error) => conn.lose(error),
         Ok(()) if peer_gone => conn.lose(ErrorCode::BrokenPipe),

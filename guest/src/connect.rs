@@ -1,5 +1,6 @@
 //! asyncio `open_connection`: option checks, name resolution, connection attempts over
-//! wasi:sockets TCP, and wiring the connected socket to a [`Conn`].
+//! wasi:sockets TCP, and wiring the connected socket to a [`Conn`] (through a TLS session with
+//! `ssl`).
 
 use crate::addr;
 use crate::bindings::exports::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode};
@@ -9,6 +10,7 @@ use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wit_stream;
 use crate::conn::{Completion, Conn, Settings, Streams, Transport};
 use crate::errors::invalid;
+use crate::tls::{self, Side, Timeouts};
 use std::net::IpAddr;
 use std::rc::Rc;
 use wasio_core::staggered;
@@ -39,8 +41,12 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<Vec<IpAddr>, E
     Ok(wanted)
 }
 
-/// Checks the option rules asyncio enforces before connecting.
-fn check_options(options: &ConnectOptions) -> Result<usize, ErrorCode> {
+/// Checks the option rules asyncio enforces before connecting; returns the limit and, with
+/// `ssl`, the TLS side and timeouts.
+fn check_options(
+    host: &str,
+    options: &ConnectOptions,
+) -> Result<(usize, Option<(Side, Timeouts)>), ErrorCode> {
     let limit =
         wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
     if options.ssl.is_none() {
@@ -53,10 +59,20 @@ fn check_options(options: &ConnectOptions) -> Result<usize, ErrorCode> {
         if options.ssl_shutdown_timeout.is_some() {
             return Err(invalid("ssl_shutdown_timeout is only meaningful with ssl"));
         }
-    } else {
-        return Err(crate::tls_not_built());
+        return Ok((limit, None));
     }
-    Ok(limit)
+    let Some(ssl) = options.ssl.clone() else {
+        return Ok((limit, None));
+    };
+    // asyncio: server_hostname defaults to host; without a host it must be given.
+    let name = match &options.server_hostname {
+        Some(name) => Some(name.clone()),
+        None if host.is_empty() => None,
+        None => Some(host.to_string()),
+    };
+    let side = tls::client_side(ssl, name)?;
+    let timeouts = Timeouts::new(options.ssl_handshake_timeout, options.ssl_shutdown_timeout);
+    Ok((limit, Some((side, timeouts))))
 }
 
 /// Connection settings from the limit and the optional queue cap.
@@ -78,7 +94,7 @@ pub async fn open_connection(
     port: u16,
     options: ConnectOptions,
 ) -> Result<Rc<Conn>, ErrorCode> {
-    let limit = check_options(&options)?;
+    let (limit, tls) = check_options(&host, &options)?;
     let local = match &options.local_addr {
         Some((local_host, local_port)) => {
             let ips = resolve(local_host, options.family).await?;
@@ -110,7 +126,11 @@ pub async fn open_connection(
     )
     .await
     .map_err(|last| last.unwrap_or(ErrorCode::NameUnresolvable))?;
-    wire(socket, settings(limit, options.write_queue_cap))
+    let settings = settings(limit, options.write_queue_cap);
+    match tls {
+        None => wire(socket, settings),
+        Some((side, timeouts)) => wire_tls(socket, settings, side, timeouts).await,
+    }
 }
 
 /// One connection attempt to `ip:port`, bound first to a local address of the same family if asked.
@@ -130,8 +150,16 @@ async fn attempt(
     Ok(socket)
 }
 
-/// Starts a [`Conn`] over a connected wasi TCP socket.
-pub fn wire(socket: TcpSocket, settings: Settings) -> Result<Rc<Conn>, ErrorCode> {
+/// A connected socket's byte streams and addresses.
+struct Plain {
+    socket: TcpSocket,
+    streams: Streams,
+    peername: Option<crate::bindings::exports::wasio::streams::types::SocketAddress>,
+    sockname: Option<crate::bindings::exports::wasio::streams::types::SocketAddress>,
+}
+
+/// Opens the byte streams of a connected wasi TCP socket.
+fn plain(socket: TcpSocket) -> Plain {
     let peername = socket.get_remote_address().ok().map(addr::to_wasio);
     let sockname = socket.get_local_address().ok().map(addr::to_wasio);
     let (receive, receive_done) = socket.receive();
@@ -140,16 +168,48 @@ pub fn wire(socket: TcpSocket, settings: Settings) -> Result<Rc<Conn>, ErrorCode
     let receive_done: Completion =
         Box::pin(async move { receive_done.await.map_err(ErrorCode::from) });
     let send_done: Completion = Box::pin(async move { send_done.await.map_err(ErrorCode::from) });
-    Ok(Conn::start(
-        Transport::Tcp(socket),
-        Streams {
+    Plain {
+        socket,
+        streams: Streams {
             receive,
             receive_done,
             send,
             send_done,
         },
-        settings,
         peername,
         sockname,
+    }
+}
+
+/// Starts a [`Conn`] over a connected wasi TCP socket.
+pub fn wire(socket: TcpSocket, settings: Settings) -> Result<Rc<Conn>, ErrorCode> {
+    let p = plain(socket);
+    Ok(Conn::start(
+        Transport::Tcp(p.socket),
+        p.streams,
+        settings,
+        p.peername,
+        p.sockname,
     ))
+}
+
+/// Runs a TLS handshake over a connected wasi TCP socket and starts a [`Conn`] over the
+/// session's cleartext. On failure the socket is closed.
+pub async fn wire_tls(
+    socket: TcpSocket,
+    settings: Settings,
+    side: Side,
+    timeouts: Timeouts,
+) -> Result<Rc<Conn>, ErrorCode> {
+    let p = plain(socket);
+    let secured = tls::secure(p.streams, Vec::new(), side, timeouts).await?;
+    let conn = Conn::start(
+        Transport::Tls(secured.session, Box::new(Transport::Tcp(p.socket))),
+        secured.streams,
+        settings,
+        p.peername,
+        p.sockname,
+    );
+    conn.set_tls(secured.info);
+    Ok(conn)
 }

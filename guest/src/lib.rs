@@ -13,6 +13,7 @@ mod notify;
 mod reader;
 mod server;
 mod timeout;
+mod tls;
 mod unix;
 mod writer;
 
@@ -39,11 +40,6 @@ use server::{ServerImpl, ServingImpl};
 use std::cell::RefCell;
 use std::rc::Rc;
 use writer::WriterImpl;
-
-/// The error of every TLS path until the TLS issue lands.
-pub(crate) fn tls_not_built() -> ErrorCode {
-    ErrorCode::NotSupported("TLS is not built yet in wasio (wasio:host/tls, issue 5)".to_string())
-}
 
 /// The `connection` resource: a reader/writer pair not yet split.
 pub struct ConnectionImpl {

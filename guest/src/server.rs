@@ -11,15 +11,16 @@ use crate::bindings::exports::wasio::streams::streams::{
     Connection, GuestServer, GuestServing, Serving,
 };
 use crate::bindings::exports::wasio::streams::types::{
-    AddressFamily, ErrorCode, ServerOptions, SocketAddress,
+    AddressFamily, ErrorCode, ServerOptions, ServerTlsConfig, SocketAddress,
 };
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wasio::host::types::HostSocket;
 use crate::conn::{CloseObserver, Conn, Settings};
-use crate::connect::{resolve, settings, wire};
+use crate::connect::{resolve, settings, wire, wire_tls};
 use crate::errors::invalid;
 use crate::notify::Notify;
 use crate::timeout::with_timeout;
+use crate::tls::{self, Timeouts};
 use futures::future::{Either, select};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -111,6 +112,8 @@ pub struct ServeConfig {
     pub limit: usize,
     /// Write queue hard cap.
     pub write_queue_cap: Option<u64>,
+    /// `ssl`: every accepted connection does a TLS handshake before it is handed out.
+    pub tls: Option<(ServerTlsConfig, Timeouts)>,
 }
 
 struct ServerState {
@@ -129,6 +132,8 @@ struct ServerState {
     keep_alive: bool,
     limit: usize,
     write_queue_cap: Option<u64>,
+    /// `ssl`: every accepted connection does a TLS handshake before it is handed out.
+    tls: Option<(ServerTlsConfig, Timeouts)>,
 }
 
 /// A server shared by its resource, its accept pumps and its connections.
@@ -148,10 +153,9 @@ impl CloseObserver for ServerShared {
 pub fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
     let limit =
         wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
-    if options.ssl.is_some() {
-        return Err(crate::tls_not_built());
-    }
-    if options.ssl_handshake_timeout.is_some() || options.ssl_shutdown_timeout.is_some() {
+    if options.ssl.is_none()
+        && (options.ssl_handshake_timeout.is_some() || options.ssl_shutdown_timeout.is_some())
+    {
         return Err(invalid("ssl timeouts are only meaningful with ssl"));
     }
     if options.reuse_address == Some(false) {
@@ -205,6 +209,12 @@ pub async fn start_server(
         keep_alive: options.keep_alive,
         limit,
         write_queue_cap: options.write_queue_cap,
+        tls: options.ssl.clone().map(|ssl| {
+            (
+                ssl,
+                Timeouts::new(options.ssl_handshake_timeout, options.ssl_shutdown_timeout),
+            )
+        }),
     };
     serve(listeners, config, options.start_serving.unwrap_or(true))
 }
@@ -229,6 +239,7 @@ pub fn serve(
             keep_alive: config.keep_alive,
             limit: config.limit,
             write_queue_cap: config.write_queue_cap,
+            tls: config.tls,
         }),
         ev: Notify::default(),
     });
@@ -380,9 +391,13 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         let Some(socket) = accepted else {
             return;
         };
-        let (keep_alive, settings): (bool, Settings) = {
+        let (keep_alive, settings, tls): (bool, Settings, _) = {
             let st = server.st.borrow();
-            (st.keep_alive, settings(st.limit, st.write_queue_cap))
+            (
+                st.keep_alive,
+                settings(st.limit, st.write_queue_cap),
+                st.tls.clone(),
+            )
         };
         let conn = match socket {
             Accepted::Tcp(socket) => {
@@ -391,6 +406,18 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
                     // client.
                     let _ = socket.set_keep_alive_enabled(true);
                 }
+                if let Some((config, timeouts)) = tls {
+                    // The handshake runs on its own, so a slow or broken client never holds up
+                    // others.
+                    wit_bindgen::spawn_local(handshake_then_enqueue(
+                        server.clone(),
+                        socket,
+                        settings,
+                        config,
+                        timeouts,
+                    ));
+                    continue;
+                }
                 let Ok(conn) = wire(socket, settings) else {
                     continue;
                 };
@@ -398,18 +425,46 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             }
             Accepted::Host(socket) => crate::unix::wire_host(socket, settings),
         };
-        let observer: Weak<dyn CloseObserver> = Rc::downgrade(&server) as Weak<dyn CloseObserver>;
+        if !server.enqueue(conn) {
+            return;
+        }
+    }
+}
+
+/// Runs the TLS handshake of an accepted socket and queues the connection for the app; a failed
+/// handshake is reported on stderr (asyncio logs it) and the server keeps serving.
+async fn handshake_then_enqueue(
+    server: Rc<ServerShared>,
+    socket: TcpSocket,
+    settings: Settings,
+    config: ServerTlsConfig,
+    timeouts: Timeouts,
+) {
+    match wire_tls(socket, settings, tls::server_side(config), timeouts).await {
+        Ok(conn) => {
+            server.enqueue(conn);
+        }
+        Err(e) => eprintln!("wasio: TLS handshake with a client failed: {e:?}"),
+    }
+}
+
+impl ServerShared {
+    /// Queues an accepted connection for `accept`; false (and the connection aborted) when the
+    /// server closed meanwhile.
+    fn enqueue(self: &Rc<Self>, conn: Rc<Conn>) -> bool {
+        let observer: Weak<dyn CloseObserver> = Rc::downgrade(self) as Weak<dyn CloseObserver>;
         conn.set_observer(observer);
-        let mut st = server.st.borrow_mut();
+        let mut st = self.st.borrow_mut();
         if st.closed {
             drop(st);
             conn.abort();
-            return;
+            return false;
         }
         st.clients.push(Rc::downgrade(&conn));
         st.pending.push_back(conn);
         drop(st);
-        server.ev.notify();
+        self.ev.notify();
+        true
     }
 }
 

@@ -86,7 +86,10 @@ fn check_tls(
     shutdown_timeout: bool,
 ) -> Result<(), ErrorCode> {
     if ssl {
-        return Err(crate::tls_not_built());
+        return Err(ErrorCode::NotSupported(
+            "ssl= over Unix sockets is not built yet (start_tls on a Unix connection is not either)"
+                .to_string(),
+        ));
     }
     if server_hostname {
         return Err(invalid("server_hostname is only meaningful with ssl"));
@@ -148,6 +151,7 @@ pub fn start_unix_server(
         keep_alive: false,
         limit,
         write_queue_cap: options.write_queue_cap,
+        tls: None,
     };
     server::serve(
         vec![listener],
@@ -183,6 +187,7 @@ pub fn preopened_servers(
             keep_alive: false,
             limit,
             write_queue_cap: options.write_queue_cap,
+            tls: None,
         };
         // The host opened these; their socket files are the host's to remove.
         let listener = Listener::host(socket, address, false);

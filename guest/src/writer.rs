@@ -3,8 +3,10 @@
 
 use crate::bindings::exports::wasio::streams::streams::GuestWriter;
 use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsConfig};
-use crate::conn::Conn;
+use crate::conn::{Conn, Transport};
+use crate::errors::invalid;
 use crate::timeout::with_timeout;
+use crate::tls::{self, Timeouts};
 use std::rc::Rc;
 use wasio_core::WaterMarks;
 use wit_bindgen::{StreamReader, StreamResult};
@@ -84,10 +86,15 @@ impl GuestWriter for WriterImpl {
     }
 
     fn can_write_eof(&self) -> bool {
-        true
+        !self.conn.is_tls()
     }
 
     fn write_eof(&self) -> Result<(), ErrorCode> {
+        if self.conn.is_tls() {
+            return Err(ErrorCode::NotSupported(
+                "write_eof is not supported over TLS (TLS has no half-close)".to_string(),
+            ));
+        }
         self.conn.write_eof();
         Ok(())
     }
@@ -114,11 +121,43 @@ impl GuestWriter for WriterImpl {
 
     async fn start_tls(
         &self,
-        _config: TlsConfig,
-        _server_hostname: Option<String>,
-        _handshake_timeout: Option<u64>,
-        _shutdown_timeout: Option<u64>,
+        config: TlsConfig,
+        server_hostname: Option<String>,
+        handshake_timeout: Option<u64>,
+        shutdown_timeout: Option<u64>,
     ) -> Result<(), ErrorCode> {
-        Err(crate::tls_not_built())
+        if self.conn.is_tls() {
+            return Err(invalid("the connection already uses TLS"));
+        }
+        let side = match config {
+            TlsConfig::Client(config) => tls::client_side(config, server_hostname)?,
+            TlsConfig::Server(config) => {
+                if server_hostname.is_some() {
+                    return Err(invalid(
+                        "server_hostname is only meaningful for a TLS client",
+                    ));
+                }
+                tls::server_side(config)
+            }
+        };
+        let timeouts = Timeouts::new(handshake_timeout, shutdown_timeout);
+        self.conn.drain().await?;
+        // Stops the pumps once the queue is flushed; the reader's buffered bytes (which may hold
+        // the peer's first handshake message) go into the session first (CPython gh-142352).
+        let (raw, buffered) = self.conn.detach().await?;
+        match tls::secure(raw, buffered, side, timeouts).await {
+            Ok(secured) => {
+                let session = secured.session;
+                self.conn.reattach(secured.streams, move |socket| {
+                    Transport::Tls(session, Box::new(socket))
+                });
+                self.conn.set_tls(secured.info);
+                Ok(())
+            }
+            Err(e) => {
+                self.conn.fail_detached(e.clone());
+                Err(e)
+            }
+        }
     }
 }

@@ -23,6 +23,8 @@ pub mod embedded;
 pub mod host_impl;
 pub mod preopen;
 pub mod run;
+pub mod streams_io;
+pub mod tls;
 pub mod unix_grants;
 
 use std::fmt::Display;

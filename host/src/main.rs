@@ -114,6 +114,12 @@ enum DemoExample {
         /// abstract-namespace name).
         #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
         unix: Option<String>,
+        /// Serve TLS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, value_name = "CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Run the built-in echo client once. It may connect to HOST:PORT (or the --unix PATH)
     /// only.
@@ -131,6 +137,10 @@ enum DemoExample {
         /// Linux abstract-namespace name).
         #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
         unix: Option<String>,
+        /// Connect with TLS, trusting only the CA certificates in this PEM file (the server's
+        /// certificate must match HOST).
+        #[arg(long, value_name = "CA")]
+        tls_ca: Option<PathBuf>,
     },
     /// Run the built-in socketpair example (the asyncio docs' "register an open socket to
     /// wait for data"); prints `Received: abc`.
@@ -235,14 +245,27 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             .await
         }
         Command::Demo {
-            example: Some(DemoExample::EchoServer { host, port, .. }),
+            example:
+                Some(DemoExample::EchoServer {
+                    host,
+                    port,
+                    tls_cert,
+                    tls_key,
+                    ..
+                }),
         } => {
             let mut caps = Capabilities::deny_all();
             for addr in resolve(&host, port)? {
                 caps.allow_listen(AddrPattern::exact(addr));
             }
-            let args =
-                ["echo-server", "--host", &host, "--port", &port.to_string()].map(String::from);
+            let mut args: Vec<String> =
+                ["echo-server", "--host", &host, "--port", &port.to_string()]
+                    .map(String::from)
+                    .into();
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                args.extend(["--tls-cert-pem".to_string(), read_text(&cert)?]);
+                args.extend(["--tls-key-pem".to_string(), read_text(&key)?]);
+            }
             run_inherited(ECHO_SERVER, &args, caps).await
         }
         Command::Demo {
@@ -251,6 +274,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                     host,
                     port,
                     message,
+                    tls_ca,
                     ..
                 }),
         } => {
@@ -268,9 +292,18 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 &message,
             ]
             .map(String::from);
+            let mut args: Vec<String> = args.into();
+            if let Some(ca) = tls_ca {
+                args.extend(["--tls-ca-pem".to_string(), read_text(&ca)?]);
+            }
             run_inherited(ECHO_CLIENT, &args, caps).await
         }
     }
+}
+
+/// A PEM file's text (a component reads no files: the demo hands PEM texts in as arguments).
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {

@@ -1,6 +1,8 @@
 //! Shared helpers of wasio's integration tests: compile each embedded component once per test
 //! binary, run it in wasmtime with chosen arguments and network grants, and read its output lines.
 
+pub mod certs;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -23,6 +25,9 @@ pub use wasio_components::STREAMS_TESTS;
 
 /// The wasio-sdk test app (tests/sdk-app): runs one named SDK scenario.
 pub use wasio_components::SDK_APP;
+
+/// The TLS test app (tests/tls-app): TLS client and server scenarios.
+pub use wasio_components::TLS_APP;
 
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);

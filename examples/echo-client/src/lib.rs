@@ -3,15 +3,19 @@
 //!
 //! `echo-client [--host H] [--port P] [--message M]` (defaults 127.0.0.1, 8888, "Hello World!")
 //! prints `Send: 'M'`, `Received: 'M'` and `Close the connection`, as the docs' example does.
-//! `--unix PATH` connects to a Unix socket instead (asyncio `open_unix_connection`).
+//! `--unix PATH` connects to a Unix socket instead (asyncio `open_unix_connection`). With
+//! `--tls-ca-pem PEM` (the CA certificates' PEM text; `wasio demo echo-client --tls-ca FILE` reads
+//! the file for it) it connects with TLS trusting only those CAs, checking the server's
+//! certificate against the host name (asyncio's `open_connection(ssl=...)`).
 
-use wasio_sdk::python_str_repr as repr;
+use wasio_sdk::{ClientTlsConfig, ConnectOptions, TrustRoots, python_str_repr as repr};
 
 wasio_sdk::main!(main);
 
 /// Where to connect.
 enum Target {
-    Tcp(String, u16),
+    /// Host, port and the CA bundle to trust for TLS.
+    Tcp(String, u16, Option<String>),
     Unix(String),
 }
 
@@ -24,7 +28,17 @@ async fn main() -> Result<(), String> {
 
 async fn tcp_echo_client(target: Target, message: &str) -> wasio_sdk::Result<()> {
     let (mut reader, writer) = match target {
-        Target::Tcp(host, port) => wasio_sdk::open_connection(&host, port).await?,
+        Target::Tcp(host, port, None) => wasio_sdk::open_connection(&host, port).await?,
+        Target::Tcp(host, port, Some(ca)) => {
+            let options = ConnectOptions {
+                ssl: Some(ClientTlsConfig {
+                    roots: TrustRoots::Pem(ca),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            wasio_sdk::open_connection_with(&host, port, options).await?
+        }
         Target::Unix(path) => wasio_sdk::open_unix_connection(&path).await?,
     };
 
@@ -44,6 +58,7 @@ fn parse_args() -> Result<(Target, String), String> {
     let mut host = "127.0.0.1".to_string();
     let mut port = 8888u16;
     let mut unix = None;
+    let mut ca = None;
     let mut message = "Hello World!".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -55,16 +70,17 @@ fn parse_args() -> Result<(Target, String), String> {
             }
             "--unix" => unix = Some(args.next().ok_or("--unix needs a path")?),
             "--message" => message = args.next().ok_or("--message needs a value")?,
+            "--tls-ca-pem" => ca = Some(args.next().ok_or("--tls-ca-pem needs a value")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-client [--host H] [--port P] [--unix PATH] [--message M]"
+                    "unknown argument {other:?}; usage: echo-client [--host H] [--port P] [--unix PATH] [--message M] [--tls-ca-pem PEM]"
                 ));
             }
         }
     }
     let target = match unix {
         Some(path) => Target::Unix(path),
-        None => Target::Tcp(host, port),
+        None => Target::Tcp(host, port, ca),
     };
     Ok((target, message))
 }

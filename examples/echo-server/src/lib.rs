@@ -9,15 +9,20 @@
 //! `--unix PATH` serves on a Unix socket instead (asyncio `start_unix_server`; the peer shows as
 //! `''`, an unnamed client socket). `--preopened` serves on every listener the host opened for
 //! the run (`wasio run --listen ...`; asyncio `start_server(sock=...)`) and prints
-//! `Serving on NAME at ADDRESS` for each.
+//! `Serving on NAME at ADDRESS` for each. With `--tls-cert-pem PEM --tls-key-pem PEM` (the PEM
+//! texts themselves: a component reads no files; `wasio demo echo-server --tls-cert FILE
+//! --tls-key FILE` reads them for it) it serves TLS (asyncio's `start_server(ssl=...)`).
 
-use wasio_sdk::{Reader, Server, Writer, python_str_repr as repr};
+use wasio_sdk::{
+    CertifiedKey, Reader, Server, ServerOptions, ServerTlsConfig, Writer, python_str_repr as repr,
+};
 
 wasio_sdk::main!(main);
 
 /// Where to serve.
 enum Serve {
-    Tcp(String, u16),
+    /// Host, port and the TLS identity to serve with.
+    Tcp(String, u16, Option<ServerTlsConfig>),
     Unix(String),
     Preopened,
 }
@@ -25,7 +30,15 @@ enum Serve {
 async fn main() -> Result<(), String> {
     let cannot = |e: wasio_sdk::Error| format!("echo-server: cannot serve: {e:?}");
     let server = match parse_args()? {
-        Serve::Tcp(host, port) => wasio_sdk::start_server(&host, port).await.map_err(cannot)?,
+        Serve::Tcp(host, port, tls) => {
+            let options = ServerOptions {
+                ssl: tls,
+                ..Default::default()
+            };
+            wasio_sdk::start_server_with(&[host.as_str()], port, options)
+                .await
+                .map_err(cannot)?
+        }
         Serve::Unix(path) => wasio_sdk::start_unix_server(&path).await.map_err(cannot)?,
         Serve::Preopened => {
             let servers = wasio_sdk::preopened_servers().await.map_err(cannot)?;
@@ -85,6 +98,8 @@ fn parse_args() -> Result<Serve, String> {
     let mut port = 8888u16;
     let mut unix = None;
     let mut preopened = false;
+    let mut cert = None;
+    let mut key = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -95,16 +110,31 @@ fn parse_args() -> Result<Serve, String> {
             }
             "--unix" => unix = Some(args.next().ok_or("--unix needs a path")?),
             "--preopened" => preopened = true,
+            "--tls-cert-pem" => cert = Some(args.next().ok_or("--tls-cert-pem needs a value")?),
+            "--tls-key-pem" => key = Some(args.next().ok_or("--tls-key-pem needs a value")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P] | --unix PATH | --preopened"
+                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P] [--tls-cert-pem PEM --tls-key-pem PEM] | --unix PATH | --preopened"
                 ));
             }
         }
     }
+    let tls = match (cert, key) {
+        (Some(cert_chain_pem), Some(private_key_pem)) => Some(ServerTlsConfig {
+            identity: CertifiedKey {
+                cert_chain_pem,
+                private_key_pem,
+            },
+            client_auth_ca_pem: None,
+            client_auth_required: false,
+            alpn_protocols: Vec::new(),
+        }),
+        (None, None) => None,
+        _ => return Err("--tls-cert-pem and --tls-key-pem go together".to_string()),
+    };
     Ok(match (unix, preopened) {
         (Some(path), _) => Serve::Unix(path),
         (None, true) => Serve::Preopened,
-        (None, false) => Serve::Tcp(host, port),
+        (None, false) => Serve::Tcp(host, port, tls),
     })
 }

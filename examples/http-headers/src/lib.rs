@@ -1,26 +1,41 @@
 //! The asyncio docs' "get HTTP headers" example as a wasio app component, written with
 //! wasio-sdk.
 //!
-//! `http-headers URL` sends `HEAD PATH HTTP/1.0` and prints each response header line as
-//! `HTTP header> LINE`. Plain `http://` works; `https://` needs wasio's TLS (not built yet) and
-//! reports that as an error.
+//! `http-headers [--ca-pem PEM] URL` sends `HEAD PATH HTTP/1.0` and prints each response header
+//! line as `HTTP header> LINE`. `https://` URLs use TLS, trusting the web PKI roots bundled into
+//! the host, or only the CA certificates of `--ca-pem` (their PEM text), e.g. for a local server.
 
 use futures::StreamExt;
-use wasio_sdk::{ClientTlsConfig, ConnectOptions};
+use wasio_sdk::{ClientTlsConfig, ConnectOptions, TrustRoots};
 
 wasio_sdk::main!(main);
 
 async fn main() -> Result<(), String> {
-    let url = std::env::args().nth(1).ok_or("usage: http-headers URL")?;
-    let url = parse_url(&url).map_err(|e| format!("http-headers: {e}"))?;
-    print_http_headers(url)
+    const USAGE: &str = "usage: http-headers [--ca-pem PEM] URL";
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut ca = None;
+    if args.first().is_some_and(|a| a == "--ca-pem") {
+        if args.len() < 2 {
+            return Err(USAGE.into());
+        }
+        ca = Some(args.remove(1));
+        args.remove(0);
+    }
+    let [url] = args.as_slice() else {
+        return Err(USAGE.into());
+    };
+    let url = parse_url(url).map_err(|e| format!("http-headers: {e}"))?;
+    print_http_headers(url, ca)
         .await
         .map_err(|e| format!("http-headers: {e:?}"))
 }
 
-async fn print_http_headers(url: Url) -> wasio_sdk::Result<()> {
+async fn print_http_headers(url: Url, ca: Option<String>) -> wasio_sdk::Result<()> {
     let options = ConnectOptions {
-        ssl: url.https.then(ClientTlsConfig::default),
+        ssl: url.https.then(|| ClientTlsConfig {
+            roots: ca.map_or(TrustRoots::WebRoots, TrustRoots::Pem),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let (mut reader, writer) =

@@ -8,8 +8,8 @@
 //! `*WithStore` traits; all other functions are implemented on [`WasioHostView`].
 //!
 //! `host-socket` is [`socket::HostSocket`], a native tokio socket (Unix stream or listener, or a
-//! TCP stream or listener the host opened with `--listen`). TLS (issue 5) is not built yet: its
-//! entry points answer `error-code::not-supported`.
+//! TCP stream or listener the host opened with `--listen`). TLS sessions run on rustls (see
+//! [`crate::tls`]; the glue is in `tls.rs`).
 
 mod preopens;
 pub mod socket;
@@ -49,6 +49,9 @@ pub mod bindings {
             "wasio:host/tls.[method]session.receive": store | trappable,
             "wasio:host/tls.[method]session.send": store | trappable,
             default: trappable,
+        },
+        with: {
+            "wasio:host/tls.session": crate::tls::TlsSession,
         },
         require_store_data_send: true,
     });

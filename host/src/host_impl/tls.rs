@@ -1,76 +1,147 @@
-//! `wasio:host/tls`: TLS sessions over byte streams, client and server side.
-//!
-//! Not built yet (issue 5): starting a session answers `not-supported` (after closing the
-//! ciphertext stream handed in), so no session can exist and its methods answer likewise.
+//! `wasio:host/tls`: TLS sessions over byte streams, client and server side, on rustls (see
+//! [`crate::tls`]). This file only connects the guest's streams and futures to a
+//! [`TlsSession`]'s pipes.
 
-use std::iter;
+use std::time::Duration;
 
+use tokio::sync::oneshot;
 use wasmtime::component::{Access, Accessor, FutureReader, Resource, StreamReader};
 
 use super::WasioHost;
 use super::bindings::tls::{
-    ClientConfig, ErrorCode, Host, HostSession, HostSessionWithStore, ServerConfig, Session,
-    SessionInfo,
+    ClientConfig, ErrorCode, Host, HostSession, HostSessionWithStore, ServerConfig, SessionInfo,
 };
 use crate::ctx::WasioHostView;
-
-/// The `not-supported` answer of every TLS function until issue 5.
-fn not_built() -> ErrorCode {
-    ErrorCode::NotSupported("TLS is not built yet (wasio:host/tls); see issue 5".to_owned())
-}
+use crate::streams_io::{ReadProducer, WriteConsumer};
+use crate::tls::TlsSession;
+use crate::tls::session::{CiphertextEnds, receive_outcome};
 
 impl Host for WasioHostView<'_> {}
 
 impl HostSession for WasioHostView<'_> {
-    fn drop(&mut self, _rep: Resource<Session>) -> wasmtime::Result<()> {
+    fn drop(&mut self, rep: Resource<TlsSession>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
         Ok(())
     }
 }
 
+/// What `session.client` / `session.server` return: the session and its ciphertext output.
+type Started = Result<(Resource<TlsSession>, StreamReader<u8>), ErrorCode>;
+
+/// Wires a freshly made session's ciphertext pipes to the guest's streams.
+fn start<T>(
+    mut host: Access<T, WasioHost>,
+    made: Result<(TlsSession, CiphertextEnds), ErrorCode>,
+    mut ciphertext_in: StreamReader<u8>,
+) -> wasmtime::Result<Started> {
+    let (session, ends) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            ciphertext_in.close(&mut host)?;
+            return Ok(Err(e));
+        }
+    };
+    ciphertext_in.pipe(&mut host, WriteConsumer::new(ends.incoming))?;
+    let out = StreamReader::new(&mut host, ReadProducer::new(ends.outgoing))?;
+    let session = host.get().table.push(session)?;
+    Ok(Ok((session, out)))
+}
+
+/// A future that is already resolved with `error`.
+fn failed<T>(
+    host: &mut Access<T, WasioHost>,
+    error: ErrorCode,
+) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
+    FutureReader::new(host, async move { wasmtime::error::Ok(Err(error)) })
+}
+
 impl<T> HostSessionWithStore<T> for WasioHost {
     fn client(
-        mut host: Access<T, Self>,
-        _config: ClientConfig,
-        mut ciphertext_in: StreamReader<u8>,
-    ) -> wasmtime::Result<Result<(Resource<Session>, StreamReader<u8>), ErrorCode>> {
-        ciphertext_in.close(&mut host)?;
-        Ok(Err(not_built()))
+        host: Access<T, Self>,
+        config: ClientConfig,
+        ciphertext_in: StreamReader<u8>,
+        received: Vec<u8>,
+    ) -> wasmtime::Result<Started> {
+        start(host, TlsSession::client(&config, received), ciphertext_in)
     }
 
     fn server(
-        mut host: Access<T, Self>,
-        _config: ServerConfig,
-        mut ciphertext_in: StreamReader<u8>,
-    ) -> wasmtime::Result<Result<(Resource<Session>, StreamReader<u8>), ErrorCode>> {
-        ciphertext_in.close(&mut host)?;
-        Ok(Err(not_built()))
+        host: Access<T, Self>,
+        config: ServerConfig,
+        ciphertext_in: StreamReader<u8>,
+        received: Vec<u8>,
+    ) -> wasmtime::Result<Started> {
+        start(host, TlsSession::server(&config, received), ciphertext_in)
     }
 
     async fn handshake(
-        _accessor: &Accessor<T, Self>,
-        _self_: Resource<Session>,
-        _timeout: Option<u64>,
+        accessor: &Accessor<T, Self>,
+        self_: Resource<TlsSession>,
+        timeout: Option<u64>,
     ) -> wasmtime::Result<Result<SessionInfo, ErrorCode>> {
-        Ok(Err(not_built()))
+        let handshake = accessor.with(|mut access| -> wasmtime::Result<_> {
+            Ok(access.get().table.get_mut(&self_)?.take_handshake())
+        })?;
+        let handshake = match handshake {
+            Ok(handshake) => handshake,
+            Err(e) => return Ok(Err(e)),
+        };
+        match handshake.run(timeout.map(Duration::from_nanos)).await {
+            Ok((stream, info)) => {
+                accessor.with(|mut access| -> wasmtime::Result<()> {
+                    access.get().table.get_mut(&self_)?.established(stream);
+                    Ok(())
+                })?;
+                Ok(Ok(info))
+            }
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     fn receive(
         mut host: Access<T, Self>,
-        _self_: Resource<Session>,
+        self_: Resource<TlsSession>,
     ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
-        Ok((
-            StreamReader::new(&mut host, iter::empty())?,
-            FutureReader::new(&mut host, async { wasmtime::error::Ok(Err(not_built())) })?,
-        ))
+        let reader = host.get().table.get_mut(&self_)?.take_reader();
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(e) => {
+                let empty = StreamReader::new(&mut host, std::iter::empty())?;
+                return Ok((empty, failed(&mut host, e)?));
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        let producer = ReadProducer::new(reader).on_end(move |result| {
+            let _ = tx.send(receive_outcome(result));
+        });
+        let stream = StreamReader::new(&mut host, producer)?;
+        // No outcome: the guest dropped the stream before its end, which is no error.
+        let done = FutureReader::new(&mut host, async move {
+            wasmtime::error::Ok(rx.await.unwrap_or(Ok(())))
+        })?;
+        Ok((stream, done))
     }
 
     fn send(
         mut host: Access<T, Self>,
-        _self_: Resource<Session>,
+        self_: Resource<TlsSession>,
         mut data: StreamReader<u8>,
-        _shutdown_timeout: Option<u64>,
+        shutdown_timeout: Option<u64>,
     ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
-        data.close(&mut host)?;
-        FutureReader::new(&mut host, async { wasmtime::error::Ok(Err(not_built())) })
+        let started = host
+            .get()
+            .table
+            .get_mut(&self_)?
+            .start_sending(shutdown_timeout.map(Duration::from_nanos));
+        match started {
+            Ok((cleartext_in, outcome)) => {
+                data.pipe(&mut host, WriteConsumer::new(cleartext_in))?;
+                FutureReader::new(&mut host, async move { wasmtime::error::Ok(outcome.await) })
+            }
+            Err(e) => {
+                data.close(&mut host)?;
+                failed(&mut host, e)
+            }
+        }
     }
 }

@@ -7,5 +7,6 @@ mod echo_server;
 mod interop;
 mod sdk;
 mod streams;
+mod tls;
 #[cfg(unix)]
 mod unix;

@@ -1,0 +1,227 @@
+//! rustls configurations from `wasio:host/tls`'s `client-config` and `server-config`.
+//!
+//! Both sides offer TLS 1.2 and 1.3 with rustls' safe defaults and the ring crypto provider.
+//! Client roots are the bundled web PKI roots (webpki-roots, compiled in: no download at run
+//! time), the host's platform store (read once per process), or PEM CAs. With
+//! `verify-hostname` off the chain is still verified, only the name check is skipped.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+
+use super::errors::invalid;
+use crate::host_impl::bindings::tls::{ClientConfig, Roots, ServerConfig};
+use crate::host_impl::bindings::types::ErrorCode;
+
+/// The crypto provider of every session.
+fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+/// A client configuration and the name to connect to (SNI and certificate name).
+pub struct Client {
+    /// The rustls configuration.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name given to rustls; a placeholder when no name was configured (then no SNI is sent
+    /// and no name is checked).
+    pub server_name: ServerName<'static>,
+}
+
+/// Builds a client configuration. Errors: `invalid-argument` for bad PEM, names or ALPN values.
+pub fn client(config: &ClientConfig) -> Result<Client, ErrorCode> {
+    let roots = Arc::new(roots(&config.roots)?);
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider())
+        .build()
+        .map_err(|e| invalid(format!("trusted roots: {e}")))?;
+    let (server_name, verify_name, sni) = match config.server_name.as_deref() {
+        Some(name) if !name.is_empty() => {
+            let parsed = ServerName::try_from(name.to_owned())
+                .map_err(|e| invalid(format!("server_hostname {name:?}: {e}")))?;
+            (parsed, config.verify_hostname, true)
+        }
+        // No name: no SNI, no name check; rustls still wants some name to carry around.
+        _ => (
+            ServerName::DnsName("wasio.invalid".try_into().map_err(|_| invalid("name"))?),
+            false,
+            false,
+        ),
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = if verify_name {
+        webpki
+    } else {
+        Arc::new(ChainOnly(webpki))
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("TLS versions: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut tls = match &config.client_cert {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(certs(chain, "client certificate")?, key_of(key)?)
+            .map_err(|e| invalid(format!("client certificate: {e}")))?,
+        None => builder.with_no_client_auth(),
+    };
+    tls.alpn_protocols = alpn(&config.alpn_protocols)?;
+    tls.enable_sni = sni;
+    Ok(Client {
+        config: Arc::new(tls),
+        server_name,
+    })
+}
+
+/// Builds a server configuration. Errors: `invalid-argument` for bad PEM or ALPN values.
+pub fn server(config: &ServerConfig) -> Result<Arc<rustls::ServerConfig>, ErrorCode> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("TLS versions: {e}")))?;
+    let builder = match &config.client_auth_ca_pem {
+        Some(pem) => {
+            let mut store = RootCertStore::empty();
+            for cert in certs(pem, "client-auth CA")? {
+                store
+                    .add(cert)
+                    .map_err(|e| invalid(format!("client-auth CA: {e}")))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider());
+            let verifier = if config.client_auth_required {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| invalid(format!("client-auth CA: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut tls = builder
+        .with_single_cert(
+            certs(&config.cert_chain_pem, "certificate chain")?,
+            key_of(&config.private_key_pem)?,
+        )
+        .map_err(|e| invalid(format!("certificate and key: {e}")))?;
+    tls.alpn_protocols = alpn(&config.alpn_protocols)?;
+    Ok(Arc::new(tls))
+}
+
+/// The trusted roots of a client.
+fn roots(roots: &Roots) -> Result<RootCertStore, ErrorCode> {
+    match roots {
+        Roots::WebRoots => Ok(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }),
+        Roots::Platform => Ok(platform_roots().clone()),
+        Roots::Pem(pem) => {
+            let mut store = RootCertStore::empty();
+            for cert in certs(pem, "CA bundle")? {
+                store
+                    .add(cert)
+                    .map_err(|e| invalid(format!("CA bundle: {e}")))?;
+            }
+            Ok(store)
+        }
+    }
+}
+
+/// The host's platform trust store, read once; unreadable entries are skipped.
+fn platform_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut store = RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        store.add_parsable_certificates(found.certs);
+        store
+    })
+}
+
+/// Every certificate of a PEM text; at least one.
+fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, ErrorCode> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("{what}: not valid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(invalid(format!("{what}: no CERTIFICATE in the PEM text")));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM text (PKCS#8, PKCS#1 or SEC1).
+fn key_of(pem: &str) -> Result<PrivateKeyDer<'static>, ErrorCode> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| invalid(format!("private key: no usable PEM key: {e}")))
+}
+
+/// ALPN protocol names as bytes; each must be 1..=255 bytes.
+fn alpn(protocols: &[String]) -> Result<Vec<Vec<u8>>, ErrorCode> {
+    protocols
+        .iter()
+        .map(|p| {
+            if p.is_empty() || p.len() > 255 {
+                Err(invalid(format!(
+                    "ALPN protocol {p:?} must be 1 to 255 bytes"
+                )))
+            } else {
+                Ok(p.as_bytes().to_vec())
+            }
+        })
+        .collect()
+}
+
+/// Verifies the certificate chain and signatures like webpki but accepts any name (asyncio's
+/// `server_hostname=''`, `check_hostname=False`).
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}

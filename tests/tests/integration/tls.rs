@@ -1,0 +1,648 @@
+//! TLS (issue 5): `ssl=` for clients and servers, `start_tls` both ways (with a ClientHello
+//! already buffered), TLS extra info, failures with clear errors, and interop with peers nobody
+//! here wrote: openssl s_server / s_client and CPython's ssl with asyncio. Certificates are made
+//! at test time (see `wasio_tests::certs`).
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+use wasio_tests::certs::Pki;
+use wasio_tests::{ECHO_CLIENT, Running, TLS_APP, WAIT, assert_success, loopback, run, spawn};
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
+}
+
+/// Starts the tls-app `server` (or `starttls-server`) scenario; returns it and its port.
+async fn tls_server(scenario: &str, extra: &[&str]) -> anyhow::Result<(Running, u16)> {
+    let mut args = vec![scenario, "127.0.0.1", "0"];
+    args.extend_from_slice(extra);
+    let mut server = spawn(TLS_APP, &args, loopback())?;
+    let line = server.line_starting("serving ").await?;
+    let port = line[8..].trim().parse()?;
+    Ok((server, port))
+}
+
+fn has(lines: &[String], wanted: &str) -> bool {
+    lines.iter().any(|l| l.contains(wanted))
+}
+
+/// A rustls server config (native peer) with the given certificate.
+fn native_server_config(cert: &str, key: &str) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasio_client_and_server_with_extra_info() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "server",
+        &[
+            "--cert",
+            &pki.server_cert,
+            "--key",
+            &pki.server_key,
+            "--alpn",
+            "h2",
+            "--alpn",
+            "echo",
+        ],
+    )
+    .await?;
+    let (exit, out) = run(
+        TLS_APP,
+        &[
+            "client",
+            "localhost",
+            &port.to_string(),
+            "--ca",
+            &pki.ca,
+            "--alpn",
+            "echo",
+        ],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    for wanted in [
+        "info client version TLSv1.3",
+        "info client cipher TLS13_",
+        "info client alpn echo",
+        "info client server-hostname localhost",
+        "info client peer-subject CN=localhost",
+        "info client peer-issuer CN=wasio test CA",
+        "info client peer-san DNS:localhost,IP:127.0.0.1,IP:::1",
+        "info client can-write-eof false",
+        "write-eof not-supported",
+        "echo hello\\n",
+        "closed",
+    ] {
+        assert!(has(&out, wanted), "{wanted:?} missing in {out:#?}");
+    }
+    server.line_starting("server closed Ok").await?;
+    let seen = server.lines_so_far();
+    assert!(
+        has(&seen, "info server server-hostname localhost"),
+        "{seen:#?}"
+    );
+    assert!(has(&seen, "info server alpn echo"), "{seen:#?}");
+    assert!(has(&seen, "info server peer-cert none"), "{seen:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_and_missing_client_certificate() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "server",
+        &[
+            "--cert",
+            &pki.server_cert,
+            "--key",
+            &pki.server_key,
+            "--client-ca",
+            &pki.ca,
+        ],
+    )
+    .await?;
+    let port = port.to_string();
+    let (exit, out) = run(
+        TLS_APP,
+        &[
+            "client",
+            "127.0.0.1",
+            &port,
+            "--ca",
+            &pki.ca,
+            "--cert",
+            &pki.client_cert,
+            "--key",
+            &pki.client_key,
+        ],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    server
+        .line_starting("info server peer-subject CN=wasio test client")
+        .await?;
+    // Without a client certificate: the server refuses (and says why), the client sees an alert.
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "127.0.0.1", &port, "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert!(!exit.success(), "{out:#?}");
+    assert!(has(&out, "ErrorCode::Tls("), "{out:#?}");
+    let line = server
+        .line_starting("wasio: TLS handshake with a client failed")
+        .await?;
+    assert!(line.contains("Tls("), "{line}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_failures_have_clear_errors() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (_server, port) = tls_server(
+        "server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let port = port.to_string();
+    let cases: [(&[&str], &str); 2] = [
+        (&["--ca", &pki.other_ca], "UnknownIssuer"),
+        (
+            &["--ca", &pki.ca, "--server-hostname", "other.example"],
+            "not valid for name",
+        ),
+    ];
+    for (extra, wanted) in cases {
+        let mut args = vec!["client", "127.0.0.1", port.as_str()];
+        args.extend_from_slice(extra);
+        let (exit, out) = run(TLS_APP, &args, loopback()).await?;
+        assert!(!exit.success(), "{out:#?}");
+        assert!(
+            has(&out, "ErrorCode::Tls(") && has(&out, wanted),
+            "{wanted}: {out:#?}"
+        );
+    }
+    // An empty server_hostname disables the name check (the chain is still verified).
+    let (exit, out) = run(
+        TLS_APP,
+        &[
+            "client",
+            "127.0.0.1",
+            &port,
+            "--ca",
+            &pki.ca,
+            "--server-hostname",
+            "",
+        ],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    let (_expired, port) = tls_server(
+        "server",
+        &["--cert", &pki.expired_cert, "--key", &pki.expired_key],
+    )
+    .await?;
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert!(!exit.success(), "{out:#?}");
+    assert!(
+        has(&out, "ErrorCode::Tls(") && has(&out, "certificate expired"),
+        "{out:#?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_instead_of_client_hello_and_silent_clients() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "server",
+        &[
+            "--cert",
+            &pki.server_cert,
+            "--key",
+            &pki.server_key,
+            "--handshake-timeout-ms",
+            "500",
+        ],
+    )
+    .await?;
+    let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    garbage.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+    let mut rest = Vec::new();
+    // The server answers with an alert (or nothing) and closes.
+    tokio::time::timeout(WAIT, garbage.read_to_end(&mut rest)).await??;
+    let line = server
+        .line_starting("wasio: TLS handshake with a client failed")
+        .await?;
+    assert!(line.contains("Tls("), "{line}");
+    // A client that never says anything times out.
+    let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let line = server
+        .line_starting("wasio: TLS handshake with a client failed")
+        .await?;
+    assert!(line.contains("Timeout"), "{line}");
+    // The server keeps serving others.
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_server_times_the_handshake_out() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let holder = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await?;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        drop(socket);
+        anyhow::Ok(())
+    });
+    let started = Instant::now();
+    let (exit, out) = run(
+        TLS_APP,
+        &[
+            "client",
+            "127.0.0.1",
+            &port.to_string(),
+            "--ca",
+            &pki.ca,
+            "--handshake-timeout-ms",
+            "300",
+        ],
+        loopback(),
+    )
+    .await?;
+    assert!(!exit.success(), "{out:#?}");
+    assert!(has(&out, "error ErrorCode::Timeout"), "{out:#?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    holder.abort();
+    Ok(())
+}
+
+/// A native rustls server that completes the handshake, reads one line, then does `then`.
+async fn native_tls_peer(
+    pki: &Pki,
+    then: &'static str,
+) -> anyhow::Result<(u16, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(native_server_config(&pki.server_cert, &pki.server_key)?);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await?;
+        let mut tls = acceptor.accept(socket).await?;
+        let mut line = [0u8; 6];
+        tls.read_exact(&mut line).await?;
+        match then {
+            // Answer, then vanish: close the TCP connection without close_notify.
+            "vanish" => {
+                tls.write_all(b"partial").await?;
+                tls.flush().await?;
+                let (socket, _) = tls.into_inner();
+                drop(socket);
+            }
+            // Never read again, never close: the client's close must not wait for us.
+            _ => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+        anyhow::Ok(())
+    });
+    Ok((port, task))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_vanishing_without_close_notify() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (port, task) = native_tls_peer(&pki, "vanish").await?;
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert!(!exit.success(), "{out:#?}");
+    assert!(has(&out, "close_notify"), "{out:#?}");
+    task.await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_closed_is_bounded_when_the_peer_never_closes() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (port, task) = native_tls_peer(&pki, "hold").await?;
+    let started = Instant::now();
+    let (exit, out) = run(
+        TLS_APP,
+        &[
+            "quiet-close",
+            "127.0.0.1",
+            &port.to_string(),
+            "--ca",
+            &pki.ca,
+            "--shutdown-timeout-ms",
+            "1000",
+        ],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    assert!(has(&out, "wait-closed"), "{out:#?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    task.abort();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_tls_with_cpython_both_ways() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    // wasio client, CPython server.
+    let mut python = Command::new("python3")
+        .arg(script("tls_peer.py"))
+        .args([
+            "server",
+            &pki.arg("server.pem"),
+            &pki.arg("server.key"),
+            "starttls",
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(python.stdout.take().context("stdout")?).lines();
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
+    let port = first
+        .strip_prefix("PORT ")
+        .context("port line")?
+        .to_string();
+    let (exit, out) = run(
+        TLS_APP,
+        &[
+            "starttls-client",
+            "127.0.0.1",
+            &port,
+            "--ca",
+            &pki.ca,
+            "--server-hostname",
+            "localhost",
+        ],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    assert!(
+        has(&out, "plain OK\\n") && has(&out, "echo hello\\n"),
+        "{out:#?}"
+    );
+    assert!(has(&out, "info client version TLSv1."), "{out:#?}");
+    let got = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
+    assert_eq!(got, "got hello");
+    // CPython client, wasio server.
+    let (mut server, port) = tls_server(
+        "starttls-server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let output = tokio::time::timeout(
+        WAIT,
+        Command::new("python3")
+            .arg(script("tls_peer.py"))
+            .args(["client", &port.to_string(), &pki.arg("ca.pem"), "starttls"])
+            .output(),
+    )
+    .await??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("echo hello"), "{stdout}");
+    server.line_starting("server closed").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_tls_keeps_a_client_hello_that_came_with_the_last_line() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "starttls-server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let ca = pki.ca.clone();
+    let client = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.as_bytes()) {
+            roots.add(cert?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut tls = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into()?)?;
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(WAIT))?;
+        // "STARTTLS\n" and the ClientHello in one write: the server reads the line with the
+        // ClientHello already buffered behind it.
+        let mut first = b"STARTTLS\n".to_vec();
+        tls.write_tls(&mut first)?;
+        tcp.write_all(&first)?;
+        let mut ok = [0u8; 3];
+        tcp.read_exact(&mut ok)?;
+        anyhow::ensure!(&ok == b"OK\n", "got {ok:?}");
+        let mut stream = rustls::Stream::new(&mut tls, &mut tcp);
+        stream.write_all(b"hello\n")?;
+        let mut echo = [0u8; 6];
+        stream.read_exact(&mut echo)?;
+        tls.send_close_notify();
+        tls.write_tls(&mut tcp)?;
+        Ok(String::from_utf8_lossy(&echo).into_owned())
+    });
+    let echo = tokio::time::timeout(WAIT, client).await???;
+    assert_eq!(echo, "hello\n");
+    let buffered = server.line_starting("server buffered ").await?;
+    assert_ne!(
+        buffered, "server buffered 0",
+        "the ClientHello was not buffered"
+    );
+    server.line_starting("server closed Ok").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpython_ssl_both_ways() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (_server, port) = tls_server(
+        "server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let output = tokio::time::timeout(
+        WAIT,
+        Command::new("python3")
+            .arg(script("tls_peer.py"))
+            .args(["client", &port.to_string(), &pki.arg("ca.pem")])
+            .output(),
+    )
+    .await??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("echo hello") && stdout.contains("version TLSv1.3"),
+        "{stdout}"
+    );
+
+    let mut python = Command::new("python3")
+        .arg(script("tls_peer.py"))
+        .args(["server", &pki.arg("server.pem"), &pki.arg("server.key")])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(python.stdout.take().context("stdout")?).lines();
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
+    let port = first
+        .strip_prefix("PORT ")
+        .context("port line")?
+        .to_string();
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "localhost", &port, "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    assert!(
+        has(&out, "echo hello\\n") && has(&out, "closed"),
+        "{out:#?}"
+    );
+    Ok(())
+}
+
+/// A free loopback port (bound, then released) for peers that want one on their command line.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_client_with_ca_talks_to_openssl_s_server() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let port = free_port()?.to_string();
+    let mut openssl = Command::new("openssl")
+        .args([
+            "s_server", "-accept", &port, "-naccept", "1", "-rev", "-cert",
+        ])
+        .arg(pki.path("server.pem"))
+        .arg("-key")
+        .arg(pki.path("server.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
+    loop {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await??
+            .ok_or_else(|| anyhow!("openssl s_server ended"))?;
+        if line.starts_with("ACCEPT") {
+            break;
+        }
+    }
+    let (exit, out) = run(
+        ECHO_CLIENT,
+        &[
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--message",
+            "Hello World!\n",
+            "--tls-ca-pem",
+            &pki.ca,
+        ],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    // s_server -rev answers each line reversed.
+    assert!(has(&out, "Received: '!dlroW olleH"), "{out:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssl_s_client_against_wasio_tls_server() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let mut openssl = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+            "-connect",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(pki.path("ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = openssl.stdin.take().context("stdin")?;
+    stdin.write_all(b"hello from openssl\n").await?;
+    stdin.flush().await?;
+    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
+    let echo = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
+    assert_eq!(echo, "hello from openssl");
+    server
+        .line_starting("info server server-hostname localhost")
+        .await?;
+    server
+        .line_starting("server got hello from openssl")
+        .await?;
+    drop(stdin);
+    Ok(())
+}
