@@ -27,7 +27,6 @@ pub async fn measure(plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
 
     let serialized = component.serialize()?;
     let start = Instant::now();
-    // SAFETY-free: bytes this process produced with the same engine just above.
     #[allow(
         unsafe_code,
         reason = "deserializing bytes this process serialized with this engine"
