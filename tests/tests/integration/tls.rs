@@ -646,3 +646,98 @@ async fn openssl_s_client_against_wasio_tls_server() -> anyhow::Result<()> {
     drop(stdin);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_server_example_with_a_certificate_serves_openssl_s_client() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    // The arguments `wasio demo echo-server --tls-cert FILE --tls-key FILE` hands the example.
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--tls-cert-pem",
+        &pki.server_cert,
+        "--tls-key-pem",
+        &pki.server_key,
+    ];
+    let mut server = spawn(wasio_tests::ECHO_SERVER, &args, loopback())?;
+    let line = server.line_starting("Serving on ").await?;
+    let port: u16 = line.rsplit(':').next().unwrap_or_default().trim().parse()?;
+    let mut openssl = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+        ])
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(pki.path("ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = openssl.stdin.take().context("stdin")?;
+    stdin.write_all(b"Hello over TLS\n").await?;
+    stdin.flush().await?;
+    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
+    let echo = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
+    assert_eq!(echo, "Hello over TLS");
+    server
+        .line_starting("Received 'Hello over TLS\\n' from ('127.0.0.1', ")
+        .await?;
+    drop(stdin);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_headers_over_https_against_a_local_server() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(native_server_config(&pki.server_cert, &pki.server_key)?);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await?;
+        let tls = acceptor.accept(socket).await?;
+        let (rd, mut wr) = tokio::io::split(tls);
+        let mut rd = BufReader::new(rd);
+        let mut request = Vec::new();
+        loop {
+            let mut line = String::new();
+            if rd.read_line(&mut line).await? == 0 || line == "\r\n" {
+                break;
+            }
+            request.push(line.trim_end().to_string());
+        }
+        wr.write_all(b"HTTP/1.0 200 OK\r\nServer: wasio-test\r\nContent-Length: 0\r\n\r\n")
+            .await?;
+        wr.shutdown().await?;
+        anyhow::Ok(request)
+    });
+    let url = format!("https://localhost:{port}/index.html");
+    let (exit, out) = run(
+        wasio_tests::HTTP_HEADERS,
+        &["--ca-pem", &pki.ca, &url],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    assert_eq!(
+        out,
+        [
+            "HTTP header> HTTP/1.0 200 OK",
+            "HTTP header> Server: wasio-test",
+            "HTTP header> Content-Length: 0",
+        ]
+    );
+    let request = server.await??;
+    assert_eq!(request, ["HEAD /index.html HTTP/1.0", "Host: localhost"]);
+    Ok(())
+}
