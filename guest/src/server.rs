@@ -399,25 +399,23 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
                 st.tls.clone(),
             )
         };
+        if keep_alive && let Accepted::Tcp(socket) = &socket {
+            // Best effort, as asyncio: a failure to set the option does not refuse the client.
+            let _ = socket.set_keep_alive_enabled(true);
+        }
+        if let Some((config, timeouts)) = tls {
+            // The handshake runs on its own, so a slow or broken client never holds up others.
+            wit_bindgen::spawn_local(handshake_then_enqueue(
+                server.clone(),
+                socket,
+                settings,
+                config,
+                timeouts,
+            ));
+            continue;
+        }
         let conn = match socket {
             Accepted::Tcp(socket) => {
-                if keep_alive {
-                    // Best effort, as asyncio: a failure to set the option does not refuse the
-                    // client.
-                    let _ = socket.set_keep_alive_enabled(true);
-                }
-                if let Some((config, timeouts)) = tls {
-                    // The handshake runs on its own, so a slow or broken client never holds up
-                    // others.
-                    wit_bindgen::spawn_local(handshake_then_enqueue(
-                        server.clone(),
-                        socket,
-                        settings,
-                        config,
-                        timeouts,
-                    ));
-                    continue;
-                }
                 let Ok(conn) = wire(socket, settings) else {
                     continue;
                 };
@@ -435,12 +433,19 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
 /// handshake is reported on stderr (asyncio logs it) and the server keeps serving.
 async fn handshake_then_enqueue(
     server: Rc<ServerShared>,
-    socket: TcpSocket,
+    socket: Accepted,
     settings: Settings,
     config: ServerTlsConfig,
     timeouts: Timeouts,
 ) {
-    match wire_tls(socket, settings, tls::server_side(config), timeouts).await {
+    let side = tls::server_side(config);
+    let secured = match socket {
+        Accepted::Tcp(socket) => wire_tls(socket, settings, side, timeouts).await,
+        Accepted::Host(socket) => {
+            crate::unix::wire_host_tls(socket, settings, side, timeouts).await
+        }
+    };
+    match secured {
         Ok(conn) => {
             server.enqueue(conn);
         }

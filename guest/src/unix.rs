@@ -17,14 +17,24 @@ use crate::conn::{Completion, Conn, Settings, Streams, Transport};
 use crate::connect::settings;
 use crate::errors::invalid;
 use crate::server::{self, Listener, ServeConfig, ServerShared};
+use crate::tls::{self, Side, Timeouts};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
 /// asyncio's default listen backlog.
 const DEFAULT_BACKLOG: u32 = 100;
 
-/// Starts a [`Conn`] over a connected host socket: the twin of [`crate::connect::wire`].
-pub fn wire_host(socket: HostSocket, settings: Settings) -> Rc<Conn> {
+/// A connected host socket's byte streams and what is known of its peer.
+struct Plain {
+    socket: HostSocket,
+    streams: Streams,
+    peername: Option<SocketAddress>,
+    sockname: Option<SocketAddress>,
+    credentials: Option<PeerCredentials>,
+}
+
+/// Opens the byte streams of a connected host socket.
+fn plain(socket: HostSocket) -> Plain {
     let peername = socket.remote_address().ok().map(to_wasio);
     let sockname = socket.local_address().ok().map(to_wasio);
     let credentials = socket.peer_credentials().ok().map(|c| PeerCredentials {
@@ -38,20 +48,54 @@ pub fn wire_host(socket: HostSocket, settings: Settings) -> Rc<Conn> {
     let receive_done: Completion =
         Box::pin(async move { receive_done.await.map_err(ErrorCode::from) });
     let send_done: Completion = Box::pin(async move { send_done.await.map_err(ErrorCode::from) });
-    let conn = Conn::start(
-        Transport::Host(socket),
-        Streams {
+    Plain {
+        socket,
+        streams: Streams {
             receive,
             receive_done,
             send,
             send_done,
         },
-        settings,
         peername,
         sockname,
+        credentials,
+    }
+}
+
+/// Starts a [`Conn`] over a connected host socket: the twin of [`crate::connect::wire`].
+pub fn wire_host(socket: HostSocket, settings: Settings) -> Rc<Conn> {
+    let p = plain(socket);
+    let conn = Conn::start(
+        Transport::Host(p.socket),
+        p.streams,
+        settings,
+        p.peername,
+        p.sockname,
     );
-    conn.set_peer_credentials(credentials);
+    conn.set_peer_credentials(p.credentials);
     conn
+}
+
+/// Starts a [`Conn`] over a TLS session on a connected host socket, once the handshake is done:
+/// the twin of [`crate::connect::wire_tls`].
+pub async fn wire_host_tls(
+    socket: HostSocket,
+    settings: Settings,
+    side: Side,
+    timeouts: Timeouts,
+) -> Result<Rc<Conn>, ErrorCode> {
+    let p = plain(socket);
+    let secured = tls::secure(p.streams, Vec::new(), side, timeouts).await?;
+    let conn = Conn::start(
+        Transport::Tls(secured.session, Box::new(Transport::Host(p.socket))),
+        secured.streams,
+        settings,
+        p.peername,
+        p.sockname,
+    );
+    conn.set_tls(secured.info);
+    conn.set_peer_credentials(p.credentials);
+    Ok(conn)
 }
 
 /// asyncio's `peername` / `sockname` form of a host address: a Unix path as is (`""` unnamed,
@@ -78,7 +122,7 @@ fn to_wasio(address: HostAddress) -> SocketAddress {
     }
 }
 
-/// The TLS option rules shared by the Unix functions (TLS itself is issue 5).
+/// The rule shared by the Unix functions: TLS settings only with `ssl`.
 fn check_tls(
     ssl: bool,
     server_hostname: bool,
@@ -86,10 +130,7 @@ fn check_tls(
     shutdown_timeout: bool,
 ) -> Result<(), ErrorCode> {
     if ssl {
-        return Err(ErrorCode::NotSupported(
-            "ssl= over Unix sockets is not built yet (start_tls on a Unix connection is not either)"
-                .to_string(),
-        ));
+        return Ok(());
     }
     if server_hostname {
         return Err(invalid("server_hostname is only meaningful with ssl"));
@@ -122,8 +163,21 @@ pub async fn open_unix_connection(
         options.ssl_handshake_timeout.is_some(),
         options.ssl_shutdown_timeout.is_some(),
     )?;
-    let socket = unix::connect(path).await?;
-    Ok(wire_host(socket, settings(limit, options.write_queue_cap)))
+    let settings = settings(limit, options.write_queue_cap);
+    match options.ssl {
+        // A Unix path names no host, so asyncio requires server_hostname with ssl.
+        Some(config) => {
+            let side = tls::client_side(config, options.server_hostname)?;
+            let timeouts =
+                Timeouts::new(options.ssl_handshake_timeout, options.ssl_shutdown_timeout);
+            let socket = unix::connect(path).await?;
+            wire_host_tls(socket, settings, side, timeouts).await
+        }
+        None => {
+            let socket = unix::connect(path).await?;
+            Ok(wire_host(socket, settings))
+        }
+    }
 }
 
 /// asyncio `start_unix_server(path)`: binds and listens through the host; the server's
@@ -151,7 +205,12 @@ pub fn start_unix_server(
         keep_alive: false,
         limit,
         write_queue_cap: options.write_queue_cap,
-        tls: None,
+        tls: options.ssl.clone().map(|ssl| {
+            (
+                ssl,
+                Timeouts::new(options.ssl_handshake_timeout, options.ssl_shutdown_timeout),
+            )
+        }),
     };
     server::serve(
         vec![listener],
@@ -187,7 +246,12 @@ pub fn preopened_servers(
             keep_alive: false,
             limit,
             write_queue_cap: options.write_queue_cap,
-            tls: None,
+            tls: options.ssl.clone().map(|ssl| {
+                (
+                    ssl,
+                    Timeouts::new(options.ssl_handshake_timeout, options.ssl_shutdown_timeout),
+                )
+            }),
         };
         // The host opened these; their socket files are the host's to remove.
         let listener = Listener::host(socket, address, false);

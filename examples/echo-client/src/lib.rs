@@ -8,7 +8,9 @@
 //! the file for it) it connects with TLS trusting only those CAs, checking the server's
 //! certificate against the host name (asyncio's `open_connection(ssl=...)`).
 
-use wasio_sdk::{ClientTlsConfig, ConnectOptions, TrustRoots, python_str_repr as repr};
+use wasio_sdk::{
+    ClientTlsConfig, ConnectOptions, TrustRoots, UnixConnectOptions, python_str_repr as repr,
+};
 
 wasio_sdk::main!(main);
 
@@ -16,7 +18,16 @@ wasio_sdk::main!(main);
 enum Target {
     /// Host, port and the CA bundle to trust for TLS.
     Tcp(String, u16, Option<String>),
-    Unix(String),
+    /// Path and the CA bundle to trust for TLS (the server must be named `localhost`).
+    Unix(String, Option<String>),
+}
+
+/// TLS trusting only the CAs in `pem`.
+fn tls_with(pem: String) -> ClientTlsConfig {
+    ClientTlsConfig {
+        roots: TrustRoots::Pem(pem),
+        ..Default::default()
+    }
 }
 
 async fn main() -> Result<(), String> {
@@ -31,15 +42,21 @@ async fn tcp_echo_client(target: Target, message: &str) -> wasio_sdk::Result<()>
         Target::Tcp(host, port, None) => wasio_sdk::open_connection(&host, port).await?,
         Target::Tcp(host, port, Some(ca)) => {
             let options = ConnectOptions {
-                ssl: Some(ClientTlsConfig {
-                    roots: TrustRoots::Pem(ca),
-                    ..Default::default()
-                }),
+                ssl: Some(tls_with(ca)),
                 ..Default::default()
             };
             wasio_sdk::open_connection_with(&host, port, options).await?
         }
-        Target::Unix(path) => wasio_sdk::open_unix_connection(&path).await?,
+        Target::Unix(path, None) => wasio_sdk::open_unix_connection(&path).await?,
+        Target::Unix(path, Some(ca)) => {
+            let options = UnixConnectOptions {
+                ssl: Some(tls_with(ca)),
+                // A path names no host: asyncio requires server_hostname with ssl here.
+                server_hostname: Some("localhost".into()),
+                ..Default::default()
+            };
+            wasio_sdk::open_unix_connection_with(&path, options).await?
+        }
     };
 
     println!("Send: {}", repr(message));
@@ -79,7 +96,7 @@ fn parse_args() -> Result<(Target, String), String> {
         }
     }
     let target = match unix {
-        Some(path) => Target::Unix(path),
+        Some(path) => Target::Unix(path, ca),
         None => Target::Tcp(host, port, ca),
     };
     Ok((target, message))

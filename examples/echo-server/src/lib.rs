@@ -14,7 +14,8 @@
 //! --tls-key FILE` reads them for it) it serves TLS (asyncio's `start_server(ssl=...)`).
 
 use wasio_sdk::{
-    CertifiedKey, Reader, Server, ServerOptions, ServerTlsConfig, Writer, python_str_repr as repr,
+    CertifiedKey, Reader, Server, ServerOptions, ServerTlsConfig, UnixServerOptions, Writer,
+    python_str_repr as repr,
 };
 
 wasio_sdk::main!(main);
@@ -23,7 +24,8 @@ wasio_sdk::main!(main);
 enum Serve {
     /// Host, port and the TLS identity to serve with.
     Tcp(String, u16, Option<ServerTlsConfig>),
-    Unix(String),
+    /// Path and the TLS identity to serve with.
+    Unix(String, Option<ServerTlsConfig>),
     Preopened,
 }
 
@@ -39,7 +41,15 @@ async fn main() -> Result<(), String> {
                 .await
                 .map_err(cannot)?
         }
-        Serve::Unix(path) => wasio_sdk::start_unix_server(&path).await.map_err(cannot)?,
+        Serve::Unix(path, tls) => {
+            let options = UnixServerOptions {
+                ssl: tls,
+                ..Default::default()
+            };
+            wasio_sdk::start_unix_server_with(&path, options)
+                .await
+                .map_err(cannot)?
+        }
         Serve::Preopened => {
             let servers = wasio_sdk::preopened_servers().await.map_err(cannot)?;
             if servers.is_empty() {
@@ -133,7 +143,7 @@ fn parse_args() -> Result<Serve, String> {
         _ => return Err("--tls-cert-pem and --tls-key-pem go together".to_string()),
     };
     Ok(match (unix, preopened) {
-        (Some(path), _) => Serve::Unix(path),
+        (Some(path), _) => Serve::Unix(path, tls),
         (None, true) => Serve::Preopened,
         (None, false) => Serve::Tcp(host, port, tls),
     })

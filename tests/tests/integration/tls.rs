@@ -741,3 +741,78 @@ async fn http_headers_over_https_against_a_local_server() -> anyhow::Result<()> 
     assert_eq!(request, ["HEAD /index.html HTTP/1.0", "Host: localhost"]);
     Ok(())
 }
+
+/// ssl= over Unix sockets: the echo-server example serves TLS on a Unix path; the echo-client
+/// example and `openssl s_client -unix` both talk to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_over_unix_sockets() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tls.sock").display().to_string();
+    let server_args = [
+        "--unix",
+        &path,
+        "--tls-cert-pem",
+        &pki.server_cert,
+        "--tls-key-pem",
+        &pki.server_key,
+    ];
+    let mut server = spawn(
+        wasio_tests::ECHO_SERVER,
+        &server_args,
+        wasio_tests::unix_dir(dir.path())?,
+    )?;
+    server.line_starting("Serving on ").await?;
+
+    let client_args = [
+        "--unix",
+        &path,
+        "--tls-ca-pem",
+        &pki.ca,
+        "--message",
+        "over unix",
+    ];
+    let (exit, out) = run(
+        ECHO_CLIENT,
+        &client_args,
+        wasio_tests::unix_dir(dir.path())?,
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    assert_eq!(
+        out,
+        [
+            "Send: 'over unix'",
+            "Received: 'over unix'",
+            "Close the connection"
+        ]
+    );
+
+    let mut openssl = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+        ])
+        .arg("-unix")
+        .arg(&path)
+        .arg("-CAfile")
+        .arg(pki.path("ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = openssl.stdin.take().context("stdin")?;
+    stdin.write_all(b"openssl over unix\n").await?;
+    stdin.flush().await?;
+    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
+    let echo = tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .unwrap_or_default();
+    assert_eq!(echo, "openssl over unix");
+    drop(stdin);
+    Ok(())
+}
