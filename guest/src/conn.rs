@@ -21,6 +21,8 @@ use crate::bindings::exports::wasio::streams::types::{
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wasio::host::tls::Session;
 use crate::bindings::wasio::host::types::HostSocket;
+use crate::bindings::wit_future::FuturePayload;
+use crate::bindings::wit_stream;
 use crate::errors::WRITE_AFTER_EOF;
 use crate::notify::Notify;
 use crate::tls::TlsInfo;
@@ -31,7 +33,7 @@ use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use wasio_core::flow::ReadFlow;
 use wasio_core::{Attempt, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
-use wit_bindgen::{StreamReader, StreamResult, StreamWriter};
+use wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWriter};
 
 /// asyncio warns about writes to a closed transport once this many were dropped.
 const DROPPED_WRITES_WARNING: u32 = 5;
@@ -68,6 +70,31 @@ pub struct Streams {
     pub send: StreamWriter<u8>,
     /// Resolves when everything handed to `send` went out, or with the error that stopped it.
     pub send_done: Completion,
+}
+
+impl Streams {
+    /// A socket's streams from its `receive()` pair and its `send` function (wasi:sockets and
+    /// wasio:host sockets have the same shape; only their error types differ).
+    pub fn of_socket<R, S>(
+        receive: (StreamReader<u8>, FutureReader<Result<(), R>>),
+        send: impl FnOnce(StreamReader<u8>) -> FutureReader<Result<(), S>>,
+    ) -> Streams
+    where
+        R: Into<ErrorCode> + 'static,
+        S: Into<ErrorCode> + 'static,
+        Result<(), R>: FuturePayload,
+        Result<(), S>: FuturePayload,
+    {
+        let (receive, receive_done) = receive;
+        let (send_tx, send_rx) = wit_stream::new::<u8>();
+        let send_done = send(send_rx);
+        Streams {
+            receive,
+            receive_done: Box::pin(async move { receive_done.await.map_err(Into::into) }),
+            send: send_tx,
+            send_done: Box::pin(async move { send_done.await.map_err(Into::into) }),
+        }
+    }
 }
 
 /// Settings of one connection.

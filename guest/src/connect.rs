@@ -7,8 +7,7 @@ use crate::bindings::exports::wasio::streams::types::{AddressFamily, ConnectOpti
 use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::sockets::ip_name_lookup;
 use crate::bindings::wasi::sockets::types::TcpSocket;
-use crate::bindings::wit_stream;
-use crate::conn::{Completion, Conn, Settings, Streams, Transport};
+use crate::conn::{Conn, Settings, Streams, Transport};
 use crate::errors::invalid;
 use crate::tls::{self, Side, Timeouts};
 use std::net::IpAddr;
@@ -162,20 +161,10 @@ struct Plain {
 fn plain(socket: TcpSocket) -> Plain {
     let peername = socket.get_remote_address().ok().map(addr::to_wasio);
     let sockname = socket.get_local_address().ok().map(addr::to_wasio);
-    let (receive, receive_done) = socket.receive();
-    let (send, send_rx) = wit_stream::new::<u8>();
-    let send_done = socket.send(send_rx);
-    let receive_done: Completion =
-        Box::pin(async move { receive_done.await.map_err(ErrorCode::from) });
-    let send_done: Completion = Box::pin(async move { send_done.await.map_err(ErrorCode::from) });
+    let streams = Streams::of_socket(socket.receive(), |data| socket.send(data));
     Plain {
         socket,
-        streams: Streams {
-            receive,
-            receive_done,
-            send,
-            send_done,
-        },
+        streams,
         peername,
         sockname,
     }

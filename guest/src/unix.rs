@@ -12,8 +12,7 @@ use crate::bindings::exports::wasio::streams::types::{
 };
 use crate::bindings::wasio::host::types::{HostAddress, HostSocket};
 use crate::bindings::wasio::host::{preopens, unix};
-use crate::bindings::wit_stream;
-use crate::conn::{Completion, Conn, Settings, Streams, Transport};
+use crate::conn::{Conn, Settings, Streams, Transport};
 use crate::connect::settings;
 use crate::errors::invalid;
 use crate::server::{self, Listener, ServeConfig, ServerShared};
@@ -42,20 +41,10 @@ fn plain(socket: HostSocket) -> Plain {
         uid: c.uid,
         gid: c.gid,
     });
-    let (receive, receive_done) = socket.receive();
-    let (send, send_rx) = wit_stream::new::<u8>();
-    let send_done = socket.send(send_rx);
-    let receive_done: Completion =
-        Box::pin(async move { receive_done.await.map_err(ErrorCode::from) });
-    let send_done: Completion = Box::pin(async move { send_done.await.map_err(ErrorCode::from) });
+    let streams = Streams::of_socket(socket.receive(), |data| socket.send(data));
     Plain {
         socket,
-        streams: Streams {
-            receive,
-            receive_done,
-            send,
-            send_done,
-        },
+        streams,
         peername,
         sockname,
         credentials,
