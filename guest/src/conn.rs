@@ -25,7 +25,7 @@ use crate::bindings::wit_future::FuturePayload;
 use crate::bindings::wit_stream;
 use crate::errors::WRITE_AFTER_EOF;
 use crate::notify::Notify;
-use crate::tls::TlsInfo;
+use crate::tls::{Side, Timeouts, TlsInfo};
 use futures::future::{Either, select};
 use std::cell::RefCell;
 use std::future::Future;
@@ -94,6 +94,57 @@ impl Streams {
             send: send_tx,
             send_done: Box::pin(async move { send_done.await.map_err(Into::into) }),
         }
+    }
+}
+
+/// A connected socket opened for a [`Conn`]: what keeps it open, its byte streams and what is
+/// known of its peer. The same for wasi:sockets TCP and wasio:host sockets.
+pub struct Opened {
+    /// What keeps the socket open.
+    pub transport: Transport,
+    /// Its byte streams.
+    pub streams: Streams,
+    /// asyncio `peername`.
+    pub peername: Option<SocketAddress>,
+    /// asyncio `sockname`.
+    pub sockname: Option<SocketAddress>,
+    /// Unix peer credentials, where the socket has them.
+    pub credentials: Option<PeerCredentials>,
+}
+
+impl Opened {
+    /// Starts a plain [`Conn`] over the socket.
+    pub fn start(self, settings: Settings) -> Rc<Conn> {
+        let conn = Conn::start(
+            self.transport,
+            self.streams,
+            settings,
+            self.peername,
+            self.sockname,
+        );
+        conn.set_peer_credentials(self.credentials);
+        conn
+    }
+
+    /// Runs a TLS handshake over the socket and starts a [`Conn`] over the session's cleartext.
+    /// On failure the socket is closed.
+    pub async fn start_tls(
+        self,
+        settings: Settings,
+        side: Side,
+        timeouts: Timeouts,
+    ) -> Result<Rc<Conn>, ErrorCode> {
+        let secured = crate::tls::secure(self.streams, Vec::new(), side, timeouts).await?;
+        let conn = Conn::start(
+            Transport::Tls(secured.session, Box::new(self.transport)),
+            secured.streams,
+            settings,
+            self.peername,
+            self.sockname,
+        );
+        conn.set_tls(secured.info);
+        conn.set_peer_credentials(self.credentials);
+        Ok(conn)
     }
 }
 

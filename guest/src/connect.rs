@@ -7,7 +7,7 @@ use crate::bindings::exports::wasio::streams::types::{AddressFamily, ConnectOpti
 use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::sockets::ip_name_lookup;
 use crate::bindings::wasi::sockets::types::TcpSocket;
-use crate::conn::{Conn, Settings, Streams, Transport};
+use crate::conn::{Conn, Opened, Settings, Streams, Transport};
 use crate::errors::invalid;
 use crate::tls::{self, Side, Timeouts};
 use std::net::IpAddr;
@@ -149,37 +149,23 @@ async fn attempt(
     Ok(socket)
 }
 
-/// A connected socket's byte streams and addresses.
-struct Plain {
-    socket: TcpSocket,
-    streams: Streams,
-    peername: Option<crate::bindings::exports::wasio::streams::types::SocketAddress>,
-    sockname: Option<crate::bindings::exports::wasio::streams::types::SocketAddress>,
-}
-
 /// Opens the byte streams of a connected wasi TCP socket.
-fn plain(socket: TcpSocket) -> Plain {
+fn plain(socket: TcpSocket) -> Opened {
     let peername = socket.get_remote_address().ok().map(addr::to_wasio);
     let sockname = socket.get_local_address().ok().map(addr::to_wasio);
     let streams = Streams::of_socket(socket.receive(), |data| socket.send(data));
-    Plain {
-        socket,
+    Opened {
+        transport: Transport::Tcp(socket),
         streams,
         peername,
         sockname,
+        credentials: None,
     }
 }
 
 /// Starts a [`Conn`] over a connected wasi TCP socket.
 pub fn wire(socket: TcpSocket, settings: Settings) -> Result<Rc<Conn>, ErrorCode> {
-    let p = plain(socket);
-    Ok(Conn::start(
-        Transport::Tcp(p.socket),
-        p.streams,
-        settings,
-        p.peername,
-        p.sockname,
-    ))
+    Ok(plain(socket).start(settings))
 }
 
 /// Runs a TLS handshake over a connected wasi TCP socket and starts a [`Conn`] over the
@@ -190,15 +176,5 @@ pub async fn wire_tls(
     side: Side,
     timeouts: Timeouts,
 ) -> Result<Rc<Conn>, ErrorCode> {
-    let p = plain(socket);
-    let secured = tls::secure(p.streams, Vec::new(), side, timeouts).await?;
-    let conn = Conn::start(
-        Transport::Tls(secured.session, Box::new(Transport::Tcp(p.socket))),
-        secured.streams,
-        settings,
-        p.peername,
-        p.sockname,
-    );
-    conn.set_tls(secured.info);
-    Ok(conn)
+    plain(socket).start_tls(settings, side, timeouts).await
 }

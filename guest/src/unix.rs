@@ -12,7 +12,7 @@ use crate::bindings::exports::wasio::streams::types::{
 };
 use crate::bindings::wasio::host::types::{HostAddress, HostSocket};
 use crate::bindings::wasio::host::{preopens, unix};
-use crate::conn::{Conn, Settings, Streams, Transport};
+use crate::conn::{Conn, Opened, Settings, Streams, Transport};
 use crate::connect::settings;
 use crate::errors::invalid;
 use crate::server::{self, Listener, ServeConfig, ServerShared};
@@ -23,17 +23,8 @@ use std::rc::Rc;
 /// asyncio's default listen backlog.
 const DEFAULT_BACKLOG: u32 = 100;
 
-/// A connected host socket's byte streams and what is known of its peer.
-struct Plain {
-    socket: HostSocket,
-    streams: Streams,
-    peername: Option<SocketAddress>,
-    sockname: Option<SocketAddress>,
-    credentials: Option<PeerCredentials>,
-}
-
 /// Opens the byte streams of a connected host socket.
-fn plain(socket: HostSocket) -> Plain {
+fn plain(socket: HostSocket) -> Opened {
     let peername = socket.remote_address().ok().map(to_wasio);
     let sockname = socket.local_address().ok().map(to_wasio);
     let credentials = socket.peer_credentials().ok().map(|c| PeerCredentials {
@@ -42,8 +33,8 @@ fn plain(socket: HostSocket) -> Plain {
         gid: c.gid,
     });
     let streams = Streams::of_socket(socket.receive(), |data| socket.send(data));
-    Plain {
-        socket,
+    Opened {
+        transport: Transport::Host(socket),
         streams,
         peername,
         sockname,
@@ -53,16 +44,7 @@ fn plain(socket: HostSocket) -> Plain {
 
 /// Starts a [`Conn`] over a connected host socket: the twin of [`crate::connect::wire`].
 pub fn wire_host(socket: HostSocket, settings: Settings) -> Rc<Conn> {
-    let p = plain(socket);
-    let conn = Conn::start(
-        Transport::Host(p.socket),
-        p.streams,
-        settings,
-        p.peername,
-        p.sockname,
-    );
-    conn.set_peer_credentials(p.credentials);
-    conn
+    plain(socket).start(settings)
 }
 
 /// Starts a [`Conn`] over a TLS session on a connected host socket, once the handshake is done:
@@ -73,18 +55,7 @@ pub async fn wire_host_tls(
     side: Side,
     timeouts: Timeouts,
 ) -> Result<Rc<Conn>, ErrorCode> {
-    let p = plain(socket);
-    let secured = tls::secure(p.streams, Vec::new(), side, timeouts).await?;
-    let conn = Conn::start(
-        Transport::Tls(secured.session, Box::new(Transport::Host(p.socket))),
-        secured.streams,
-        settings,
-        p.peername,
-        p.sockname,
-    );
-    conn.set_tls(secured.info);
-    conn.set_peer_credentials(p.credentials);
-    Ok(conn)
+    plain(socket).start_tls(settings, side, timeouts).await
 }
 
 /// asyncio's `peername` / `sockname` form of a host address: a Unix path as is (`""` unnamed,
