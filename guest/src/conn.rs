@@ -594,7 +594,8 @@ impl Conn {
         self.maybe_finish();
     }
 
-    /// asyncio `abort`: close at once, dropping the queue.
+    /// asyncio `abort`: close at once, dropping the queue. Over TLS the session is dropped
+    /// first, so no close_notify is sent (as asyncio, which aborts the transport underneath).
     pub fn abort(&self) {
         let mut st = self.st.borrow_mut();
         if st.closed {
@@ -604,6 +605,7 @@ impl Conn {
         st.closing = true;
         st.wq.clear();
         drop(st);
+        self.drop_tls_session();
         self.wake_all();
         self.maybe_finish();
     }
@@ -635,6 +637,18 @@ impl Conn {
 
     // ----- internals -----
 
+    /// Drops a TLS session at once, keeping the socket under it until the pumps end.
+    fn drop_tls_session(&self) {
+        let mut transport = self.transport.borrow_mut();
+        if !matches!(*transport, Some(Transport::Tls(..))) {
+            return;
+        }
+        if let Some(Transport::Tls(session, inner)) = transport.take() {
+            drop(session);
+            *transport = Some(*inner);
+        }
+    }
+
     fn wake_all(&self) {
         self.read_ev.notify();
         self.pump_ev.notify();
@@ -647,7 +661,8 @@ impl Conn {
         let mut st = self.st.borrow_mut();
         if !st.lost {
             st.lost = true;
-            if st.stored_error.is_none() {
+            // After abort the transport's errors are its consequences: readers see EOF.
+            if st.stored_error.is_none() && !st.aborted {
                 st.stored_error = Some(error.clone());
             }
             if st.close_error.is_none() && !st.aborted {

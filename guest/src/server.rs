@@ -128,6 +128,9 @@ struct ServerState {
     clients: Vec<Weak<Conn>>,
     /// Accept pumps still running (each holds a listening socket's stream open).
     pumps: usize,
+    /// TLS handshakes of accepted clients still running (asyncio counts those connections in
+    /// `wait_closed` too; each ends within the handshake timeout).
+    handshakes: usize,
     backlog: usize,
     keep_alive: bool,
     limit: usize,
@@ -235,6 +238,7 @@ pub fn serve(
             pending: VecDeque::new(),
             clients: Vec::new(),
             pumps: count,
+            handshakes: 0,
             backlog: usize::try_from(config.backlog.max(1)).unwrap_or(usize::MAX),
             keep_alive: config.keep_alive,
             limit: config.limit,
@@ -340,6 +344,25 @@ impl Drop for PumpRunning {
     }
 }
 
+/// Counts a TLS handshake of an accepted client in while it runs, however it ends.
+struct Handshaking(Rc<ServerShared>);
+
+impl Handshaking {
+    fn new(server: Rc<ServerShared>) -> Self {
+        server.st.borrow_mut().handshakes += 1;
+        Self(server)
+    }
+}
+
+impl Drop for Handshaking {
+    fn drop(&mut self) {
+        let mut st = self.0.st.borrow_mut();
+        st.handshakes = st.handshakes.saturating_sub(1);
+        drop(st);
+        self.0.ev.notify();
+    }
+}
+
 /// Accepts connections on listener `index` while the server serves and the queue has room.
 async fn accept_pump(server: Rc<ServerShared>, index: usize) {
     let _running = PumpRunning(server.clone());
@@ -406,7 +429,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         if let Some((config, timeouts)) = tls {
             // The handshake runs on its own, so a slow or broken client never holds up others.
             wit_bindgen::spawn_local(handshake_then_enqueue(
-                server.clone(),
+                Handshaking::new(server.clone()),
                 socket,
                 settings,
                 config,
@@ -432,7 +455,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
 /// Runs the TLS handshake of an accepted socket and queues the connection for the app; a failed
 /// handshake is reported on stderr (asyncio logs it) and the server keeps serving.
 async fn handshake_then_enqueue(
-    server: Rc<ServerShared>,
+    handshaking: Handshaking,
     socket: Accepted,
     settings: Settings,
     config: ServerTlsConfig,
@@ -447,7 +470,7 @@ async fn handshake_then_enqueue(
     };
     match secured {
         Ok(conn) => {
-            server.enqueue(conn);
+            handshaking.0.enqueue(conn);
         }
         Err(e) => eprintln!("wasio: TLS handshake with a client failed: {e:?}"),
     }
@@ -549,7 +572,7 @@ impl GuestServer for ServerImpl {
                 let listen = server.ev.listen();
                 let closed = {
                     let st = server.st.borrow();
-                    st.closed && st.pumps == 0
+                    st.closed && st.pumps == 0 && st.handshakes == 0
                 };
                 if closed && server.live_clients().is_empty() {
                     return Ok(());

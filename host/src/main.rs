@@ -137,9 +137,14 @@ enum DemoExample {
         /// Linux abstract-namespace name).
         #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
         unix: Option<String>,
+        /// Connect with TLS, trusting the host's platform certificate store (as asyncio's
+        /// `ssl=True`; SSL_CERT_FILE / SSL_CERT_DIR are honoured). The server's certificate must
+        /// match HOST (`localhost` with --unix).
+        #[arg(long)]
+        tls: bool,
         /// Connect with TLS, trusting only the CA certificates in this PEM file (the server's
-        /// certificate must match HOST).
-        #[arg(long, value_name = "CA")]
+        /// certificate must match HOST; `localhost` with --unix).
+        #[arg(long, value_name = "CA", conflicts_with = "tls")]
         tls_ca: Option<PathBuf>,
     },
     /// Run the built-in socketpair example (the asyncio docs' "register an open socket to
@@ -209,32 +214,6 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
         }
         Command::Demo { example: None } => demo().await,
         Command::Demo {
-            example:
-                Some(DemoExample::EchoServer {
-                    unix: Some(path), ..
-                }),
-        } => {
-            let (address, grant) = unix_target(&path)?;
-            let mut caps = Capabilities::deny_all();
-            caps.allow_unix(grant);
-            let args = ["echo-server", "--unix", &address].map(String::from);
-            run_inherited(ECHO_SERVER, &args, caps).await
-        }
-        Command::Demo {
-            example:
-                Some(DemoExample::EchoClient {
-                    unix: Some(path),
-                    message,
-                    ..
-                }),
-        } => {
-            let (address, grant) = unix_target(&path)?;
-            let mut caps = Capabilities::deny_all();
-            caps.allow_unix(grant);
-            let args = ["echo-client", "--unix", &address, "--message", &message].map(String::from);
-            run_inherited(ECHO_CLIENT, &args, caps).await
-        }
-        Command::Demo {
             example: Some(DemoExample::Socketpair),
         } => {
             run_inherited(
@@ -249,22 +228,34 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 Some(DemoExample::EchoServer {
                     host,
                     port,
+                    unix,
                     tls_cert,
                     tls_key,
-                    ..
                 }),
         } => {
             let mut caps = Capabilities::deny_all();
-            for addr in resolve(&host, port)? {
-                caps.allow_listen(AddrPattern::exact(addr));
+            let mut args = vec!["echo-server".to_owned()];
+            match unix {
+                Some(path) => {
+                    let (address, grant) = unix_target(&path)?;
+                    caps.allow_unix(grant);
+                    args.extend(["--unix".to_owned(), address]);
+                }
+                None => {
+                    for addr in resolve(&host, port)? {
+                        caps.allow_listen(AddrPattern::exact(addr));
+                    }
+                    args.extend([
+                        "--host".to_owned(),
+                        host,
+                        "--port".to_owned(),
+                        port.to_string(),
+                    ]);
+                }
             }
-            let mut args: Vec<String> =
-                ["echo-server", "--host", &host, "--port", &port.to_string()]
-                    .map(String::from)
-                    .into();
             if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
-                args.extend(["--tls-cert-pem".to_string(), read_text(&cert)?]);
-                args.extend(["--tls-key-pem".to_string(), read_text(&key)?]);
+                args.extend(["--tls-cert-pem".to_owned(), read_text(&cert)?]);
+                args.extend(["--tls-key-pem".to_owned(), read_text(&key)?]);
             }
             run_inherited(ECHO_SERVER, &args, caps).await
         }
@@ -274,27 +265,36 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                     host,
                     port,
                     message,
+                    unix,
+                    tls,
                     tls_ca,
-                    ..
                 }),
         } => {
             let mut caps = Capabilities::deny_all();
-            for addr in resolve(&host, port)? {
-                caps.allow_connect(AddrPattern::exact(addr));
+            let mut args = vec!["echo-client".to_owned()];
+            match unix {
+                Some(path) => {
+                    let (address, grant) = unix_target(&path)?;
+                    caps.allow_unix(grant);
+                    args.extend(["--unix".to_owned(), address]);
+                }
+                None => {
+                    for addr in resolve(&host, port)? {
+                        caps.allow_connect(AddrPattern::exact(addr));
+                    }
+                    args.extend([
+                        "--host".to_owned(),
+                        host,
+                        "--port".to_owned(),
+                        port.to_string(),
+                    ]);
+                }
             }
-            let args = [
-                "echo-client",
-                "--host",
-                &host,
-                "--port",
-                &port.to_string(),
-                "--message",
-                &message,
-            ]
-            .map(String::from);
-            let mut args: Vec<String> = args.into();
+            args.extend(["--message".to_owned(), message]);
             if let Some(ca) = tls_ca {
-                args.extend(["--tls-ca-pem".to_string(), read_text(&ca)?]);
+                args.extend(["--tls-ca-pem".to_owned(), read_text(&ca)?]);
+            } else if tls {
+                args.push("--tls".to_owned());
             }
             run_inherited(ECHO_CLIENT, &args, caps).await
         }

@@ -225,3 +225,23 @@ impl ServerCertVerifier for ChainOnly {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default roots are compiled into the host (no file, no download at run time) and hold
+    /// the roots public sites chain to, e.g. Let's Encrypt's ISRG Root X1.
+    #[test]
+    fn web_roots_are_bundled() {
+        let Ok(store) = roots(&Roots::WebRoots) else {
+            unreachable!("the bundled roots need no parsing")
+        };
+        assert!(store.len() > 100, "{} roots", store.len());
+        let isrg = store
+            .roots
+            .iter()
+            .any(|root| String::from_utf8_lossy(root.subject.as_ref()).contains("ISRG Root X1"));
+        assert!(isrg, "ISRG Root X1 missing");
+    }
+}

@@ -170,8 +170,10 @@ async fn certificate_failures_have_clear_errors() -> anyhow::Result<()> {
     )
     .await?;
     let port = port.to_string();
-    let cases: [(&[&str], &str); 2] = [
+    let cases: [(&[&str], &str); 3] = [
         (&["--ca", &pki.other_ca], "UnknownIssuer"),
+        // The default roots (the bundled web PKI) do not include a private CA.
+        (&[], "UnknownIssuer"),
         (
             &["--ca", &pki.ca, "--server-hostname", "other.example"],
             "not valid for name",
@@ -263,6 +265,40 @@ async fn garbage_instead_of_client_hello_and_silent_clients() -> anyhow::Result<
     Ok(())
 }
 
+/// asyncio's `wait_closed` also waits for connections still in their TLS handshake; it returns
+/// once the handshake ends (here by its timeout), and the late connection is not handed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_closed_waits_for_handshakes_in_progress() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "close-while-handshaking",
+        &[
+            "--cert",
+            &pki.server_cert,
+            "--key",
+            &pki.server_key,
+            "--read-timeout-ms",
+            "2000",
+            "--handshake-timeout-ms",
+            "4000",
+        ],
+    )
+    .await?;
+    let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    server
+        .line_starting("accept Err(ErrorCode::Timeout)")
+        .await?;
+    server
+        .line_starting("wait-closed early Err(ErrorCode::Timeout)")
+        .await?;
+    let failed = server
+        .line_starting("wasio: TLS handshake with a client failed")
+        .await?;
+    assert!(failed.contains("Timeout"), "{failed}");
+    server.line_starting("wait-closed Ok(())").await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_server_times_the_handshake_out() -> anyhow::Result<()> {
     let pki = Pki::new()?;
@@ -326,6 +362,57 @@ async fn native_tls_peer(
         anyhow::Ok(())
     });
     Ok((port, task))
+}
+
+/// asyncio's `abort` over TLS sends no close_notify (it aborts the transport underneath), while
+/// `close` does: a native rustls client sees truncation after an abort and a clean end after a
+/// close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_sends_no_close_notify_and_close_does() -> anyhow::Result<()> {
+    use rustls_pki_types::pem::PemObject;
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls_pki_types::CertificateDer::from_pem_slice(
+        pki.ca.as_bytes(),
+    )?)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    for (last, truncated) in [("abort\n", true), ("", false)] {
+        let socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let name = rustls_pki_types::ServerName::try_from("localhost")?;
+        let mut tls = connector.connect(name, socket).await?;
+        tls.write_all(b"hello\n").await?;
+        let mut echo = [0u8; 6];
+        tokio::time::timeout(WAIT, tls.read_exact(&mut echo)).await??;
+        assert_eq!(&echo, b"hello\n");
+        if last.is_empty() {
+            // End our side cleanly: the server's readline sees EOF and it closes.
+            tls.shutdown().await?;
+        } else {
+            tls.write_all(last.as_bytes()).await?;
+            tls.flush().await?;
+        }
+        let mut rest = Vec::new();
+        let end = tokio::time::timeout(WAIT, tls.read_to_end(&mut rest)).await?;
+        match end {
+            Err(e) if truncated => {
+                assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}")
+            }
+            Ok(0) if !truncated => {}
+            other => anyhow::bail!("after {last:?}: {other:?} (rest {rest:?})"),
+        }
+        server.line_starting("server closed Ok(())").await?;
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

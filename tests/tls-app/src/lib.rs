@@ -216,6 +216,10 @@ async fn echo_lines(
             return Ok(());
         }
         println!("server got {}", show(&line));
+        if line == b"abort\n" {
+            writer.abort();
+            return Ok(());
+        }
         writer.write(&line)?;
         writer.drain(None).await?;
     }
@@ -260,6 +264,26 @@ async fn serve(host: String, port: u16, o: Opts, starttls: bool) -> Result<(), E
             println!("server closed {closed:?}");
         });
     }
+}
+
+/// Serves TLS, waits `--read-timeout-ms` for a client that completes its handshake (the test's
+/// client never does), closes, and shows that `wait_closed` waits for the handshake in progress.
+async fn close_while_handshaking(host: String, port: u16, o: &Opts) -> Result<(), ErrorCode> {
+    let server = streams::start_server(vec![host], port, o.server_options(true)?).await?;
+    let port = match server.sockets().first() {
+        Some(SocketAddress::Inet(a)) => a.port,
+        _ => 0,
+    };
+    println!("serving {port}");
+    let accepted = server.accept(o.read_timeout).await.map(|_| ());
+    println!("accept {accepted:?}");
+    server.close();
+    println!(
+        "wait-closed early {:?}",
+        server.wait_closed(Some(100_000_000)).await
+    );
+    println!("wait-closed {:?}", server.wait_closed(None).await);
+    Ok(())
 }
 
 async fn starttls_client(host: String, port: u16, o: &Opts) -> Result<(), ErrorCode> {
@@ -312,6 +336,7 @@ impl Guest for TlsApp {
             "server" => serve(host, port, opts, false).await,
             "starttls-server" => serve(host, port, opts, true).await,
             "starttls-client" => starttls_client(host, port, &opts).await,
+            "close-while-handshaking" => close_while_handshaking(host, port, &opts).await,
             other => {
                 eprintln!("unknown scenario {other}");
                 return Err(());
