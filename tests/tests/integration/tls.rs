@@ -734,6 +734,68 @@ async fn openssl_s_client_against_wasio_tls_server() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// TLS 1.2 both ways, with openssl limited to it: wasio's server and client negotiate it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_2_with_openssl_both_ways() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "server",
+        &["--cert", &pki.server_cert, "--key", &pki.server_key],
+    )
+    .await?;
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-tls1_2", "-quiet", "-verify_return_error"])
+        .args(["-servername", "localhost", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(pki.path("ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = client.stdin.take().context("stdin")?;
+    stdin.write_all(b"over 1.2\n").await?;
+    stdin.flush().await?;
+    let mut lines = BufReader::new(client.stdout.take().context("stdout")?).lines();
+    let echo = tokio::time::timeout(WAIT, lines.next_line()).await??;
+    assert_eq!(echo.as_deref(), Some("over 1.2"));
+    server.line_starting("info server version TLSv1.2").await?;
+
+    let port = free_port()?.to_string();
+    let mut openssl = Command::new("openssl")
+        .args([
+            "s_server", "-tls1_2", "-accept", &port, "-naccept", "1", "-rev",
+        ])
+        .arg("-cert")
+        .arg(pki.path("server.pem"))
+        .arg("-key")
+        .arg(pki.path("server.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
+    while !tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .ok_or_else(|| anyhow!("openssl s_server ended"))?
+        .starts_with("ACCEPT")
+    {}
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "localhost", &port, "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &out)?;
+    assert!(
+        has(&out, "info client version TLSv1.2") && has(&out, "echo olleh\\n"),
+        "{out:#?}"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_example_with_a_certificate_serves_openssl_s_client() -> anyhow::Result<()> {
     let pki = Pki::new()?;
