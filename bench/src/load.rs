@@ -75,6 +75,44 @@ pub async fn run_all(
     Ok(())
 }
 
+/// A workload `wasio-bench drive` runs on its own.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Workload {
+    /// Round trips of fixed-size messages.
+    PingPong,
+    /// One-way bulk transfer through the echo.
+    Bulk,
+    /// Connect, one exchange, close.
+    Connections,
+}
+
+impl Workload {
+    /// The unit of the rate [`drive`] returns.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Workload::PingPong => "req/s",
+            Workload::Bulk => "MB/s",
+            Workload::Connections => "connections/s",
+        }
+    }
+}
+
+/// Runs one workload against a server on `port` for about `window`.
+pub async fn drive(
+    port: u16,
+    workload: Workload,
+    size: usize,
+    conns: usize,
+    window: Duration,
+) -> anyhow::Result<f64> {
+    match workload {
+        Workload::PingPong => ping_pong(port, size, conns, window).await,
+        // About 1 GB/s: the bytes a window of that length would move.
+        Workload::Bulk => bulk(port, (window.as_secs_f64() * 1e9) as usize).await,
+        Workload::Connections => connection_rate(port, window).await,
+    }
+}
+
 /// The median of `runs` measurements.
 async fn median<F, Fut>(runs: usize, mut measure: F) -> anyhow::Result<f64>
 where

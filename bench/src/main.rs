@@ -45,12 +45,46 @@ enum Command {
         /// Which protocol.
         mode: server::Mode,
     },
+    /// Drive one workload against a server already running on 127.0.0.1:PORT for a while and
+    /// print its rate (for profiling a server, e.g. under `perf record -p`).
+    #[command(hide = true)]
+    Drive {
+        /// The server's port.
+        port: u16,
+        /// Which workload.
+        workload: load::Workload,
+        /// Message size in bytes (ping-pong).
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Connections (ping-pong).
+        #[arg(long, default_value_t = 1)]
+        conns: usize,
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Serve { system, mode }) = cli.command {
-        return serve::serve(system, mode);
+    match cli.command {
+        Some(Command::Serve { system, mode }) => return serve::serve(system, mode),
+        Some(Command::Drive {
+            port,
+            workload,
+            size,
+            conns,
+            secs,
+        }) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let window = std::time::Duration::from_secs_f64(secs);
+            let rate = rt.block_on(load::drive(port, workload, size, conns, window))?;
+            println!("{rate:.0} {}", workload.unit());
+            return Ok(());
+        }
+        None => {}
     }
     let plan = load::Plan::new(cli.quick);
     let systems = cli.systems.unwrap_or_else(|| server::System::ALL.to_vec());

@@ -8,6 +8,7 @@
 //! read cancel safe.
 
 pub mod buffer;
+pub mod chunk_size;
 pub mod error;
 pub mod flow;
 pub mod read;
@@ -20,6 +21,7 @@ pub mod watermarks;
 pub mod write_queue;
 
 pub use buffer::ReadBuffer;
+pub use chunk_size::ChunkSizer;
 pub use error::ReadError;
 pub use flow::Demand;
 pub use watermarks::WaterMarks;

@@ -32,14 +32,11 @@ use std::future::Future;
 use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use wasio_core::flow::ReadFlow;
-use wasio_core::{Attempt, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
+use wasio_core::{Attempt, ChunkSizer, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
 use wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWriter};
 
 /// asyncio warns about writes to a closed transport once this many were dropped.
 const DROPPED_WRITES_WARNING: u32 = 5;
-
-/// How many bytes the receive pump asks the transport for at once.
-const RECEIVE_CHUNK: usize = 64 * 1024;
 
 /// The completion of a transport's send or receive side, already in wasio's error terms.
 pub type Completion = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
@@ -733,6 +730,8 @@ impl Drop for Waiting<'_> {
 /// Pulls bytes from the transport into the reader buffer until EOF, an error, or a stop.
 async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion) {
     let mut chunk: Vec<u8> = Vec::new();
+    // Small requests while idle, big ones while bytes keep coming (see ChunkSizer).
+    let mut sizer = ChunkSizer::new();
     let ended = loop {
         // Wait until flow control lets us pull, or we must stop.
         let stop = loop {
@@ -752,9 +751,14 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
         if stop {
             break false;
         }
-        if chunk.capacity() < RECEIVE_CHUNK {
-            chunk.reserve(RECEIVE_CHUNK - chunk.len());
+        let want = sizer.next();
+        if sizer.too_big(chunk.capacity()) {
+            chunk = Vec::new();
         }
+        if chunk.capacity() < want {
+            chunk.reserve_exact(want);
+        }
+        let requested = chunk.capacity();
         let (result, buf, stopped) = {
             let mut read = pin!(rx.read(chunk));
             let stop = pin!(wait_until(&conn.pump_ev, || conn.receive_should_stop()));
@@ -768,6 +772,7 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
             }
         };
         chunk = buf;
+        sizer.record(requested, chunk.len());
         if !chunk.is_empty() {
             let mut st = conn.st.borrow_mut();
             chunk = st.rbuf.absorb(std::mem::take(&mut chunk));
