@@ -61,10 +61,17 @@ pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()>
 
 /// The wasmtime configuration wasio needs: the component model with its async support
 /// (`async func`, `stream`, `future`). Start from this to tune further.
+///
+/// With `WASIO_PERF_MAP=1` in the environment, compiled wasm functions are also named in
+/// `/tmp/perf-PID.map`, so `perf report` can attribute JIT time (see the README's benchmark
+/// section).
 pub fn config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.wasm_component_model_async(true);
+    if std::env::var_os("WASIO_PERF_MAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
