@@ -1,12 +1,14 @@
 """CPython asyncio / uvloop stream servers for wasio-bench.
 
-usage: servers.py {asyncio|uvloop} {echo|lines}
+usage: servers.py {asyncio|uvloop} {echo|lines|tls-echo} [CERT KEY]
 Listens on 127.0.0.1 port 0, prints "PORT <n>", serves until stdin closes.
 - echo: the asyncio docs' echo server, looping: read(65536), write, drain, until EOF.
 - lines: readline() and write the line back, until EOF.
+- tls-echo: echo over TLS (start_server(ssl=...)) with the PEM certificate CERT and key KEY.
 """
 
 import asyncio
+import ssl
 import sys
 
 
@@ -30,9 +32,15 @@ async def lines(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.close()
 
 
-async def main(mode: str) -> None:
-    handler = echo if mode == "echo" else lines
-    server = await asyncio.start_server(handler, "127.0.0.1", 0, backlog=1024)
+async def main(mode: str, tls_files: list[str]) -> None:
+    handler = lines if mode == "lines" else echo
+    context = None
+    if mode == "tls-echo":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_files[0], tls_files[1])
+    server = await asyncio.start_server(
+        handler, "127.0.0.1", 0, backlog=1024, ssl=context
+    )
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
@@ -40,10 +48,10 @@ async def main(mode: str) -> None:
 
 
 if __name__ == "__main__":
-    flavour, mode = sys.argv[1], sys.argv[2]
+    flavour, mode, tls_files = sys.argv[1], sys.argv[2], sys.argv[3:]
     if flavour == "uvloop":
         import uvloop
 
-        uvloop.run(main(mode))
+        uvloop.run(main(mode, tls_files))
     else:
-        asyncio.run(main(mode))
+        asyncio.run(main(mode, tls_files))

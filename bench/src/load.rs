@@ -5,7 +5,7 @@ use crate::server::{Mode, Server, System};
 use anyhow::{Context as _, ensure};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Sizes and durations of one run of the benchmark.
@@ -72,6 +72,14 @@ pub async fn run_all(
     let lines_server = Server::start(system, Mode::Lines, python)?;
     let rate = median(plan.runs, || lines(lines_server.port, plan.lines)).await?;
     results.record("readline lines/s", system, rate);
+    drop(lines_server);
+
+    let tls_server = Server::start(system, Mode::TlsEcho, python)?;
+    let port = tls_server.port;
+    let tls_bulk = median(plan.runs, || tls_bulk(port, plan.bulk_bytes / 4)).await?;
+    results.record("TLS bulk MB/s", system, tls_bulk);
+    let rate = median(plan.runs, || handshake_rate(port, plan.window)).await?;
+    results.record("TLS handshakes/s", system, rate);
     Ok(())
 }
 
@@ -135,8 +143,22 @@ async fn connect(port: u16) -> anyhow::Result<TcpStream> {
 
 /// MB/s through the echo: one connection, 64 KiB writes, reading the echo concurrently.
 async fn bulk(port: u16, total: usize) -> anyhow::Result<f64> {
-    let stream = connect(port).await?;
-    let (mut rd, mut wr) = stream.into_split();
+    bulk_over(connect(port).await?, total).await
+}
+
+/// [`bulk`] over TLS (the handshake is not timed).
+async fn tls_bulk(port: u16, total: usize) -> anyhow::Result<f64> {
+    let stream = crate::tls::connector()?
+        .connect(crate::tls::server_name(), connect(port).await?)
+        .await?;
+    bulk_over(stream, total).await
+}
+
+async fn bulk_over<S>(stream: S, total: usize) -> anyhow::Result<f64>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let start = Instant::now();
     let writer = tokio::spawn(async move {
         let chunk = vec![0x5au8; 64 * 1024];
@@ -146,8 +168,10 @@ async fn bulk(port: u16, total: usize) -> anyhow::Result<f64> {
             wr.write_all(&chunk[..n]).await?;
             sent += n;
         }
-        wr.shutdown().await?;
-        anyhow::Ok(())
+        wr.flush().await?;
+        // No shutdown: TLS has no half-close (asyncio's TLS servers end the whole connection
+        // on close_notify, dropping echo bytes still queued). The stream closes when dropped.
+        anyhow::Ok(wr)
     });
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0;
@@ -157,7 +181,7 @@ async fn bulk(port: u16, total: usize) -> anyhow::Result<f64> {
         got += n;
     }
     let secs = start.elapsed().as_secs_f64();
-    writer.await??;
+    drop(writer.await??);
     Ok(total as f64 / secs / 1e6)
 }
 
@@ -194,6 +218,24 @@ async fn connection_rate(port: u16, window: Duration) -> anyhow::Result<f64> {
     while start.elapsed() < window {
         let mut stream = connect(port).await?;
         stream.write_all(b"0123456789abcdef").await?;
+        stream.read_exact(&mut back).await?;
+        drop(stream);
+        count += 1;
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+/// TLS handshakes per second: connect, handshake, one 16-byte exchange, close.
+async fn handshake_rate(port: u16, window: Duration) -> anyhow::Result<f64> {
+    let connector = crate::tls::connector()?;
+    let start = Instant::now();
+    let mut count = 0u64;
+    let mut back = [0u8; 16];
+    while start.elapsed() < window {
+        let socket = connect(port).await?;
+        let mut stream = connector.connect(crate::tls::server_name(), socket).await?;
+        stream.write_all(b"0123456789abcdef").await?;
+        stream.flush().await?;
         stream.read_exact(&mut back).await?;
         drop(stream);
         count += 1;

@@ -10,6 +10,7 @@ mod serve;
 mod server;
 mod setup;
 mod start;
+mod tls;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -87,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         None => {}
     }
     let plan = load::Plan::new(cli.quick);
+    tls::make_certificates().context("making the TLS workloads' certificates")?;
     let systems = cli.systems.unwrap_or_else(|| server::System::ALL.to_vec());
     let python = setup::python_with_uvloop(systems.contains(&server::System::Uvloop))?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -4,7 +4,7 @@
 use crate::server::{Mode, System};
 use anyhow::Context as _;
 use std::io::Read as _;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use wasio_host::capture::LineCapture;
 use wasio_host::embedded::prepare;
@@ -33,18 +33,29 @@ pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
 async fn serve_tokio(mode: Mode) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("PORT {}", listener.local_addr()?.port());
+    let acceptor = match mode {
+        Mode::TlsEcho => Some(crate::tls::acceptor()?),
+        Mode::Echo | Mode::Lines => None,
+    };
     loop {
         let (stream, _) = listener.accept().await?;
+        // As asyncio does for every TCP connection (wasio cannot: wasi:sockets has no option).
+        stream.set_nodelay(true)?;
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let _ = match mode {
-                Mode::Echo => echo(stream).await,
-                Mode::Lines => lines(stream).await,
+            let _ = match (mode, acceptor) {
+                (Mode::TlsEcho, Some(acceptor)) => match acceptor.accept(stream).await {
+                    Ok(tls) => echo(tls).await,
+                    Err(e) => Err(e),
+                },
+                (Mode::Lines, _) => lines(stream).await,
+                _ => echo(stream).await,
             };
         });
     }
 }
 
-async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> std::io::Result<()> {
     let mut buf = vec![0u8; 65536];
     loop {
         let n = stream.read(&mut buf).await?;
@@ -52,6 +63,8 @@ async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
             return Ok(());
         }
         stream.write_all(&buf[..n]).await?;
+        // A TLS stream may hold encrypted bytes until flushed; a plain one has none.
+        stream.flush().await?;
     }
 }
 
@@ -70,14 +83,20 @@ async fn lines(stream: TcpStream) -> std::io::Result<()> {
 
 async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
     let app = match mode {
-        Mode::Echo => wasio_components::ECHO_SERVER,
+        Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
         Mode::Lines => wasio_components::LINE_ECHO,
     };
+    let mut args: Vec<String> = ["server", "--host", "127.0.0.1", "--port", "0"]
+        .map(String::from)
+        .into();
+    if mode == Mode::TlsEcho {
+        args.extend(crate::tls::pem_args()?);
+    }
     let runtime = Runtime::new()?;
     let component = runtime.compile(&prepare(app)?)?;
     let (capture, mut lines) = LineCapture::new();
     let ctx = WasioCtx::builder()
-        .args(&["server", "--host", "127.0.0.1", "--port", "0"])
+        .args(&args)
         .stdout(capture.clone())
         .stderr(capture)
         .capabilities(Capabilities::loopback())

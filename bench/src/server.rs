@@ -46,6 +46,8 @@ pub enum Mode {
     Echo,
     /// Read lines (readline / BufReader::read_line) and write each back.
     Lines,
+    /// Echo over TLS, with the certificate of [`crate::tls::make_certificates`].
+    TlsEcho,
 }
 
 impl Mode {
@@ -53,6 +55,7 @@ impl Mode {
         match self {
             Mode::Echo => "echo",
             Mode::Lines => "lines",
+            Mode::TlsEcho => "tls-echo",
         }
     }
 }
@@ -79,6 +82,9 @@ impl Server {
                     .join("servers.py");
                 let mut cmd = Command::new(python);
                 cmd.arg(script).args([system.name(), mode.name()]);
+                if mode == Mode::TlsEcho {
+                    cmd.arg(crate::tls::cert_path()).arg(crate::tls::key_path());
+                }
                 cmd
             }
         };
