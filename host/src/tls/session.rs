@@ -14,6 +14,8 @@
 
 use std::future::Future;
 use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{
@@ -74,10 +76,14 @@ pub struct TlsSession {
     read: Option<ReadHalf<Stream>>,
     write: Option<WriteHalf<Stream>>,
     tasks: Vec<AbortHandle>,
+    /// Set when the session is dropped (the guest's abort): the send task must not send
+    /// close_notify even if it sees the end of the cleartext before its abort takes effect.
+    dropped: Arc<AtomicBool>,
 }
 
 impl Drop for TlsSession {
     fn drop(&mut self) {
+        self.dropped.store(true, Ordering::Release);
         for task in &self.tasks {
             task.abort();
         }
@@ -124,6 +130,7 @@ impl TlsSession {
             read: None,
             write: None,
             tasks: Vec::new(),
+            dropped: Arc::default(),
         };
         (session, CiphertextEnds { incoming, outgoing })
     }
@@ -174,7 +181,12 @@ impl TlsSession {
             .take()
             .ok_or_else(|| invalid("the TLS send side was already taken"))?;
         let (cleartext_in, cleartext) = tokio::io::duplex(PIPE_CAPACITY);
-        let task = tokio::spawn(send_loop(cleartext, tls, shutdown_timeout));
+        let task = tokio::spawn(send_loop(
+            cleartext,
+            tls,
+            shutdown_timeout,
+            self.dropped.clone(),
+        ));
         self.tasks.push(task.abort_handle());
         let outcome = async move {
             match task.await {
@@ -230,6 +242,7 @@ async fn send_loop(
     mut cleartext: DuplexStream,
     mut tls: WriteHalf<Stream>,
     shutdown_timeout: Option<Duration>,
+    dropped: Arc<AtomicBool>,
 ) -> Result<(), ErrorCode> {
     let mut buf = vec![0u8; SEND_CHUNK];
     loop {
@@ -244,6 +257,10 @@ async fn send_loop(
             .await
             .map_err(|e| from_io(e, Stage::Send))?;
         tls.flush().await.map_err(|e| from_io(e, Stage::Send))?;
+    }
+    // The guest drops the session before its cleartext stream when it aborts, so this sees it.
+    if dropped.load(Ordering::Acquire) {
+        return Err(ErrorCode::ConnectionAborted);
     }
     let shutdown = async { tls.shutdown().await.map_err(|e| from_io(e, Stage::Send)) };
     match shutdown_timeout {
