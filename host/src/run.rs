@@ -1,21 +1,34 @@
 //! Running a component's `wasi:cli/run@0.3.0`, and how its run ended.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p3::bindings::Command;
 
 use crate::WasmtimeContext as _;
 use crate::compose::RUN_EXPORT;
 use crate::ctx::WasioView;
+use crate::limits::{DeadlineExceeded, MemoryLimitExceeded};
 
 /// The exit status a trapped app gets, as a native process killed by SIGABRT (128 + 6); the
 /// same convention as the wasmtime CLI.
 pub const TRAP_EXIT_CODE: i32 = 134;
+
+/// The exit status of a run that reached its time limit (`--timeout`), as coreutils' `timeout`.
+pub const TIMEOUT_EXIT_CODE: i32 = 124;
+
+/// The exit status of a run stopped at its memory limit (`--max-memory`), as a native process
+/// killed for memory (128 + SIGKILL).
+pub const MEMORY_LIMIT_EXIT_CODE: i32 = 137;
+
+/// How often the epoch advances while a run with a deadline executes wasm; the deadline is
+/// checked at each tick, so a busy app is stopped at most this late.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How an app's run ended.
 #[derive(Debug)]
@@ -25,6 +38,12 @@ pub enum Exit {
     Code(i32),
     /// The app trapped (or a host call it made failed fatally); the error says where.
     Trap(anyhow::Error),
+    /// The run reached its time limit ([`Limits::timeout`](crate::limits::Limits::timeout)) and
+    /// was stopped.
+    Timeout(Duration),
+    /// The run's linear memory would have grown beyond its limit
+    /// ([`Limits::max_memory`](crate::limits::Limits::max_memory)); it was stopped there.
+    MemoryLimit(MemoryLimitExceeded),
 }
 
 impl Exit {
@@ -33,6 +52,8 @@ impl Exit {
         match self {
             Self::Code(code) => *code,
             Self::Trap(_) => TRAP_EXIT_CODE,
+            Self::Timeout(_) => TIMEOUT_EXIT_CODE,
+            Self::MemoryLimit(_) => MEMORY_LIMIT_EXIT_CODE,
         }
     }
 
@@ -42,10 +63,16 @@ impl Exit {
     }
 
     fn from_error(error: wasmtime::Error) -> Self {
-        match error.downcast_ref::<I32Exit>() {
-            Some(I32Exit(code)) => Self::Code(*code),
-            None => Self::Trap(anyhow::Error::from(error)),
+        if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
+            return Self::Code(*code);
         }
+        if let Some(DeadlineExceeded(timeout)) = error.downcast_ref::<DeadlineExceeded>() {
+            return Self::Timeout(*timeout);
+        }
+        if let Some(hit) = error.downcast_ref::<MemoryLimitExceeded>() {
+            return Self::MemoryLimit(hit.clone());
+        }
+        Self::Trap(anyhow::Error::from(error))
     }
 }
 
@@ -54,6 +81,8 @@ impl fmt::Display for Exit {
         match self {
             Self::Code(code) => write!(f, "exited with code {code}"),
             Self::Trap(error) => write!(f, "trapped: {error:?}"),
+            Self::Timeout(timeout) => write!(f, "stopped: {}", DeadlineExceeded(*timeout)),
+            Self::MemoryLimit(hit) => write!(f, "stopped: {hit}"),
         }
     }
 }
@@ -87,26 +116,84 @@ fn check_run_export<T>(linker: &Linker<T>, component: &Component) -> anyhow::Res
 /// Instantiates `component` in a new store holding `data` and calls its `wasi:cli/run@0.3.0`
 /// inside [`Store::run_concurrent`], so the app's and the host's async work all proceeds.
 ///
+/// The limits in `data`'s [`WasioHostCtx`](crate::ctx::WasioHostCtx) apply: its memory limiter
+/// is the store's resource limiter, and with a timeout the run is stopped when it runs out
+/// (while the app waits, and, on an engine with epoch interruption such as
+/// [`Runtime::with_deadlines`](crate::Runtime::with_deadlines), while its wasm runs).
+///
 /// Returns how the app ended ([`Exit`]); an `Err` means it could not be started (no run export,
-/// an import the linker lacks, ...).
+/// an import the linker lacks, ...). A memory limit already exceeded while instantiating is
+/// [`Exit::MemoryLimit`].
 pub async fn run<T: WasioView>(
     linker: &Linker<T>,
     component: &Component,
-    data: T,
+    mut data: T,
 ) -> anyhow::Result<Exit> {
     check_run_export(linker, component)?;
+    let timeout = data.host().ctx.limits().timeout;
     let mut store = Store::new(linker.engine(), data);
-    let command = Command::instantiate_async(&mut store, component, linker)
-        .await
-        .wcontext("instantiating the component")?;
-    let result = store
-        .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
-        .await;
+    store.limiter(|data| {
+        let ctx = data.host().ctx;
+        ctx.limiter()
+    });
+    let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
+    let ticker = match deadline {
+        Some((deadline, timeout)) => {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline {
+                    Err(wasmtime::Error::new(DeadlineExceeded(timeout)))
+                } else {
+                    // Let the host's tasks run too; the timer below stops an app that waits.
+                    Ok(UpdateDeadline::Yield(1))
+                }
+            });
+            let engine = linker.engine().clone();
+            Some(EpochTicker(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(EPOCH_TICK);
+                loop {
+                    tick.tick().await;
+                    engine.increment_epoch();
+                }
+            })))
+        }
+        // An engine with epoch interruption traps at once at deadline 0: no deadline, no trap.
+        None => {
+            store.set_epoch_deadline(u64::MAX);
+            None
+        }
+    };
+    let command = match Command::instantiate_async(&mut store, component, linker).await {
+        Ok(command) => command,
+        Err(error) if error.downcast_ref::<MemoryLimitExceeded>().is_some() => {
+            return Ok(Exit::from_error(error));
+        }
+        Err(error) => return Err(error).wcontext("instantiating the component"),
+    };
+    let call =
+        store.run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await);
+    let result = match deadline {
+        Some((deadline, timeout)) => match tokio::time::timeout_at(deadline.into(), call).await {
+            Ok(result) => result,
+            Err(_) => return Ok(Exit::Timeout(timeout)),
+        },
+        None => call.await,
+    };
+    drop(ticker);
     Ok(match result {
         Ok(Ok(Ok(()))) => Exit::Code(0),
         Ok(Ok(Err(()))) => Exit::Code(1),
         Ok(Err(error)) | Err(error) => Exit::from_error(error),
     })
+}
+
+/// Advances the engine's epoch while a run with a deadline goes on; stops when dropped.
+struct EpochTicker(tokio::task::JoinHandle<()>);
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]
