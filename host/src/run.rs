@@ -1,6 +1,8 @@
 //! Running a component's `wasi:cli/run@0.3.0`, and how its run ended.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -148,18 +150,12 @@ pub async fn run<T: WasioView>(
                     Ok(UpdateDeadline::Yield(1))
                 }
             });
-            let engine = linker.engine().clone();
-            Some(EpochTicker(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(EPOCH_TICK);
-                loop {
-                    tick.tick().await;
-                    engine.increment_epoch();
-                }
-            })))
+            Some(EpochTicker::start(linker.engine().clone()))
         }
         // An engine with epoch interruption traps at once at deadline 0: no deadline, no trap.
+        // (Half the range: wasmtime adds the current epoch, which must not overflow.)
         None => {
-            store.set_epoch_deadline(u64::MAX);
+            store.set_epoch_deadline(u64::MAX / 2);
             None
         }
     };
@@ -187,12 +183,28 @@ pub async fn run<T: WasioView>(
     })
 }
 
-/// Advances the engine's epoch while a run with a deadline goes on; stops when dropped.
-struct EpochTicker(tokio::task::JoinHandle<()>);
+/// Advances the engine's epoch while a run with a deadline goes on; stops when dropped. A thread
+/// of its own, not a task: a busy app may hold the only thread of a current-thread runtime until
+/// the epoch moves.
+struct EpochTicker(Arc<AtomicBool>);
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        Self(stop)
+    }
+}
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.0.abort();
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -230,6 +242,23 @@ mod tests {
         assert!(matches!(trap, Exit::Trap(_)), "{trap}");
         assert_eq!(trap.code(), TRAP_EXIT_CODE);
         assert!(trap.to_string().contains("unreachable"), "{trap}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn deadlines_stop_busy_apps_and_leave_others_alone() -> anyhow::Result<()> {
+        let runtime = Runtime::with_deadlines()?;
+        let spin = Component::new(runtime.engine(), app("(loop $l (br $l)) i32.const 0"))?;
+        let ok = Component::new(runtime.engine(), app("i32.const 0"))?;
+        let timeout = std::time::Duration::from_millis(200);
+        let ctx = WasioCtx::builder().timeout(Some(timeout)).build();
+        let exit = runtime.run(&spin, ctx).await?;
+        assert!(matches!(exit, Exit::Timeout(t) if t == timeout), "{exit}");
+        assert_eq!(exit.code(), TIMEOUT_EXIT_CODE);
+        // The epoch has advanced; a run without a deadline on the same engine is not stopped.
+        runtime.engine().increment_epoch();
+        let exit = runtime.run(&ok, WasioCtx::builder().build()).await?;
+        assert!(matches!(exit, Exit::Code(0)), "{exit}");
         Ok(())
     }
 
