@@ -56,8 +56,8 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// No limits at all (for trusted components and benchmarks): memory and connections
-    /// unbounded, the provider's default write-queue cap, no deadline.
+    /// No limits at all (for trusted components and benchmarks): memory, connections and write
+    /// queues unbounded (an app's own `write-queue-cap` option still applies), no deadline.
     pub fn unlimited() -> Self {
         Self {
             max_memory: None,
