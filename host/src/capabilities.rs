@@ -22,7 +22,7 @@
 //! (bind + listen, `--allow-listen`), plus `allow_net` (`--allow-net`) which allows every TCP and
 //! UDP use. They are enforced through wasmtime-wasi's `socket_addr_check` (see [`Capabilities::check`]
 //! for how each [`SocketAddrUse`] maps to them); a refused operation reaches the guest as the
-//! wasi:sockets `access-denied` error, never as a trap. As soon as any grant exists, IP name lookup
+//! wasi:sockets `access-denied` error, never as a trap. As soon as any TCP grant exists, name lookup
 //! is allowed too (a lookup opens no connection; its results are checked when used).
 
 use std::fmt;

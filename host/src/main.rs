@@ -21,7 +21,7 @@ const AFTER_HELP: &str = "\
 Network access is denied unless granted. PATTERN is HOST:PORT, where HOST is an IP address
 (IPv6 in brackets) or *, and PORT a number or *: 127.0.0.1:*, [::1]:8080, *:443. Host names
 are not patterns: the app resolves names itself and the address it then uses is checked.
-Name lookup is allowed whenever anything is granted.
+Name lookup is allowed whenever a TCP address is granted (not with --allow-unix alone).
 
 Unix socket paths are denied unless granted with --allow-unix: a file, a directory (and
 everything under it; an existing directory or a path ending in /), @NAME for a Linux
