@@ -126,7 +126,9 @@ impl Runtime {
     }
 
     /// A runtime whose engine has [`config_with_deadlines`]: a run's timeout stops busy apps too.
+    /// Like [`engine`], it keeps wasmtime from capturing Rust backtraces in its error values.
     pub fn with_deadlines() -> anyhow::Result<Self> {
+        wasmtime::error::disable_backtrace();
         Self::with_engine(Engine::new(&config_with_deadlines())?)
     }
 
