@@ -18,9 +18,9 @@ const CHUNK: u64 = 251 * 256;
 const HIGH_WATER: u64 = 64 * 1024;
 
 /// Bytes to flood in `a_reader_that_never_reads_while_the_app_writes_with_drain`: 64 MiB by
-/// default (about 0.5 s in a debug build); `WASIO_FLOOD_MIB=1024 cargo test -p wasio-tests
-/// --test integration a_reader_that_never_reads -- --nocapture` runs the 1 GiB version (about
-/// 10 s in a debug build) and prints the memory figures.
+/// default (0.3-0.5 s in a debug build); `WASIO_FLOOD_MIB=1024 cargo test -p wasio-tests --test
+/// integration a_reader_that_never_reads -- --nocapture` runs the 1 GiB version (4-10 s in a
+/// debug build on the 2-core machine, depending on its load) and prints the memory figures.
 fn flood_chunks() -> u64 {
     let mib: u64 = std::env::var("WASIO_FLOOD_MIB")
         .ok()
