@@ -30,7 +30,8 @@ pub use write_queue::{QueueFull, WriteQueue};
 /// asyncio's default reader limit (`_DEFAULT_LIMIT`, 64 KiB).
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
 
-/// The default hard cap of a write queue (better than CPython gh-116279, which has none).
+/// The default hard cap of a write queue (better than CPython gh-116279, which has none); the
+/// wasio host passes its own cap (`wasio run --write-queue-cap`, the same 64 MiB by default).
 pub const DEFAULT_WRITE_QUEUE_CAP: usize = 64 * 1024 * 1024;
 
 /// The result of trying a read operation against what is buffered now.

@@ -24,6 +24,7 @@ use crate::bindings::wasio::host::types::HostSocket;
 use crate::bindings::wit_future::FuturePayload;
 use crate::bindings::wit_stream;
 use crate::errors::WRITE_AFTER_EOF;
+use crate::limits::Slot;
 use crate::notify::Notify;
 use crate::tls::{Side, Timeouts, TlsInfo};
 use futures::future::{Either, select};
@@ -151,6 +152,8 @@ pub struct Settings {
     pub limit: usize,
     /// Write queue hard cap.
     pub write_queue_cap: usize,
+    /// The connection's place under the host's connection limit, held until it is fully closed.
+    pub slot: Slot,
 }
 
 /// Something told when a connection has fully closed (its server, for `wait_closed`).
@@ -230,6 +233,8 @@ pub struct Conn {
     observer: RefCell<Option<Weak<dyn CloseObserver>>>,
     /// Unix peer credentials, where the host knows them.
     peer_credentials: RefCell<Option<PeerCredentials>>,
+    /// The place under the connection limit; released when the connection is fully closed.
+    slot: RefCell<Option<Slot>>,
 }
 
 impl Conn {
@@ -275,6 +280,7 @@ impl Conn {
             sockname,
             observer: RefCell::new(None),
             peer_credentials: RefCell::new(None),
+            slot: RefCell::new(Some(settings.slot)),
         });
         conn.spawn_pumps(streams);
         conn
@@ -686,6 +692,7 @@ impl Conn {
         st.rbuf.set_eof();
         drop(st);
         self.transport.borrow_mut().take();
+        self.slot.borrow_mut().take();
         self.wake_all();
         self.closed_ev.notify();
         let observer = self.observer.borrow_mut().take();

@@ -9,6 +9,7 @@ use crate::bindings::wasi::sockets::ip_name_lookup;
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::conn::{Conn, Opened, Settings, Streams, Transport};
 use crate::errors::invalid;
+use crate::limits::{self, Slot};
 use crate::tls::{self, Side, Timeouts};
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -74,13 +75,13 @@ fn check_options(
     Ok((limit, Some((side, timeouts))))
 }
 
-/// Connection settings from the limit and the optional queue cap.
-pub fn settings(limit: usize, write_queue_cap: Option<u64>) -> Settings {
+/// Connection settings from the limit, the optional queue cap (lowered to the host's, which is
+/// also the default) and the connection's place under the host's connection limit.
+pub fn settings(limit: usize, write_queue_cap: Option<u64>, slot: Slot) -> Settings {
     Settings {
         limit,
-        write_queue_cap: write_queue_cap.map_or(wasio_core::DEFAULT_WRITE_QUEUE_CAP, |cap| {
-            usize::try_from(cap).unwrap_or(usize::MAX)
-        }),
+        write_queue_cap: limits::global().write_queue_cap(write_queue_cap),
+        slot,
     }
 }
 
@@ -94,6 +95,7 @@ pub async fn open_connection(
     options: ConnectOptions,
 ) -> Result<Rc<Conn>, ErrorCode> {
     let (limit, tls) = check_options(&host, &options)?;
+    let slot = limits::slot()?;
     let local = match &options.local_addr {
         Some((local_host, local_port)) => {
             let ips = resolve(local_host, options.family).await?;
@@ -125,7 +127,7 @@ pub async fn open_connection(
     )
     .await
     .map_err(|last| last.unwrap_or(ErrorCode::NameUnresolvable))?;
-    let settings = settings(limit, options.write_queue_cap);
+    let settings = settings(limit, options.write_queue_cap, slot);
     match tls {
         None => wire(socket, settings),
         Some((side, timeouts)) => wire_tls(socket, settings, side, timeouts).await,

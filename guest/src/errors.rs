@@ -67,9 +67,17 @@ impl From<LookupError> for ErrorCode {
             LookupError::InvalidArgument => {
                 ErrorCode::InvalidArgument("not a valid host name".to_string())
             }
-            LookupError::NameUnresolvable
-            | LookupError::TemporaryResolverFailure
-            | LookupError::PermanentResolverFailure => ErrorCode::NameUnresolvable,
+            // wasmtime-wasi (the wasio host's wasi:sockets) reports a lookup the run may not
+            // make as `permanent-resolver-failure` (every real resolver failure there is
+            // `name-unresolvable`), so that is the denial.
+            LookupError::PermanentResolverFailure => ErrorCode::AccessDenied(
+                "the host has not granted name resolution (it is granted with any connect or \
+                 listen address: --allow-connect, --allow-listen)"
+                    .to_string(),
+            ),
+            LookupError::NameUnresolvable | LookupError::TemporaryResolverFailure => {
+                ErrorCode::NameUnresolvable
+            }
             LookupError::Other(message) => ErrorCode::Other(message),
         }
     }

@@ -9,6 +9,7 @@ mod addr;
 mod conn;
 mod connect;
 mod errors;
+mod limits;
 mod notify;
 mod reader;
 mod server;

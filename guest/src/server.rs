@@ -18,6 +18,7 @@ use crate::bindings::wasio::host::types::HostSocket;
 use crate::conn::{CloseObserver, Conn, Settings};
 use crate::connect::{resolve, settings, wire, wire_tls};
 use crate::errors::invalid;
+use crate::limits;
 use crate::notify::Notify;
 use crate::timeout::with_timeout;
 use crate::tls::{self, Timeouts};
@@ -380,21 +381,26 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         }
         listen.await;
     };
+    let limits = limits::global();
     loop {
-        // Wait for room in the queue of accepted connections.
-        loop {
+        // Wait for room in the queue of accepted connections, and for a place under the host's
+        // connection limit (until then clients wait in the listen backlog).
+        let slot = loop {
             let listen = server.ev.listen();
+            let released = limits.released.listen();
             {
                 let st = server.st.borrow();
                 if st.closed {
                     return;
                 }
-                if st.pending.len() < st.backlog {
-                    break;
+                if st.pending.len() < st.backlog
+                    && let Some(slot) = limits.try_slot()
+                {
+                    break slot;
                 }
             }
-            listen.await;
-        }
+            select(listen, released).await;
+        };
         let accepted = {
             let next = pin!(stream.next());
             let closed = pin!(async {
@@ -418,7 +424,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             let st = server.st.borrow();
             (
                 st.keep_alive,
-                settings(st.limit, st.write_queue_cap),
+                settings(st.limit, st.write_queue_cap, slot),
                 st.tls.clone(),
             )
         };

@@ -15,6 +15,7 @@ use crate::bindings::wasio::host::{preopens, unix};
 use crate::conn::{Conn, Opened, Settings, Streams, Transport};
 use crate::connect::settings;
 use crate::errors::invalid;
+use crate::limits;
 use crate::server::{self, Listener, ServeConfig, ServerShared};
 use crate::tls::{self, Side, Timeouts};
 use std::net::SocketAddr;
@@ -123,7 +124,7 @@ pub async fn open_unix_connection(
         options.ssl_handshake_timeout.is_some(),
         options.ssl_shutdown_timeout.is_some(),
     )?;
-    let settings = settings(limit, options.write_queue_cap);
+    let settings = settings(limit, options.write_queue_cap, limits::slot()?);
     match options.ssl {
         // A Unix path names no host, so asyncio requires server_hostname with ssl.
         Some(config) => {
@@ -182,10 +183,11 @@ pub fn start_unix_server(
 /// A connected pair of Unix sockets as two connections (Python `socket.socketpair`).
 pub fn socketpair(options: AdoptOptions) -> Result<(Rc<Conn>, Rc<Conn>), ErrorCode> {
     let limit = limit(options.limit)?;
+    let (slot_a, slot_b) = (limits::slot()?, limits::slot()?);
     let (a, b) = unix::socketpair()?;
     Ok((
-        wire_host(a, settings(limit, options.write_queue_cap)),
-        wire_host(b, settings(limit, options.write_queue_cap)),
+        wire_host(a, settings(limit, options.write_queue_cap, slot_a)),
+        wire_host(b, settings(limit, options.write_queue_cap, slot_b)),
     ))
 }
 

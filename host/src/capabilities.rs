@@ -1,6 +1,9 @@
 //! Deny-by-default network capabilities: which TCP addresses a run may connect to or listen on,
 //! and which Unix socket paths it may use (see [`crate::unix_grants`]).
 //!
+//! The README's "Capabilities and limits" section is the one summary of every grant and limit
+//! (`wasio run --help` points there); this module and [`crate::limits`] are their reference.
+//!
 //! A run starts with no network access at all. Grants are address patterns, `HOST:PORT`, where
 //! HOST is an IP literal (`127.0.0.1`, `[::1]`; IPv6 in brackets) or `*` for any address, and PORT
 //! is a number or `*` for any port:
@@ -19,7 +22,7 @@
 //! (bind + listen, `--allow-listen`), plus `allow_net` (`--allow-net`) which allows every TCP and
 //! UDP use. They are enforced through wasmtime-wasi's `socket_addr_check` (see [`Capabilities::check`]
 //! for how each [`SocketAddrUse`] maps to them); a refused operation reaches the guest as the
-//! wasi:sockets `access-denied` error, never as a trap. As soon as any grant exists, IP name lookup
+//! wasi:sockets `access-denied` error, never as a trap. As soon as any TCP grant exists, name lookup
 //! is allowed too (a lookup opens no connection; its results are checked when used).
 
 use std::fmt;

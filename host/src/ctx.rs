@@ -8,26 +8,63 @@ use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::Capabilities;
+use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::preopen::{Preopened, SocketFileGuard};
 
 /// wasio's own per-run host state, next to wasmtime-wasi's [`WasiCtx`]: the network grants
 /// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too), the
-/// Unix socket path grants, and the pre-opened listeners not yet adopted by the app.
-#[derive(Debug, Default)]
+/// Unix socket path grants, the pre-opened listeners not yet adopted by the app, and the run's
+/// resource limits with the memory limiter enforcing them.
+#[derive(Debug)]
 pub struct WasioHostCtx {
     capabilities: Capabilities,
     preopened: Vec<Preopened>,
     /// Socket files of adopted pre-opened Unix listeners, removed when the run ends.
     files: Vec<SocketFileGuard>,
+    limits: Limits,
+    memory: MemoryUsage,
+    limiter: MemoryLimiter,
+}
+
+impl Default for WasioHostCtx {
+    fn default() -> Self {
+        Self::new(Capabilities::default())
+    }
 }
 
 impl WasioHostCtx {
-    /// Host state with the given network grants.
+    /// Host state with the given network grants and the default [`Limits`].
     pub fn new(capabilities: Capabilities) -> Self {
+        Self::with_limits(capabilities, Limits::default())
+    }
+
+    /// Host state with the given network grants and resource limits.
+    pub fn with_limits(capabilities: Capabilities, limits: Limits) -> Self {
+        let memory = MemoryUsage::default();
         Self {
             capabilities,
-            ..Self::default()
+            preopened: Vec::new(),
+            files: Vec::new(),
+            limiter: MemoryLimiter::new(limits.max_memory, memory.clone()),
+            limits,
+            memory,
         }
+    }
+
+    /// The run's resource limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The run's total linear memory as it goes (a shared handle).
+    pub fn memory_usage(&self) -> MemoryUsage {
+        self.memory.clone()
+    }
+
+    /// The wasmtime resource limiter enforcing [`Limits::max_memory`]; [`crate::run()`] installs
+    /// it in the store.
+    pub fn limiter(&mut self) -> &mut MemoryLimiter {
+        &mut self.limiter
     }
 
     /// The run's network grants.
@@ -84,6 +121,11 @@ impl WasioCtx {
     pub fn host_ctx(&self) -> &WasioHostCtx {
         &self.host
     }
+
+    /// The run's total linear memory as it goes: take this handle before the run to watch it.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        self.host.memory_usage()
+    }
 }
 
 impl WasiView for WasioCtx {
@@ -105,11 +147,12 @@ impl WasioView for WasioCtx {
 }
 
 /// Builds a [`WasioCtx`]. Everything is off by default: no args, no env, stdin closed, stdout and
-/// stderr discarded, no network.
+/// stderr discarded, no network; the resource limits are [`Limits::default`].
 pub struct WasioCtxBuilder {
     wasi: WasiCtxBuilder,
     capabilities: Capabilities,
     preopened: Vec<Preopened>,
+    limits: Limits,
 }
 
 impl Default for WasioCtxBuilder {
@@ -125,6 +168,7 @@ impl WasioCtxBuilder {
             wasi: WasiCtxBuilder::new(),
             capabilities: Capabilities::deny_all(),
             preopened: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -170,6 +214,36 @@ impl WasioCtxBuilder {
         self
     }
 
+    /// Sets every resource limit (replacing earlier ones); see [`crate::limits`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Caps the run's total linear memory at `bytes` (`None`: no cap; `--max-memory`).
+    pub fn max_memory(mut self, bytes: Option<u64>) -> Self {
+        self.limits.max_memory = bytes;
+        self
+    }
+
+    /// Caps the connections open at once (`None`: no cap; `--max-connections`).
+    pub fn max_connections(mut self, connections: Option<u32>) -> Self {
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// Sets the largest write queue of a connection (`--write-queue-cap`).
+    pub fn write_queue_cap(mut self, bytes: u64) -> Self {
+        self.limits.write_queue_cap = bytes;
+        self
+    }
+
+    /// Ends the run after `timeout` of wall-clock time (`None`: never; `--timeout`).
+    pub fn timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
     /// Hands a listener the host opened ([`Preopened::open`]) to the app, which adopts it with
     /// `preopened-servers` (`wasio run --listen`).
     pub fn preopen(mut self, listener: Preopened) -> Self {
@@ -187,7 +261,7 @@ impl WasioCtxBuilder {
     /// Builds the context, installing the capabilities into the WASI socket checks.
     pub fn build(mut self) -> WasioCtx {
         self.capabilities.apply(&mut self.wasi);
-        let mut host = WasioHostCtx::new(self.capabilities);
+        let mut host = WasioHostCtx::with_limits(self.capabilities, self.limits);
         for listener in self.preopened {
             host.add_preopened(listener);
         }

@@ -6,6 +6,7 @@
 //!   and the `wasio:host` interfaces ([`host_impl`]).
 //! - [`ctx::WasioCtx`] is the store data; [`capabilities::Capabilities`] the deny-by-default
 //!   network grants it carries.
+//! - [`limits::Limits`] are the run's resource limits (memory, connections, write queue, time).
 //! - [`unix_grants`] are the `--allow-unix` path grants; [`preopen::Preopened`] a listener the
 //!   host opens before the run (`--listen`) for the app to adopt.
 //! - [`compose::compose`] joins an app with the provider component; [`run::run`] calls a
@@ -21,6 +22,7 @@ pub mod ctx;
 #[cfg(feature = "embed")]
 pub mod embedded;
 pub mod host_impl;
+pub mod limits;
 pub mod preopen;
 pub mod run;
 pub mod streams_io;
@@ -33,6 +35,7 @@ use wasmtime::{Config, Engine};
 
 pub use crate::capabilities::{AddrPattern, Capabilities};
 pub use crate::ctx::{WasioCtx, WasioCtxBuilder, WasioView};
+pub use crate::limits::{Limits, MemoryUsage};
 pub use crate::preopen::{ListenSpec, Preopened};
 pub use crate::run::{Exit, run};
 pub use crate::unix_grants::UnixGrant;
@@ -86,6 +89,16 @@ pub fn engine() -> anyhow::Result<Engine> {
     Ok(Engine::new(&config())?)
 }
 
+/// [`config`] plus epoch interruption, so a run's timeout ([`limits::Limits::timeout`]) also
+/// stops an app that computes without ever waiting. The generated code checks the epoch at
+/// every function entry and loop, which costs a little speed; without it a timeout still stops
+/// an app that waits (for I/O, a timer, ...).
+pub fn config_with_deadlines() -> Config {
+    let mut config = config();
+    config.epoch_interruption(true);
+    config
+}
+
 /// A linker over `engine` with everything [`add_to_linker`] adds.
 pub fn linker<T: WasioView>(engine: &Engine) -> anyhow::Result<Linker<T>> {
     let mut linker = Linker::new(engine);
@@ -109,7 +122,18 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime with [`engine`] and [`linker`].
     pub fn new() -> anyhow::Result<Self> {
-        let engine = engine()?;
+        Self::with_engine(engine()?)
+    }
+
+    /// A runtime whose engine has [`config_with_deadlines`]: a run's timeout stops busy apps too.
+    /// Like [`engine`], it keeps wasmtime from capturing Rust backtraces in its error values.
+    pub fn with_deadlines() -> anyhow::Result<Self> {
+        wasmtime::error::disable_backtrace();
+        Self::with_engine(Engine::new(&config_with_deadlines())?)
+    }
+
+    /// A runtime over `engine` (made from [`config`] or a configuration based on it).
+    pub fn with_engine(engine: Engine) -> anyhow::Result<Self> {
         let linker = linker(&engine)?;
         Ok(Self { engine, linker })
     }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use wasio_host::capture::LineCapture;
 use wasio_host::compose::compose;
 use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER, SOCKETPAIR};
+use wasio_host::limits::{self, Limits, Size};
 use wasio_host::{
     AddrPattern, Capabilities, Exit, ListenSpec, Preopened, Runtime, UnixGrant, WasioCtx,
 };
@@ -20,15 +21,24 @@ const AFTER_HELP: &str = "\
 Network access is denied unless granted. PATTERN is HOST:PORT, where HOST is an IP address
 (IPv6 in brackets) or *, and PORT a number or *: 127.0.0.1:*, [::1]:8080, *:443. Host names
 are not patterns: the app resolves names itself and the address it then uses is checked.
-Name lookup is allowed whenever anything is granted.
+Name lookup is allowed whenever a TCP address is granted (not with --allow-unix alone).
 
 Unix socket paths are denied unless granted with --allow-unix: a file, a directory (and
 everything under it; an existing directory or a path ending in /), @NAME for a Linux
 abstract-namespace name, or @* for all of them. --listen opens a listener in the host before
 the run (tcp:HOST:PORT or unix:PATH); the app adopts it with preopened-servers, needing no grant.
 
+Resource limits (each has a default; `none` lifts the first two): --max-memory caps the app's
+linear memory, all memories together (default 1GiB); --max-connections caps the connections
+open at once (default 16384; beyond it a server stops accepting, so clients wait in the listen
+backlog, and opening a connection fails with an error the app sees); --write-queue-cap caps
+each connection's write queue (default 64MiB; a write beyond it fails with buffer-full and
+queues nothing); --timeout ends the run after that long (default none). See the README's
+\"Capabilities and limits\" section.
+
 Exit status: the app's (0 when its run returns ok, 1 when it returns an error, or the code it
-passes to exit); 134 if it traps; 1 if wasio cannot run it; 2 for a usage error.";
+passes to exit); 134 if it traps; 137 if it reached --max-memory; 124 if it reached --timeout;
+1 if wasio cannot run it; 2 for a usage error.";
 
 /// Runs WebAssembly components that use asyncio-style streams (wasio:streams) on WASI 0.3.
 #[derive(Parser)]
@@ -63,10 +73,84 @@ enum Command {
     /// Without a subcommand: start the echo server on 127.0.0.1 (a free port), run the echo
     /// client against it, stop the server, and show both sides' output, labelled. Both may use
     /// loopback addresses (127.0.0.1, ::1) only.
+    #[command(after_help = AFTER_HELP)]
     Demo {
+        #[command(flatten)]
+        limits: LimitArgs,
         #[command(subcommand)]
         example: Option<DemoExample>,
     },
+}
+
+/// A cap that `none` lifts.
+#[derive(Clone, Copy, Debug)]
+struct Cap<T>(Option<T>);
+
+fn is_none_word(s: &str) -> bool {
+    matches!(s.trim(), "none" | "unlimited")
+}
+
+fn parse_memory_cap(s: &str) -> Result<Cap<u64>, String> {
+    if is_none_word(s) {
+        return Ok(Cap(None));
+    }
+    let Size(bytes) = s.parse()?;
+    if bytes == 0 {
+        return Err("the memory cap must be above 0 (or `none`)".to_owned());
+    }
+    Ok(Cap(Some(bytes)))
+}
+
+fn parse_connections_cap(s: &str) -> Result<Cap<u32>, String> {
+    if is_none_word(s) {
+        return Ok(Cap(None));
+    }
+    match s.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!(
+            "`{s}` is not a connection count: write a number from 1, or `none`"
+        )),
+        Ok(n) => Ok(Cap(Some(n))),
+    }
+}
+
+fn parse_write_queue_cap(s: &str) -> Result<u64, String> {
+    let Size(bytes) = s.parse()?;
+    if bytes == 0 {
+        return Err("the write-queue cap must be above 0".to_owned());
+    }
+    Ok(bytes)
+}
+
+/// The resource limit flags of `run` and `demo`.
+#[derive(Args, Clone)]
+struct LimitArgs {
+    /// Cap the app's linear memory, all its memories together (the app's and the provider's):
+    /// bytes or e.g. 256MiB, 1GiB; `none` for no cap. Reaching it stops the run (exit 137).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory_cap, global = true)]
+    max_memory: Cap<u64>,
+    /// Cap the connections open at once (made or accepted); `none` for no cap. At the cap a
+    /// server accepts no more (clients wait in the listen backlog) and opening a connection
+    /// fails with an error the app sees.
+    #[arg(long, value_name = "N", default_value = "16384", value_parser = parse_connections_cap, global = true)]
+    max_connections: Cap<u32>,
+    /// Cap each connection's write queue (bytes or e.g. 1MiB): the default of the app's
+    /// write-queue-cap option and its ceiling. A write beyond it fails with buffer-full.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_write_queue_cap, global = true)]
+    write_queue_cap: u64,
+    /// End the run after this long (e.g. 30s, 500ms, 2m); exit status 124. Default: no limit.
+    #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration, global = true)]
+    timeout: Option<Duration>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_memory: self.max_memory.0,
+            max_connections: self.max_connections.0,
+            write_queue_cap: self.write_queue_cap,
+            timeout: self.timeout,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -94,6 +178,8 @@ struct RunArgs {
     /// (repeatable).
     #[arg(long, value_name = "SPEC", value_parser = parse_listen)]
     listen: Vec<ListenSpec>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Arguments passed to the app (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -212,18 +298,24 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 .with_context(|| format!("writing {}", output.display()))?;
             Ok(0)
         }
-        Command::Demo { example: None } => demo().await,
         Command::Demo {
+            example: None,
+            limits,
+        } => demo(limits.limits()).await,
+        Command::Demo {
+            limits,
             example: Some(DemoExample::Socketpair),
         } => {
             run_inherited(
                 SOCKETPAIR,
                 &["socketpair".to_owned()],
                 Capabilities::deny_all(),
+                limits.limits(),
             )
             .await
         }
         Command::Demo {
+            limits,
             example:
                 Some(DemoExample::EchoServer {
                     host,
@@ -257,9 +349,10 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 args.extend(["--tls-cert-pem".to_owned(), read_text(&cert)?]);
                 args.extend(["--tls-key-pem".to_owned(), read_text(&key)?]);
             }
-            run_inherited(ECHO_SERVER, &args, caps).await
+            run_inherited(ECHO_SERVER, &args, caps, limits.limits()).await
         }
         Command::Demo {
+            limits,
             example:
                 Some(DemoExample::EchoClient {
                     host,
@@ -296,7 +389,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             } else if tls {
                 args.push("--tls".to_owned());
             }
-            run_inherited(ECHO_CLIENT, &args, caps).await
+            run_inherited(ECHO_CLIENT, &args, caps, limits.limits()).await
         }
     }
 }
@@ -330,10 +423,21 @@ fn prepare(runtime: &Runtime, app: &[u8]) -> anyhow::Result<Component> {
 
 /// Reports how an app ended and returns its exit status.
 fn report(exit: Exit) -> i32 {
-    if let Exit::Trap(e) = &exit {
-        eprintln!("error: the app trapped: {e:?}");
+    match &exit {
+        Exit::Trap(e) => eprintln!("error: the app trapped: {e:?}"),
+        Exit::Timeout(_) | Exit::MemoryLimit(_) => eprintln!("error: the app was {exit}"),
+        Exit::Code(_) => {}
     }
     exit.code()
+}
+
+/// A runtime for runs with `limits`: with a timeout, one whose engine can stop busy apps too.
+fn runtime_for(limits: &Limits) -> anyhow::Result<Runtime> {
+    if limits.timeout.is_some() {
+        Runtime::with_deadlines()
+    } else {
+        Runtime::new()
+    }
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
@@ -358,13 +462,15 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     );
     let mut argv = vec![argv0];
     argv.extend(args.args);
-    let runtime = Runtime::new()?;
+    let limits = args.limits.limits();
+    let runtime = runtime_for(&limits)?;
     let component =
         prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
     let mut builder = WasioCtx::builder()
         .args(&argv)
         .inherit_stdio()
-        .capabilities(caps);
+        .capabilities(caps)
+        .limits(limits);
     for spec in &args.listen {
         let listener = Preopened::open(spec)?;
         eprintln!(
@@ -379,13 +485,19 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 }
 
 /// Runs a built-in example with inherited stdio.
-async fn run_inherited(app: &[u8], argv: &[String], caps: Capabilities) -> anyhow::Result<i32> {
-    let runtime = Runtime::new()?;
+async fn run_inherited(
+    app: &[u8],
+    argv: &[String],
+    caps: Capabilities,
+    limits: Limits,
+) -> anyhow::Result<i32> {
+    let runtime = runtime_for(&limits)?;
     let component = prepare(&runtime, app)?;
     let ctx = WasioCtx::builder()
         .args(argv)
         .inherit_stdio()
         .capabilities(caps)
+        .limits(limits)
         .build();
     Ok(report(runtime.run(&component, ctx).await?))
 }
@@ -395,7 +507,12 @@ type Line = (&'static str, String);
 
 /// A context for a demo component: loopback grants, stdout and stderr captured into `lines`
 /// labelled `label` and `label stderr`.
-fn demo_ctx(argv: &[String], label: &'static str, lines: &mpsc::UnboundedSender<Line>) -> WasioCtx {
+fn demo_ctx(
+    argv: &[String],
+    label: &'static str,
+    lines: &mpsc::UnboundedSender<Line>,
+    limits: &Limits,
+) -> WasioCtx {
     let capture = |label: &'static str| {
         let lines = lines.clone();
         LineCapture::with_sink(move |line| {
@@ -413,6 +530,7 @@ fn demo_ctx(argv: &[String], label: &'static str, lines: &mpsc::UnboundedSender<
         .stdout(capture(label))
         .stderr(capture(stderr_label))
         .capabilities(Capabilities::loopback())
+        .limits(limits.clone())
         .build()
 }
 
@@ -426,15 +544,15 @@ fn serving_port(line: &str) -> Option<u16> {
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVER_FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn demo() -> anyhow::Result<i32> {
-    let runtime = Runtime::new()?;
+async fn demo(limits: Limits) -> anyhow::Result<i32> {
+    let runtime = runtime_for(&limits)?;
     println!("[demo] compiling the echo server and client components...");
     let server = prepare(&runtime, ECHO_SERVER).context("preparing the echo server")?;
     let client = prepare(&runtime, ECHO_CLIENT).context("preparing the echo client")?;
 
     let (tx, mut lines) = mpsc::unbounded_channel::<Line>();
     let server_argv = ["echo-server", "--host", "127.0.0.1", "--port", "0"].map(String::from);
-    let server_ctx = demo_ctx(&server_argv, "server", &tx);
+    let server_ctx = demo_ctx(&server_argv, "server", &tx, &limits);
     let server_runtime = runtime.clone();
     let mut server_task =
         tokio::spawn(async move { server_runtime.run(&server, server_ctx).await });
@@ -475,7 +593,7 @@ async fn demo() -> anyhow::Result<i32> {
         "Hello World!",
     ]
     .map(String::from);
-    let client_ctx = demo_ctx(&client_argv, "client", &tx);
+    let client_ctx = demo_ctx(&client_argv, "client", &tx, &limits);
     drop(tx);
     let client_runtime = runtime.clone();
     let mut client_task =

@@ -1,21 +1,36 @@
 //! Running a component's `wasi:cli/run@0.3.0`, and how its run ended.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p3::bindings::Command;
 
 use crate::WasmtimeContext as _;
 use crate::compose::RUN_EXPORT;
 use crate::ctx::WasioView;
+use crate::limits::{DeadlineExceeded, MemoryLimitExceeded};
 
 /// The exit status a trapped app gets, as a native process killed by SIGABRT (128 + 6); the
 /// same convention as the wasmtime CLI.
 pub const TRAP_EXIT_CODE: i32 = 134;
+
+/// The exit status of a run that reached its time limit (`--timeout`), as coreutils' `timeout`.
+pub const TIMEOUT_EXIT_CODE: i32 = 124;
+
+/// The exit status of a run stopped at its memory limit (`--max-memory`), as a native process
+/// killed for memory (128 + SIGKILL).
+pub const MEMORY_LIMIT_EXIT_CODE: i32 = 137;
+
+/// How often the epoch advances while a run with a deadline executes wasm; the deadline is
+/// checked at each tick, so a busy app is stopped at most this late.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How an app's run ended.
 #[derive(Debug)]
@@ -25,6 +40,12 @@ pub enum Exit {
     Code(i32),
     /// The app trapped (or a host call it made failed fatally); the error says where.
     Trap(anyhow::Error),
+    /// The run reached its time limit ([`Limits::timeout`](crate::limits::Limits::timeout)) and
+    /// was stopped.
+    Timeout(Duration),
+    /// The run's linear memory would have grown beyond its limit
+    /// ([`Limits::max_memory`](crate::limits::Limits::max_memory)); it was stopped there.
+    MemoryLimit(MemoryLimitExceeded),
 }
 
 impl Exit {
@@ -33,6 +54,8 @@ impl Exit {
         match self {
             Self::Code(code) => *code,
             Self::Trap(_) => TRAP_EXIT_CODE,
+            Self::Timeout(_) => TIMEOUT_EXIT_CODE,
+            Self::MemoryLimit(_) => MEMORY_LIMIT_EXIT_CODE,
         }
     }
 
@@ -42,10 +65,16 @@ impl Exit {
     }
 
     fn from_error(error: wasmtime::Error) -> Self {
-        match error.downcast_ref::<I32Exit>() {
-            Some(I32Exit(code)) => Self::Code(*code),
-            None => Self::Trap(anyhow::Error::from(error)),
+        if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
+            return Self::Code(*code);
         }
+        if let Some(DeadlineExceeded(timeout)) = error.downcast_ref::<DeadlineExceeded>() {
+            return Self::Timeout(*timeout);
+        }
+        if let Some(hit) = error.downcast_ref::<MemoryLimitExceeded>() {
+            return Self::MemoryLimit(hit.clone());
+        }
+        Self::Trap(anyhow::Error::from(error))
     }
 }
 
@@ -54,6 +83,8 @@ impl fmt::Display for Exit {
         match self {
             Self::Code(code) => write!(f, "exited with code {code}"),
             Self::Trap(error) => write!(f, "trapped: {error:?}"),
+            Self::Timeout(timeout) => write!(f, "stopped: {}", DeadlineExceeded(*timeout)),
+            Self::MemoryLimit(hit) => write!(f, "stopped: {hit}"),
         }
     }
 }
@@ -87,26 +118,94 @@ fn check_run_export<T>(linker: &Linker<T>, component: &Component) -> anyhow::Res
 /// Instantiates `component` in a new store holding `data` and calls its `wasi:cli/run@0.3.0`
 /// inside [`Store::run_concurrent`], so the app's and the host's async work all proceeds.
 ///
+/// The limits in `data`'s [`WasioHostCtx`](crate::ctx::WasioHostCtx) apply: its memory limiter
+/// is the store's resource limiter, and with a timeout the run is stopped when it runs out
+/// (while the app waits, and, on an engine with epoch interruption such as
+/// [`Runtime::with_deadlines`](crate::Runtime::with_deadlines), while its wasm runs).
+///
 /// Returns how the app ended ([`Exit`]); an `Err` means it could not be started (no run export,
-/// an import the linker lacks, ...).
+/// an import the linker lacks, ...). A memory limit already exceeded while instantiating is
+/// [`Exit::MemoryLimit`].
 pub async fn run<T: WasioView>(
     linker: &Linker<T>,
     component: &Component,
-    data: T,
+    mut data: T,
 ) -> anyhow::Result<Exit> {
     check_run_export(linker, component)?;
+    let timeout = data.host().ctx.limits().timeout;
     let mut store = Store::new(linker.engine(), data);
-    let command = Command::instantiate_async(&mut store, component, linker)
-        .await
-        .wcontext("instantiating the component")?;
-    let result = store
-        .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
-        .await;
+    store.limiter(|data| {
+        let ctx = data.host().ctx;
+        ctx.limiter()
+    });
+    let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
+    let ticker = match deadline {
+        Some((deadline, timeout)) => {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline {
+                    Err(wasmtime::Error::new(DeadlineExceeded(timeout)))
+                } else {
+                    // Let the host's tasks run too; the timer below stops an app that waits.
+                    Ok(UpdateDeadline::Yield(1))
+                }
+            });
+            Some(EpochTicker::start(linker.engine().clone()))
+        }
+        // An engine with epoch interruption traps at once at deadline 0: no deadline, no trap.
+        // (Half the range: wasmtime adds the current epoch, which must not overflow.)
+        None => {
+            store.set_epoch_deadline(u64::MAX / 2);
+            None
+        }
+    };
+    let command = match Command::instantiate_async(&mut store, component, linker).await {
+        Ok(command) => command,
+        Err(error) if error.downcast_ref::<MemoryLimitExceeded>().is_some() => {
+            return Ok(Exit::from_error(error));
+        }
+        Err(error) => return Err(error).wcontext("instantiating the component"),
+    };
+    let call =
+        store.run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await);
+    let result = match deadline {
+        Some((deadline, timeout)) => match tokio::time::timeout_at(deadline.into(), call).await {
+            Ok(result) => result,
+            Err(_) => return Ok(Exit::Timeout(timeout)),
+        },
+        None => call.await,
+    };
+    drop(ticker);
     Ok(match result {
         Ok(Ok(Ok(()))) => Exit::Code(0),
         Ok(Ok(Err(()))) => Exit::Code(1),
         Ok(Err(error)) | Err(error) => Exit::from_error(error),
     })
+}
+
+/// Advances the engine's epoch while a run with a deadline goes on; stops when dropped. A thread
+/// of its own, not a task: a busy app may hold the only thread of a current-thread runtime until
+/// the epoch moves.
+struct EpochTicker(Arc<AtomicBool>);
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        Self(stop)
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +242,23 @@ mod tests {
         assert!(matches!(trap, Exit::Trap(_)), "{trap}");
         assert_eq!(trap.code(), TRAP_EXIT_CODE);
         assert!(trap.to_string().contains("unreachable"), "{trap}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn deadlines_stop_busy_apps_and_leave_others_alone() -> anyhow::Result<()> {
+        let runtime = Runtime::with_deadlines()?;
+        let spin = Component::new(runtime.engine(), app("(loop $l (br $l)) i32.const 0"))?;
+        let ok = Component::new(runtime.engine(), app("i32.const 0"))?;
+        let timeout = std::time::Duration::from_millis(200);
+        let ctx = WasioCtx::builder().timeout(Some(timeout)).build();
+        let exit = runtime.run(&spin, ctx).await?;
+        assert!(matches!(exit, Exit::Timeout(t) if t == timeout), "{exit}");
+        assert_eq!(exit.code(), TIMEOUT_EXIT_CODE);
+        // The epoch has advanced; a run without a deadline on the same engine is not stopped.
+        runtime.engine().increment_epoch();
+        let exit = runtime.run(&ok, WasioCtx::builder().build()).await?;
+        assert!(matches!(exit, Exit::Code(0)), "{exit}");
         Ok(())
     }
 

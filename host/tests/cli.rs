@@ -194,3 +194,161 @@ fn demo_runs_server_and_client_on_loopback() -> std::io::Result<()> {
     );
     Ok(())
 }
+
+/// Runs `wasio ARGS`, killing it and failing if it has not ended within `limit` (these tests
+/// prove that a run ends; a broken limit would otherwise hang the suite).
+fn wasio_within(args: &[&str], limit: std::time::Duration) -> anyhow::Result<Output> {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let started = std::time::Instant::now();
+    while child.try_wait()?.is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("wasio {args:?} was still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(child.wait_with_output()?)
+}
+
+/// Generous for a debug build on a busy machine: compiling the app is most of it.
+const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Writes `bytes` to `name` in a fresh temporary directory; returns the directory and the path.
+fn app_file(name: &str, bytes: &[u8]) -> anyhow::Result<(tempfile::TempDir, String)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes)?;
+    let path = path
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("temp path is not UTF-8"))?
+        .to_owned();
+    Ok((dir, path))
+}
+
+#[test]
+fn help_lists_the_limits_with_their_defaults() -> std::io::Result<()> {
+    for command in [&["run", "--help"][..], &["demo", "--help"]] {
+        let out = wasio(command)?;
+        assert!(out.status.success());
+        let help = text(&out.stdout);
+        for word in [
+            "--max-memory <SIZE>",
+            "[default: 1GiB]",
+            "--max-connections <N>",
+            "[default: 16384]",
+            "--write-queue-cap <SIZE>",
+            "[default: 64MiB]",
+            "--timeout <DURATION>",
+            "137 if it reached --max-memory; 124 if it reached --timeout",
+        ] {
+            assert!(help.contains(word), "{command:?}: {word} in {help}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_limits_are_usage_errors() -> std::io::Result<()> {
+    for (flag, value, message) in [
+        ("--max-memory", "12parsecs", "unknown unit `parsecs`"),
+        ("--max-memory", "0", "above 0"),
+        ("--max-connections", "0", "a number from 1, or `none`"),
+        ("--max-connections", "many", "not a connection count"),
+        ("--write-queue-cap", "none", "not a size"),
+        ("--timeout", "soon", "not a duration"),
+    ] {
+        let out = wasio(&["run", "app.wasm", flag, value])?;
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = text(&out.stderr);
+        assert!(err.contains(message), "{flag} {value}: {err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn timeout_stops_an_app_that_waits() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("echo_server.wasm", wasio_host::embedded::ECHO_SERVER)?;
+    let out = wasio_within(
+        &[
+            "run",
+            &app,
+            "--allow-listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "1s",
+            "--",
+            "--port",
+            "0",
+        ],
+        RUN_LIMIT,
+    )?;
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("Serving on 127.0.0.1:"));
+    assert_eq!(
+        text(&out.stderr),
+        "error: the app was stopped: the run reached its time limit of 1s (--timeout)\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn timeout_stops_an_app_that_computes_forever() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let out = wasio_within(
+        &["run", &app, "--timeout", "500ms", "--", "spin"],
+        RUN_LIMIT,
+    )?;
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: the app was stopped: the run reached its time limit of 500ms (--timeout)\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_memory_cap_ends_the_run_with_137() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    // Beyond it, while running (tests/tests/integration/limits.rs runs within it too).
+    let out = wasio(&["run", &app, "--max-memory", "48MiB", "--", "alloc", "64"])?;
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: the app was stopped: the app's linear memory would grow to ")
+            && err.ends_with("beyond the run's limit of 48 MiB (--max-memory)\n"),
+        "{err}"
+    );
+    // Too small to even start the app.
+    let out = wasio(&["run", &app, "--max-memory", "64KiB", "--", "alloc", "1"])?;
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("limit of 64 KiB (--max-memory)"));
+    Ok(())
+}
+
+#[test]
+fn demo_takes_the_limit_flags() -> std::io::Result<()> {
+    let out = wasio(&[
+        "demo",
+        "--max-connections",
+        "4",
+        "--write-queue-cap",
+        "1MiB",
+        "--max-memory",
+        "256MiB",
+        "--timeout",
+        "2m",
+    ])?;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("[client] Received: 'Hello World!'"),
+        "{stdout}"
+    );
+    Ok(())
+}

@@ -119,7 +119,7 @@ impl Default for UnixServerOptions {
 }
 
 impl Default for AdoptOptions {
-    /// Limit 64 KiB, write queue cap 64 MiB.
+    /// Limit 64 KiB, write queue cap the host's (64 MiB unless the host sets another).
     fn default() -> Self {
         AdoptOptions {
             limit: None,

@@ -12,10 +12,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasio_host::capture::LineCapture;
 use wasio_host::embedded::prepare;
-use wasio_host::{Capabilities, Exit, Preopened, Runtime, WasioCtx};
+use wasio_host::{Capabilities, Exit, Limits, MemoryUsage, Preopened, Runtime, WasioCtx};
 use wasmtime::component::Component;
 
 pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, SOCKETPAIR};
+
+/// wasio-bench's line echo server (bench/line-echo): `--port P` on 127.0.0.1, echoes lines.
+pub use wasio_components::LINE_ECHO;
 
 /// The probe test app (tests/probe): runs one named client scenario.
 pub use wasio_components::PROBE;
@@ -73,9 +76,15 @@ pub struct Running {
     lines: mpsc::UnboundedReceiver<String>,
     seen: Vec<String>,
     task: JoinHandle<anyhow::Result<Exit>>,
+    memory: MemoryUsage,
 }
 
 impl Running {
+    /// The run's total linear memory (app and provider) as it goes.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        self.memory.clone()
+    }
+
     /// Waits for the next line that starts with `prefix`, returning it.
     pub async fn line_starting(&mut self, prefix: &str) -> anyhow::Result<String> {
         let found = tokio::time::timeout(WAIT, async {
@@ -138,6 +147,17 @@ pub fn spawn_with(
     caps: Capabilities,
     preopened: Vec<Preopened>,
 ) -> anyhow::Result<Running> {
+    spawn_limited(app, args, caps, preopened, Limits::default())
+}
+
+/// [`spawn_with`] under the given resource limits.
+pub fn spawn_limited(
+    app: &'static [u8],
+    args: &[&str],
+    caps: Capabilities,
+    preopened: Vec<Preopened>,
+    limits: Limits,
+) -> anyhow::Result<Running> {
     let component = compiled(app)?;
     let runtime = runtime()?.clone();
     let (capture, lines) = LineCapture::new();
@@ -147,16 +167,19 @@ pub fn spawn_with(
         .args(&argv)
         .stdout(capture.clone())
         .stderr(capture)
-        .capabilities(caps);
+        .capabilities(caps)
+        .limits(limits);
     for listener in preopened {
         builder = builder.preopen(listener);
     }
     let ctx = builder.build();
+    let memory = ctx.memory_usage();
     let task = tokio::spawn(async move { runtime.run(&component, ctx).await });
     Ok(Running {
         lines,
         seen: Vec::new(),
         task,
+        memory,
     })
 }
 

@@ -1,8 +1,8 @@
-//! The `wasio:host` imports (`types`, `unix`, `preopens`, `tls`): what the host supplies natively
+//! The `wasio:host` imports (`types`, `unix`, `preopens`, `tls`, `limits`): what the host supplies natively
 //! to the provider component.
 //!
 //! The bindings come from `wasmtime::component::bindgen!` over a small world that imports just
-//! the four `wasio:host` interfaces from `wit/` (the WASI interfaces are served by wasmtime-wasi).
+//! the `wasio:host` interfaces from `wit/` (the WASI interfaces are served by wasmtime-wasi).
 //! Functions that take or hand out `stream`/`future` values, and the WIT `async func`s, get store
 //! access through [`WasioHost`], the [`HasData`] marker type implementing the generated
 //! `*WithStore` traits; all other functions are implemented on [`WasioHostView`].
@@ -11,6 +11,7 @@
 //! TCP stream or listener the host opened with `--listen`). TLS sessions run on rustls (see
 //! [`crate::tls`]; the glue is in `tls.rs`).
 
+mod limits;
 mod preopens;
 pub mod socket;
 mod tls;
@@ -33,6 +34,7 @@ pub mod bindings {
                 import wasio:host/unix@0.1.0;
                 import wasio:host/preopens@0.1.0;
                 import wasio:host/tls@0.1.0;
+                import wasio:host/limits@0.1.0;
             }
         ",
         path: "../wit",
@@ -66,7 +68,7 @@ impl HasData for WasioHost {
     type Data<'a> = WasioHostView<'a>;
 }
 
-/// Adds the four `wasio:host` interfaces to `linker`.
+/// Adds the `wasio:host` interfaces to `linker`.
 pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     bindings::Imports::add_to_linker::<T, WasioHost>(linker, T::host)
 }

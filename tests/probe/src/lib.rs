@@ -17,13 +17,42 @@
 //!   prints `serving`; at the first connection to CTL closes the PATH server and prints `closed`.
 //! - `socketpair`: a socketpair; one end writes and half-closes, the other reads to EOF and
 //!   answers; prints what each saw and whether peer credentials are known.
+//!
+//! Limit and fault scenarios:
+//!
+//! - `flood HOST PORT CHUNKS`: connects, prints `ready`, waits for one byte from the peer,
+//!   prints `writing`, then writes CHUNKS chunks of [`FLOOD_CHUNK`] bytes (byte `i` of the
+//!   stream is `i % 251`), draining after each; closes and prints `sent N`, or
+//!   `error after N: ...` when a write or drain fails.
+//! - `fill HOST PORT [CAP]`: writes 64 KiB at a time without draining until a write fails
+//!   (with the `write-queue-cap` option CAP if given); prints `refused ERROR queued=N` (N: the
+//!   write buffer size then), then aborts.
+//! - `connect-many HOST PORT N`: opens N connections and keeps them; prints `opened K` and, if
+//!   one failed, `refused at K: ERROR`; then closes them all and prints `reopened` once one more
+//!   connection succeeds.
+//! - `alloc MIB`: allocates and touches MIB MiB; prints `allocated`.
+//! - `spin`: computes forever without waiting.
+//!
+//! Raw wasi:sockets scenarios (bypassing the provider, as any component could):
+//!
+//! - `raw-connect HOST PORT` (an IP address), `raw-udp`, `raw-lookup NAME`: print `ok ...` or
+//!   `error ...` with the wasi:sockets error.
 
-/// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
+/// Generated bindings: the `wasio:streams/app` world plus raw wasi:sockets, to show that the
+/// host's grants hold for a component that bypasses the provider (generated code uses `unsafe`).
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "wasio:streams/app",
+        inline: "
+            package wasio:probe;
+            world probe {
+                include wasio:streams/app@0.1.0;
+                import wasi:sockets/types@0.3.0;
+                import wasi:sockets/ip-name-lookup@0.3.0;
+            }
+        ",
+        world: "wasio:probe/probe",
         generate_all,
     });
 }
@@ -59,8 +88,16 @@ fn options() -> ConnectOptions {
 }
 
 async fn connect(host: String, port: u16) -> Result<(Reader, Writer), ErrorCode> {
+    connect_with(host, port, options()).await
+}
+
+async fn connect_with(
+    host: String,
+    port: u16,
+    options: ConnectOptions,
+) -> Result<(Reader, Writer), ErrorCode> {
     Ok(Connection::split(
-        streams::open_connection(host, port, options()).await?,
+        streams::open_connection(host, port, options).await?,
     ))
 }
 
@@ -101,6 +138,149 @@ async fn half_close(reader: &Reader, writer: &Writer) -> Result<(), ErrorCode> {
     println!("answer {}", show(&reader.read(-1, None).await?));
     println!("at_eof {}", reader.at_eof());
     Ok(())
+}
+
+/// The chunk size of `flood`: a multiple of 251, so every chunk carries the same bytes.
+const FLOOD_CHUNK: usize = 251 * 256;
+
+/// Writes `chunks` chunks with a drain after each; returns the bytes sent or the failure.
+async fn flood(writer: &Writer, chunks: u64) -> Result<u64, (u64, ErrorCode)> {
+    let chunk: Vec<u8> = (0..FLOOD_CHUNK).map(|i| (i % 251) as u8).collect();
+    let mut sent = 0u64;
+    for _ in 0..chunks {
+        writer.write(&chunk).map_err(|e| (sent, e))?;
+        writer.drain(None).await.map_err(|e| (sent, e))?;
+        sent += FLOOD_CHUNK as u64;
+    }
+    writer.close();
+    writer.wait_closed(None).await.map_err(|e| (sent, e))?;
+    Ok(sent)
+}
+
+/// Writes without draining until a write is refused; returns the error and the queue size.
+fn fill(writer: &Writer) -> (ErrorCode, u64) {
+    let chunk = vec![7u8; 64 * 1024];
+    loop {
+        if let Err(e) = writer.write(&chunk) {
+            return (e, writer.get_write_buffer_size());
+        }
+    }
+}
+
+/// Limit and fault scenarios with extra arguments (see the crate docs).
+async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let number = |i: usize| arg(i).parse::<u64>().unwrap_or(0);
+    match name {
+        "flood" => {
+            let (reader, writer) = connect(arg(0), number(1) as u16).await?;
+            // Everything of the connection is set up (the receive side has its buffer): the
+            // test takes its baseline now, then sends the byte that starts the flood.
+            println!("ready");
+            reader.readexactly(1, None).await?;
+            println!("writing");
+            match flood(&writer, number(2)).await {
+                Ok(sent) => println!("sent {sent}"),
+                Err((sent, e)) => {
+                    println!("error after {sent}: {e:?}");
+                    return Err(e);
+                }
+            }
+        }
+        "fill" => {
+            let options = ConnectOptions {
+                write_queue_cap: args.get(2).map(|_| number(2)),
+                ..options()
+            };
+            let (_reader, writer) = connect_with(arg(0), number(1) as u16, options).await?;
+            let (error, queued) = fill(&writer);
+            println!("refused {error:?} queued={queued}");
+            writer.abort();
+        }
+        "connect-many" => {
+            let mut open = Vec::new();
+            let mut refused = None;
+            for i in 0..number(2) {
+                match connect(arg(0), number(1) as u16).await {
+                    Ok(conn) => open.push(conn),
+                    Err(e) => {
+                        refused = Some(format!("refused at {i}: {e:?}"));
+                        break;
+                    }
+                }
+            }
+            println!("opened {}", open.len());
+            if let Some(refused) = refused {
+                println!("{refused}");
+            }
+            for (_reader, writer) in open.drain(..) {
+                writer.close();
+                writer.wait_closed(None).await?;
+            }
+            let (_reader, writer) = connect(arg(0), number(1) as u16).await?;
+            println!("reopened");
+            writer.close();
+            writer.wait_closed(None).await?;
+        }
+        "alloc" => {
+            let bytes = usize::try_from(number(0)).unwrap_or(0) << 20;
+            let block = std::hint::black_box(vec![1u8; bytes]);
+            println!("allocated {}", block.len() >> 20);
+        }
+        "spin" => {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        _ => println!("unknown scenario {name} {args:?}"),
+    }
+    Ok(())
+}
+
+/// The raw wasi:sockets scenarios: each prints `ok ...` or `error ...`.
+async fn raw_scenario(name: &str, args: &[String]) {
+    use bindings::wasi::sockets::ip_name_lookup::resolve_addresses;
+    use bindings::wasi::sockets::types::{
+        IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket, UdpSocket,
+    };
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let v4 = |host: &str, port: u16| {
+        let ip: std::net::Ipv4Addr = host.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        let [a, b, c, d] = ip.octets();
+        IpSocketAddress::Ipv4(Ipv4SocketAddress {
+            port,
+            address: (a, b, c, d),
+        })
+    };
+    match name {
+        "raw-connect" => {
+            let result = match TcpSocket::create(IpAddressFamily::Ipv4) {
+                Ok(socket) => socket
+                    .connect(v4(&arg(0), arg(1).parse().unwrap_or(0)))
+                    .await
+                    .map(|()| socket),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(_) => println!("ok connected"),
+                Err(e) => println!("error {e:?}"),
+            }
+        }
+        "raw-udp" => {
+            let result = UdpSocket::create(IpAddressFamily::Ipv4)
+                .and_then(|socket| socket.bind(v4("127.0.0.1", 0)).map(|()| socket));
+            match result {
+                Ok(_) => println!("ok bound"),
+                Err(e) => println!("error {e:?}"),
+            }
+        }
+        "raw-lookup" => match resolve_addresses(arg(0)).await {
+            Ok(addresses) => println!("ok {} addresses", addresses.len()),
+            Err(e) => println!("error {e:?}"),
+        },
+        _ => println!("unknown scenario {name}"),
+    }
 }
 
 async fn scenario(name: &str, host: String, port: u16) -> Result<(), ErrorCode> {
@@ -237,6 +417,29 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
 impl Guest for Probe {
     async fn run() -> Result<(), ()> {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some((first, rest)) = args.split_first()
+            && first.starts_with("raw-")
+        {
+            raw_scenario(first, rest).await;
+            return Ok(());
+        }
+        if let Some((first, rest)) = args.split_first()
+            && matches!(
+                first.as_str(),
+                "flood" | "fill" | "connect-many" | "alloc" | "spin"
+            )
+        {
+            return match limit_scenario(first, rest).await {
+                Ok(()) => {
+                    println!("done");
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("error {e:?}");
+                    Err(())
+                }
+            };
+        }
         if let Some((first, rest)) = args.split_first()
             && (first.starts_with("unix-") || first == "socketpair")
         {

@@ -125,6 +125,7 @@ tests![
     server_tests::happy_eyeballs_single_address,
     server_tests::failing_handler_closes_only_its_connection,
     server_tests::keep_alive_and_backlog,
+    server_tests::accept_while_closing,
 ];
 
 struct Tests;

@@ -591,3 +591,49 @@ pub async fn keep_alive_and_backlog() -> TestResult {
     }
     Ok(())
 }
+
+/// Accept while closing: an `accept` waiting when the server closes fails with `closed` (it
+/// does not hang); clients that connected but were never accepted are dropped (they read EOF or
+/// a reset, never hang); later accepts fail at once; `wait_closed` finishes.
+pub async fn accept_while_closing() -> TestResult {
+    let srv = server().await?;
+    {
+        let mut waiting = pin!(srv.accept(None));
+        ensure!(
+            still_pending(waiting.as_mut(), 20).await,
+            "accept returned with no client"
+        );
+        srv.close();
+        match waiting.await {
+            Err(ErrorCode::Closed(_)) => {}
+            other => return Err(format!("the accept waiting at close: {other:?}")),
+        }
+    }
+    srv.wait_closed(Some(10 * SECOND))
+        .await
+        .map_err(fail("wait_closed"))?;
+
+    // Clients the app never accepted when the server closes.
+    let srv = server().await?;
+    let port = port_of(&srv)?;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(connect(port, connect_options(None)).await?);
+    }
+    sleep_ms(50).await;
+    srv.close();
+    for (i, (reader, _writer)) in clients.iter().enumerate() {
+        match reader.read(-1, Some(10 * SECOND)).await {
+            Ok(data) => eq(&format!("client {i} read"), data, Vec::new())?,
+            Err(ErrorCode::ConnectionReset | ErrorCode::ConnectionAborted) => {}
+            Err(e) => return Err(format!("client {i}: {e:?}")),
+        }
+    }
+    match srv.accept(Some(SECOND)).await {
+        Err(ErrorCode::Closed(_)) => {}
+        other => return Err(format!("accept after close: {other:?}")),
+    }
+    srv.wait_closed(Some(10 * SECOND))
+        .await
+        .map_err(fail("wait_closed"))
+}

@@ -2,9 +2,12 @@
 //! native tokio peers and CPython's asyncio. One test binary, so each component is compiled once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod capabilities;
 mod client;
 mod echo_server;
+mod faults;
 mod interop;
+mod limits;
 mod sdk;
 mod streams;
 mod tls;

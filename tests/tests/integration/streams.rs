@@ -108,6 +108,7 @@ ported![
     local_addr_and_family,
     happy_eyeballs_single_address,
     keep_alive_and_backlog,
+    accept_while_closing,
     write_eof_rules,
     connect_by_host_name,
 ];

@@ -1,0 +1,86 @@
+//! The host's limits for the run (`wasio:host/limits`): how many connections may be open at once,
+//! and the largest write queue a connection may have.
+//!
+//! Every connection holds a [`Slot`] from the moment it is made or accepted until it is fully
+//! closed (the slot lives in the connection's [`Settings`](crate::conn::Settings) and is
+//! released when the connection finishes or is dropped). At the limit, accept pumps wait for a
+//! slot (clients queue in the listen backlog) and opening a connection fails at once.
+
+use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::bindings::wasio::host::limits;
+use crate::notify::Notify;
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// The run's limits and the count of open connections.
+pub struct Global {
+    max_connections: Option<usize>,
+    write_queue_cap: usize,
+    open: Cell<usize>,
+    /// A slot was released.
+    pub released: Notify,
+}
+
+thread_local! {
+    static GLOBAL: Rc<Global> = {
+        let limits = limits::get();
+        Rc::new(Global {
+            max_connections: limits.max_connections.map(|m| m as usize),
+            write_queue_cap: usize::try_from(limits.write_queue_cap).unwrap_or(usize::MAX),
+            open: Cell::new(0),
+            released: Notify::default(),
+        })
+    };
+}
+
+/// The run's limits (read from the host on first use).
+pub fn global() -> Rc<Global> {
+    GLOBAL.with(Rc::clone)
+}
+
+/// One open connection counted against `max-connections`; dropping it releases the place.
+pub struct Slot(Rc<Global>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let open = &self.0.open;
+        open.set(open.get().saturating_sub(1));
+        self.0.released.notify();
+    }
+}
+
+impl Global {
+    /// A slot if the run is below its connection limit.
+    pub fn try_slot(self: &Rc<Self>) -> Option<Slot> {
+        let open = self.open.get();
+        if self.max_connections.is_some_and(|max| open >= max) {
+            return None;
+        }
+        self.open.set(open + 1);
+        Some(Slot(self.clone()))
+    }
+
+    /// The connection's write queue cap: the one asked for, never above the host's (which is the
+    /// default).
+    pub fn write_queue_cap(&self, requested: Option<u64>) -> usize {
+        match requested {
+            Some(cap) => usize::try_from(cap)
+                .unwrap_or(usize::MAX)
+                .min(self.write_queue_cap),
+            None => self.write_queue_cap,
+        }
+    }
+}
+
+/// A slot for a connection the app opens; at the limit, the error asyncio's `OSError(EMFILE)`
+/// stands for.
+pub fn slot() -> Result<Slot, ErrorCode> {
+    let global = global();
+    global.try_slot().ok_or_else(|| {
+        ErrorCode::Other(Some(format!(
+            "too many open connections: this run may have {} open at once (the host's \
+             max-connections limit)",
+            global.max_connections.unwrap_or(usize::MAX)
+        )))
+    })
+}

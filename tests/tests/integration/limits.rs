@@ -1,0 +1,205 @@
+//! The host's resource limits, enforced for real: connections (accepted and opened), the write
+//! queue cap and the memory cap. (The timeout and the exit statuses are tested through the
+//! `wasio` binary in host/tests/cli.rs.)
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wasio_host::{Exit, Limits};
+use wasio_tests::{LINE_ECHO, PROBE, WAIT, loopback, spawn_limited};
+
+fn limits(edit: impl FnOnce(&mut Limits)) -> Limits {
+    let mut limits = Limits::default();
+    edit(&mut limits);
+    limits
+}
+
+/// Sends a line and waits up to `within` for its echo.
+async fn ask(stream: &mut TcpStream, line: &[u8], within: Duration) -> anyhow::Result<bool> {
+    stream.write_all(line).await?;
+    let mut echoed = vec![0u8; line.len()];
+    match tokio::time::timeout(within, stream.read_exact(&mut echoed)).await {
+        Ok(read) => {
+            read?;
+            assert_eq!(echoed, line);
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_max_connections_accepts_wait_until_one_closes() -> anyhow::Result<()> {
+    let mut server = spawn_limited(
+        LINE_ECHO,
+        &["--port", "0"],
+        loopback(),
+        Vec::new(),
+        limits(|l| l.max_connections = Some(2)),
+    )?;
+    let line = server.line_starting("Serving on ").await?;
+    let port: u16 = line.rsplit(':').next().unwrap_or_default().trim().parse()?;
+    let mut a = TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut b = TcpStream::connect(("127.0.0.1", port)).await?;
+    assert!(ask(&mut a, b"a\n", WAIT).await?);
+    assert!(ask(&mut b, b"b\n", WAIT).await?);
+    // The third client's connect succeeds (the kernel's backlog), but nobody serves it...
+    let mut c = TcpStream::connect(("127.0.0.1", port)).await?;
+    assert!(
+        !ask(&mut c, b"c\n", Duration::from_millis(500)).await?,
+        "a third connection was served at max-connections 2"
+    );
+    // ...until one of the first two closes; then its line is answered.
+    drop(a);
+    let mut echoed = [0u8; 2];
+    tokio::time::timeout(WAIT, c.read_exact(&mut echoed)).await??;
+    assert_eq!(&echoed, b"c\n");
+    assert!(ask(&mut b, b"b2\n", WAIT).await?);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_beyond_max_connections_is_an_error_not_a_trap() -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port().to_string();
+    // Keep every accepted connection open until the app closes it.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let (exit, lines) = spawn_limited(
+        PROBE,
+        &["connect-many", "127.0.0.1", &port, "5"],
+        loopback(),
+        Vec::new(),
+        limits(|l| l.max_connections = Some(3)),
+    )?
+    .finish()
+    .await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0], "opened 3");
+    assert!(
+        lines[1].starts_with("refused at 3: ErrorCode::Other(Some(\"too many open connections"),
+        "{lines:?}"
+    );
+    // Closing frees the places again.
+    assert_eq!(lines[2..], ["reopened", "done"]);
+    Ok(())
+}
+
+/// A native peer that accepts one connection and never reads from it; returns the port.
+async fn silent_peer() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        if let Ok((stream, _)) = listener.accept().await {
+            tokio::time::sleep(WAIT).await;
+            drop(stream);
+        }
+    });
+    Ok(port)
+}
+
+/// The `queued=N` of a `fill` run's `refused` line, after checking the error.
+fn queued(lines: &[String]) -> anyhow::Result<u64> {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("refused "))
+        .ok_or_else(|| anyhow::anyhow!("no refused line: {lines:?}"))?;
+    assert!(
+        line.starts_with("refused ErrorCode::BufferFull queued="),
+        "{line}"
+    );
+    Ok(line.rsplit('=').next().unwrap_or_default().parse()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_write_queue_cap_is_buffer_full_and_a_ceiling() -> anyhow::Result<()> {
+    const CAP: u64 = 1 << 20;
+    const CHUNK: u64 = 64 * 1024;
+    // The app asks for nothing: the host's cap is the default.
+    let port = silent_peer().await?.to_string();
+    let (exit, lines) = spawn_limited(
+        PROBE,
+        &["fill", "127.0.0.1", &port],
+        loopback(),
+        Vec::new(),
+        limits(|l| l.write_queue_cap = CAP),
+    )?
+    .finish()
+    .await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    let queued = queued(&lines)?;
+    // The refused write would have crossed the cap; the socket took part of what was written.
+    assert!(queued <= CAP && queued + CHUNK > CAP, "queued {queued}");
+    // The app asks for 64 MiB: it gets the host's 1 MiB still.
+    let port = silent_peer().await?.to_string();
+    let (exit, lines) = spawn_limited(
+        PROBE,
+        &["fill", "127.0.0.1", &port, "67108864"],
+        loopback(),
+        Vec::new(),
+        limits(|l| l.write_queue_cap = CAP),
+    )?
+    .finish()
+    .await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    let queued = self::queued(&lines)?;
+    assert!(queued <= CAP && queued + CHUNK > CAP, "queued {queued}");
+    // A smaller cap asked for is honoured.
+    let port = silent_peer().await?.to_string();
+    let (_, lines) = spawn_limited(
+        PROBE,
+        &["fill", "127.0.0.1", &port, "262144"],
+        loopback(),
+        Vec::new(),
+        limits(|l| l.write_queue_cap = CAP),
+    )?
+    .finish()
+    .await?;
+    let queued = self::queued(&lines)?;
+    assert!(
+        queued <= 262_144 && queued + CHUNK > 262_144,
+        "queued {queued}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_cap_stops_the_run_clearly() -> anyhow::Result<()> {
+    let cap = 48 << 20;
+    let run = |mib: &'static str| {
+        spawn_limited(
+            PROBE,
+            &["alloc", mib],
+            loopback(),
+            Vec::new(),
+            limits(|l| l.max_memory = Some(cap)),
+        )
+    };
+    let (exit, lines) = run("8")?.finish().await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    assert_eq!(lines, ["allocated 8", "done"]);
+    let over = run("64")?;
+    let memory = over.memory_usage();
+    let (exit, lines) = over.finish().await?;
+    let Exit::MemoryLimit(hit) = &exit else {
+        anyhow::bail!("not stopped at the memory limit: {exit}: {lines:?}");
+    };
+    assert_eq!(hit.limit, cap);
+    assert!(hit.requested > cap, "{hit:?}");
+    assert_eq!(exit.code(), 137);
+    assert!(
+        exit.to_string()
+            .contains("beyond the run's limit of 48 MiB (--max-memory)"),
+        "{exit}"
+    );
+    assert!(lines.is_empty(), "{lines:?}");
+    // The run's memory never went past the cap.
+    assert!(memory.bytes() <= cap, "{}", memory.bytes());
+    Ok(())
+}
