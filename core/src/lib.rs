@@ -10,6 +10,8 @@
 pub mod buffer;
 pub mod error;
 pub mod flow;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod read;
 pub mod read_exactly;
 pub mod read_line;
