@@ -24,7 +24,6 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use wasmtime_wasi::WasiCtxBuilder;

@@ -6,9 +6,7 @@
 //! them. A Unix socket file the host created is removed when the run's context is dropped, if it
 //! is still the one it created.
 
-use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs as _};
-use std::str::FromStr;
 
 use crate::host_impl::socket::{HostSocket, SocketFile};
 
