@@ -13,8 +13,11 @@ pub mod pem;
 pub mod stream_core;
 pub mod unix_grant;
 
+/// A target's check: panics when a property fails for the input.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the cargo-fuzz target and the `fuzz/corpus/` folder) and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("stream_core", stream_core::check),
     ("addr_pattern", addr_pattern::check),
     ("unix_grant", unix_grant::check),

@@ -127,20 +127,26 @@ fn write_scenario(u: &mut Unstructured<'_>) -> arbitrary::Result<WriteScenario> 
     Ok(WriteScenario { cap, ops })
 }
 
+/// The read and write scenarios `data` decodes to (`None` for the write scenario when the bytes
+/// run out first, `None` for both when they run out at once).
+pub fn scenarios(data: &[u8]) -> Option<(Scenario, Option<WriteScenario>)> {
+    let mut u = Unstructured::new(data);
+    let read = read_scenario(&mut u).ok()?;
+    Some((read, write_scenario(&mut u).ok()))
+}
+
 /// Decodes both scenarios from `data` (a short input gives short scenarios) and runs them;
 /// panics with the scenario and the first difference from the model.
 pub fn check(data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    let Ok(read) = read_scenario(&mut u) else {
+    let Some((read, write)) = scenarios(data) else {
         return;
     };
     if let Err(mismatch) = run_scenario(&read) {
         panic!("read scenario {read:?}: {mismatch}");
     }
-    let Ok(write) = write_scenario(&mut u) else {
-        return;
-    };
-    if let Err(mismatch) = run_write_scenario(&write) {
+    if let Some(write) = write
+        && let Err(mismatch) = run_write_scenario(&write)
+    {
         panic!("write scenario {write:?}: {mismatch}");
     }
 }
