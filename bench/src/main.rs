@@ -60,7 +60,7 @@ enum Command {
         clients: usize,
         /// The largest host RSS growth after the warm-up (the first fifth of the run) that
         /// passes, in MiB.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 32)]
         max_rss_growth_mib: u64,
         /// Seed of the clients' random choices and payloads.
         #[arg(long, default_value_t = 1)]
