@@ -3,12 +3,15 @@
 //! and uvloop streams, in one run, and prints each system's median and its ratio to native tokio.
 //!
 //! `cargo run --release -p wasio-bench -- [--quick] [--json PATH]`
+//!
+//! `wasio-bench soak [--minutes N]` runs the bounded soak instead (see [`soak`]).
 
 mod load;
 mod report;
 mod serve;
 mod server;
 mod setup;
+mod soak;
 mod start;
 mod tls;
 
@@ -64,6 +67,24 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
     },
+    /// A bounded soak: mixed connect / echo / close load on loopback against wasio's echo and line
+    /// servers, every byte checked by a checksum, host RSS sampled; fails on any mismatch, error
+    /// or RSS growth after the warm-up above the bound.
+    Soak {
+        /// How long the load runs, in minutes.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// The largest host RSS growth after the warm-up (the first fifth of the run) that
+        /// passes, in MiB.
+        #[arg(long, default_value_t = 32)]
+        max_rss_growth_mib: u64,
+        /// Seed of the clients' random choices and payloads.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,6 +105,24 @@ fn main() -> anyhow::Result<()> {
             let rate = rt.block_on(load::drive(port, workload, size, conns, window))?;
             println!("{rate:.0} {}", workload.unit());
             return Ok(());
+        }
+        Some(Command::Soak {
+            minutes,
+            clients,
+            max_rss_growth_mib,
+            seed,
+        }) => {
+            anyhow::ensure!(
+                minutes.is_finite() && minutes > 0.0,
+                "--minutes must be a positive number"
+            );
+            anyhow::ensure!(clients > 0, "--clients must be at least 1");
+            return soak::run(&soak::Options {
+                duration: std::time::Duration::from_secs_f64(minutes * 60.0),
+                clients,
+                max_rss_growth_mib,
+                seed,
+            });
         }
         None => {}
     }

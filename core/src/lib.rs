@@ -11,6 +11,8 @@ pub mod buffer;
 pub mod chunk_size;
 pub mod error;
 pub mod flow;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod read;
 pub mod read_exactly;
 pub mod read_line;

@@ -27,7 +27,10 @@ pub mod preopen;
 pub mod run;
 pub mod streams_io;
 pub mod tls;
-pub mod unix_grants;
+
+/// Unix socket path grants (`--allow-unix`); they live in wasio-host-config with the other
+/// parsers of outside input.
+pub use wasio_host_config::unix_grants;
 
 use std::fmt::Display;
 use wasmtime::component::{Component, Linker};

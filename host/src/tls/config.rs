@@ -12,7 +12,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use super::errors::invalid;
@@ -86,12 +85,7 @@ pub fn server(config: &ServerConfig) -> Result<Arc<rustls::ServerConfig>, ErrorC
         .map_err(|e| invalid(format!("TLS versions: {e}")))?;
     let builder = match &config.client_auth_ca_pem {
         Some(pem) => {
-            let mut store = RootCertStore::empty();
-            for cert in certs(pem, "client-auth CA")? {
-                store
-                    .add(cert)
-                    .map_err(|e| invalid(format!("client-auth CA: {e}")))?;
-            }
+            let store = root_store(pem, "client-auth CA")?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider());
             let verifier = if config.client_auth_required {
                 verifier
@@ -127,15 +121,7 @@ fn roots(roots: &Roots) -> Result<RootCertStore, ErrorCode> {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         }),
         Roots::Platform => Ok(platform_roots().clone()),
-        Roots::Pem(pem) => {
-            let mut store = RootCertStore::empty();
-            for cert in certs(pem, "CA bundle")? {
-                store
-                    .add(cert)
-                    .map_err(|e| invalid(format!("CA bundle: {e}")))?;
-            }
-            Ok(store)
-        }
+        Roots::Pem(pem) => root_store(pem, "CA bundle"),
     }
 }
 
@@ -150,21 +136,19 @@ fn platform_roots() -> &'static RootCertStore {
     })
 }
 
-/// Every certificate of a PEM text; at least one.
+/// Every certificate of a PEM text; at least one (see [`wasio_host_config::pem::certs`]).
 fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, ErrorCode> {
-    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid(format!("{what}: not valid PEM: {e}")))?;
-    if certs.is_empty() {
-        return Err(invalid(format!("{what}: no CERTIFICATE in the PEM text")));
-    }
-    Ok(certs)
+    wasio_host_config::pem::certs(pem, what).map_err(invalid)
 }
 
 /// The private key of a PEM text (PKCS#8, PKCS#1 or SEC1).
 fn key_of(pem: &str) -> Result<PrivateKeyDer<'static>, ErrorCode> {
-    PrivateKeyDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| invalid(format!("private key: no usable PEM key: {e}")))
+    wasio_host_config::pem::private_key(pem).map_err(invalid)
+}
+
+/// A trust store of every certificate of a PEM CA bundle.
+fn root_store(pem: &str, what: &str) -> Result<RootCertStore, ErrorCode> {
+    wasio_host_config::pem::root_store(pem, what).map_err(invalid)
 }
 
 /// ALPN protocol names as bytes; each must be 1..=255 bytes.

@@ -53,7 +53,10 @@ impl UnixGrant {
         }
         let path = resolve(Path::new(spec));
         if spec.ends_with('/') || path.is_dir() {
-            Ok(Self::Dir(path))
+            // Checked paths have their directories resolved, so the granted directory must be
+            // resolved all the way too: a directory that is a symlink (`/var/run` -> `/run`)
+            // grants what lies in its target.
+            Ok(Self::Dir(std::fs::canonicalize(&path).unwrap_or(path)))
         } else {
             Ok(Self::File(path))
         }
@@ -215,6 +218,31 @@ mod tests {
             std::os::unix::fs::symlink(&root, sub.join("up"))?;
             assert!(!allowed(&grants, &text(&sub.join("up/three.sock"))));
             assert!(allowed(&grants, &text(&sub.join("up/sub/c.sock"))));
+        }
+        Ok(())
+    }
+
+    /// Regression (found by the `unix_grant` fuzz target's seed `/var/run/`): a granted directory
+    /// that is a symlink covered nothing, because the paths under it resolve to its target.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_directory_grant_covers_its_target() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let root = std::fs::canonicalize(dir.path())?;
+        let real = root.join("real");
+        std::fs::create_dir(&real)?;
+        let link = root.join("link");
+        std::os::unix::fs::symlink(&real, &link)?;
+        for spec in [format!("{}/", link.display()), link.display().to_string()] {
+            let grant = UnixGrant::parse(&spec)?;
+            assert_eq!(grant, UnixGrant::Dir(real.clone()), "{spec}");
+            let grants = [grant];
+            assert!(allowed(&grants, &link.join("a.sock").display().to_string()));
+            assert!(allowed(&grants, &real.join("b.sock").display().to_string()));
+            assert!(!allowed(
+                &grants,
+                &root.join("c.sock").display().to_string()
+            ));
         }
         Ok(())
     }

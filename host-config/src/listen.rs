@@ -1,0 +1,54 @@
+//! `--listen` values: what the host should listen on before a run (`tcp:HOST:PORT` or
+//! `unix:PATH`), for the app to adopt. Opening the listener is `wasio_host::preopen`'s job.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What to listen on: `tcp:HOST:PORT` or `unix:PATH` (`unix:@NAME` for an abstract name).
+/// Parsing never panics, and a parsed spec displays as a string that parses back to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenSpec {
+    /// A TCP address (HOST an IP literal, IPv6 in brackets, or a name resolved now).
+    Tcp(String),
+    /// A Unix socket path, or `\0name` in the abstract namespace.
+    Unix(String),
+}
+
+impl FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(addr) = s.strip_prefix("tcp:") {
+            if addr.rsplit_once(':').is_none() {
+                return Err(format!(
+                    "`{s}`: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:8080"
+                ));
+            }
+            Ok(Self::Tcp(addr.to_owned()))
+        } else if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(format!("`{s}`: the Unix socket path is empty"));
+            }
+            Ok(Self::Unix(match path.strip_prefix('@') {
+                Some(name) => format!("\0{name}"),
+                None => path.to_owned(),
+            }))
+        } else {
+            Err(format!(
+                "`{s}`: expected tcp:HOST:PORT or unix:PATH (e.g. tcp:127.0.0.1:8080, unix:/run/app.sock)"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "tcp:{addr}"),
+            Self::Unix(path) => match path.strip_prefix('\0') {
+                Some(name) => write!(f, "unix:@{name}"),
+                None => write!(f, "unix:{path}"),
+            },
+        }
+    }
+}
