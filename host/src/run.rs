@@ -133,7 +133,9 @@ pub async fn run<T: WasioView>(
 ) -> anyhow::Result<Exit> {
     check_run_export(linker, component)?;
     let timeout = data.host().ctx.limits().timeout;
+    let handles = handle_budget(data.host().ctx.limits().max_connections);
     let mut store = Store::new(linker.engine(), data);
+    store.set_max_component_handles(handles);
     store.limiter(|data| {
         let ctx = data.host().ctx;
         ctx.limiter()
@@ -183,6 +185,23 @@ pub async fn run<T: WasioView>(
     })
 }
 
+/// Component-model handles one open connection may hold at once: its socket, streams and
+/// futures, in-flight reads and writes, and the app's reader, writer and calls. The echo server
+/// held about 13 each.
+const HANDLES_PER_CONNECTION: usize = 32;
+
+/// Handles for everything besides connections: wasmtime's own default budget of a store.
+const BASE_HANDLES: usize = 100_000;
+
+/// The store's live-handle budget for `max_connections` open connections. wasmtime's default
+/// (100 000) trapped a server near 7 700 connections, below the connection limit; with no
+/// connection limit there is no handle limit either.
+fn handle_budget(max_connections: Option<u32>) -> usize {
+    max_connections.map_or(usize::MAX, |n| {
+        BASE_HANDLES.saturating_add(HANDLES_PER_CONNECTION.saturating_mul(n as usize))
+    })
+}
+
 /// Advances the engine's epoch while a run with a deadline goes on; stops when dropped. A thread
 /// of its own, not a task: a busy app may hold the only thread of a current-thread runtime until
 /// the epoch moves.
@@ -211,6 +230,13 @@ impl Drop for EpochTicker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_handle_budget_grows_with_the_connection_limit() {
+        assert_eq!(handle_budget(Some(0)), BASE_HANDLES);
+        assert_eq!(handle_budget(Some(16_384)), 100_000 + 32 * 16_384);
+        assert_eq!(handle_budget(None), usize::MAX);
+    }
     use crate::{Runtime, WasioCtx};
 
     /// A component whose `wasi:cli/run@0.3.0` runs `body` (core wasm returning the result's
