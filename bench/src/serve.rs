@@ -39,8 +39,12 @@ async fn serve_tokio(mode: Mode) -> anyhow::Result<()> {
     };
     loop {
         let (stream, _) = listener.accept().await?;
-        // As asyncio does for every TCP connection (wasio cannot: wasi:sockets has no option).
-        stream.set_nodelay(true)?;
+        if mode == Mode::TlsEcho {
+            // Else every TLS 1.3 handshake waits ~40 ms for a delayed ACK: rustls sends session
+            // tickets as a separate small write (wasio's TLS server sends none). The plain modes
+            // keep tokio's default, as a typical tokio server does.
+            stream.set_nodelay(true)?;
+        }
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let _ = match (mode, acceptor) {
