@@ -325,26 +325,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                     tls_key,
                 }),
         } => {
-            let mut caps = Capabilities::deny_all();
-            let mut args = vec!["echo-server".to_owned()];
-            match unix {
-                Some(path) => {
-                    let (address, grant) = unix_target(&path)?;
-                    caps.allow_unix(grant);
-                    args.extend(["--unix".to_owned(), address]);
-                }
-                None => {
-                    for addr in resolve(&host, port)? {
-                        caps.allow_listen(AddrPattern::exact(addr));
-                    }
-                    args.extend([
-                        "--host".to_owned(),
-                        host,
-                        "--port".to_owned(),
-                        port.to_string(),
-                    ]);
-                }
-            }
+            let (mut args, caps) = demo_target("echo-server", unix, host, port, Use::Listen)?;
             if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
                 args.extend(["--tls-cert-pem".to_owned(), read_text(&cert)?]);
                 args.extend(["--tls-key-pem".to_owned(), read_text(&key)?]);
@@ -363,26 +344,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                     tls_ca,
                 }),
         } => {
-            let mut caps = Capabilities::deny_all();
-            let mut args = vec!["echo-client".to_owned()];
-            match unix {
-                Some(path) => {
-                    let (address, grant) = unix_target(&path)?;
-                    caps.allow_unix(grant);
-                    args.extend(["--unix".to_owned(), address]);
-                }
-                None => {
-                    for addr in resolve(&host, port)? {
-                        caps.allow_connect(AddrPattern::exact(addr));
-                    }
-                    args.extend([
-                        "--host".to_owned(),
-                        host,
-                        "--port".to_owned(),
-                        port.to_string(),
-                    ]);
-                }
-            }
+            let (mut args, caps) = demo_target("echo-client", unix, host, port, Use::Connect)?;
             args.extend(["--message".to_owned(), message]);
             if let Some(ca) = tls_ca {
                 args.extend(["--tls-ca-pem".to_owned(), read_text(&ca)?]);
@@ -392,6 +354,52 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             run_inherited(ECHO_CLIENT, &args, caps, limits.limits()).await
         }
     }
+}
+
+/// Whether a demo listens on or connects to its address.
+enum Use {
+    Listen,
+    Connect,
+}
+
+/// A demo app's arguments naming its address (`--unix PATH`, or `--host H --port P`) and the one
+/// grant that address needs.
+fn demo_target(
+    name: &str,
+    unix: Option<String>,
+    host: String,
+    port: u16,
+    usage: Use,
+) -> anyhow::Result<(Vec<String>, Capabilities)> {
+    let mut caps = Capabilities::deny_all();
+    let mut args = vec![name.to_owned()];
+    match unix {
+        Some(path) => {
+            let (address, grant) = unix_target(&path)?;
+            caps.allow_unix(grant);
+            args.extend(["--unix".to_owned(), address]);
+        }
+        None => {
+            for addr in resolve(&host, port)? {
+                let pattern = AddrPattern::exact(addr);
+                match usage {
+                    Use::Listen => {
+                        caps.allow_listen(pattern);
+                    }
+                    Use::Connect => {
+                        caps.allow_connect(pattern);
+                    }
+                }
+            }
+            args.extend([
+                "--host".to_owned(),
+                host,
+                "--port".to_owned(),
+                port.to_string(),
+            ]);
+        }
+    }
+    Ok((args, caps))
 }
 
 /// A PEM file's text (a component reads no files: the demo hands PEM texts in as arguments).

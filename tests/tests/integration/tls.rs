@@ -645,14 +645,17 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn echo_client_with_ca_talks_to_openssl_s_server() -> anyhow::Result<()> {
-    let pki = Pki::new()?;
+/// Starts `openssl s_server -rev` (answers each line reversed) with the test certificate and
+/// `extra` options, for one client; returns it and its port once it accepts.
+async fn openssl_s_server(
+    pki: &Pki,
+    extra: &[&str],
+) -> anyhow::Result<(tokio::process::Child, String)> {
     let port = free_port()?.to_string();
     let mut openssl = Command::new("openssl")
-        .args([
-            "s_server", "-accept", &port, "-naccept", "1", "-rev", "-cert",
-        ])
+        .args(["s_server", "-accept", &port, "-naccept", "1", "-rev"])
+        .args(extra)
+        .arg("-cert")
         .arg(pki.path("server.pem"))
         .arg("-key")
         .arg(pki.path("server.key"))
@@ -662,14 +665,20 @@ async fn echo_client_with_ca_talks_to_openssl_s_server() -> anyhow::Result<()> {
         .kill_on_drop(true)
         .spawn()?;
     let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
-    loop {
-        let line = tokio::time::timeout(WAIT, lines.next_line())
-            .await??
-            .ok_or_else(|| anyhow!("openssl s_server ended"))?;
-        if line.starts_with("ACCEPT") {
-            break;
-        }
-    }
+    while !tokio::time::timeout(WAIT, lines.next_line())
+        .await??
+        .ok_or_else(|| anyhow!("openssl s_server ended"))?
+        .starts_with("ACCEPT")
+    {}
+    // Keep reading: s_server dies of SIGPIPE if its stdout closes.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((openssl, port))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_client_with_ca_talks_to_openssl_s_server() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (_openssl, port) = openssl_s_server(&pki, &[]).await?;
     let (exit, out) = run(
         ECHO_CLIENT,
         &[
@@ -762,26 +771,7 @@ async fn tls_1_2_with_openssl_both_ways() -> anyhow::Result<()> {
     assert_eq!(echo.as_deref(), Some("over 1.2"));
     server.line_starting("info server version TLSv1.2").await?;
 
-    let port = free_port()?.to_string();
-    let mut openssl = Command::new("openssl")
-        .args([
-            "s_server", "-tls1_2", "-accept", &port, "-naccept", "1", "-rev",
-        ])
-        .arg("-cert")
-        .arg(pki.path("server.pem"))
-        .arg("-key")
-        .arg(pki.path("server.key"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
-    while !tokio::time::timeout(WAIT, lines.next_line())
-        .await??
-        .ok_or_else(|| anyhow!("openssl s_server ended"))?
-        .starts_with("ACCEPT")
-    {}
+    let (_openssl, port) = openssl_s_server(&pki, &["-tls1_2"]).await?;
     let (exit, out) = run(
         TLS_APP,
         &["client", "localhost", &port, "--ca", &pki.ca],
