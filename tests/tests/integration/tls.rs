@@ -700,6 +700,45 @@ async fn echo_client_with_ca_talks_to_openssl_s_server() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A running `openssl s_client`; it and its pipes (s_client ends when stdin closes, and dies of
+/// SIGPIPE when stdout does) live until dropped.
+struct SClient {
+    _child: tokio::process::Child,
+    _stdin: tokio::process::ChildStdin,
+    _stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+/// Runs `openssl s_client -quiet` verifying the test CA and the name `localhost`, reaching the
+/// server with `target` (`-connect HOST:PORT` or `-unix PATH`, plus options), sends `line` and
+/// returns the client and the first line it prints back.
+async fn openssl_s_client_echo(
+    pki: &Pki,
+    target: &[&str],
+    line: &str,
+) -> anyhow::Result<(SClient, Option<String>)> {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-servername", "localhost"])
+        .args(["-verify_return_error", "-CAfile"])
+        .arg(pki.path("ca.pem"))
+        .args(target)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = child.stdin.take().context("stdin")?;
+    stdin.write_all(format!("{line}\n").as_bytes()).await?;
+    stdin.flush().await?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let echo = tokio::time::timeout(WAIT, lines.next_line()).await??;
+    let client = SClient {
+        _child: child,
+        _stdin: stdin,
+        _stdout: lines,
+    };
+    Ok((client, echo))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openssl_s_client_against_wasio_tls_server() -> anyhow::Result<()> {
     let pki = Pki::new()?;
@@ -708,38 +747,19 @@ async fn openssl_s_client_against_wasio_tls_server() -> anyhow::Result<()> {
         &["--cert", &pki.server_cert, "--key", &pki.server_key],
     )
     .await?;
-    let mut openssl = Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-servername",
-            "localhost",
-            "-verify_return_error",
-            "-connect",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-CAfile")
-        .arg(pki.path("ca.pem"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut stdin = openssl.stdin.take().context("stdin")?;
-    stdin.write_all(b"hello from openssl\n").await?;
-    stdin.flush().await?;
-    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
-    let echo = tokio::time::timeout(WAIT, lines.next_line())
-        .await??
-        .unwrap_or_default();
-    assert_eq!(echo, "hello from openssl");
+    let (_client, echo) = openssl_s_client_echo(
+        &pki,
+        &["-connect", &format!("127.0.0.1:{port}")],
+        "hello from openssl",
+    )
+    .await?;
+    assert_eq!(echo.as_deref(), Some("hello from openssl"));
     server
         .line_starting("info server server-hostname localhost")
         .await?;
     server
         .line_starting("server got hello from openssl")
         .await?;
-    drop(stdin);
     Ok(())
 }
 
@@ -752,22 +772,9 @@ async fn tls_1_2_with_openssl_both_ways() -> anyhow::Result<()> {
         &["--cert", &pki.server_cert, "--key", &pki.server_key],
     )
     .await?;
-    let mut client = Command::new("openssl")
-        .args(["s_client", "-tls1_2", "-quiet", "-verify_return_error"])
-        .args(["-servername", "localhost", "-connect"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-CAfile")
-        .arg(pki.path("ca.pem"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut stdin = client.stdin.take().context("stdin")?;
-    stdin.write_all(b"over 1.2\n").await?;
-    stdin.flush().await?;
-    let mut lines = BufReader::new(client.stdout.take().context("stdout")?).lines();
-    let echo = tokio::time::timeout(WAIT, lines.next_line()).await??;
+    let target = format!("127.0.0.1:{port}");
+    let (_client, echo) =
+        openssl_s_client_echo(&pki, &["-tls1_2", "-connect", &target], "over 1.2").await?;
     assert_eq!(echo.as_deref(), Some("over 1.2"));
     server.line_starting("info server version TLSv1.2").await?;
 
@@ -803,35 +810,13 @@ async fn echo_server_example_with_a_certificate_serves_openssl_s_client() -> any
     let mut server = spawn(wasio_tests::ECHO_SERVER, &args, loopback())?;
     let line = server.line_starting("Serving on ").await?;
     let port: u16 = line.rsplit(':').next().unwrap_or_default().trim().parse()?;
-    let mut openssl = Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-servername",
-            "localhost",
-            "-verify_return_error",
-        ])
-        .arg("-connect")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-CAfile")
-        .arg(pki.path("ca.pem"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut stdin = openssl.stdin.take().context("stdin")?;
-    stdin.write_all(b"Hello over TLS\n").await?;
-    stdin.flush().await?;
-    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
-    let echo = tokio::time::timeout(WAIT, lines.next_line())
-        .await??
-        .unwrap_or_default();
-    assert_eq!(echo, "Hello over TLS");
+    let target = format!("127.0.0.1:{port}");
+    let (_client, echo) =
+        openssl_s_client_echo(&pki, &["-connect", &target], "Hello over TLS").await?;
+    assert_eq!(echo.as_deref(), Some("Hello over TLS"));
     server
         .line_starting("Received 'Hello over TLS\\n' from ('127.0.0.1', ")
         .await?;
-    drop(stdin);
     Ok(())
 }
 
@@ -927,31 +912,8 @@ async fn tls_over_unix_sockets() -> anyhow::Result<()> {
         ]
     );
 
-    let mut openssl = Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-servername",
-            "localhost",
-            "-verify_return_error",
-        ])
-        .arg("-unix")
-        .arg(&path)
-        .arg("-CAfile")
-        .arg(pki.path("ca.pem"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut stdin = openssl.stdin.take().context("stdin")?;
-    stdin.write_all(b"openssl over unix\n").await?;
-    stdin.flush().await?;
-    let mut lines = BufReader::new(openssl.stdout.take().context("stdout")?).lines();
-    let echo = tokio::time::timeout(WAIT, lines.next_line())
-        .await??
-        .unwrap_or_default();
-    assert_eq!(echo, "openssl over unix");
-    drop(stdin);
+    let (_client, echo) =
+        openssl_s_client_echo(&pki, &["-unix", &path], "openssl over unix").await?;
+    assert_eq!(echo.as_deref(), Some("openssl over unix"));
     Ok(())
 }
