@@ -121,46 +121,35 @@ fn queued(lines: &[String]) -> anyhow::Result<u64> {
 async fn the_host_write_queue_cap_is_buffer_full_and_a_ceiling() -> anyhow::Result<()> {
     const CAP: u64 = 1 << 20;
     const CHUNK: u64 = 64 * 1024;
+    // Fills a write queue toward a silent peer under the host's cap, the app asking for
+    // `asked` (none: the default); returns the exit and output.
+    let fill = async |asked: Option<&str>| -> anyhow::Result<(Exit, Vec<String>)> {
+        let port = silent_peer().await?.to_string();
+        let mut args = vec!["fill", "127.0.0.1", port.as_str()];
+        args.extend(asked);
+        spawn_limited(
+            PROBE,
+            &args,
+            loopback(),
+            Vec::new(),
+            limits(|l| l.write_queue_cap = CAP),
+        )?
+        .finish()
+        .await
+    };
     // The app asks for nothing: the host's cap is the default.
-    let port = silent_peer().await?.to_string();
-    let (exit, lines) = spawn_limited(
-        PROBE,
-        &["fill", "127.0.0.1", &port],
-        loopback(),
-        Vec::new(),
-        limits(|l| l.write_queue_cap = CAP),
-    )?
-    .finish()
-    .await?;
+    let (exit, lines) = fill(None).await?;
     assert!(exit.success(), "{exit}: {lines:?}");
     let queued = queued(&lines)?;
     // The refused write would have crossed the cap; the socket took part of what was written.
     assert!(queued <= CAP && queued + CHUNK > CAP, "queued {queued}");
     // The app asks for 64 MiB: it gets the host's 1 MiB still.
-    let port = silent_peer().await?.to_string();
-    let (exit, lines) = spawn_limited(
-        PROBE,
-        &["fill", "127.0.0.1", &port, "67108864"],
-        loopback(),
-        Vec::new(),
-        limits(|l| l.write_queue_cap = CAP),
-    )?
-    .finish()
-    .await?;
+    let (exit, lines) = fill(Some("67108864")).await?;
     assert!(exit.success(), "{exit}: {lines:?}");
     let queued = self::queued(&lines)?;
     assert!(queued <= CAP && queued + CHUNK > CAP, "queued {queued}");
     // A smaller cap asked for is honoured.
-    let port = silent_peer().await?.to_string();
-    let (_, lines) = spawn_limited(
-        PROBE,
-        &["fill", "127.0.0.1", &port, "262144"],
-        loopback(),
-        Vec::new(),
-        limits(|l| l.write_queue_cap = CAP),
-    )?
-    .finish()
-    .await?;
+    let (_, lines) = fill(Some("262144")).await?;
     let queued = self::queued(&lines)?;
     assert!(
         queued <= 262_144 && queued + CHUNK > 262_144,
