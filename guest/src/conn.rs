@@ -643,13 +643,13 @@ impl Conn {
     /// Drops a TLS session at once, keeping the socket under it until the pumps end.
     fn drop_tls_session(&self) {
         let mut transport = self.transport.borrow_mut();
-        if !matches!(*transport, Some(Transport::Tls(..))) {
-            return;
-        }
-        if let Some(Transport::Tls(session, inner)) = transport.take() {
-            drop(session);
-            *transport = Some(*inner);
-        }
+        *transport = match transport.take() {
+            Some(Transport::Tls(session, inner)) => {
+                drop(session);
+                Some(*inner)
+            }
+            other => other,
+        };
     }
 
     fn wake_all(&self) {

@@ -349,40 +349,40 @@ impl ServerShared {
     }
 }
 
-/// Counts an accept pump out when it ends, however it ends.
-struct PumpRunning(Rc<ServerShared>);
+/// One unit of a server count that `wait_closed` waits on (running accept pumps, TLS handshakes
+/// of accepted clients); counted out, and `wait_closed` woken, when dropped, however its holder
+/// ends.
+struct Counted {
+    server: Rc<ServerShared>,
+    count: fn(&mut ServerState) -> &mut usize,
+}
 
-impl Drop for PumpRunning {
-    fn drop(&mut self) {
-        let mut st = self.0.st.borrow_mut();
-        st.pumps = st.pumps.saturating_sub(1);
-        drop(st);
-        self.0.ev.notify();
+impl Counted {
+    /// A unit already in the count (the accept pumps are counted when the server is made).
+    fn already(server: Rc<ServerShared>, count: fn(&mut ServerState) -> &mut usize) -> Self {
+        Self { server, count }
+    }
+
+    /// Adds a unit to the count.
+    fn add(server: Rc<ServerShared>, count: fn(&mut ServerState) -> &mut usize) -> Self {
+        *count(&mut server.st.borrow_mut()) += 1;
+        Self { server, count }
     }
 }
 
-/// Counts a TLS handshake of an accepted client in while it runs, however it ends.
-struct Handshaking(Rc<ServerShared>);
-
-impl Handshaking {
-    fn new(server: Rc<ServerShared>) -> Self {
-        server.st.borrow_mut().handshakes += 1;
-        Self(server)
-    }
-}
-
-impl Drop for Handshaking {
+impl Drop for Counted {
     fn drop(&mut self) {
-        let mut st = self.0.st.borrow_mut();
-        st.handshakes = st.handshakes.saturating_sub(1);
+        let mut st = self.server.st.borrow_mut();
+        let n = (self.count)(&mut st);
+        *n = n.saturating_sub(1);
         drop(st);
-        self.0.ev.notify();
+        self.server.ev.notify();
     }
 }
 
 /// Accepts connections on listener `index` while the server serves and the queue has room.
 async fn accept_pump(server: Rc<ServerShared>, index: usize) {
-    let _running = PumpRunning(server.clone());
+    let _running = Counted::already(server.clone(), |st| &mut st.pumps);
     // Wait for `start_serving` to hand us the listen stream.
     let mut stream = loop {
         let listen = server.ev.listen();
@@ -451,7 +451,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         if let Some((config, timeouts)) = tls {
             // The handshake runs on its own, so a slow or broken client never holds up others.
             wit_bindgen::spawn_local(handshake_then_enqueue(
-                Handshaking::new(server.clone()),
+                Counted::add(server.clone(), |st| &mut st.handshakes),
                 socket,
                 settings,
                 config,
@@ -477,7 +477,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
 /// Runs the TLS handshake of an accepted socket and queues the connection for the app; a failed
 /// handshake is reported on stderr (asyncio logs it) and the server keeps serving.
 async fn handshake_then_enqueue(
-    handshaking: Handshaking,
+    handshaking: Counted,
     socket: Accepted,
     settings: Settings,
     config: ServerTlsConfig,
@@ -492,7 +492,7 @@ async fn handshake_then_enqueue(
     };
     match secured {
         Ok(conn) => {
-            handshaking.0.enqueue(conn);
+            handshaking.server.enqueue(conn);
         }
         Err(e) => eprintln!("wasio: TLS handshake with a client failed: {e:?}"),
     }

@@ -28,7 +28,7 @@ mod bindings {
 }
 
 use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
+use bindings::wasio::streams::streams::{self, Connection, Reader, Server, Writer};
 use bindings::wasio::streams::types::{
     AddressFamily, CertifiedKey, ClientTlsConfig, ConnectOptions, ErrorCode, ServerOptions,
     ServerTlsConfig, SocketAddress, TlsConfig, TrustRoots,
@@ -225,12 +225,17 @@ async fn echo_lines(
     }
 }
 
-async fn serve(host: String, port: u16, o: Opts, starttls: bool) -> Result<(), ErrorCode> {
-    let server = streams::start_server(vec![host], port, o.server_options(!starttls)?).await?;
-    let port = match server.sockets().first() {
+/// The port a server listens on (0 when its first socket is not an IP one).
+fn port_of(server: &Server) -> u16 {
+    match server.sockets().first() {
         Some(SocketAddress::Inet(a)) => a.port,
         _ => 0,
-    };
+    }
+}
+
+async fn serve(host: String, port: u16, o: Opts, starttls: bool) -> Result<(), ErrorCode> {
+    let server = streams::start_server(vec![host], port, o.server_options(!starttls)?).await?;
+    let port = port_of(&server);
     println!("serving {port}");
     loop {
         let conn = server.accept(None).await?;
@@ -270,10 +275,7 @@ async fn serve(host: String, port: u16, o: Opts, starttls: bool) -> Result<(), E
 /// client never does), closes, and shows that `wait_closed` waits for the handshake in progress.
 async fn close_while_handshaking(host: String, port: u16, o: &Opts) -> Result<(), ErrorCode> {
     let server = streams::start_server(vec![host], port, o.server_options(true)?).await?;
-    let port = match server.sockets().first() {
-        Some(SocketAddress::Inet(a)) => a.port,
-        _ => 0,
-    };
+    let port = port_of(&server);
     println!("serving {port}");
     let accepted = server.accept(o.read_timeout).await.map(|_| ());
     println!("accept {accepted:?}");
