@@ -13,6 +13,7 @@ mod limits;
 mod notify;
 mod reader;
 mod server;
+mod task_exit;
 mod timeout;
 mod tls;
 mod unix;
@@ -119,10 +120,14 @@ impl Guest for Provider {
         port: u16,
         options: ConnectOptions,
     ) -> Result<Connection, ErrorCode> {
-        let timeout = options.timeout;
-        let conn =
-            timeout::with_timeout(timeout, connect::open_connection(host, port, options)).await?;
-        Ok(Connection::new(ConnectionImpl::new(conn)))
+        task_exit::deferred(async move {
+            let timeout = options.timeout;
+            let conn =
+                timeout::with_timeout(timeout, connect::open_connection(host, port, options))
+                    .await?;
+            Ok(Connection::new(ConnectionImpl::new(conn)))
+        })
+        .await
     }
 
     async fn start_server(
@@ -130,41 +135,56 @@ impl Guest for Provider {
         port: u16,
         options: ServerOptions,
     ) -> Result<Server, ErrorCode> {
-        let server = server::start_server(hosts, port, options).await?;
-        Ok(Server::new(ServerImpl { server }))
+        task_exit::deferred(async move {
+            let server = server::start_server(hosts, port, options).await?;
+            Ok(Server::new(ServerImpl { server }))
+        })
+        .await
     }
 
     async fn open_unix_connection(
         path: String,
         options: UnixConnectOptions,
     ) -> Result<Connection, ErrorCode> {
-        let timeout = options.timeout;
-        let conn =
-            timeout::with_timeout(timeout, unix::open_unix_connection(path, options)).await?;
-        Ok(Connection::new(ConnectionImpl::new(conn)))
+        task_exit::deferred(async move {
+            let timeout = options.timeout;
+            let conn =
+                timeout::with_timeout(timeout, unix::open_unix_connection(path, options)).await?;
+            Ok(Connection::new(ConnectionImpl::new(conn)))
+        })
+        .await
     }
 
     async fn start_unix_server(
         path: String,
         options: UnixServerOptions,
     ) -> Result<Server, ErrorCode> {
-        let server = unix::start_unix_server(path, options)?;
-        Ok(Server::new(ServerImpl { server }))
+        task_exit::deferred(async move {
+            let server = unix::start_unix_server(path, options)?;
+            Ok(Server::new(ServerImpl { server }))
+        })
+        .await
     }
 
     async fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
-        let (a, b) = unix::socketpair(options)?;
-        Ok((
-            Connection::new(ConnectionImpl::new(a)),
-            Connection::new(ConnectionImpl::new(b)),
-        ))
+        task_exit::deferred(async move {
+            let (a, b) = unix::socketpair(options)?;
+            Ok((
+                Connection::new(ConnectionImpl::new(a)),
+                Connection::new(ConnectionImpl::new(b)),
+            ))
+        })
+        .await
     }
 
     async fn preopened_servers(options: ServerOptions) -> Result<Vec<(String, Server)>, ErrorCode> {
-        Ok(unix::preopened_servers(options)?
-            .into_iter()
-            .map(|(name, server)| (name, Server::new(ServerImpl { server })))
-            .collect())
+        task_exit::deferred(async move {
+            Ok(unix::preopened_servers(options)?
+                .into_iter()
+                .map(|(name, server)| (name, Server::new(ServerImpl { server })))
+                .collect())
+        })
+        .await
     }
 }
 

@@ -7,6 +7,7 @@ use crate::bindings::exports::wasio::streams::streams::{GuestReader, Reader};
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::{wit_future, wit_stream};
 use crate::conn::Conn;
+use crate::task_exit;
 use crate::timeout::with_timeout;
 use std::rc::Rc;
 use wasio_core::{Attempt, Demand, ReadBuffer, read, read_exactly, read_line, read_until};
@@ -112,17 +113,20 @@ impl GuestReader for ReaderImpl {
     }
 
     async fn read(&self, n: i64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
-        if n == 0 {
-            return self.read_zero();
-        }
-        let demand = move |buf: &ReadBuffer| {
-            if n < 0 {
-                Demand::UntilEof
-            } else {
-                one_more(buf)
+        task_exit::deferred(async move {
+            if n == 0 {
+                return self.read_zero();
             }
-        };
-        with_timeout(timeout, self.conn.read_op(demand, read_attempt(n))).await
+            let demand = move |buf: &ReadBuffer| {
+                if n < 0 {
+                    Demand::UntilEof
+                } else {
+                    one_more(buf)
+                }
+            };
+            with_timeout(timeout, self.conn.read_op(demand, read_attempt(n))).await
+        })
+        .await
     }
 
     fn try_readexactly(&self, n: u64) -> Option<Result<Vec<u8>, ErrorCode>> {
@@ -130,9 +134,12 @@ impl GuestReader for ReaderImpl {
     }
 
     async fn readexactly(&self, n: u64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
-        let want = usize::try_from(n).unwrap_or(usize::MAX);
-        let demand = move |_: &ReadBuffer| Demand::AtLeast(want);
-        with_timeout(timeout, self.conn.read_op(demand, exactly_attempt(n))).await
+        task_exit::deferred(async move {
+            let want = usize::try_from(n).unwrap_or(usize::MAX);
+            let demand = move |_: &ReadBuffer| Demand::AtLeast(want);
+            with_timeout(timeout, self.conn.read_op(demand, exactly_attempt(n))).await
+        })
+        .await
     }
 
     fn try_readuntil(&self, separators: Vec<Vec<u8>>) -> Option<Result<Vec<u8>, ErrorCode>> {
@@ -144,10 +151,13 @@ impl GuestReader for ReaderImpl {
         separators: Vec<Vec<u8>>,
         timeout: Option<u64>,
     ) -> Result<Vec<u8>, ErrorCode> {
-        with_timeout(
-            timeout,
-            self.conn.read_op(one_more, until_attempt(&separators)),
-        )
+        task_exit::deferred(async move {
+            with_timeout(
+                timeout,
+                self.conn.read_op(one_more, until_attempt(&separators)),
+            )
+            .await
+        })
         .await
     }
 
@@ -156,46 +166,52 @@ impl GuestReader for ReaderImpl {
     }
 
     async fn readline(&self, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
-        with_timeout(timeout, self.conn.read_op(one_more, line_attempt)).await
+        task_exit::deferred(async move {
+            with_timeout(timeout, self.conn.read_op(one_more, line_attempt)).await
+        })
+        .await
     }
 
     async fn into_stream(
         this: Reader,
     ) -> Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>), ErrorCode> {
-        let conn = this.get::<ReaderImpl>().conn.clone();
-        if conn.st.borrow().reading {
-            return Err(ErrorCode::Busy);
-        }
-        drop(this);
-        let (mut tx, rx) = wit_stream::new::<u8>();
-        let (done_tx, done_rx) = wit_future::new::<Result<(), ErrorCode>>(|| {
-            Err(ErrorCode::Other(Some(
-                "the byte stream was dropped".to_string(),
-            )))
-        });
-        wit_bindgen::spawn_local(async move {
-            let result = loop {
-                let chunk = conn
-                    .read_op(one_more, |buf, _| match read::read(buf, i64::MAX) {
-                        Attempt::Done(bytes) => Attempt::Done(Ok(bytes)),
-                        Attempt::NeedMore => Attempt::NeedMore,
-                    })
-                    .await;
-                match chunk {
-                    Ok(bytes) if bytes.is_empty() => break Ok(()),
-                    Ok(bytes) => {
-                        let rest = tx.write_all(bytes).await;
-                        if !rest.is_empty() {
-                            // The consumer dropped the stream; nothing more to deliver.
-                            break Ok(());
+        task_exit::deferred(async move {
+            let conn = this.get::<ReaderImpl>().conn.clone();
+            if conn.st.borrow().reading {
+                return Err(ErrorCode::Busy);
+            }
+            drop(this);
+            let (mut tx, rx) = wit_stream::new::<u8>();
+            let (done_tx, done_rx) = wit_future::new::<Result<(), ErrorCode>>(|| {
+                Err(ErrorCode::Other(Some(
+                    "the byte stream was dropped".to_string(),
+                )))
+            });
+            wit_bindgen::spawn_local(async move {
+                let result = loop {
+                    let chunk = conn
+                        .read_op(one_more, |buf, _| match read::read(buf, i64::MAX) {
+                            Attempt::Done(bytes) => Attempt::Done(Ok(bytes)),
+                            Attempt::NeedMore => Attempt::NeedMore,
+                        })
+                        .await;
+                    match chunk {
+                        Ok(bytes) if bytes.is_empty() => break Ok(()),
+                        Ok(bytes) => {
+                            let rest = tx.write_all(bytes).await;
+                            if !rest.is_empty() {
+                                // The consumer dropped the stream; nothing more to deliver.
+                                break Ok(());
+                            }
                         }
+                        Err(e) => break Err(e),
                     }
-                    Err(e) => break Err(e),
-                }
-            };
-            drop(tx);
-            let _ = done_tx.write(result).await;
-        });
-        Ok((rx, done_rx))
+                };
+                drop(tx);
+                let _ = done_tx.write(result).await;
+            });
+            Ok((rx, done_rx))
+        })
+        .await
     }
 }

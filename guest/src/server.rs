@@ -20,6 +20,7 @@ use crate::connect::{resolve, settings, wire, wire_tls};
 use crate::errors::invalid;
 use crate::limits;
 use crate::notify::Notify;
+use crate::task_exit;
 use crate::timeout::with_timeout;
 use crate::tls::{self, Timeouts};
 use futures::future::{Either, select};
@@ -549,8 +550,11 @@ impl GuestServer for ServerImpl {
     }
 
     async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
-        let conn = with_timeout(timeout, self.server.accept()).await?;
-        Ok(Connection::new(ConnectionImpl::new(conn)))
+        task_exit::deferred(async move {
+            let conn = with_timeout(timeout, self.server.accept()).await?;
+            Ok(Connection::new(ConnectionImpl::new(conn)))
+        })
+        .await
     }
 
     fn try_accept(&self) -> Option<Result<Connection, ErrorCode>> {
@@ -593,19 +597,22 @@ impl GuestServer for ServerImpl {
     }
 
     async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
-        let server = self.server.clone();
-        with_timeout(timeout, async move {
-            loop {
-                let listen = server.ev.listen();
-                let closed = {
-                    let st = server.st.borrow();
-                    st.closed && st.pumps == 0 && st.handshakes == 0
-                };
-                if closed && server.live_clients().is_empty() {
-                    return Ok(());
+        task_exit::deferred(async move {
+            let server = self.server.clone();
+            with_timeout(timeout, async move {
+                loop {
+                    let listen = server.ev.listen();
+                    let closed = {
+                        let st = server.st.borrow();
+                        st.closed && st.pumps == 0 && st.handshakes == 0
+                    };
+                    if closed && server.live_clients().is_empty() {
+                        return Ok(());
+                    }
+                    listen.await;
                 }
-                listen.await;
-            }
+            })
+            .await
         })
         .await
     }
@@ -625,7 +632,10 @@ impl Drop for ServingImpl {
 
 impl GuestServing for ServingImpl {
     async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
-        let conn = with_timeout(timeout, self.server.accept()).await?;
-        Ok(Connection::new(ConnectionImpl::new(conn)))
+        task_exit::deferred(async move {
+            let conn = with_timeout(timeout, self.server.accept()).await?;
+            Ok(Connection::new(ConnectionImpl::new(conn)))
+        })
+        .await
     }
 }

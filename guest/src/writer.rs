@@ -5,6 +5,7 @@ use crate::bindings::exports::wasio::streams::streams::GuestWriter;
 use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsConfig};
 use crate::conn::{Conn, Transport};
 use crate::errors::invalid;
+use crate::task_exit;
 use crate::timeout::with_timeout;
 use crate::tls::{self, Timeouts};
 use std::rc::Rc;
@@ -41,21 +42,24 @@ impl GuestWriter for WriterImpl {
     }
 
     async fn write_stream(&self, mut data: StreamReader<u8>) -> Result<u64, ErrorCode> {
-        let mut total = 0u64;
-        let mut buf = Vec::with_capacity(STREAM_CHUNK);
-        loop {
-            let (result, chunk) = data.read(buf).await;
-            buf = chunk;
-            if !buf.is_empty() {
-                self.conn.write(&[&buf])?;
-                total += buf.len() as u64;
-                buf.clear();
-                self.conn.drain().await?;
+        task_exit::deferred(async move {
+            let mut total = 0u64;
+            let mut buf = Vec::with_capacity(STREAM_CHUNK);
+            loop {
+                let (result, chunk) = data.read(buf).await;
+                buf = chunk;
+                if !buf.is_empty() {
+                    self.conn.write(&[&buf])?;
+                    total += buf.len() as u64;
+                    buf.clear();
+                    self.conn.drain().await?;
+                }
+                if result == StreamResult::Dropped {
+                    return Ok(total);
+                }
             }
-            if result == StreamResult::Dropped {
-                return Ok(total);
-            }
-        }
+        })
+        .await
     }
 
     fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
@@ -63,7 +67,7 @@ impl GuestWriter for WriterImpl {
     }
 
     async fn drain(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
-        with_timeout(timeout, self.conn.drain()).await
+        task_exit::deferred(async move { with_timeout(timeout, self.conn.drain()).await }).await
     }
 
     fn get_write_buffer_size(&self) -> u64 {
@@ -112,7 +116,8 @@ impl GuestWriter for WriterImpl {
     }
 
     async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
-        with_timeout(timeout, self.conn.wait_closed()).await
+        task_exit::deferred(async move { with_timeout(timeout, self.conn.wait_closed()).await })
+            .await
     }
 
     fn extra_info(&self) -> ExtraInfo {
@@ -126,38 +131,41 @@ impl GuestWriter for WriterImpl {
         handshake_timeout: Option<u64>,
         shutdown_timeout: Option<u64>,
     ) -> Result<(), ErrorCode> {
-        if self.conn.is_tls() {
-            return Err(invalid("the connection already uses TLS"));
-        }
-        let side = match config {
-            TlsConfig::Client(config) => tls::client_side(config, server_hostname)?,
-            TlsConfig::Server(config) => {
-                if server_hostname.is_some() {
-                    return Err(invalid(
-                        "server_hostname is only meaningful for a TLS client",
-                    ));
+        task_exit::deferred(async move {
+            if self.conn.is_tls() {
+                return Err(invalid("the connection already uses TLS"));
+            }
+            let side = match config {
+                TlsConfig::Client(config) => tls::client_side(config, server_hostname)?,
+                TlsConfig::Server(config) => {
+                    if server_hostname.is_some() {
+                        return Err(invalid(
+                            "server_hostname is only meaningful for a TLS client",
+                        ));
+                    }
+                    tls::server_side(config)
                 }
-                tls::server_side(config)
+            };
+            let timeouts = Timeouts::new(handshake_timeout, shutdown_timeout);
+            self.conn.drain().await?;
+            // Stops the pumps once the queue is flushed; the reader's buffered bytes (which may hold
+            // the peer's first handshake message) go into the session first (CPython gh-142352).
+            let (raw, buffered) = self.conn.detach().await?;
+            match tls::secure(raw, buffered, side, timeouts).await {
+                Ok(secured) => {
+                    let session = secured.session;
+                    self.conn.reattach(secured.streams, move |socket| {
+                        Transport::Tls(session, Box::new(socket))
+                    });
+                    self.conn.set_tls(secured.info);
+                    Ok(())
+                }
+                Err(e) => {
+                    self.conn.fail_detached(e.clone());
+                    Err(e)
+                }
             }
-        };
-        let timeouts = Timeouts::new(handshake_timeout, shutdown_timeout);
-        self.conn.drain().await?;
-        // Stops the pumps once the queue is flushed; the reader's buffered bytes (which may hold
-        // the peer's first handshake message) go into the session first (CPython gh-142352).
-        let (raw, buffered) = self.conn.detach().await?;
-        match tls::secure(raw, buffered, side, timeouts).await {
-            Ok(secured) => {
-                let session = secured.session;
-                self.conn.reattach(secured.streams, move |socket| {
-                    Transport::Tls(session, Box::new(socket))
-                });
-                self.conn.set_tls(secured.info);
-                Ok(())
-            }
-            Err(e) => {
-                self.conn.fail_detached(e.clone());
-                Err(e)
-            }
-        }
+        })
+        .await
     }
 }

@@ -30,6 +30,9 @@
 //! - `connect-many HOST PORT N`: opens N connections and keeps them; prints `opened K` and, if
 //!   one failed, `refused at K: ERROR`; then closes them all and prints `reopened` once one more
 //!   connection succeeds.
+//! - `immediate-calls HOST PORT BATCHES`: connects; then BATCHES times makes
+//!   [`IMMEDIATE_CALLS`] pairs of async calls that finish at once (`read(0)` and an unpaused
+//!   `drain`), prints `batch K` and waits for one byte from the peer before the next batch.
 //! - `alloc MIB`: allocates and touches MIB MiB; prints `allocated`.
 //! - `spin`: computes forever without waiting.
 //!
@@ -167,6 +170,18 @@ fn fill(writer: &Writer) -> (ErrorCode, u64) {
     }
 }
 
+/// The async call pairs of one `immediate-calls` batch.
+const IMMEDIATE_CALLS: u32 = 5_000;
+
+/// Makes [`IMMEDIATE_CALLS`] pairs of async calls that the provider answers in their first poll.
+async fn immediate_calls(reader: &Reader, writer: &Writer) -> Result<(), ErrorCode> {
+    for _ in 0..IMMEDIATE_CALLS {
+        reader.read(0, None).await?;
+        writer.drain(None).await?;
+    }
+    Ok(())
+}
+
 /// Limit and fault scenarios with extra arguments (see the crate docs).
 async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -221,6 +236,14 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             println!("reopened");
             writer.close();
             writer.wait_closed(None).await?;
+        }
+        "immediate-calls" => {
+            let (reader, writer) = connect(arg(0), number(1) as u16).await?;
+            for batch in 1..=number(2) {
+                immediate_calls(&reader, &writer).await?;
+                println!("batch {batch}");
+                reader.readexactly(1, None).await?;
+            }
         }
         "alloc" => {
             let bytes = usize::try_from(number(0)).unwrap_or(0) << 20;
@@ -426,7 +449,7 @@ impl Guest for Probe {
         if let Some((first, rest)) = args.split_first()
             && matches!(
                 first.as_str(),
-                "flood" | "fill" | "connect-many" | "alloc" | "spin"
+                "flood" | "fill" | "connect-many" | "immediate-calls" | "alloc" | "spin"
             )
         {
             return match limit_scenario(first, rest).await {
