@@ -6,19 +6,37 @@
 //! never comes. A server that accepts a queued connection, or a `wait_closed` on a closed writer,
 //! finishes at once, so host memory grew with every connection served.
 //!
-//! [`deferred`] keeps such a task alive for one more turn of the event loop after it returned.
-//! The result is still delivered at once (the caller sees no difference and nothing can be
-//! cancelled in between); the task exits on its next callback, after the caller took the result,
-//! and wasmtime then deletes its record. A call that waited already has a subtask handle, so it
-//! costs nothing extra.
+//! [`deferred`] keeps such a task alive for one yield after it returned: the result is still
+//! delivered at once (the caller sees no difference and nothing can be cancelled in between);
+//! the task exits on its next callback, after the caller took the result, and wasmtime then
+//! deletes its record. A call that waited already has a subtask handle, so it costs nothing
+//! extra.
+//!
+//! wasmtime runs yielded tasks only when nothing else is ready, so an app that loops over calls
+//! that finish at once, never waiting, would pile them up. Once [`MOST_WAITING`] tasks wait to
+//! exit, the next call yields *before* it starts its work: its caller waits for it, and while it
+//! waits wasmtime runs the older tasks' exits, which were queued first.
 
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 
+/// The most tasks that may wait to exit before a call makes its caller wait.
+const MOST_WAITING: usize = 64;
+
+thread_local! {
+    /// Tasks that returned and wait for their yield to exit.
+    static WAITING: Cell<usize> = const { Cell::new(0) };
+}
+
 /// Runs an export's body; when it finishes in its first poll, the task's exit is put off by one
-/// yield so wasmtime frees the call's record.
+/// yield, so wasmtime frees the call's record.
 pub async fn deferred<F: Future>(body: F) -> F::Output {
-    let mut waited = false;
+    // Nothing was done yet, so a cancel during this yield loses nothing.
+    let mut waited = WAITING.get() >= MOST_WAITING;
+    if waited {
+        wit_bindgen::yield_async().await;
+    }
     let mut body = pin!(body);
     let output = poll_fn(|cx| {
         let poll = body.as_mut().poll(cx);
@@ -27,8 +45,12 @@ pub async fn deferred<F: Future>(body: F) -> F::Output {
     })
     .await;
     if !waited {
+        WAITING.set(WAITING.get() + 1);
         // Spawned into this export's task: the task exits only when it has run.
-        wit_bindgen::spawn_local(wit_bindgen::yield_async());
+        wit_bindgen::spawn_local(async {
+            wit_bindgen::yield_async().await;
+            WAITING.set(WAITING.get().saturating_sub(1));
+        });
     }
     output
 }
