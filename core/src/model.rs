@@ -460,14 +460,12 @@ pub fn run_scenario(s: &Scenario) -> Result<Vec<Outcome>, Mismatch> {
 /// One step of a write scenario.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
-    /// `write` / `writelines`: all parts as one write.
+    /// `writelines`: all parts as one write.
     Write(Vec<Vec<u8>>),
-    /// The sender takes everything queued; `spare` is the vector it hands in (with leftovers,
-    /// which must not leak into the data).
-    Take {
-        /// The vector handed in for reuse.
-        spare: Vec<u8>,
-    },
+    /// `write`: the argument's vector is handed over.
+    WriteVec(Vec<u8>),
+    /// The sender takes everything queued.
+    Take,
     /// The socket took this many in-flight bytes.
     Sent(usize),
     /// Abort: everything queued and in flight is dropped.
@@ -514,6 +512,25 @@ impl WriteModel {
     pub fn size(&self) -> u64 {
         self.queued.len() as u64 + self.in_flight
     }
+
+    /// Queues `parts` as one write unless the queue would pass `cap`; what is queued is also
+    /// appended to `accepted`.
+    fn write(
+        &mut self,
+        parts: &[Vec<u8>],
+        cap: usize,
+        accepted: &mut Vec<u8>,
+    ) -> Result<(), QueueFull> {
+        let add: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        if self.size() + add > cap as u64 {
+            return Err(QueueFull);
+        }
+        for part in parts {
+            self.queued.extend_from_slice(part);
+            accepted.extend_from_slice(part);
+        }
+        Ok(())
+    }
 }
 
 /// Runs a write scenario against [`WriteQueue`] and [`WriteModel`]. Besides every answer, checks
@@ -532,25 +549,21 @@ pub fn run_write_scenario(s: &WriteScenario) -> Result<(), Mismatch> {
             WriteOp::Write(parts) => {
                 let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
                 let got = q.push(&slices);
-                let add: u64 = parts.iter().map(|p| p.len() as u64).sum();
-                let want = if m.size() + add > s.cap as u64 {
-                    Err(QueueFull)
-                } else {
-                    for part in parts {
-                        m.queued.extend_from_slice(part);
-                        accepted.extend_from_slice(part);
-                    }
-                    Ok(())
-                };
+                let want = m.write(parts, s.cap, &mut accepted);
                 same(&got, &want, format_args!("op #{i} write"))?;
             }
-            WriteOp::Take { spare } => {
+            WriteOp::WriteVec(data) => {
+                let got = q.push_vec(data.clone());
+                let want = m.write(std::slice::from_ref(data), s.cap, &mut accepted);
+                same(&got, &want, format_args!("op #{i} write"))?;
+            }
+            WriteOp::Take => {
                 same(
                     &q.has_queued(),
                     &!m.queued.is_empty(),
                     format_args!("op #{i} has_queued"),
                 )?;
-                let got = q.take(spare.clone());
+                let got = q.take();
                 let want = std::mem::take(&mut m.queued);
                 m.in_flight += want.len() as u64;
                 same(&got, &want, format_args!("op #{i} take"))?;
@@ -616,6 +629,6 @@ pub fn run_write_scenario(s: &WriteScenario) -> Result<(), Mismatch> {
         }
     }
     // Drain: everything accepted since the last clear reaches the sender, in order.
-    taken.extend_from_slice(&q.take(Vec::new()));
+    taken.extend_from_slice(&q.take());
     same(&taken, &accepted, "bytes taken vs bytes accepted")
 }

@@ -30,12 +30,31 @@ impl WriteQueue {
     /// Queues all `parts` as one write, or none of them if the cap would be exceeded.
     pub fn push(&mut self, parts: &[&[u8]]) -> Result<(), QueueFull> {
         let add: usize = parts.iter().map(|p| p.len()).sum();
-        if self.size().saturating_add(add) > self.cap {
-            return Err(QueueFull);
-        }
+        self.admit(add)?;
         self.queued.reserve(add);
         for part in parts {
             self.queued.extend_from_slice(part);
+        }
+        Ok(())
+    }
+
+    /// Queues `data` as one write, or refuses it as [`WriteQueue::push`] does. Into an empty queue
+    /// the vector itself is queued, without a copy: the write path then holds at most the batch
+    /// in flight and the one queued behind it, about twice the high-water mark.
+    pub fn push_vec(&mut self, data: Vec<u8>) -> Result<(), QueueFull> {
+        self.admit(data.len())?;
+        if self.queued.is_empty() && !data.is_empty() {
+            self.queued = data;
+        } else {
+            self.queued.extend_from_slice(&data);
+        }
+        Ok(())
+    }
+
+    /// Refuses a write of `add` bytes that would take the queue past its cap.
+    fn admit(&self, add: usize) -> Result<(), QueueFull> {
+        if self.size().saturating_add(add) > self.cap {
+            return Err(QueueFull);
         }
         Ok(())
     }
@@ -55,13 +74,13 @@ impl WriteQueue {
         !self.queued.is_empty()
     }
 
-    /// Hands everything queued to the sender, swapping in `spare` (an empty vector whose capacity is
-    /// reused). The bytes count as in flight until [`WriteQueue::sent`].
-    pub fn take(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
-        spare.clear();
-        std::mem::swap(&mut self.queued, &mut spare);
-        self.in_flight += spare.len();
-        spare
+    /// Hands everything queued to the sender; the queue starts again with no allocation, so a
+    /// batch's memory is freed once it is sent rather than kept for the next. The bytes count as
+    /// in flight until [`WriteQueue::sent`].
+    pub fn take(&mut self) -> Vec<u8> {
+        let batch = std::mem::take(&mut self.queued);
+        self.in_flight += batch.len();
+        batch
     }
 
     /// Records that `n` in-flight bytes were taken by the socket (or dropped).
@@ -106,7 +125,7 @@ mod tests {
         assert_eq!(q.push(&[b"12345", b"678"]), Ok(()));
         assert_eq!(q.push(&[b"abc"]), Err(QueueFull));
         assert_eq!(q.size(), 8);
-        let chunk = q.take(Vec::new());
+        let chunk = q.take();
         assert_eq!(chunk, b"12345678");
         assert_eq!(q.size(), 8);
         q.sent(5);
@@ -121,7 +140,7 @@ mod tests {
         q.set_marks(WaterMarks { high: 4, low: 2 });
         assert_eq!(q.push(&[b"12345"]), Ok(()));
         assert!(q.above_high());
-        let chunk = q.take(Vec::new());
+        let chunk = q.take();
         q.sent(chunk.len() - 2);
         assert!(q.at_or_below_low());
     }

@@ -75,8 +75,9 @@ proptest! {
 fn write_op() -> impl Strategy<Value = WriteOp> {
     let part = proptest::collection::vec(any::<u8>(), 0..=6);
     prop_oneof![
-        5 => proptest::collection::vec(part, 0..=3).prop_map(WriteOp::Write),
-        3 => proptest::collection::vec(any::<u8>(), 0..=3).prop_map(|spare| WriteOp::Take { spare }),
+        3 => proptest::collection::vec(part.clone(), 0..=3).prop_map(WriteOp::Write),
+        3 => part.prop_map(WriteOp::WriteVec),
+        3 => Just(WriteOp::Take),
         3 => (0usize..=10).prop_map(WriteOp::Sent),
         1 => Just(WriteOp::Clear),
         2 => (proptest::option::of(0u64..=20), proptest::option::of(0u64..=20))

@@ -332,14 +332,14 @@ fn queue_cap_is_inclusive_and_refusal_changes_nothing() {
     // A write of nothing always fits.
     assert_eq!(q.push(&[]), Ok(()));
     assert_eq!(q.push(&[b""]), Ok(()));
-    assert_eq!(q.take(Vec::new()), b"abcdef");
+    assert_eq!(q.take(), b"abcdef");
 }
 
 #[test]
 fn queue_in_flight_counts_against_the_cap_until_sent() {
     let mut q = WriteQueue::new(10);
     q.push(&[b"12345678"]).unwrap();
-    let chunk = q.take(Vec::new());
+    let chunk = q.take();
     assert_eq!(chunk, b"12345678");
     assert!(!q.has_queued());
     assert!(!q.is_empty());
@@ -356,7 +356,7 @@ fn queue_in_flight_counts_against_the_cap_until_sent() {
     // The rest of the first chunk, then the second take.
     q.sent(3);
     assert_eq!(q.size(), 7);
-    let chunk = q.take(chunk);
+    let chunk = q.take();
     assert_eq!(chunk, b"abxyzuv");
     assert_eq!(q.size(), 7);
     // Reporting more than is in flight saturates.
@@ -365,31 +365,33 @@ fn queue_in_flight_counts_against_the_cap_until_sent() {
 }
 
 #[test]
-fn queue_take_reuses_the_spare_and_empty_take_is_harmless() {
+fn queue_push_vec_moves_into_an_empty_queue() {
     let mut q = WriteQueue::new(100);
-    let out = q.take(Vec::new());
+    let out = q.take();
     assert!(out.is_empty());
     assert!(q.is_empty());
 
-    let mut spare = Vec::with_capacity(64);
-    spare.extend_from_slice(b"stale");
-    let spare_ptr = spare.as_ptr();
-    q.push(&[b"data"]).unwrap();
-    let out = q.take(spare);
+    // Into an empty queue the vector itself is queued and taken: no copy.
+    let data = b"data".to_vec();
+    let data_ptr = data.as_ptr();
+    q.push_vec(data).unwrap();
+    let out = q.take();
     assert_eq!(out, b"data");
-    // The spare (cleared) now receives the next writes, with its capacity.
+    assert_eq!(out.as_ptr(), data_ptr);
+    // Behind queued bytes it is appended, as slices are.
     q.push(&[b"more"]).unwrap();
-    let again = q.take(Vec::new());
-    assert_eq!(again, b"more");
-    assert_eq!(again.as_ptr(), spare_ptr);
-    assert_eq!(q.size(), 8);
+    q.push_vec(b", more".to_vec()).unwrap();
+    assert_eq!(q.push_vec(vec![0; 100]), Err(QueueFull));
+    let again = q.take();
+    assert_eq!(again, b"more, more");
+    assert_eq!(q.size(), 14);
 }
 
 #[test]
 fn queue_clear_drops_queued_and_in_flight() {
     let mut q = WriteQueue::new(100);
     q.push(&[b"sent"]).unwrap();
-    let _in_flight = q.take(Vec::new());
+    let _in_flight = q.take();
     q.push(&[b"queued"]).unwrap();
     assert_eq!(q.size(), 10);
     q.clear();
@@ -412,7 +414,7 @@ fn queue_watermark_boundaries() {
     q.push(&[b"9"]).unwrap();
     assert!(q.above_high());
     assert!(!q.at_or_below_low());
-    let chunk = q.take(Vec::new());
+    let chunk = q.take();
     q.sent(chunk.len() - 3);
     assert!(!q.at_or_below_low());
     q.sent(1);
@@ -455,7 +457,6 @@ proptest! {
         let mut q = WriteQueue::new(cap);
         let mut queued: Vec<u8> = Vec::new();
         let mut in_flight = 0usize;
-        let mut spare = Vec::new();
         for op in ops {
             match op {
                 QueueOp::Push(parts) => {
@@ -468,11 +469,10 @@ proptest! {
                     }
                 }
                 QueueOp::Take => {
-                    let chunk = q.take(std::mem::take(&mut spare));
+                    let chunk = q.take();
                     prop_assert_eq!(&chunk, &queued);
                     in_flight += queued.len();
                     queued.clear();
-                    spare = chunk;
                 }
                 QueueOp::Sent(n) => {
                     q.sent(n);

@@ -481,8 +481,24 @@ impl Conn {
 
     // ----- write side -----
 
-    /// Queues `parts` as one write (asyncio `write` / `writelines`).
+    /// Queues `parts` as one write (asyncio `writelines`, and `write-stream`'s chunks).
     pub fn write(&self, parts: &[&[u8]]) -> Result<(), ErrorCode> {
+        let empty = parts.iter().all(|p| p.is_empty());
+        self.queue(empty, |wq| wq.push(parts))
+    }
+
+    /// Queues `data` as one write (asyncio `write`); into an empty queue without a copy.
+    pub fn write_vec(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
+        self.queue(data.is_empty(), |wq| wq.push_vec(data))
+    }
+
+    /// The rules of every write: refused after `write_eof`, dropped once closing or lost, ignored
+    /// when `empty`; otherwise `push` queues it and the send pump is woken.
+    fn queue(
+        &self,
+        empty: bool,
+        push: impl FnOnce(&mut WriteQueue) -> Result<(), QueueFull>,
+    ) -> Result<(), ErrorCode> {
         let mut st = self.st.borrow_mut();
         if st.eof_requested {
             return Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string()));
@@ -497,12 +513,10 @@ impl Conn {
             }
             return Ok(());
         }
-        if parts.iter().all(|p| p.is_empty()) {
+        if empty {
             return Ok(());
         }
-        st.wq
-            .push(parts)
-            .map_err(|QueueFull| ErrorCode::BufferFull)?;
+        push(&mut st.wq).map_err(|QueueFull| ErrorCode::BufferFull)?;
         if st.wq.above_high() {
             st.write_paused = true;
         }
@@ -828,7 +842,6 @@ enum SendStep {
 
 /// Moves queued bytes into the transport until close, write_eof, abort or loss.
 async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
-    let mut spare: Vec<u8> = Vec::new();
     let mut peer_gone = false;
     loop {
         let step = loop {
@@ -839,7 +852,7 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
                     break SendStep::Abort;
                 }
                 if st.wq.has_queued() {
-                    break SendStep::Send(st.wq.take(std::mem::take(&mut spare)));
+                    break SendStep::Send(st.wq.take());
                 }
                 if st.detaching {
                     break SendStep::HandBack;
@@ -863,7 +876,8 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
         let total = data.len();
         let mut written = 0;
         let mut write = tx.write(data);
-        let leftover = loop {
+        // The batch's buffer is dropped here once sent: it is not kept for the next batch.
+        let sent_all = loop {
             let outcome = {
                 let write = pin!(write);
                 let abort = pin!(wait_until(&conn.send_ev, || {
@@ -876,27 +890,24 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
                 }
             };
             let Some((result, buf)) = outcome else {
-                break None;
+                break false;
             };
             let now = total - buf.remaining();
             conn.progress(now - written);
             written = now;
             if buf.remaining() == 0 {
-                break Some(buf.into_vec());
+                break true;
             }
             if result == StreamResult::Dropped {
                 peer_gone = true;
-                break None;
+                break false;
             }
             write = tx.write_buf(buf);
         };
-        match leftover {
-            Some(buf) => spare = buf,
-            None => {
-                // Aborted, lost, or the transport stopped taking bytes: drop what was in flight.
-                conn.progress(total - written);
-                break;
-            }
+        if !sent_all {
+            // Aborted, lost, or the transport stopped taking bytes: drop what was in flight.
+            conn.progress(total - written);
+            break;
         }
     }
     drop(tx);

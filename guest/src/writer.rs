@@ -33,7 +33,7 @@ impl Drop for WriterImpl {
 
 impl GuestWriter for WriterImpl {
     fn write(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
-        self.conn.write(&[&data])
+        self.conn.write_vec(data)
     }
 
     fn writelines(&self, data: Vec<Vec<u8>>) -> Result<(), ErrorCode> {

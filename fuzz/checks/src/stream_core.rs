@@ -113,9 +113,8 @@ fn write_scenario(u: &mut Unstructured<'_>) -> arbitrary::Result<WriteScenario> 
                 }
                 WriteOp::Write(parts)
             }
-            3 | 4 => WriteOp::Take {
-                spare: bytes(u, Bytes::Raw, 4)?,
-            },
+            3 => WriteOp::Take,
+            4 => WriteOp::WriteVec(bytes(u, Bytes::Raw, 24)?),
             5 => WriteOp::Sent(match u.int_in_range(0..=5)? {
                 0 => u.arbitrary()?,
                 _ => u.int_in_range(0..=32)?,

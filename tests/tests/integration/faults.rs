@@ -90,12 +90,13 @@ async fn a_reader_that_never_reads_while_the_app_writes_with_drain() -> anyhow::
         total >> 20,
         after - before
     );
-    // What the write path holds stays bounded, whatever the total: the queue (up to the mark
-    // plus the write that crossed it) and the batch the send pump has in flight (as much
-    // again), each at most two marks: measured 256 KiB with the default 64 KiB mark, the same
-    // for 64 MiB and 1 GiB. One wasm page of slack for the allocator.
+    // What the write path holds stays bounded, whatever the total: the batch the send pump has
+    // in flight and the write queued behind it (an app's `write` argument is queued without a
+    // copy), about two marks; plus the page of the app's own chunk. Measured 192 KiB with the
+    // default 64 KiB mark, the same for 64 MiB and 1 GiB; the write path that copied each write
+    // into a queue it kept, besides the batch in flight, reached 256 KiB.
     assert!(
-        after - before <= 4 * HIGH_WATER + 64 * 1024,
+        after - before < 2 * HIGH_WATER + 2 * 64 * 1024,
         "linear memory grew by {} bytes",
         after - before
     );
