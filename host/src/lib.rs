@@ -10,12 +10,13 @@
 //! - [`unix_grants`] are the `--allow-unix` path grants; [`preopen::Preopened`] a listener the
 //!   host opens before the run (`--listen`) for the app to adopt.
 //! - [`compose::compose`] joins an app with the provider component; [`run::run`] calls a
-//!   component's `wasi:cli/run@0.3.0`.
+//!   component's `wasi:cli/run@0.3.0`; [`compile_cache`] keeps compiled components on disk.
 //! - With the `embed` feature, `embedded` holds the provider and example components built into
 //!   this crate.
 
 pub mod capabilities;
 pub mod capture;
+pub mod compile_cache;
 pub mod compose;
 pub mod conv;
 pub mod ctx;
@@ -129,10 +130,16 @@ impl Runtime {
     }
 
     /// A runtime whose engine has [`config_with_deadlines`]: a run's timeout stops busy apps too.
-    /// Like [`engine`], it keeps wasmtime from capturing Rust backtraces in its error values.
     pub fn with_deadlines() -> anyhow::Result<Self> {
+        Self::from_config(&config_with_deadlines())
+    }
+
+    /// A runtime whose engine is made from `config` ([`config`] or one based on it, e.g. with
+    /// [`compile_cache::enable`]). Like [`engine`], it keeps wasmtime from capturing Rust
+    /// backtraces in its error values.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         wasmtime::error::disable_backtrace();
-        Self::with_engine(Engine::new(&config_with_deadlines())?)
+        Self::with_engine(Engine::new(config)?)
     }
 
     /// A runtime over `engine` (made from [`config`] or a configuration based on it).

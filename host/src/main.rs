@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use tokio::sync::mpsc;
 use wasio_host::capture::LineCapture;
+use wasio_host::compile_cache;
 use wasio_host::compose::compose;
 use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER, SOCKETPAIR};
 use wasio_host::limits::{self, Limits, Size};
@@ -76,7 +77,7 @@ enum Command {
     #[command(after_help = AFTER_HELP)]
     Demo {
         #[command(flatten)]
-        limits: LimitArgs,
+        flags: RunFlags,
         #[command(subcommand)]
         example: Option<DemoExample>,
     },
@@ -121,9 +122,9 @@ fn parse_write_queue_cap(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// The resource limit flags of `run` and `demo`.
+/// The resource limit and compile cache flags of `run` and `demo`.
 #[derive(Args, Clone)]
-struct LimitArgs {
+struct RunFlags {
     /// Cap the app's linear memory, all its memories together (the app's and the provider's):
     /// bytes or e.g. 256MiB, 1GiB; `none` for no cap. Reaching it stops the run (exit 137).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory_cap, global = true)]
@@ -140,9 +141,30 @@ struct LimitArgs {
     /// End the run after this long (e.g. 30s, 500ms, 2m); exit status 124. Default: no limit.
     #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration, global = true)]
     timeout: Option<Duration>,
+    /// Compile the app afresh and keep nothing. By default compiled code is kept in
+    /// $WASIO_CACHE_DIR, else $XDG_CACHE_HOME/wasio, else ~/.cache/wasio, so later runs of the
+    /// same app start without compiling.
+    #[arg(long, global = true)]
+    no_cache: bool,
 }
 
-impl LimitArgs {
+impl RunFlags {
+    /// A runtime for these flags: with a timeout, one whose engine can stop busy apps too; with
+    /// the compile cache unless `--no-cache`.
+    fn runtime(&self) -> anyhow::Result<Runtime> {
+        let mut config = if self.timeout.is_some() {
+            wasio_host::config_with_deadlines()
+        } else {
+            wasio_host::config()
+        };
+        if !self.no_cache
+            && let Some(dir) = compile_cache::default_dir()
+        {
+            compile_cache::enable(&mut config, &dir)?;
+        }
+        Runtime::from_config(&config)
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             max_memory: self.max_memory.0,
@@ -179,7 +201,7 @@ struct RunArgs {
     #[arg(long, value_name = "SPEC", value_parser = parse_listen)]
     listen: Vec<ListenSpec>,
     #[command(flatten)]
-    limits: LimitArgs,
+    flags: RunFlags,
     /// Arguments passed to the app (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -300,22 +322,22 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
         }
         Command::Demo {
             example: None,
-            limits,
-        } => demo(limits.limits()).await,
+            flags,
+        } => demo(&flags).await,
         Command::Demo {
-            limits,
+            flags,
             example: Some(DemoExample::Socketpair),
         } => {
             run_inherited(
                 SOCKETPAIR,
                 &["socketpair".to_owned()],
                 Capabilities::deny_all(),
-                limits.limits(),
+                &flags,
             )
             .await
         }
         Command::Demo {
-            limits,
+            flags,
             example:
                 Some(DemoExample::EchoServer {
                     host,
@@ -330,10 +352,10 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 args.extend(["--tls-cert-pem".to_owned(), read_text(&cert)?]);
                 args.extend(["--tls-key-pem".to_owned(), read_text(&key)?]);
             }
-            run_inherited(ECHO_SERVER, &args, caps, limits.limits()).await
+            run_inherited(ECHO_SERVER, &args, caps, &flags).await
         }
         Command::Demo {
-            limits,
+            flags,
             example:
                 Some(DemoExample::EchoClient {
                     host,
@@ -351,7 +373,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             } else if tls {
                 args.push("--tls".to_owned());
             }
-            run_inherited(ECHO_CLIENT, &args, caps, limits.limits()).await
+            run_inherited(ECHO_CLIENT, &args, caps, &flags).await
         }
     }
 }
@@ -439,15 +461,6 @@ fn report(exit: Exit) -> i32 {
     exit.code()
 }
 
-/// A runtime for runs with `limits`: with a timeout, one whose engine can stop busy apps too.
-fn runtime_for(limits: &Limits) -> anyhow::Result<Runtime> {
-    if limits.timeout.is_some() {
-        Runtime::with_deadlines()
-    } else {
-        Runtime::new()
-    }
-}
-
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let bytes = read(&args.app)?;
     let mut caps = if args.allow_net {
@@ -470,8 +483,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     );
     let mut argv = vec![argv0];
     argv.extend(args.args);
-    let limits = args.limits.limits();
-    let runtime = runtime_for(&limits)?;
+    let limits = args.flags.limits();
+    let runtime = args.flags.runtime()?;
     let component =
         prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
     let mut builder = WasioCtx::builder()
@@ -497,15 +510,15 @@ async fn run_inherited(
     app: &[u8],
     argv: &[String],
     caps: Capabilities,
-    limits: Limits,
+    flags: &RunFlags,
 ) -> anyhow::Result<i32> {
-    let runtime = runtime_for(&limits)?;
+    let runtime = flags.runtime()?;
     let component = prepare(&runtime, app)?;
     let ctx = WasioCtx::builder()
         .args(argv)
         .inherit_stdio()
         .capabilities(caps)
-        .limits(limits)
+        .limits(flags.limits())
         .build();
     Ok(report(runtime.run(&component, ctx).await?))
 }
@@ -552,8 +565,9 @@ fn serving_port(line: &str) -> Option<u16> {
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVER_FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn demo(limits: Limits) -> anyhow::Result<i32> {
-    let runtime = runtime_for(&limits)?;
+async fn demo(flags: &RunFlags) -> anyhow::Result<i32> {
+    let limits = flags.limits();
+    let runtime = flags.runtime()?;
     println!("[demo] compiling the echo server and client components...");
     let server = prepare(&runtime, ECHO_SERVER).context("preparing the echo server")?;
     let client = prepare(&runtime, ECHO_CLIENT).context("preparing the echo client")?;

@@ -407,3 +407,53 @@ fn async_calls_that_finish_at_once_leave_no_memory_behind() -> anyhow::Result<()
     );
     Ok(())
 }
+
+/// `wasio run` keeps compiled code in $WASIO_CACHE_DIR and reuses it; `--no-cache` writes none.
+#[test]
+fn runs_keep_compiled_code_in_the_cache_unless_told_not_to() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let cache = tempfile::tempdir()?;
+    // Compiled code: files of over 100 KiB (wasmtime's cache worker also writes small usage
+    // statistics beside them, in the background).
+    let entries = || -> anyhow::Result<usize> {
+        let mut files = 0;
+        let mut dirs = vec![cache.path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    dirs.push(entry.path());
+                } else if entry.metadata()?.len() > 100 * 1024 {
+                    files += 1;
+                }
+            }
+        }
+        Ok(files)
+    };
+    let run = |extra: &[&str]| -> anyhow::Result<Output> {
+        Ok(Command::new(env!("CARGO_BIN_EXE_wasio"))
+            .env("WASIO_CACHE_DIR", cache.path())
+            .args(["run", &app])
+            .args(extra)
+            .args(["--", "alloc", "1"])
+            .output()?)
+    };
+    let out = run(&["--no-cache"])?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "allocated 1\ndone\n");
+    assert_eq!(
+        std::fs::read_dir(cache.path())?.count(),
+        0,
+        "--no-cache wrote to the cache"
+    );
+    let out = run(&[])?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cached = entries()?;
+    assert!(cached > 0, "the first run left nothing in the cache");
+    // The second run finds the code: it runs the same and adds no entry.
+    let out = run(&[])?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "allocated 1\ndone\n");
+    assert_eq!(entries()?, cached);
+    Ok(())
+}
