@@ -150,7 +150,8 @@ struct RunFlags {
 
 impl RunFlags {
     /// A runtime for these flags: with a timeout, one whose engine can stop busy apps too; with
-    /// the compile cache unless `--no-cache`.
+    /// the compile cache unless `--no-cache` (a cache that cannot be set up only costs speed,
+    /// so the run goes on without it, with a warning).
     fn runtime(&self) -> anyhow::Result<Runtime> {
         let mut config = if self.timeout.is_some() {
             wasio_host::config_with_deadlines()
@@ -159,8 +160,9 @@ impl RunFlags {
         };
         if !self.no_cache
             && let Some(dir) = compile_cache::default_dir()
+            && let Err(e) = compile_cache::enable(&mut config, &dir)
         {
-            compile_cache::enable(&mut config, &dir)?;
+            eprintln!("wasio: warning: compiling without the cache: {e:#}");
         }
         Runtime::from_config(&config)
     }
