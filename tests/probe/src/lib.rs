@@ -452,30 +452,12 @@ impl Guest for Probe {
                 "flood" | "fill" | "connect-many" | "immediate-calls" | "alloc" | "spin"
             )
         {
-            return match limit_scenario(first, rest).await {
-                Ok(()) => {
-                    println!("done");
-                    Ok(())
-                }
-                Err(e) => {
-                    println!("error {e:?}");
-                    Err(())
-                }
-            };
+            return report(limit_scenario(first, rest).await);
         }
         if let Some((first, rest)) = args.split_first()
             && (first.starts_with("unix-") || first == "socketpair")
         {
-            return match unix_scenario(first, rest).await {
-                Ok(()) => {
-                    println!("done");
-                    Ok(())
-                }
-                Err(e) => {
-                    println!("error {e:?}");
-                    Err(())
-                }
-            };
+            return report(unix_scenario(first, rest).await);
         }
         let [name, host, port] = args.as_slice() else {
             eprintln!("usage: probe SCENARIO HOST PORT");
@@ -485,15 +467,20 @@ impl Guest for Probe {
             eprintln!("bad port {port:?}");
             return Err(());
         };
-        match scenario(name, host.clone(), port).await {
-            Ok(()) => {
-                println!("done");
-                Ok(())
-            }
-            Err(e) => {
-                println!("error {e:?}");
-                Err(())
-            }
+        report(scenario(name, host.clone(), port).await)
+    }
+}
+
+/// Prints how a scenario ended (`done`, or `error ...`) and passes it on as the run's result.
+fn report(result: Result<(), ErrorCode>) -> Result<(), ()> {
+    match result {
+        Ok(()) => {
+            println!("done");
+            Ok(())
+        }
+        Err(e) => {
+            println!("error {e:?}");
+            Err(())
         }
     }
 }
