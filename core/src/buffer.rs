@@ -85,6 +85,26 @@ impl ReadBuffer {
         out
     }
 
+    /// Puts `bytes` back in front of what is buffered, as if they had never been consumed (a
+    /// hand-over that the reader did not take). Reuses the consumed prefix when it has room.
+    pub fn unread(&mut self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            self.storage = bytes;
+            self.start = 0;
+        } else if self.start >= bytes.len() {
+            self.start -= bytes.len();
+            self.storage[self.start..self.start + bytes.len()].copy_from_slice(&bytes);
+        } else {
+            let mut joined = bytes;
+            joined.extend_from_slice(self.as_slice());
+            self.storage = joined;
+            self.start = 0;
+        }
+    }
+
     /// Removes and returns everything buffered.
     pub fn take_all(&mut self) -> Vec<u8> {
         let out = if self.start == 0 {
@@ -132,6 +152,31 @@ impl ReadBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unread_restores_what_was_consumed() {
+        let mut b = ReadBuffer::new();
+        b.extend_from_slice(b"abcdefgh");
+        // In place, into the consumed prefix.
+        let head = b.consume(3);
+        b.unread(head);
+        assert_eq!(b.as_slice(), b"abcdefgh");
+        // Into an empty buffer: the storage is taken as is.
+        let all = b.consume(8);
+        b.unread(all);
+        assert_eq!(b.as_slice(), b"abcdefgh");
+        // More than the consumed prefix holds.
+        b.discard(2);
+        b.unread(b"xyz".to_vec());
+        assert_eq!(b.as_slice(), b"xyzcdefgh");
+        b.unread(Vec::new());
+        assert_eq!(b.as_slice(), b"xyzcdefgh");
+        b.set_eof();
+        let all = b.consume(100);
+        b.unread(all);
+        assert!(b.eof());
+        assert_eq!(b.len(), 9);
+    }
 
     #[test]
     fn consume_and_absorb_keep_order() {

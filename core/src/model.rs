@@ -89,6 +89,14 @@ pub enum Op {
     ReadUntil(Vec<Vec<u8>>),
     /// `readexactly(n)`.
     ReadExactly(u64),
+    /// `try-read-into(n)` (n > 0) whose stream reader takes only the first `taken` bytes: the
+    /// provider consumes `read(n)` and puts back (`unread`) what was not taken.
+    HandOver {
+        /// The most bytes asked for (> 0).
+        n: u64,
+        /// How many of them the other end took.
+        taken: usize,
+    },
     /// The pump offers the next chunk (or EOF when none is left) while no read is waiting; it is
     /// taken only if flow control lets the pump pull.
     Arrive,
@@ -151,6 +159,15 @@ impl Model {
             return Outcome::NeedMore;
         }
         let n = (n as u64).min(self.buf.len() as u64) as usize;
+        Outcome::Data(self.take(n))
+    }
+
+    /// A hand-over of `read(n)` (n > 0) of which only the first `taken` bytes are consumed.
+    pub fn hand_over(&mut self, n: u64, taken: usize) -> Outcome {
+        if self.buf.is_empty() && !self.eof {
+            return Outcome::NeedMore;
+        }
+        let n = n.max(1).min(self.buf.len() as u64).min(taken as u64) as usize;
         Outcome::Data(self.take(n))
     }
 
@@ -249,6 +266,7 @@ impl Model {
             Op::ReadLine => self.read_line(limit),
             Op::ReadUntil(separators) => self.read_until(separators, limit),
             Op::ReadExactly(n) => self.read_exactly(*n),
+            Op::HandOver { n, taken } => self.hand_over(*n, *taken),
             Op::Arrive | Op::Release | Op::SetLimit(_) => Outcome::NeedMore,
         }
     }
@@ -273,7 +291,7 @@ pub fn demand(op: &Op, buf: &ReadBuffer) -> Demand {
     match op {
         Op::Read(n) if *n < 0 => Demand::UntilEof,
         Op::ReadExactly(n) => Demand::AtLeast(usize::try_from(*n).unwrap_or(usize::MAX)),
-        Op::Read(_) | Op::ReadLine | Op::ReadUntil(_) => {
+        Op::Read(_) | Op::HandOver { .. } | Op::ReadLine | Op::ReadUntil(_) => {
             Demand::AtLeast(buf.len().saturating_add(1))
         }
         Op::Arrive | Op::Release | Op::SetLimit(_) => Demand::None,
@@ -304,6 +322,17 @@ pub fn run_crate(buf: &mut ReadBuffer, op: &Op, limit: usize) -> Outcome {
         Op::ReadLine => outcome(read_line(buf, limit)),
         Op::ReadUntil(separators) => outcome(read_until(buf, separators, limit)),
         Op::ReadExactly(n) => outcome(read_exactly(buf, *n)),
+        Op::HandOver { n, taken } => {
+            let n = i64::try_from(*n).unwrap_or(i64::MAX).max(1);
+            match read(buf, n) {
+                Attempt::Done(mut data) => {
+                    let rest = data.split_off((*taken).min(data.len()));
+                    buf.unread(rest);
+                    Outcome::Data(data)
+                }
+                Attempt::NeedMore => Outcome::NeedMore,
+            }
+        }
         Op::Arrive | Op::Release | Op::SetLimit(_) => Outcome::NeedMore,
     }
 }

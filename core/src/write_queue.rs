@@ -51,6 +51,11 @@ impl WriteQueue {
         Ok(())
     }
 
+    /// Whether a write of `add` bytes fits under the cap (checked before the bytes are fetched).
+    pub fn admits(&self, add: usize) -> bool {
+        self.admit(add).is_ok()
+    }
+
     /// Refuses a write of `add` bytes that would take the queue past its cap.
     fn admit(&self, add: usize) -> Result<(), QueueFull> {
         if self.size().saturating_add(add) > self.cap {

@@ -46,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::ReadLine),
         6 => separators().prop_map(Op::ReadUntil),
         4 => (0u64..=8).prop_map(Op::ReadExactly),
+        3 => (1u64..=8, 0usize..=9).prop_map(|(n, taken)| Op::HandOver { n, taken }),
         3 => Just(Op::Arrive),
         1 => Just(Op::Release),
         1 => (0u64..=12).prop_map(Op::SetLimit),

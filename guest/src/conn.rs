@@ -473,6 +473,11 @@ impl Conn {
         }
     }
 
+    /// Puts back bytes a read consumed but could not hand over (see `handover`).
+    pub fn unread(&self, bytes: Vec<u8>) {
+        self.st.borrow_mut().rbuf.unread(bytes);
+    }
+
     /// Stores an error for the reader (asyncio `set_exception`) and wakes a waiting read.
     pub fn set_exception(&self, error: ErrorCode) {
         self.st.borrow_mut().stored_error = Some(error);
@@ -487,34 +492,33 @@ impl Conn {
         self.queue(empty, |wq| wq.push(parts))
     }
 
+    /// Checks a write of `n` bytes before its bytes are fetched, by the rules of `queue` and the
+    /// hard cap. Returns how many bytes to fetch: 0 when the write is dropped or empty.
+    pub fn admit_write(&self, n: u64) -> Result<usize, ErrorCode> {
+        let mut st = self.st.borrow_mut();
+        if let Some(result) = gate(&mut st, n == 0) {
+            return result.map(|()| 0);
+        }
+        match usize::try_from(n) {
+            Ok(n) if st.wq.admits(n) => Ok(n),
+            _ => Err(ErrorCode::BufferFull),
+        }
+    }
+
     /// Queues `data` as one write (asyncio `write`); into an empty queue without a copy.
     pub fn write_vec(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
         self.queue(data.is_empty(), |wq| wq.push_vec(data))
     }
 
-    /// The rules of every write: refused after `write_eof`, dropped once closing or lost, ignored
-    /// when `empty`; otherwise `push` queues it and the send pump is woken.
+    /// Queues a write that passes `gate` with `push`, and wakes the send pump.
     fn queue(
         &self,
         empty: bool,
         push: impl FnOnce(&mut WriteQueue) -> Result<(), QueueFull>,
     ) -> Result<(), ErrorCode> {
         let mut st = self.st.borrow_mut();
-        if st.eof_requested {
-            return Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string()));
-        }
-        if st.closing || st.aborted || st.lost || st.closed {
-            // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
-            st.dropped_writes += 1;
-            if st.dropped_writes == DROPPED_WRITES_WARNING {
-                eprintln!(
-                    "wasio: socket.send() raised exception: writes to a closed connection are dropped"
-                );
-            }
-            return Ok(());
-        }
-        if empty {
-            return Ok(());
+        if let Some(result) = gate(&mut st, empty) {
+            return result;
         }
         push(&mut st.wq).map_err(|QueueFull| ErrorCode::BufferFull)?;
         if st.wq.above_high() {
@@ -938,6 +942,28 @@ impl Conn {
             self.drain_ev.notify();
         }
     }
+}
+
+/// The rules every write meets before it is queued: refused after `write_eof`, dropped once
+/// closing or lost, ignored when `empty`. `Some(result)` when the write is not to be queued.
+fn gate(st: &mut State, empty: bool) -> Option<Result<(), ErrorCode>> {
+    if st.eof_requested {
+        return Some(Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string())));
+    }
+    if st.closing || st.aborted || st.lost || st.closed {
+        // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
+        st.dropped_writes += 1;
+        if st.dropped_writes == DROPPED_WRITES_WARNING {
+            eprintln!(
+                "wasio: socket.send() raised exception: writes to a closed connection are dropped"
+            );
+        }
+        return Some(Ok(()));
+    }
+    if empty {
+        return Some(Ok(()));
+    }
+    None
 }
 
 /// Waits on `ev` until `cond` holds.

@@ -9,6 +9,7 @@ mod addr;
 mod conn;
 mod connect;
 mod errors;
+mod handover;
 mod limits;
 mod notify;
 mod reader;
@@ -88,7 +89,7 @@ impl GuestConnection for ConnectionImpl {
         // pair would only arise from a bug, never from caller input.
         match conn {
             Some(conn) => (
-                Reader::new(ReaderImpl { conn: conn.clone() }),
+                Reader::new(ReaderImpl::new(conn.clone())),
                 Writer::new(WriterImpl { conn }),
             ),
             None => unreachable_split(),

@@ -7,15 +7,20 @@ use crate::bindings::exports::wasio::streams::streams::{GuestReader, Reader};
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::{wit_future, wit_stream};
 use crate::conn::Conn;
+use crate::errors::invalid;
+use crate::handover;
 use crate::task_exit;
 use crate::timeout::with_timeout;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasio_core::{Attempt, Demand, ReadBuffer, read, read_exactly, read_line, read_until};
-use wit_bindgen::{FutureReader, StreamReader};
+use wit_bindgen::{FutureReader, StreamReader, StreamWriter};
 
 /// The read half of a connection.
 pub struct ReaderImpl {
     pub(crate) conn: Rc<Conn>,
+    /// The sending end of the `bulk-channel` stream, once opened.
+    pub(crate) channel: RefCell<Option<StreamWriter<u8>>>,
 }
 
 fn read_attempt(
@@ -58,6 +63,14 @@ fn one_more(buf: &ReadBuffer) -> Demand {
 }
 
 impl ReaderImpl {
+    /// The reader of `conn`.
+    pub(crate) fn new(conn: Rc<Conn>) -> Self {
+        Self {
+            conn,
+            channel: RefCell::new(None),
+        }
+    }
+
     /// Sync attempt shared by the `try-*` functions: `busy` while an async read waits.
     fn try_op(
         &self,
@@ -110,6 +123,53 @@ impl GuestReader for ReaderImpl {
             return Some(self.read_zero());
         }
         self.try_op(read_attempt(n))
+    }
+
+    fn bulk_channel(&self) -> StreamReader<u8> {
+        let (tx, rx) = wit_stream::new();
+        *self.channel.borrow_mut() = Some(tx);
+        rx
+    }
+
+    fn try_read_into(&self, n: u64) -> Option<Result<u64, ErrorCode>> {
+        if n == 0 {
+            return Some(Err(invalid("try-read-into needs n > 0")));
+        }
+        let mut channel = self.channel.borrow_mut();
+        let Some(tx) = channel.as_mut() else {
+            return Some(Err(invalid("try-read-into needs a bulk-channel first")));
+        };
+        let bytes = match self.try_op(read_attempt(i64::try_from(n).unwrap_or(i64::MAX)))? {
+            Ok(bytes) => bytes,
+            Err(e) => return Some(Err(e)),
+        };
+        if bytes.is_empty() {
+            return Some(Ok(0));
+        }
+        let offered = bytes.len();
+        let rest = handover::give(tx, bytes);
+        let given = offered - rest.len();
+        self.conn.unread(rest);
+        if given == 0 {
+            return Some(Err(invalid(
+                "try-read-into: nobody was reading the bulk channel; nothing was consumed",
+            )));
+        }
+        Some(Ok(given as u64))
+    }
+
+    async fn wait_readable(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+        task_exit::deferred(async move {
+            let readable = |buf: &mut ReadBuffer, _| {
+                if buf.is_empty() && !buf.eof() {
+                    Attempt::NeedMore
+                } else {
+                    Attempt::Done(Ok(()))
+                }
+            };
+            with_timeout(timeout, self.conn.read_op(one_more, readable)).await
+        })
+        .await
     }
 
     async fn read(&self, n: i64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {

@@ -5,6 +5,7 @@ use crate::bindings::exports::wasio::streams::streams::GuestWriter;
 use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsConfig};
 use crate::conn::{Conn, Transport};
 use crate::errors::invalid;
+use crate::handover;
 use crate::task_exit;
 use crate::timeout::with_timeout;
 use crate::tls::{self, Timeouts};
@@ -39,6 +40,20 @@ impl GuestWriter for WriterImpl {
     fn writelines(&self, data: Vec<Vec<u8>>) -> Result<(), ErrorCode> {
         let parts: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
         self.conn.write(&parts)
+    }
+
+    fn write_from(&self, n: u64, data: StreamReader<u8>) -> Result<(), ErrorCode> {
+        let n = self.conn.admit_write(n)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let bytes = handover::take(data, n);
+        if bytes.len() != n {
+            return Err(invalid(
+                "write-from: the stream did not hand over its n bytes at once; nothing was queued",
+            ));
+        }
+        self.conn.write_vec(bytes)
     }
 
     async fn write_stream(&self, mut data: StreamReader<u8>) -> Result<u64, ErrorCode> {

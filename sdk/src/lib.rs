@@ -49,6 +49,7 @@ extern crate self as wasio_sdk;
 pub mod bindings;
 
 mod address;
+mod bulk;
 mod connect;
 mod error;
 mod io_read;

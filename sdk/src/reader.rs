@@ -10,8 +10,11 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use wit_bindgen::StreamReader;
+
 use crate::bindings::wasio::streams::streams as raw;
 use crate::bindings::wasio::streams::types::ErrorCode;
+use crate::bulk::{self, BULK_MIN};
 use crate::error::{Error, Result};
 use crate::lines::Lines;
 use crate::options::nanos;
@@ -63,6 +66,8 @@ pub struct Reader {
     pub(crate) deferred: Option<Error>,
     /// A provider call started by a poll-based API (`AsyncRead`, [`Lines`]) and not finished yet.
     pub(crate) in_flight: Option<(Op, Pending)>,
+    /// The receiving end of the provider's bulk channel, opened by the first bulk read.
+    channel: Option<StreamReader<u8>>,
 }
 
 impl Reader {
@@ -75,6 +80,7 @@ impl Reader {
             taken_pos: 0,
             deferred: None,
             in_flight: None,
+            channel: None,
         }
     }
 
@@ -278,12 +284,32 @@ impl Reader {
 
     // ---- shared by the asyncio methods and the poll-based adapters ----
 
-    /// `read(n)`: fast path first, the async call only to wait.
-    async fn raw_read(&self, n: i64) -> Result<Vec<u8>> {
-        match self.inner.try_read(n) {
-            Some(result) => Ok(result?),
-            None => Ok(self.inner.read(n, nanos(self.timeout)).await?),
+    /// `read(n)`: fast path first, the async call only to wait. With n > 0 the wait is
+    /// `wait-readable` (it consumes nothing) and the bytes come by `try_read_now`.
+    async fn raw_read(&mut self, n: i64) -> Result<Vec<u8>> {
+        if n <= 0 {
+            return match self.inner.try_read(n) {
+                Some(result) => Ok(result?),
+                None => Ok(self.inner.read(n, nanos(self.timeout)).await?),
+            };
         }
+        loop {
+            if let Some(result) = self.try_read_now(n) {
+                return Ok(result?);
+            }
+            self.inner.wait_readable(nanos(self.timeout)).await?;
+        }
+    }
+
+    /// `try-read(n)` for n > 0, in bulk (see the `bulk` module) when at least `BULK_MIN` bytes
+    /// would come back.
+    pub(crate) fn try_read_now(&mut self, n: i64) -> Option<Result<Vec<u8>, ErrorCode>> {
+        let room = self.inner.buffered().min(u64::try_from(n).unwrap_or(0));
+        if room >= BULK_MIN as u64 {
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            return bulk::try_read(&self.inner, &mut self.channel, room);
+        }
+        self.inner.try_read(n)
     }
 
     /// Bytes in `taken` not handed out yet.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::bindings::wasio::streams::streams as raw;
 use crate::bindings::wasio::streams::types::{ErrorCode, ExtraInfo, SocketAddress, TlsConfig};
+use crate::bulk::{self, BULK_MIN};
 use crate::error::Result;
 use crate::options::nanos;
 
@@ -91,7 +92,11 @@ impl Writer {
     /// ("Cannot call write() after write_eof()"); [`Error::BufferFull`](crate::Error::BufferFull)
     /// beyond the queue's hard cap (nothing queued then).
     pub fn write(&self, data: impl AsRef<[u8]>) -> Result<()> {
-        Ok(self.inner.write(data.as_ref())?)
+        let data = data.as_ref();
+        if data.len() >= BULK_MIN {
+            return Ok(bulk::write(&self.inner, data)?);
+        }
+        Ok(self.inner.write(data)?)
     }
 
     /// asyncio `writelines(lines)`: queues every item as one write; empty items are fine.

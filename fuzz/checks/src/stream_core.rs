@@ -43,7 +43,7 @@ fn limit(u: &mut Unstructured<'_>, zero: bool) -> arbitrary::Result<u64> {
 }
 
 fn read_op(u: &mut Unstructured<'_>, kind: Bytes) -> arbitrary::Result<Op> {
-    Ok(match u.int_in_range(0..=7)? {
+    Ok(match u.int_in_range(0..=8)? {
         0 => Op::Read(match u.int_in_range(0..=5)? {
             0 => u.arbitrary()?,
             _ => u.int_in_range(-1..=16)?,
@@ -62,6 +62,10 @@ fn read_op(u: &mut Unstructured<'_>, kind: Bytes) -> arbitrary::Result<Op> {
             _ => u.int_in_range(0..=40)?,
         }),
         5 | 6 => Op::Arrive,
+        7 => Op::HandOver {
+            n: u.int_in_range(1..=40)?,
+            taken: u.int_in_range(0..=40)?,
+        },
         _ => match u.int_in_range(0..=1)? {
             0 => Op::Release,
             _ => Op::SetLimit(limit(u, true)?),

@@ -5,6 +5,9 @@
 //! - `client HOST PORT`: every Reader and Writer method against a scripted peer.
 //! - `server`: `start_server`, `accept`, `serve_forever` with a failing handler, `close`...
 //! - `copy HOST PORT_A PORT_B`: `futures::io::copy` from A to B, then `copy_buf` from B to A.
+//! - `mixed-echo HOST PORT`: echoes everything the peer sends, read by a rotation of `read` sizes
+//!   on both sides of the SDK's bulk threshold, `readline` and `readexactly`, each piece written
+//!   back at once.
 //! - `unsupported PATH HOST PORT`: what `open_unix_connection` and `start_tls` (against a peer
 //!   that never answers, 200 ms handshake timeout) report here.
 
@@ -23,6 +26,7 @@ async fn main() -> Result<(), String> {
         ["client", host, port] => client(host, parse(port)?).await,
         ["server"] => server().await,
         ["copy", host, a, b] => copy(host, parse(a)?, parse(b)?).await,
+        ["mixed-echo", host, port] => mixed_echo(host, parse(port)?).await,
         ["unsupported", path, host, port] => unsupported(path, host, parse(port)?).await,
         _ => return Err(format!("usage: sdk-app SCENARIO ARGS; got {args:?}")),
     };
@@ -224,6 +228,33 @@ async fn copy(host: &str, port_a: u16, port_b: u16) -> wasio_sdk::Result<()> {
         .map_err(io_error)?;
     println!("done");
     Ok(())
+}
+
+async fn mixed_echo(host: &str, port: u16) -> wasio_sdk::Result<()> {
+    let (mut reader, writer) = wasio_sdk::open_connection(host, port).await?;
+    let sizes = [4096, 65536, 4095, 100_000, 1, 10_000, 5000];
+    let (mut total, mut pieces) = (0usize, 0usize);
+    loop {
+        let piece = match pieces % 9 {
+            7 => reader.readline().await?,
+            8 => match reader.readexactly(6000).await {
+                Ok(data) => data,
+                Err(Error::IncompleteRead { partial, .. }) => partial,
+                Err(e) => return Err(e),
+            },
+            i => reader.read(sizes[i]).await?,
+        };
+        if piece.is_empty() {
+            break;
+        }
+        writer.write(&piece)?;
+        writer.drain().await?;
+        total += piece.len();
+        pieces += 1;
+    }
+    println!("echoed {total}");
+    writer.close();
+    writer.wait_closed().await
 }
 
 /// An `io::Error` from the futures-io adapters back as the SDK error inside it.

@@ -25,6 +25,7 @@ mod bindings {
     });
 }
 
+mod bulk_tests;
 mod harness;
 mod reader_tests;
 mod server_tests;
@@ -47,6 +48,11 @@ macro_rules! tests {
 }
 
 tests![
+    bulk_tests::bulk_read_hands_bytes_over_in_order,
+    bulk_tests::bulk_read_misuse_consumes_nothing,
+    bulk_tests::wait_readable_consumes_nothing,
+    bulk_tests::bulk_write_queues_the_streams_bytes,
+    bulk_tests::bulk_write_respects_the_cap,
     reader_tests::test_feed_empty_data,
     reader_tests::test_feed_nonempty_data,
     reader_tests::test_read_zero,

@@ -152,6 +152,24 @@ async fn sdk_server_accept_serve_forever_and_a_failing_handler() -> anyhow::Resu
     Ok(())
 }
 
+/// A peer that sends `sent` then EOF, and meanwhile collects everything that comes back.
+async fn send_and_collect(mut s: TcpStream, sent: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    let (mut rd, mut wr) = s.split();
+    let send = async {
+        wr.write_all(&sent).await?;
+        wr.shutdown().await?;
+        anyhow::Ok(())
+    };
+    let receive = async {
+        let mut back = Vec::new();
+        rd.read_to_end(&mut back).await?;
+        anyhow::Ok(back)
+    };
+    let (sent, back) = tokio::join!(send, receive);
+    sent?;
+    back
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn futures_io_copy_between_two_connections() -> anyhow::Result<()> {
     let data: Vec<u8> = (0..1024 * 1024u32)
@@ -159,23 +177,7 @@ async fn futures_io_copy_between_two_connections() -> anyhow::Result<()> {
         .collect();
     let sent = data.clone();
     // A sends the data and reads back what comes; B sends back everything it receives.
-    let (port_a, back_at_a) = peer(move |mut s| async move {
-        let (mut rd, mut wr) = s.split();
-        let send = async {
-            wr.write_all(&sent).await?;
-            wr.shutdown().await?;
-            anyhow::Ok(())
-        };
-        let receive = async {
-            let mut back = Vec::new();
-            rd.read_to_end(&mut back).await?;
-            anyhow::Ok(back)
-        };
-        let (sent, back) = tokio::join!(send, receive);
-        sent?;
-        back
-    })
-    .await?;
+    let (port_a, back_at_a) = peer(move |s| send_and_collect(s, sent)).await?;
     let (port_b, _) = peer(|mut s| async move {
         let mut got = Vec::new();
         s.read_to_end(&mut got).await?;
@@ -197,6 +199,28 @@ async fn futures_io_copy_between_two_connections() -> anyhow::Result<()> {
         ["copied 1048576 to b", "copied 1048576 to a", "done"]
     );
     let back = tokio::time::timeout(WAIT, back_at_a).await???;
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "the data came back different");
+    Ok(())
+}
+
+/// Reads of every kind and size, list and bulk forms mixed, lose and reorder nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_reads_and_writes_echo_every_byte_in_order() -> anyhow::Result<()> {
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 7u32)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let sent = data.clone();
+    let (port, back) = peer(move |s| send_and_collect(s, sent)).await?;
+    let (exit, lines) = run(
+        SDK_APP,
+        &["mixed-echo", "127.0.0.1", &port.to_string()],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(lines, [format!("echoed {}", data.len())]);
+    let back = tokio::time::timeout(WAIT, back).await???;
     assert_eq!(back.len(), data.len());
     assert!(back == data, "the data came back different");
     Ok(())

@@ -38,6 +38,11 @@ macro_rules! ported {
 }
 
 ported![
+    bulk_read_hands_bytes_over_in_order,
+    bulk_read_misuse_consumes_nothing,
+    wait_readable_consumes_nothing,
+    bulk_write_queues_the_streams_bytes,
+    bulk_write_respects_the_cap,
     test_feed_empty_data,
     test_feed_nonempty_data,
     test_read_zero,
