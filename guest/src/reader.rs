@@ -82,6 +82,27 @@ impl ReaderImpl {
         self.conn.attempt(op)
     }
 
+    /// `try-read-into`'s work once the channel is known.
+    async fn hand_over(&self, tx: &mut StreamWriter<u8>, n: u64) -> Option<Result<u64, ErrorCode>> {
+        let bytes = match self.try_op(read_attempt(i64::try_from(n).unwrap_or(i64::MAX)))? {
+            Ok(bytes) => bytes,
+            Err(e) => return Some(Err(e)),
+        };
+        if bytes.is_empty() {
+            return Some(Ok(0));
+        }
+        let offered = bytes.len();
+        let rest = handover::give(tx, bytes).await;
+        let given = offered - rest.len();
+        self.conn.unread(rest);
+        if given == 0 {
+            return Some(Err(invalid(
+                "try-read-into: nobody was reading the bulk channel; nothing was consumed",
+            )));
+        }
+        Some(Ok(given as u64))
+    }
+
     /// `read(0)`: empty, but a stored error is still reported.
     fn read_zero(&self) -> Result<Vec<u8>, ErrorCode> {
         match &self.conn.st.borrow().stored_error {
@@ -131,31 +152,20 @@ impl GuestReader for ReaderImpl {
         rx
     }
 
-    fn try_read_into(&self, n: u64) -> Option<Result<u64, ErrorCode>> {
-        if n == 0 {
-            return Some(Err(invalid("try-read-into needs n > 0")));
-        }
-        let mut channel = self.channel.borrow_mut();
-        let Some(tx) = channel.as_mut() else {
-            return Some(Err(invalid("try-read-into needs a bulk-channel first")));
-        };
-        let bytes = match self.try_op(read_attempt(i64::try_from(n).unwrap_or(i64::MAX)))? {
-            Ok(bytes) => bytes,
-            Err(e) => return Some(Err(e)),
-        };
-        if bytes.is_empty() {
-            return Some(Ok(0));
-        }
-        let offered = bytes.len();
-        let rest = handover::give(tx, bytes);
-        let given = offered - rest.len();
-        self.conn.unread(rest);
-        if given == 0 {
-            return Some(Err(invalid(
-                "try-read-into: nobody was reading the bulk channel; nothing was consumed",
-            )));
-        }
-        Some(Ok(given as u64))
+    async fn try_read_into(&self, n: u64) -> Option<Result<u64, ErrorCode>> {
+        task_exit::deferred(async move {
+            if n == 0 {
+                return Some(Err(invalid("try-read-into needs n > 0")));
+            }
+            // Taken out for the hand-over, so no borrow is held across it.
+            let Some(mut tx) = self.channel.take() else {
+                return Some(Err(invalid("try-read-into needs a bulk-channel first")));
+            };
+            let result = self.hand_over(&mut tx, n).await;
+            self.channel.replace(Some(tx));
+            result
+        })
+        .await
     }
 
     async fn wait_readable(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {

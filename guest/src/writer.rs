@@ -42,18 +42,21 @@ impl GuestWriter for WriterImpl {
         self.conn.write(&parts)
     }
 
-    fn write_from(&self, n: u64, data: StreamReader<u8>) -> Result<(), ErrorCode> {
-        let n = self.conn.admit_write(n)?;
-        if n == 0 {
-            return Ok(());
-        }
-        let bytes = handover::take(data, n);
-        if bytes.len() != n {
-            return Err(invalid(
-                "write-from: the stream did not hand over its n bytes at once; nothing was queued",
-            ));
-        }
-        self.conn.write_vec(bytes)
+    async fn write_from(&self, n: u64, data: StreamReader<u8>) -> Result<(), ErrorCode> {
+        task_exit::deferred(async move {
+            let n = self.conn.admit_write(n)?;
+            if n == 0 {
+                return Ok(());
+            }
+            let bytes = handover::take(data, n).await;
+            if bytes.len() != n {
+                return Err(invalid(
+                    "write-from: the stream did not hand over its n bytes at once; nothing was queued",
+                ));
+            }
+            self.conn.write_vec(bytes)
+        })
+        .await
     }
 
     async fn write_stream(&self, mut data: StreamReader<u8>) -> Result<u64, ErrorCode> {

@@ -34,7 +34,7 @@ impl Reader {
             }
         }
         if self.in_flight.is_none() {
-            match self.try_read_now(n) {
+            match self.inner.try_read(n) {
                 Some(result) => return Poll::Ready(Some(result.map_err(io_error))),
                 None => {
                     let inner = self.inner.clone();

@@ -285,7 +285,7 @@ impl Reader {
     // ---- shared by the asyncio methods and the poll-based adapters ----
 
     /// `read(n)`: fast path first, the async call only to wait. With n > 0 the wait is
-    /// `wait-readable` (it consumes nothing) and the bytes come by `try_read_now`.
+    /// `wait-readable` (it consumes nothing), and from `BULK_MIN` bytes on they come in bulk.
     async fn raw_read(&mut self, n: i64) -> Result<Vec<u8>> {
         if n <= 0 {
             return match self.inner.try_read(n) {
@@ -294,22 +294,19 @@ impl Reader {
             };
         }
         loop {
-            if let Some(result) = self.try_read_now(n) {
+            let room = self.inner.buffered().min(n as u64);
+            let now = if room >= BULK_MIN as u64 {
+                // `room` fits in memory: it is buffered in the provider.
+                let room = usize::try_from(room).unwrap_or(usize::MAX);
+                bulk::try_read(&self.inner, &mut self.channel, room).await
+            } else {
+                self.inner.try_read(n)
+            };
+            if let Some(result) = now {
                 return Ok(result?);
             }
             self.inner.wait_readable(nanos(self.timeout)).await?;
         }
-    }
-
-    /// `try-read(n)` for n > 0, in bulk (see the `bulk` module) when at least `BULK_MIN` bytes
-    /// would come back.
-    pub(crate) fn try_read_now(&mut self, n: i64) -> Option<Result<Vec<u8>, ErrorCode>> {
-        let room = self.inner.buffered().min(u64::try_from(n).unwrap_or(0));
-        if room >= BULK_MIN as u64 {
-            let room = usize::try_from(room).unwrap_or(usize::MAX);
-            return bulk::try_read(&self.inner, &mut self.channel, room);
-        }
-        self.inner.try_read(n)
     }
 
     /// Bytes in `taken` not handed out yet.

@@ -94,7 +94,8 @@ impl Writer {
     pub fn write(&self, data: impl AsRef<[u8]>) -> Result<()> {
         let data = data.as_ref();
         if data.len() >= BULK_MIN {
-            return Ok(bulk::write(&self.inner, data)?);
+            // `write-from` never waits, so this returns at once.
+            return Ok(wit_bindgen::block_on(bulk::write(&self.inner, data))?);
         }
         Ok(self.inner.write(data)?)
     }

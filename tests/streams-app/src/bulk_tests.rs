@@ -36,7 +36,7 @@ async fn read_into(
 ) -> (Option<Result<u64, ErrorCode>>, Vec<u8>) {
     let mut read = pin!(channel.read(Vec::with_capacity(room)));
     let early = poll_once(read.as_mut()).await;
-    let result = reader.try_read_into(n);
+    let result = reader.try_read_into(n).await;
     let data = match early {
         Poll::Ready((_, data)) => data,
         Poll::Pending => {
@@ -79,7 +79,7 @@ pub async fn bulk_read_misuse_consumes_nothing() -> TestResult {
     p.feed(b"abcdef").await?;
     ensure!(
         matches!(
-            p.reader.try_read_into(4),
+            p.reader.try_read_into(4).await,
             Some(Err(ErrorCode::InvalidArgument(_)))
         ),
         "without a channel: invalid-argument"
@@ -87,14 +87,14 @@ pub async fn bulk_read_misuse_consumes_nothing() -> TestResult {
     let mut channel = p.reader.bulk_channel();
     ensure!(
         matches!(
-            p.reader.try_read_into(0),
+            p.reader.try_read_into(0).await,
             Some(Err(ErrorCode::InvalidArgument(_)))
         ),
         "n = 0: invalid-argument"
     );
     ensure!(
         matches!(
-            p.reader.try_read_into(4),
+            p.reader.try_read_into(4).await,
             Some(Err(ErrorCode::InvalidArgument(_)))
         ),
         "nobody reading the channel: invalid-argument"
@@ -119,7 +119,11 @@ pub async fn bulk_read_misuse_consumes_nothing() -> TestResult {
     eq("new channel bytes", got, b"xyz".to_vec())?;
     let error = ErrorCode::Other(Some("stored".into()));
     p.reader.set_exception(&error);
-    eq("stored error", p.reader.try_read_into(3), Some(Err(error)))
+    eq(
+        "stored error",
+        p.reader.try_read_into(3).await,
+        Some(Err(error)),
+    )
 }
 
 pub async fn wait_readable_consumes_nothing() -> TestResult {
@@ -168,7 +172,7 @@ async fn write_from(
     let (mut tx, rx) = wit_stream::new::<u8>();
     let mut write = pin!(tx.write(data));
     let _ = poll_once(write.as_mut()).await;
-    let result = writer.write_from(n, rx);
+    let result = writer.write_from(n, rx).await;
     let nap = pin!(sleep_ms(100));
     if let Either::Right(_) = select(write.as_mut(), nap).await {
         write.as_mut().cancel();
@@ -195,7 +199,7 @@ pub async fn bulk_write_queues_the_streams_bytes() -> TestResult {
     let (_tx, rx) = wit_stream::new::<u8>();
     ensure!(
         matches!(
-            p.writer.write_from(10, rx),
+            p.writer.write_from(10, rx).await,
             Err(ErrorCode::InvalidArgument(_))
         ),
         "no write waiting: invalid-argument"
@@ -229,7 +233,7 @@ pub async fn bulk_write_respects_the_cap() -> TestResult {
     let (_tx, rx) = wit_stream::new::<u8>();
     eq(
         "n past the cap",
-        writer.write_from(u64::MAX, rx),
+        writer.write_from(u64::MAX, rx).await,
         Err(ErrorCode::BufferFull),
     )?;
     write_from(&writer, 600, vec![b'a'; 600])
