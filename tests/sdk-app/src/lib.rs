@@ -8,6 +8,8 @@
 //! - `mixed-echo HOST PORT`: echoes everything the peer sends, read by a rotation of `read` sizes
 //!   on both sides of the SDK's bulk threshold, `readline` and `readexactly`, each piece written
 //!   back at once.
+//! - `burst HOST PORT`: 300 bulk writes of 5000 bytes without waiting in between (more than the
+//!   provider lets wait to exit, so some calls must wait), then `write_eof` and close.
 //! - `unsupported PATH HOST PORT`: what `open_unix_connection` and `start_tls` (against a peer
 //!   that never answers, 200 ms handshake timeout) report here.
 
@@ -27,6 +29,7 @@ async fn main() -> Result<(), String> {
         ["server"] => server().await,
         ["copy", host, a, b] => copy(host, parse(a)?, parse(b)?).await,
         ["mixed-echo", host, port] => mixed_echo(host, parse(port)?).await,
+        ["burst", host, port] => burst(host, parse(port)?).await,
         ["unsupported", path, host, port] => unsupported(path, host, parse(port)?).await,
         _ => return Err(format!("usage: sdk-app SCENARIO ARGS; got {args:?}")),
     };
@@ -253,6 +256,18 @@ async fn mixed_echo(host: &str, port: u16) -> wasio_sdk::Result<()> {
         pieces += 1;
     }
     println!("echoed {total}");
+    writer.close();
+    writer.wait_closed().await
+}
+
+async fn burst(host: &str, port: u16) -> wasio_sdk::Result<()> {
+    let (_reader, writer) = wasio_sdk::open_connection(host, port).await?;
+    let data: Vec<u8> = (0..300 * 5000u32).map(|i| (i % 251) as u8).collect();
+    for chunk in data.chunks(5000) {
+        writer.write(chunk)?;
+    }
+    writer.write_eof()?;
+    println!("sent {}", data.len());
     writer.close();
     writer.wait_closed().await
 }

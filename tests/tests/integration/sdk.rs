@@ -226,6 +226,31 @@ async fn mixed_reads_and_writes_echo_every_byte_in_order() -> anyhow::Result<()>
     Ok(())
 }
 
+/// Bulk writes that return at once pile up task exits in the provider; past its bound a call
+/// waits first, and the SDK's `write` still queues every byte in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_bulk_writes_arrives_whole() -> anyhow::Result<()> {
+    let (port, received) = peer(|mut s| async move {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await?;
+        Ok(got)
+    })
+    .await?;
+    let (exit, lines) = run(
+        SDK_APP,
+        &["burst", "127.0.0.1", &port.to_string()],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(lines, ["sent 1500000"]);
+    let got = tokio::time::timeout(WAIT, received).await???;
+    let want: Vec<u8> = (0..300 * 5000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the data arrived different");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     // A peer that never speaks TLS: start_tls must end within its handshake timeout.
