@@ -32,15 +32,24 @@ pub(crate) async fn try_read(
     channel: &mut Option<StreamReader<u8>>,
     room: usize,
 ) -> Option<Result<Vec<u8>, ErrorCode>> {
-    let channel = channel.get_or_insert_with(|| reader.bulk_channel());
-    let mut read = pin!(channel.read(Vec::with_capacity(room)));
-    if start(read.as_mut()).await {
-        // The channel ended: the provider replaced or dropped it. Open a new one next time.
+    let handed = {
+        let open = channel.get_or_insert_with(|| reader.bulk_channel());
+        let mut read = pin!(open.read(Vec::with_capacity(room)));
+        if start(read.as_mut()).await {
+            None
+        } else {
+            let result = reader.try_read_into(room as u64).await;
+            // The hand-over, if any, is complete: this only collects it.
+            let (_, data) = read.as_mut().cancel();
+            Some((result, data))
+        }
+    };
+    let Some((result, data)) = handed else {
+        // The channel ended (something replaced it through the raw reader): a new one is
+        // opened next time.
+        *channel = None;
         return Some(Err(ErrorCode::Other(Some("bulk channel ended".into()))));
-    }
-    let result = reader.try_read_into(room as u64).await;
-    // The hand-over, if any, is complete: this only collects it.
-    let (_, data) = read.as_mut().cancel();
+    };
     match result {
         Some(Ok(n)) if n == data.len() as u64 => Some(Ok(data)),
         Some(Ok(_)) => Some(Err(ErrorCode::Other(Some(
