@@ -220,6 +220,17 @@ pub async fn unix_echo_server(dir: &std::path::Path, path: &str) -> anyhow::Resu
     Ok(server)
 }
 
+/// Closes `stream` with a reset (SO_LINGER 0) instead of a FIN: what a crashed or hostile peer
+/// does, and what no wasio socket can.
+pub fn reset(stream: tokio::net::TcpStream) {
+    #[allow(
+        deprecated,
+        reason = "a zero linger never blocks; it is how a reset is made"
+    )]
+    let _ = stream.set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
 /// Fails unless the exit is success, showing the output.
 pub fn assert_success(exit: &Exit, lines: &[String]) -> anyhow::Result<()> {
     if !exit.success() {

@@ -113,13 +113,8 @@ async fn disconnecting_peer(read: u64, reset: bool) -> anyhow::Result<u16> {
             let _ = stream.write_all(b"g").await;
             let _ = read_flood(&mut stream, read).await;
             if reset {
-                #[allow(
-                    deprecated,
-                    reason = "a zero linger never blocks; it is how a reset is made"
-                )]
-                let _ = stream.set_linger(Some(Duration::ZERO));
+                wasio_tests::reset(stream);
             }
-            drop(stream);
         }
     });
     Ok(port)

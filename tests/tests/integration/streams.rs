@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use wasio_host::Capabilities;
-use wasio_tests::{STREAMS_TESTS, WAIT, run};
+use wasio_tests::{STREAMS_TESTS, WAIT, reset, run};
 
 /// Loopback, plus listening on every interface for the all-interfaces test (it sends nothing).
 fn grants() -> anyhow::Result<Capabilities> {
@@ -167,12 +167,7 @@ async fn resetting_peer(send: &'static [u8], after: Duration) -> anyhow::Result<
         if let Ok(Ok((mut stream, _))) = tokio::time::timeout(WAIT, listener.accept()).await {
             let _ = stream.write_all(send).await;
             tokio::time::sleep(after).await;
-            #[allow(
-                deprecated,
-                reason = "a zero linger never blocks; it is how a reset is made"
-            )]
-            let _ = stream.set_linger(Some(Duration::ZERO));
-            drop(stream);
+            reset(stream);
         }
     });
     Ok(port)
