@@ -168,13 +168,13 @@ impl GuestReader for ReaderImpl {
         .await
     }
 
-    async fn wait_readable(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+    async fn wait_readable(&self, timeout: Option<u64>) -> Result<u64, ErrorCode> {
         task_exit::deferred(async move {
             let readable = |buf: &mut ReadBuffer, _| {
                 if buf.is_empty() && !buf.eof() {
                     Attempt::NeedMore
                 } else {
-                    Attempt::Done(Ok(()))
+                    Attempt::Done(Ok(buf.len() as u64))
                 }
             };
             with_timeout(timeout, self.conn.read_op(one_more, readable)).await

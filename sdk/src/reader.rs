@@ -68,6 +68,10 @@ pub struct Reader {
     pub(crate) in_flight: Option<(Op, Pending)>,
     /// The receiving end of the provider's bulk channel, opened by the first bulk read.
     channel: Option<StreamReader<u8>>,
+    /// The last `read(n > 0)` took all that was buffered, so the next one will likely have to
+    /// wait: it then waits first and skips two calls that would find nothing (request/response
+    /// traffic). Only a hint: either order returns the same bytes.
+    expect_wait: bool,
 }
 
 impl Reader {
@@ -81,6 +85,7 @@ impl Reader {
             deferred: None,
             in_flight: None,
             channel: None,
+            expect_wait: false,
         }
     }
 
@@ -284,8 +289,9 @@ impl Reader {
 
     // ---- shared by the asyncio methods and the poll-based adapters ----
 
-    /// `read(n)`: fast path first, the async call only to wait. With n > 0 the wait is
-    /// `wait-readable` (it consumes nothing), and from `BULK_MIN` bytes on they come in bulk.
+    /// `read(n)`: fast path first, the async call only to wait (or the wait first, when the last
+    /// read emptied the buffer). With n > 0 the wait is `wait-readable` (it consumes nothing and
+    /// says how much is buffered), and from `BULK_MIN` bytes on they come in bulk.
     async fn raw_read(&mut self, n: i64) -> Result<Vec<u8>> {
         if n <= 0 {
             return match self.inner.try_read(n) {
@@ -293,8 +299,14 @@ impl Reader {
                 None => Ok(self.inner.read(n, nanos(self.timeout)).await?),
             };
         }
+        // What the provider last said it has buffered, when that saves asking again.
+        let mut known = None;
+        if self.expect_wait {
+            known = Some(self.inner.wait_readable(nanos(self.timeout)).await?);
+        }
         loop {
-            let room = self.inner.buffered().min(n as u64);
+            let buffered = known.take().unwrap_or_else(|| self.inner.buffered());
+            let room = buffered.min(n as u64);
             let now = if room >= BULK_MIN as u64 {
                 // `room` fits in memory: it is buffered in the provider.
                 let room = usize::try_from(room).unwrap_or(usize::MAX);
@@ -303,9 +315,13 @@ impl Reader {
                 self.inner.try_read(n)
             };
             if let Some(result) = now {
+                // Until the app yields, the provider cannot receive more: a read that took all
+                // that was buffered leaves the next one nothing to find.
+                self.expect_wait = buffered <= n as u64;
                 return Ok(result?);
             }
-            self.inner.wait_readable(nanos(self.timeout)).await?;
+            self.expect_wait = true;
+            known = Some(self.inner.wait_readable(nanos(self.timeout)).await?);
         }
     }
 
