@@ -6,8 +6,11 @@
 //! transfer soon asks for [`MAX_CHUNK`] at a time), and drops back to the minimum after a read
 //! that did not (the transport is drained; the next read is likely to wait).
 
-/// The smallest request, and what an idle connection holds.
-pub const MIN_CHUNK: usize = 2 * 1024;
+/// The smallest request, and what an idle connection holds. 512 rather than the earlier 2 KiB:
+/// with 2 000 idle connections that saved 1.5 KiB of linear memory each, and ping-pong and bulk
+/// rates did not move beyond the noise (a 1 KiB message takes one more read, which completes at
+/// once).
+pub const MIN_CHUNK: usize = 512;
 
 /// The largest request.
 pub const MAX_CHUNK: usize = 64 * 1024;
@@ -60,8 +63,10 @@ mod tests {
         let mut s = ChunkSizer::new();
         assert_eq!(s.next(), MIN_CHUNK);
         s.record(MIN_CHUNK, MIN_CHUNK);
-        assert_eq!(s.next(), 16 * 1024);
-        s.record(16 * 1024, 16 * 1024);
+        assert_eq!(s.next(), 4 * 1024);
+        s.record(4 * 1024, 4 * 1024);
+        assert_eq!(s.next(), 32 * 1024);
+        s.record(32 * 1024, 32 * 1024);
         assert_eq!(s.next(), MAX_CHUNK);
         s.record(MAX_CHUNK, MAX_CHUNK);
         assert_eq!(s.next(), MAX_CHUNK);
