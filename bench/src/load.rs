@@ -65,9 +65,16 @@ pub async fn run_all(
     }
     let rate = median(plan.runs, || connection_rate(port, plan.window)).await?;
     results.record("connections/s", system, rate);
-    let per_conn = idle_memory(&echo, plan.idle_connections).await?;
-    results.record("idle bytes/connection", system, per_conn);
     drop(echo);
+
+    // A fresh server, so memory freed by the workloads above cannot hide what connections take.
+    let mut idle = Server::start(system, Mode::Echo, python)?;
+    let (rss, guest) = idle_memory(&mut idle, system, plan.idle_connections).await?;
+    results.record("idle bytes/connection", system, rss);
+    if let Some(guest) = guest {
+        results.record("idle guest bytes/connection", system, guest);
+    }
+    drop(idle);
 
     let lines_server = Server::start(system, Mode::Lines, python)?;
     let rate = median(plan.runs, || lines(lines_server.port, plan.lines)).await?;
@@ -243,11 +250,20 @@ async fn handshake_rate(port: u16, window: Duration) -> anyhow::Result<f64> {
     Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
-/// Server RSS growth per idle connection, with `n` connections open (each echoed once so the
-/// server has really accepted it).
-async fn idle_memory(server: &Server, n: usize) -> anyhow::Result<f64> {
+/// Growth per idle connection, with `n` connections open (each echoed once so the server has
+/// really accepted it): of the server's RSS, and for wasio of its components' linear memory.
+async fn idle_memory(
+    server: &mut Server,
+    system: System,
+    n: usize,
+) -> anyhow::Result<(f64, Option<f64>)> {
+    let guest = |server: &mut Server| match system {
+        System::Wasio => server.guest_memory(),
+        _ => Ok(None),
+    };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = server.rss()?;
+    let guest_before = guest(server)?;
     let mut conns = Vec::with_capacity(n);
     for i in 0..n {
         let mut stream = connect(server.port)
@@ -260,8 +276,14 @@ async fn idle_memory(server: &Server, n: usize) -> anyhow::Result<f64> {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = server.rss()?;
+    let guest_after = guest(server)?;
     drop(conns);
-    Ok(after.saturating_sub(before) as f64 / n as f64)
+    let per_conn = |before: u64, after: u64| after.saturating_sub(before) as f64 / n as f64;
+    let guest = match (guest_before, guest_after) {
+        (Some(before), Some(after)) => Some(per_conn(before, after)),
+        _ => None,
+    };
+    Ok((per_conn(before, after), guest))
 }
 
 /// Lines per second through a readline server: 100-byte lines, pipelined.

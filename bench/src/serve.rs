@@ -3,19 +3,31 @@
 
 use crate::server::{Mode, System};
 use anyhow::Context as _;
-use std::io::Read as _;
+use std::sync::OnceLock;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use wasio_host::capture::LineCapture;
 use wasio_host::embedded::prepare;
+use wasio_host::limits::MemoryUsage;
 use wasio_host::{Capabilities, Runtime, WasioCtx};
 
-/// Serves `mode` as `system` until stdin closes.
+/// The linear memory of the wasio server's components, once it runs.
+static GUEST_MEMORY: OnceLock<MemoryUsage> = OnceLock::new();
+
+/// Serves `mode` as `system` until stdin closes. A `memory` line on stdin is answered on stdout
+/// with `MEMORY <bytes>`: the total linear memory of the components (wasio), or `MEMORY none`.
 pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
     // Stop when the benchmark closes our stdin (or dies).
     std::thread::spawn(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == "memory" {
+                match GUEST_MEMORY.get() {
+                    Some(usage) => println!("MEMORY {}", usage.bytes()),
+                    None => println!("MEMORY none"),
+                }
+            }
+        }
         std::process::exit(0);
     });
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -105,6 +117,7 @@ async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
         .stderr(capture)
         .capabilities(Capabilities::loopback())
         .build();
+    let _ = GUEST_MEMORY.set(ctx.memory_usage());
     let run = tokio::spawn(async move { runtime.run(&component, ctx).await });
     let port = loop {
         let line = lines

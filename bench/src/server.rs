@@ -2,9 +2,9 @@
 //! its own core and its memory can be read from /proc.
 
 use anyhow::{Context as _, bail};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A system under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -63,6 +63,8 @@ impl Mode {
 /// A running server process; stopped when dropped.
 pub struct Server {
     child: Child,
+    /// What it prints after its port (answers to `memory`).
+    stdout: BufReader<ChildStdout>,
     /// The port it serves on.
     pub port: u16,
 }
@@ -94,9 +96,9 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("starting the {} server", system.name()))?;
-        let stdout = child.stdout.take().context("no stdout")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        stdout.read_line(&mut line)?;
         let Some(port) = line
             .trim()
             .strip_prefix("PORT ")
@@ -108,7 +110,11 @@ impl Server {
                 system.name()
             );
         };
-        Ok(Server { child, port })
+        Ok(Server {
+            child,
+            stdout,
+            port,
+        })
     }
 
     /// The server process's resident memory in bytes (VmRSS).
@@ -120,6 +126,23 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .context("no VmRSS")?;
         Ok(kb * 1024)
+    }
+}
+
+impl Server {
+    /// The total linear memory of the server's components in bytes (wasio only; `None` for
+    /// native servers). Linear memory never shrinks, so this is also its peak.
+    pub fn guest_memory(&mut self) -> anyhow::Result<Option<u64>> {
+        let stdin = self.child.stdin.as_mut().context("no stdin")?;
+        stdin.write_all(b"memory\n")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        match line.trim().strip_prefix("MEMORY ") {
+            Some("none") => Ok(None),
+            Some(bytes) => Ok(Some(bytes.parse().context("a MEMORY line")?)),
+            None => bail!("the server answered {line:?} instead of its memory"),
+        }
     }
 }
 
