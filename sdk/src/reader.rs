@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wit_bindgen::StreamReader;
 
@@ -174,6 +174,9 @@ impl Reader {
         {
             return Err(e);
         }
+        if n - have >= BULK_MIN {
+            return self.readexactly_bulk(n).await;
+        }
         let need = (n - have) as u64;
         let timeout = nanos(self.timeout);
         let result = match self.inner.try_readexactly(need) {
@@ -287,6 +290,50 @@ impl Reader {
         Rc::try_unwrap(self.inner).map_err(|_| Error::Busy(crate::error::READ_BUSY))
     }
 
+    /// `readexactly(n)` with at least `BULK_MIN` bytes still missing: pulls what the provider
+    /// has into `taken` (in bulk from `BULK_MIN` bytes on) until `n` bytes are there, so a large
+    /// read crosses as streams instead of one list. Bytes pulled stay first in line when the call
+    /// is dropped or fails, so nothing is consumed until it returns. The timeout covers the whole
+    /// call, as it does for the provider's `readexactly`.
+    async fn readexactly_bulk(&mut self, n: usize) -> Result<Vec<u8>> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        loop {
+            let have = self.taken_len();
+            if have >= n {
+                return Ok(self.take_taken(n));
+            }
+            let missing = (n - have) as u64;
+            let room = self.inner.buffered().min(missing);
+            let now = if room >= BULK_MIN as u64 {
+                // `room` fits in memory: it is buffered in the provider.
+                let room = usize::try_from(room).unwrap_or(usize::MAX);
+                bulk::try_read(&self.inner, &mut self.channel, room).await
+            } else if room > 0 {
+                self.inner.try_read(room as i64)
+            } else {
+                None
+            };
+            match now {
+                Some(Ok(data)) if !data.is_empty() => {
+                    self.stash(Ok(data));
+                    continue;
+                }
+                Some(Err(e)) => return Err(e.into()),
+                // Nothing buffered (an empty read cannot happen with bytes buffered): wait.
+                Some(Ok(_)) | None => {}
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if self.inner.wait_readable(nanos(left)).await? == 0 {
+                // EOF first: asyncio hands out what came and consumes it.
+                let partial = self.take_taken(usize::MAX);
+                return Err(Error::IncompleteRead {
+                    partial,
+                    expected: Some(n as u64),
+                });
+            }
+        }
+    }
+
     // ---- shared by the asyncio methods and the poll-based adapters ----
 
     /// `read(n)`: fast path first, the async call only to wait (or the wait first, when the last
@@ -332,6 +379,9 @@ impl Reader {
 
     /// Hands out up to `n` bytes of `taken`.
     pub(crate) fn take_taken(&mut self, n: usize) -> Vec<u8> {
+        if self.taken_pos == 0 && n >= self.taken.len() {
+            return std::mem::take(&mut self.taken);
+        }
         let end = self.taken_pos + n.min(self.taken_len());
         let data = self.taken[self.taken_pos..end].to_vec();
         self.consume_taken(end - self.taken_pos);

@@ -10,6 +10,8 @@
 //!   back at once.
 //! - `burst HOST PORT`: 300 bulk writes of 5000 bytes without waiting in between (more than the
 //!   provider lets wait to exit, so some calls must wait), then `write_eof` and close.
+//! - `exact HOST PORT`: large `readexactly` calls (the SDK's bulk form): one that times out with
+//!   part of its bytes there, one that then gets all of them, one that meets EOF.
 //! - `unsupported PATH HOST PORT`: what `open_unix_connection` and `start_tls` (against a peer
 //!   that never answers, 200 ms handshake timeout) report here.
 
@@ -30,6 +32,7 @@ async fn main() -> Result<(), String> {
         ["copy", host, a, b] => copy(host, parse(a)?, parse(b)?).await,
         ["mixed-echo", host, port] => mixed_echo(host, parse(port)?).await,
         ["burst", host, port] => burst(host, parse(port)?).await,
+        ["exact", host, port] => exact(host, parse(port)?).await,
         ["unsupported", path, host, port] => unsupported(path, host, parse(port)?).await,
         _ => return Err(format!("usage: sdk-app SCENARIO ARGS; got {args:?}")),
     };
@@ -256,6 +259,43 @@ async fn mixed_echo(host: &str, port: u16) -> wasio_sdk::Result<()> {
         pieces += 1;
     }
     println!("echoed {total}");
+    writer.close();
+    writer.wait_closed().await
+}
+
+/// The peer sends 6 000 bytes, pauses 600 ms, then sends 4 000 + 4 500 bytes and closes; byte i
+/// of the whole is `i % 251`.
+async fn exact(host: &str, port: u16) -> wasio_sdk::Result<()> {
+    let (mut reader, writer) = wasio_sdk::open_connection(host, port).await?;
+    let expected = |from: usize, len: usize| -> Vec<u8> {
+        (from..from + len).map(|i| (i % 251) as u8).collect()
+    };
+    reader.set_timeout(Some(Duration::from_millis(200)));
+    match reader.readexactly(10_000).await {
+        Err(e @ Error::Timeout) => {
+            println!("{} buffered={}", e.exception_name(), reader.buffered())
+        }
+        other => println!("timeout expected, got {:?}", other.map(|d| d.len())),
+    }
+    reader.set_timeout(None);
+    let data = reader.readexactly(10_000).await?;
+    println!(
+        "exact {} in order {}",
+        data.len(),
+        data == expected(0, 10_000)
+    );
+    match reader.readexactly(5000).await {
+        Err(Error::IncompleteRead {
+            partial,
+            expected: want,
+        }) => println!(
+            "incomplete {} of {want:?} in order {}",
+            partial.len(),
+            partial == expected(10_000, 4500)
+        ),
+        other => println!("incomplete expected, got {:?}", other.map(|d| d.len())),
+    }
+    println!("at_eof {}", reader.at_eof());
     writer.close();
     writer.wait_closed().await
 }

@@ -251,6 +251,42 @@ async fn a_burst_of_bulk_writes_arrives_whole() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `readexactly` of 4 KiB or more pulls bytes in bulk as they come; a timeout keeps what came,
+/// and EOF hands it out as the partial read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_readexactly_keeps_bytes_across_a_timeout_and_reports_eof() -> anyhow::Result<()> {
+    let data: Vec<u8> = (0..14_500u32).map(|i| (i % 251) as u8).collect();
+    let (port, done) = peer(move |mut s| async move {
+        s.write_all(&data[..6000]).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        s.write_all(&data[6000..10_000]).await?;
+        s.write_all(&data[10_000..]).await?;
+        s.shutdown().await?;
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).await?;
+        Ok(())
+    })
+    .await?;
+    let (exit, lines) = run(
+        SDK_APP,
+        &["exact", "127.0.0.1", &port.to_string()],
+        loopback(),
+    )
+    .await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(
+        lines,
+        [
+            "TimeoutError buffered=6000",
+            "exact 10000 in order true",
+            "incomplete 4500 of Some(5000) in order true",
+            "at_eof true",
+        ]
+    );
+    tokio::time::timeout(WAIT, done).await???;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     // A peer that never speaks TLS: start_tls must end within its handshake timeout.
