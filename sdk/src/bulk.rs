@@ -6,6 +6,7 @@
 //! completes that transfer at once and never waits), and collects the result. Below `BULK_MIN`
 //! the list forms are cheaper, having no stream to set up.
 
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::task::Poll;
@@ -25,15 +26,17 @@ async fn start<F: Future>(mut op: Pin<&mut F>) -> bool {
     poll_fn(|cx| Poll::Ready(op.as_mut().poll(cx).is_ready())).await
 }
 
-/// `try-read` of up to `room` bytes through the reader's bulk channel (opened on first use).
-/// `room` must not exceed what is buffered, so the read completes in one hand-over.
+/// `try-read` of up to `room` bytes through the reader's bulk channel, kept in `channel` between
+/// reads (opened on first use). The channel is out of its slot while the read runs: a read
+/// dropped half-way closes it, and the next one opens a new one. `room` must not exceed what is
+/// buffered, so the read completes in one hand-over.
 pub(crate) async fn try_read(
     reader: &raw::Reader,
-    channel: &mut Option<StreamReader<u8>>,
+    channel: &Cell<Option<StreamReader<u8>>>,
     room: usize,
 ) -> Option<Result<Vec<u8>, ErrorCode>> {
+    let mut open = channel.take().unwrap_or_else(|| reader.bulk_channel());
     let handed = {
-        let open = channel.get_or_insert_with(|| reader.bulk_channel());
         let mut read = pin!(open.read(Vec::with_capacity(room)));
         if start(read.as_mut()).await {
             None
@@ -45,11 +48,11 @@ pub(crate) async fn try_read(
         }
     };
     let Some((result, data)) = handed else {
-        // The channel ended (something replaced it through the raw reader): a new one is
-        // opened next time.
-        *channel = None;
+        // The channel ended (something replaced it through the raw reader): it is dropped, and
+        // a new one is opened next time.
         return Some(Err(ErrorCode::Other(Some("bulk channel ended".into()))));
     };
+    channel.set(Some(open));
     match result {
         Some(Ok(n)) if n == data.len() as u64 => Some(Ok(data)),
         Some(Ok(_)) => Some(Err(ErrorCode::Other(Some(

@@ -2,7 +2,7 @@
 //! `futures::io::copy`, `copy_buf`, `AsyncBufReadExt::lines`) runs on wasio.
 //!
 //! `poll_read` asks the provider for at most the caller's buffer size (sync fast path first), so
-//! nothing is left over. `poll_fill_buf` reads up to 64 KiB into the reader's own buffer; bytes it
+//! nothing is left over; from 4 KiB buffered on, the bytes come through the bulk channel. `poll_fill_buf` reads up to 64 KiB into the reader's own buffer; bytes it
 //! took and the caller did not `consume` are handed out first by every later read, asyncio
 //! methods included.
 
@@ -15,7 +15,8 @@ use futures_io::{AsyncBufRead, AsyncRead};
 use crate::bindings::wasio::streams::types::ErrorCode;
 use crate::error::Error;
 use crate::options::nanos;
-use crate::reader::{Op, Reader};
+use crate::bulk::{self, BULK_MIN};
+use crate::reader::{Op, Pending, Reader};
 
 /// How much `poll_fill_buf` asks for at once (the default reader limit).
 const FILL_SIZE: i64 = 64 * 1024;
@@ -31,6 +32,12 @@ impl Reader {
             };
             if self.taken_len() > 0 || self.deferred.is_some() {
                 return Poll::Ready(None);
+            }
+        }
+        if self.in_flight.is_none() && n >= BULK_MIN as i64 {
+            let room = self.inner.buffered().min(n as u64);
+            if room >= BULK_MIN as u64 {
+                self.in_flight = Some((Op::Read, self.bulk_read(room)));
             }
         }
         if self.in_flight.is_none() {
@@ -52,6 +59,25 @@ impl Reader {
         };
         self.in_flight = None;
         Poll::Ready(Some(result.map_err(io_error)))
+    }
+}
+
+impl Reader {
+    /// A read of `room` buffered bytes through the bulk channel, as a call that can stay in
+    /// flight. It cannot find nothing (the bytes are buffered and only this reader takes them),
+    /// but if it did, it falls back to the waiting list read.
+    fn bulk_read(&self, room: u64) -> Pending {
+        let inner = self.inner.clone();
+        let channel = self.channel.clone();
+        let timeout = nanos(self.timeout());
+        // `room` fits in memory: it is buffered in the provider.
+        let size = usize::try_from(room).unwrap_or(usize::MAX);
+        Box::pin(async move {
+            match bulk::try_read(&inner, &channel, size).await {
+                Some(result) => result,
+                None => inner.read(room as i64, timeout).await,
+            }
+        })
     }
 }
 

@@ -33,9 +33,10 @@
 //!
 //! - Reads take the contract's sync fast path first and make an async call only to wait. After a
 //!   `read` that emptied the buffer, the next one waits first (request/response traffic).
-//! - From 4 KiB on, `read`, `write` and `readexactly` move the bytes through a `stream<u8>` (the
-//!   contract's `try-read-into` and `write-from`): the component model copies a stream in one
-//!   go, a `list<u8>` element by element. Other reads, and the futures-io adapters, use lists.
+//! - From 4 KiB on, `read`, `readexactly`, `AsyncRead` / `AsyncBufRead`, `write` and `AsyncWrite`
+//!   move the bytes through a `stream<u8>` (the contract's `try-read-into` and `write-from`): the
+//!   component model copies a stream in one go, a `list<u8>` element by element. `readline` and
+//!   `readuntil` use lists.
 //! - [`Reader`] implements `futures::io::AsyncRead` and `AsyncBufRead`, [`Writer`] implements
 //!   `AsyncWrite`, and [`Reader::lines`] is a `futures::Stream`, so futures-based code runs on
 //!   wasio (e.g. `futures::io::copy(&mut reader, &mut writer)`).

@@ -4,6 +4,7 @@
 //! costs tens of nanoseconds when the provider already has what the read needs, and makes the
 //! async call (microseconds) only to wait.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -67,7 +68,8 @@ pub struct Reader {
     /// A provider call started by a poll-based API (`AsyncRead`, [`Lines`]) and not finished yet.
     pub(crate) in_flight: Option<(Op, Pending)>,
     /// The receiving end of the provider's bulk channel, opened by the first bulk read.
-    channel: Option<StreamReader<u8>>,
+    /// Shared with a poll-based read in flight, which takes it out while it runs.
+    pub(crate) channel: Rc<Cell<Option<StreamReader<u8>>>>,
     /// The last `read(n > 0)` took all that was buffered, so the next one will likely have to
     /// wait: it then waits first and skips two calls that would find nothing (request/response
     /// traffic). Only a hint: either order returns the same bytes.
@@ -84,7 +86,7 @@ impl Reader {
             taken_pos: 0,
             deferred: None,
             in_flight: None,
-            channel: None,
+            channel: Rc::default(),
             expect_wait: false,
         }
     }
@@ -307,7 +309,7 @@ impl Reader {
             let now = if room >= BULK_MIN as u64 {
                 // `room` fits in memory: it is buffered in the provider.
                 let room = usize::try_from(room).unwrap_or(usize::MAX);
-                bulk::try_read(&self.inner, &mut self.channel, room).await
+                bulk::try_read(&self.inner, &self.channel, room).await
             } else if room > 0 {
                 self.inner.try_read(room as i64)
             } else {
@@ -357,7 +359,7 @@ impl Reader {
             let now = if room >= BULK_MIN as u64 {
                 // `room` fits in memory: it is buffered in the provider.
                 let room = usize::try_from(room).unwrap_or(usize::MAX);
-                bulk::try_read(&self.inner, &mut self.channel, room).await
+                bulk::try_read(&self.inner, &self.channel, room).await
             } else {
                 self.inner.try_read(n)
             };
