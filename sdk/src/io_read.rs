@@ -13,9 +13,9 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncBufRead, AsyncRead};
 
 use crate::bindings::wasio::streams::types::ErrorCode;
+use crate::bulk::{self, BULK_MIN};
 use crate::error::Error;
 use crate::options::nanos;
-use crate::bulk::{self, BULK_MIN};
 use crate::reader::{Op, Pending, Reader};
 
 /// How much `poll_fill_buf` asks for at once (the default reader limit).
