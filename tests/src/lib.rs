@@ -238,3 +238,18 @@ pub fn assert_success(exit: &Exit, lines: &[String]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Raises this process's soft open-files limit to at least `want` (within the hard limit);
+/// returns the limit now in force.
+pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= want {
+        return Ok(current);
+    }
+    let raised = limit.maximum.map_or(want, |max| max.min(want));
+    limit.current = Some(raised);
+    setrlimit(Resource::Nofile, limit)?;
+    Ok(raised)
+}

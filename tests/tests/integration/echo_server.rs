@@ -117,20 +117,22 @@ async fn idle_connections(port: u16, n: usize) -> anyhow::Result<Vec<TcpStream>>
 }
 
 /// The idle target: buffers are small while a connection waits. Linear memory (app and
-/// provider together) per idle connection: this test measured 4.7 KiB with the 512-byte idle
-/// receive request, and 6.3 KiB with the earlier 2 KiB one.
+/// provider together) per idle connection. With the 512-byte idle receive request this test
+/// measured 4.6 KiB over 500 connections and 4.7 KiB over 250; with the earlier 2 KiB request,
+/// 6.3 KiB over 250. Growth comes in 64 KiB pages, so fewer connections measure more coarsely.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_hold_little_linear_memory() -> anyhow::Result<()> {
-    // 250 connections keep the process (both ends and the host) under 1 024 descriptors.
-    const N: usize = 250;
+    // Three descriptors per connection (both ends and the host's), beside the other tests.
+    let nofile = wasio_tests::raise_nofile(4096)?;
+    let n = if nofile >= 4096 { 500 } else { 150 };
     let (server, port) = echo_server("127.0.0.1").await?;
     let memory = server.memory_usage();
     // First connections set up what every later one shares (task tables, allocator pools).
     let warm = idle_connections(port, 20).await?;
     let before = memory.bytes();
-    let conns = idle_connections(port, N).await?;
+    let conns = idle_connections(port, n).await?;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let per_conn = (memory.bytes() - before) / N as u64;
+    let per_conn = (memory.bytes() - before) / n as u64;
     assert!(
         per_conn <= 5632,
         "{per_conn} bytes of linear memory per idle connection"

@@ -158,20 +158,6 @@ async fn a_client_that_disconnects_during_drain_fails_the_drain() -> anyhow::Res
     Ok(())
 }
 
-/// Raises this process's soft open-files limit to at least `want` (within the hard limit).
-fn raise_nofile(want: u64) -> anyhow::Result<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    let current = limit.current.unwrap_or(u64::MAX);
-    if current >= want {
-        return Ok(current);
-    }
-    let raised = limit.maximum.map_or(want, |max| max.min(want));
-    limit.current = Some(raised);
-    setrlimit(Resource::Nofile, limit)?;
-    Ok(raised)
-}
-
 /// Starts the line echo server under `limits`; returns it and its port.
 async fn line_echo(limits: Limits) -> anyhow::Result<(wasio_tests::Running, u16)> {
     let mut server = spawn_limited(LINE_ECHO, &["--port", "0"], loopback(), Vec::new(), limits)?;
@@ -194,7 +180,7 @@ async fn ask_line(port: u16, line: &str) -> anyhow::Result<String> {
 async fn a_server_receiving_two_thousand_connects_at_once() -> anyhow::Result<()> {
     const CLIENTS: usize = 2_000;
     // Each client is two descriptors in this process (its socket and the server's side).
-    let nofile = raise_nofile(3 * CLIENTS as u64 + 256)?;
+    let nofile = wasio_tests::raise_nofile(3 * CLIENTS as u64 + 256)?;
     anyhow::ensure!(
         nofile >= 2 * CLIENTS as u64 + 128,
         "the open-files limit ({nofile}) is too low for {CLIENTS} connections"
