@@ -253,3 +253,37 @@ pub async fn bulk_write_respects_the_cap() -> TestResult {
     let _ = writer.wait_closed(Some(10 * SECOND)).await;
     Ok(())
 }
+
+/// `write-stream` queues everything its stream yields, and `into-stream` delivers everything
+/// until EOF, in order; then `into-stream`'s future reports the clean end.
+pub async fn stream_forms_carry_every_byte_in_order() -> TestResult {
+    let p = pair(None).await?;
+    let data = pattern(1_000_003);
+    let (received, done) = Reader::into_stream(p.peer_reader)
+        .await
+        .map_err(fail("into-stream"))?;
+    let (mut tx, rx) = wit_stream::new::<u8>();
+    let produce = async {
+        for chunk in data.chunks(70_000) {
+            let rest = tx.write_all(chunk.to_vec()).await;
+            ensure!(rest.is_empty(), "write-stream stopped taking bytes");
+        }
+        drop(tx);
+        Ok(())
+    };
+    let send = async {
+        let queued = p.writer.write_stream(rx).await;
+        p.writer.close();
+        queued
+    };
+    let ((produced, queued), got) = join(join(produce, send), received.collect()).await;
+    produced?;
+    eq("queued by write-stream", queued, Ok(data.len() as u64))?;
+    ensure!(
+        got == data,
+        "into-stream delivered {} bytes, not the {} sent in order",
+        got.len(),
+        data.len()
+    );
+    eq("into-stream's end", done.await, Ok(()))
+}

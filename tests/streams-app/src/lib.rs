@@ -53,6 +53,7 @@ tests![
     bulk_tests::wait_readable_consumes_nothing,
     bulk_tests::bulk_write_queues_the_streams_bytes,
     bulk_tests::bulk_write_respects_the_cap,
+    bulk_tests::stream_forms_carry_every_byte_in_order,
     reader_tests::test_feed_empty_data,
     reader_tests::test_feed_nonempty_data,
     reader_tests::test_read_zero,

@@ -43,6 +43,7 @@ ported![
     wait_readable_consumes_nothing,
     bulk_write_queues_the_streams_bytes,
     bulk_write_respects_the_cap,
+    stream_forms_carry_every_byte_in_order,
     test_feed_empty_data,
     test_feed_nonempty_data,
     test_read_zero,
