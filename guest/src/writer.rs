@@ -67,9 +67,11 @@ impl GuestWriter for WriterImpl {
                 let (result, chunk) = data.read(buf).await;
                 buf = chunk;
                 if !buf.is_empty() {
-                    self.conn.write(&[&buf])?;
                     total += buf.len() as u64;
-                    buf.clear();
+                    // The chunk itself is queued (no copy into an empty queue); the next read
+                    // gets a fresh buffer.
+                    let chunk = std::mem::replace(&mut buf, Vec::with_capacity(STREAM_CHUNK));
+                    self.conn.write_vec(chunk)?;
                     self.conn.drain().await?;
                 }
                 if result == StreamResult::Dropped {
