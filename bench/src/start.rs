@@ -34,28 +34,37 @@ pub async fn measure(plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
     let precompiled = unsafe { Component::deserialize(runtime.engine(), &serialized)? };
     results.record("load pre-compiled ms", System::Wasio, ms(start));
 
-    let mut times = Vec::new();
-    for _ in 0..(plan.runs * 10) {
-        let mut store = Store::new(runtime.engine(), WasioCtx::builder().build());
-        let start = Instant::now();
-        Command::instantiate_async(&mut store, &precompiled, runtime.linker()).await?;
-        times.push(start.elapsed().as_secs_f64() * 1e6);
-    }
-    results.record("instantiate us", System::Wasio, median(times));
+    let times = instantiate_times(&runtime, &precompiled, plan.runs * 10).await?;
+    results.record("instantiate us", System::Wasio, times);
 
     // The same with wasmtime's pooling allocator: memories, tables and stacks come from pools
     // reserved once, instead of an mmap per instance.
     let pooled = Runtime::from_config(&pooling_config())?;
     let component = pooled.compile(&composed)?;
-    let mut times = Vec::new();
-    for _ in 0..(plan.runs * 10) {
-        let mut store = Store::new(pooled.engine(), WasioCtx::builder().build());
+    let times = instantiate_times(&pooled, &component, plan.runs * 10).await?;
+    results.record("instantiate (pooling) us", System::Wasio, times);
+    Ok(())
+}
+
+/// The median time, in microseconds, of instantiating `component` `n` times, each in a fresh
+/// store.
+async fn instantiate_times(
+    runtime: &Runtime,
+    component: &Component,
+    n: usize,
+) -> anyhow::Result<f64> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut store = Store::new(runtime.engine(), WasioCtx::builder().build());
         let start = Instant::now();
-        Command::instantiate_async(&mut store, &component, pooled.linker()).await?;
+        Command::instantiate_async(&mut store, component, runtime.linker()).await?;
         times.push(start.elapsed().as_secs_f64() * 1e6);
     }
-    results.record("instantiate (pooling) us", System::Wasio, median(times));
-    Ok(())
+    times.sort_by(f64::total_cmp);
+    times
+        .get(times.len() / 2)
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no instantiation to time"))
 }
 
 /// wasio's engine configuration with a small pooling allocator: room for a few composed
@@ -73,12 +82,6 @@ fn pooling_config() -> Config {
     let mut config = wasio_host::config();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
-}
-
-/// The median of `times`.
-fn median(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
 }
 
 fn ms(start: Instant) -> f64 {
