@@ -29,6 +29,14 @@ where
     Ok((port, rx))
 }
 
+/// Runs the SDK test app with `args` (the scenario first), expects it to succeed, and returns
+/// the lines it printed.
+async fn sdk_app(args: &[&str]) -> anyhow::Result<Vec<String>> {
+    let (exit, lines) = run(SDK_APP, args, loopback()).await?;
+    assert_success(&exit, &lines)?;
+    Ok(lines)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_reader_and_writer_methods() -> anyhow::Result<()> {
     let (port, received) = peer(|mut s| async move {
@@ -46,13 +54,7 @@ async fn sdk_reader_and_writer_methods() -> anyhow::Result<()> {
         Ok(rest)
     })
     .await?;
-    let (exit, lines) = run(
-        SDK_APP,
-        &["client", "127.0.0.1", &port.to_string()],
-        loopback(),
-    )
-    .await?;
-    assert_success(&exit, &lines)?;
+    let lines = sdk_app(&["client", "127.0.0.1", &port.to_string()]).await?;
     assert_eq!(
         lines,
         [
@@ -192,8 +194,7 @@ async fn futures_io_copy_between_two_connections() -> anyhow::Result<()> {
         &port_a.to_string(),
         &port_b.to_string(),
     ];
-    let (exit, lines) = run(SDK_APP, &args, loopback()).await?;
-    assert_success(&exit, &lines)?;
+    let lines = sdk_app(&args).await?;
     assert_eq!(
         lines,
         ["copied 1048576 to b", "copied 1048576 to a", "done"]
@@ -212,13 +213,7 @@ async fn mixed_reads_and_writes_echo_every_byte_in_order() -> anyhow::Result<()>
         .collect();
     let sent = data.clone();
     let (port, back) = peer(move |s| send_and_collect(s, sent)).await?;
-    let (exit, lines) = run(
-        SDK_APP,
-        &["mixed-echo", "127.0.0.1", &port.to_string()],
-        loopback(),
-    )
-    .await?;
-    assert_success(&exit, &lines)?;
+    let lines = sdk_app(&["mixed-echo", "127.0.0.1", &port.to_string()]).await?;
     assert_eq!(lines, [format!("echoed {}", data.len())]);
     let back = tokio::time::timeout(WAIT, back).await???;
     assert_eq!(back.len(), data.len());
@@ -236,13 +231,7 @@ async fn a_burst_of_bulk_writes_arrives_whole() -> anyhow::Result<()> {
         Ok(got)
     })
     .await?;
-    let (exit, lines) = run(
-        SDK_APP,
-        &["burst", "127.0.0.1", &port.to_string()],
-        loopback(),
-    )
-    .await?;
-    assert_success(&exit, &lines)?;
+    let lines = sdk_app(&["burst", "127.0.0.1", &port.to_string()]).await?;
     assert_eq!(lines, ["sent 1500000"]);
     let got = tokio::time::timeout(WAIT, received).await???;
     let want: Vec<u8> = (0..300 * 5000u32).map(|i| (i % 251) as u8).collect();
@@ -267,13 +256,7 @@ async fn large_readexactly_keeps_bytes_across_a_timeout_and_reports_eof() -> any
         Ok(())
     })
     .await?;
-    let (exit, lines) = run(
-        SDK_APP,
-        &["exact", "127.0.0.1", &port.to_string()],
-        loopback(),
-    )
-    .await?;
-    assert_success(&exit, &lines)?;
+    let lines = sdk_app(&["exact", "127.0.0.1", &port.to_string()]).await?;
     assert_eq!(
         lines,
         [
@@ -300,8 +283,7 @@ async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     let path = dir.path().join("nobody.sock");
     let path = path.to_string_lossy();
     let args = ["unsupported", &path, "127.0.0.1", &port.to_string()];
-    let (exit, lines) = run(SDK_APP, &args, loopback()).await?;
-    assert_success(&exit, &lines)?;
+    let lines = sdk_app(&args).await?;
     assert_eq!(lines.len(), 3, "{lines:?}");
     // Unix sockets: not built yet (NotImplementedError), or the path is not granted.
     assert!(
