@@ -2,9 +2,9 @@
 //! `futures::io::copy`, `copy_buf`, `AsyncBufReadExt::lines`) runs on wasio.
 //!
 //! `poll_read` asks the provider for at most the caller's buffer size (sync fast path first), so
-//! nothing is left over; from 4 KiB buffered on, the bytes come through the bulk channel. `poll_fill_buf` reads up to 64 KiB into the reader's own buffer; bytes it
-//! took and the caller did not `consume` are handed out first by every later read, asyncio
-//! methods included.
+//! nothing is left over; from 4 KiB buffered on, the bytes come through the bulk channel.
+//! `poll_fill_buf` reads up to 64 KiB into the reader's own buffer; bytes it took and the caller
+//! did not `consume` are handed out first by every later read, asyncio methods included.
 
 use std::io;
 use std::pin::Pin;
@@ -60,9 +60,7 @@ impl Reader {
         self.in_flight = None;
         Poll::Ready(Some(result.map_err(io_error)))
     }
-}
 
-impl Reader {
     /// A read of `room` buffered bytes through the bulk channel, as a call that can stay in
     /// flight. It cannot find nothing (the bytes are buffered and only this reader takes them),
     /// but if it did, it falls back to the waiting list read.

@@ -298,7 +298,8 @@ impl Reader {
     /// is dropped or fails, so nothing is consumed until it returns. The timeout covers the whole
     /// call, as it does for the provider's `readexactly`.
     async fn readexactly_bulk(&mut self, n: usize) -> Result<Vec<u8>> {
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        // A timeout too large to add is no deadline.
+        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let have = self.taken_len();
             if have >= n {
