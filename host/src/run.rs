@@ -140,7 +140,9 @@ pub async fn run<T: WasioView>(
         let ctx = data.host().ctx;
         ctx.limiter()
     });
-    let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
+    // A timeout beyond what the clock can represent never fires: no deadline, not a panic.
+    let deadline =
+        timeout.and_then(|timeout| Some((Instant::now().checked_add(timeout)?, timeout)));
     let ticker = match deadline {
         Some((deadline, timeout)) => {
             store.set_epoch_deadline(1);

@@ -312,6 +312,20 @@ fn timeout_stops_an_app_that_computes_forever() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A timeout beyond what the clock can represent is accepted and never fires (it used to
+/// panic the host when it computed the deadline).
+#[test]
+fn a_timeout_too_far_away_never_fires() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let far = "10000000000000000000s";
+    let out = wasio_within(
+        &["run", &app, "--timeout", far, "--", "alloc", "1"],
+        RUN_LIMIT,
+    )?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Ok(())
+}
+
 #[test]
 fn the_memory_cap_ends_the_run_with_137() -> anyhow::Result<()> {
     let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
