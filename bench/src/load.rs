@@ -99,6 +99,9 @@ pub enum Workload {
     Bulk,
     /// Connect, one exchange, close.
     Connections,
+    /// One-way bulk transfer through a TLS echo (`serve SYSTEM tls-echo`), trusting the
+    /// certificate the last benchmark run made.
+    TlsBulk,
 }
 
 impl Workload {
@@ -106,7 +109,7 @@ impl Workload {
     pub fn unit(self) -> &'static str {
         match self {
             Workload::PingPong => "req/s",
-            Workload::Bulk => "MB/s",
+            Workload::Bulk | Workload::TlsBulk => "MB/s",
             Workload::Connections => "connections/s",
         }
     }
@@ -125,6 +128,8 @@ pub async fn drive(
         // About 1 GB/s: the bytes a window of that length would move.
         Workload::Bulk => bulk(port, (window.as_secs_f64() * 1e9) as usize).await,
         Workload::Connections => connection_rate(port, window).await,
+        // About 250 MB/s: what TLS echo moves in such a window.
+        Workload::TlsBulk => tls_bulk(port, (window.as_secs_f64() * 2.5e8) as usize).await,
     }
 }
 
