@@ -307,12 +307,8 @@ impl Reader {
             }
             let missing = (n - have) as u64;
             let room = self.inner.buffered().min(missing);
-            let now = if room >= BULK_MIN as u64 {
-                // `room` fits in memory: it is buffered in the provider.
-                let room = usize::try_from(room).unwrap_or(usize::MAX);
-                bulk::try_read(&self.inner, &self.channel, room).await
-            } else if room > 0 {
-                self.inner.try_read(room as i64)
+            let now = if room > 0 {
+                self.try_take(room, room as i64).await
             } else {
                 None
             };
@@ -339,6 +335,22 @@ impl Reader {
 
     // ---- shared by the asyncio methods and the poll-based adapters ----
 
+    /// Takes up to `n` bytes without waiting, `room` of them known to be buffered: through the
+    /// bulk channel from `BULK_MIN` bytes on, else as a list. `None`: the read would wait.
+    async fn try_take(
+        &mut self,
+        room: u64,
+        n: i64,
+    ) -> Option<std::result::Result<Vec<u8>, ErrorCode>> {
+        if room >= BULK_MIN as u64 {
+            // `room` fits in memory: it is buffered in the provider.
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            bulk::try_read(&self.inner, &self.channel, room).await
+        } else {
+            self.inner.try_read(n)
+        }
+    }
+
     /// `read(n)`: fast path first, the async call only to wait (or the wait first, when the last
     /// read emptied the buffer). With n > 0 the wait is `wait-readable` (it consumes nothing and
     /// says how much is buffered), and from `BULK_MIN` bytes on they come in bulk.
@@ -356,14 +368,7 @@ impl Reader {
         }
         loop {
             let buffered = known.take().unwrap_or_else(|| self.inner.buffered());
-            let room = buffered.min(n as u64);
-            let now = if room >= BULK_MIN as u64 {
-                // `room` fits in memory: it is buffered in the provider.
-                let room = usize::try_from(room).unwrap_or(usize::MAX);
-                bulk::try_read(&self.inner, &self.channel, room).await
-            } else {
-                self.inner.try_read(n)
-            };
+            let now = self.try_take(buffered.min(n as u64), n).await;
             if let Some(result) = now {
                 // Until the app yields, the provider cannot receive more: a read that took all
                 // that was buffered leaves the next one nothing to find.
