@@ -29,6 +29,17 @@ where
     Ok((port, rx))
 }
 
+/// Waits for what a peer received and checks it is `want`, every byte in order.
+async fn arrives_whole(
+    received: oneshot::Receiver<anyhow::Result<Vec<u8>>>,
+    want: &[u8],
+) -> anyhow::Result<()> {
+    let got = tokio::time::timeout(WAIT, received).await???;
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the data arrived different");
+    Ok(())
+}
+
 /// Runs the SDK test app with `args` (the scenario first), expects it to succeed, and returns
 /// the lines it printed.
 async fn sdk_app(args: &[&str]) -> anyhow::Result<Vec<String>> {
@@ -199,9 +210,7 @@ async fn futures_io_copy_between_two_connections() -> anyhow::Result<()> {
         lines,
         ["copied 1048576 to b", "copied 1048576 to a", "done"]
     );
-    let back = tokio::time::timeout(WAIT, back_at_a).await???;
-    assert_eq!(back.len(), data.len());
-    assert!(back == data, "the data came back different");
+    arrives_whole(back_at_a, &data).await?;
     Ok(())
 }
 
@@ -215,9 +224,7 @@ async fn mixed_reads_and_writes_echo_every_byte_in_order() -> anyhow::Result<()>
     let (port, back) = peer(move |s| send_and_collect(s, sent)).await?;
     let lines = sdk_app(&["mixed-echo", "127.0.0.1", &port.to_string()]).await?;
     assert_eq!(lines, [format!("echoed {}", data.len())]);
-    let back = tokio::time::timeout(WAIT, back).await???;
-    assert_eq!(back.len(), data.len());
-    assert!(back == data, "the data came back different");
+    arrives_whole(back, &data).await?;
     Ok(())
 }
 
@@ -233,11 +240,8 @@ async fn a_burst_of_bulk_writes_arrives_whole() -> anyhow::Result<()> {
     .await?;
     let lines = sdk_app(&["burst", "127.0.0.1", &port.to_string()]).await?;
     assert_eq!(lines, ["sent 1500000"]);
-    let got = tokio::time::timeout(WAIT, received).await???;
     let want: Vec<u8> = (0..300 * 5000u32).map(|i| (i % 251) as u8).collect();
-    assert_eq!(got.len(), want.len());
-    assert!(got == want, "the data arrived different");
-    Ok(())
+    arrives_whole(received, &want).await
 }
 
 /// `readexactly` of 4 KiB or more pulls bytes in bulk as they come; a timeout keeps what came,
