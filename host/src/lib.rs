@@ -24,6 +24,7 @@ pub mod ctx;
 pub mod embedded;
 pub mod host_impl;
 pub mod limits;
+pub mod pipe;
 pub mod preopen;
 pub mod run;
 pub mod streams_io;

@@ -5,11 +5,11 @@
 //!   it dropped) at EOF or at the first read error.
 //! - [`WriteConsumer`] drains a guest-written `stream<u8>` into any [`AsyncWrite`]: attach it with
 //!   `stream.pipe(store, WriteConsumer::new(writer))`. When the guest drops its end, the consumer
-//!   is dropped, and with it the writer (for a [`tokio::io::DuplexStream`] that is EOF for the
+//!   is dropped, and with it the writer (for a [`crate::pipe::PipeWriter`] that is EOF for the
 //!   other end). A write error or a zero-length write ends the stream for the guest.
 //!
 //! Neither adapter flushes or shuts its inner I/O down by itself: they are meant for in-memory
-//! pipes (`tokio::io::duplex`) or sockets, where a write completes when the bytes are handed
+//! pipes ([`crate::pipe`]) or sockets, where a write completes when the bytes are handed
 //! over. Whoever owns the other end of the pipe (e.g. the TLS session task) does the protocol
 //! work, flushing and shutdown. Both adapters are generic over the store data, so any host
 //! interface (TLS sessions, host sockets) can use them.
