@@ -16,6 +16,7 @@ pub mod model;
 pub mod read;
 pub mod read_exactly;
 pub mod read_line;
+pub mod read_lines;
 pub mod read_until;
 pub mod separator;
 pub mod staggered;

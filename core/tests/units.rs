@@ -534,3 +534,66 @@ fn watermarks_rules_and_edges() {
     let err = WaterMarks::new(Some(4), Some(5)).unwrap_err();
     assert!(err.to_string().contains("high must be >= low"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// read_lines: several readlines at once
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+    /// `read_lines` hands over exactly what successive `read_line`s return while they return
+    /// whole lines within `max`, and leaves the buffer as they do; without a whole line it is one
+    /// `read_line`.
+    #[test]
+    fn read_lines_is_readline_repeated(
+        data in proptest::collection::vec(prop_oneof![4 => any::<u8>(), 1 => Just(b'\n')], 0..40),
+        eof in any::<bool>(),
+        limit in 1usize..12,
+        max in 0usize..30,
+    ) {
+        use wasio_core::Attempt;
+        use wasio_core::read_line::read_line;
+        use wasio_core::read_lines::read_lines;
+        let fill = |b: &mut ReadBuffer| {
+            b.extend_from_slice(&data);
+            if eof {
+                b.set_eof();
+            }
+        };
+        let (mut batch, mut single) = (ReadBuffer::new(), ReadBuffer::new());
+        fill(&mut batch);
+        fill(&mut single);
+        let got = read_lines(&mut batch, limit, max);
+        let mut expected = Vec::new();
+        let mut first = None;
+        loop {
+            let before = single.as_slice().to_vec();
+            let one = read_line(&mut single, limit);
+            let whole = matches!(&one, Attempt::Done(Ok(line)) if line.ends_with(b"\n"));
+            let fits = expected.is_empty() || matches!(
+                &one, Attempt::Done(Ok(line)) if expected.len() + line.len() <= max);
+            if !(whole && fits) {
+                if expected.is_empty() {
+                    first = Some(one);
+                } else {
+                    // Undo the attempt that the batch would not have made.
+                    single = ReadBuffer::new();
+                    single.extend_from_slice(&before);
+                    if eof {
+                        single.set_eof();
+                    }
+                }
+                break;
+            }
+            if let Attempt::Done(Ok(line)) = one {
+                expected.extend_from_slice(&line);
+            }
+        }
+        match first {
+            Some(one) => prop_assert_eq!(got, one),
+            None => prop_assert_eq!(got, Attempt::Done(Ok(expected))),
+        }
+        prop_assert_eq!(batch.as_slice(), single.as_slice());
+        prop_assert_eq!(batch.eof(), single.eof());
+    }
+}
