@@ -478,6 +478,16 @@ impl Conn {
         self.st.borrow_mut().rbuf.unread(bytes);
     }
 
+    /// Puts back bytes the app took ahead and did not use (`reader.unread`, `start-tls`'s
+    /// `ahead`), and wakes a waiting read, which may now find what it needs.
+    pub fn give_back(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.unread(bytes);
+        self.read_ev.notify();
+    }
+
     /// Stores an error for the reader (asyncio `set_exception`) and wakes a waiting read.
     pub fn set_exception(&self, error: ErrorCode) {
         self.st.borrow_mut().stored_error = Some(error);

@@ -13,7 +13,9 @@ use crate::task_exit;
 use crate::timeout::with_timeout;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasio_core::{Attempt, Demand, ReadBuffer, read, read_exactly, read_line, read_until};
+use wasio_core::{
+    Attempt, Demand, ReadBuffer, read, read_exactly, read_line, read_lines, read_until,
+};
 use wit_bindgen::{FutureReader, StreamReader, StreamWriter};
 
 /// The read half of a connection.
@@ -52,6 +54,16 @@ fn until_attempt(
 
 fn line_attempt(buf: &mut ReadBuffer, limit: usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
     match read_line::read_line(buf, limit) {
+        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
+        Attempt::NeedMore => Attempt::NeedMore,
+    }
+}
+
+fn lines_attempt(
+    max: u64,
+) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    move |buf, limit| match read_lines::read_lines(buf, limit, max) {
         Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
         Attempt::NeedMore => Attempt::NeedMore,
     }
@@ -233,6 +245,14 @@ impl GuestReader for ReaderImpl {
 
     fn try_readline(&self) -> Option<Result<Vec<u8>, ErrorCode>> {
         self.try_op(line_attempt)
+    }
+
+    fn try_readlines(&self, max: u64) -> Option<Result<Vec<u8>, ErrorCode>> {
+        self.try_op(lines_attempt(max))
+    }
+
+    fn unread(&self, data: Vec<u8>) {
+        self.conn.give_back(data);
     }
 
     async fn readline(&self, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {

@@ -150,8 +150,11 @@ impl GuestWriter for WriterImpl {
         server_hostname: Option<String>,
         handshake_timeout: Option<u64>,
         shutdown_timeout: Option<u64>,
+        ahead: Vec<u8>,
     ) -> Result<(), ErrorCode> {
         task_exit::deferred(async move {
+            // Back in the reader's buffer first, so no error below loses them.
+            self.conn.give_back(ahead);
             if self.conn.is_tls() {
                 return Err(invalid("the connection already uses TLS"));
             }

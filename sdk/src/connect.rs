@@ -10,7 +10,10 @@ use crate::writer::Writer;
 /// A connection's halves as SDK types.
 pub(crate) fn split(connection: Connection) -> (Reader, Writer) {
     let (reader, writer) = Connection::split(connection);
-    (Reader::from_raw(reader), Writer::from_raw(writer))
+    let (reader, mut writer) = (Reader::from_raw(reader), Writer::from_raw(writer));
+    // The writer's `start_tls` passes on the lines the reader took ahead.
+    writer.ahead = reader.ahead.clone();
+    (reader, writer)
 }
 
 /// asyncio `open_connection(host, port)`: resolves `host`, tries every address, and returns the

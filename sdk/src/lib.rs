@@ -61,6 +61,7 @@ mod io_read;
 mod io_write;
 mod lines;
 mod options;
+mod read_ahead;
 mod reader;
 mod run;
 mod separators;

@@ -40,18 +40,13 @@ impl<'a> Lines<'a> {
             };
         }
         if reader.in_flight.is_none() {
-            if let Some(line) = reader.taken_line() {
+            if let Some(line) = reader.line_now() {
                 return Poll::Ready(line);
             }
-            match reader.inner.try_readline() {
-                Some(result) => return Poll::Ready(reader.prepend_taken(result)),
-                None => {
-                    let inner = reader.inner.clone();
-                    let timeout = nanos(reader.timeout());
-                    let call = Box::pin(async move { inner.readline(timeout).await });
-                    reader.in_flight = Some((Op::Line, call));
-                }
-            }
+            let inner = reader.inner.clone();
+            let timeout = nanos(reader.timeout());
+            let call = Box::pin(async move { inner.readline(timeout).await });
+            reader.in_flight = Some((Op::Line, call));
         }
         let Some((_, call)) = &mut reader.in_flight else {
             return Poll::Pending;

@@ -1,8 +1,8 @@
 //! [`Reader`]: the read half of a connection (asyncio `StreamReader`).
 //!
-//! Every read first tries the contract's sync fast path (`try-read`, `try-readline`, ...), which
-//! costs tens of nanoseconds when the provider already has what the read needs, and makes the
-//! async call (microseconds) only to wait.
+//! Every read first tries the contract's sync fast path (`try-read`, `try-readlines`, ...), which
+//! costs under a microsecond when the provider already has what the read needs, and makes the
+//! async call (several microseconds) only to wait.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -19,6 +19,7 @@ use crate::bulk::{self, BULK_MIN};
 use crate::error::{Error, Result};
 use crate::lines::Lines;
 use crate::options::nanos;
+use crate::read_ahead::{LINE_BATCH, SharedReadAhead};
 use crate::separators::Separators;
 
 /// A provider call in flight, owning its handle so it can live in the reader between polls.
@@ -74,6 +75,9 @@ pub struct Reader {
     /// wait: it then waits first and skips two calls that would find nothing (request/response
     /// traffic). Only a hint: either order returns the same bytes.
     expect_wait: bool,
+    /// Whole lines `readline` took ahead; shared with the connection's writer (see
+    /// `read_ahead`). Non-empty only while `taken` is empty.
+    pub(crate) ahead: SharedReadAhead,
 }
 
 impl Reader {
@@ -88,11 +92,13 @@ impl Reader {
             in_flight: None,
             channel: Rc::default(),
             expect_wait: false,
+            ahead: SharedReadAhead::default(),
         }
     }
 
     /// The contract's reader, for what the SDK does not wrap (e.g. `into-stream` via
-    /// [`Reader::into_raw`]).
+    /// [`Reader::into_raw`]). It does not see bytes this reader already holds: lines `readline`
+    /// took ahead and bytes `AsyncBufRead::fill_buf` took.
     pub fn raw(&self) -> &raw::Reader {
         &self.inner
     }
@@ -116,17 +122,22 @@ impl Reader {
 
     /// Changes the limit. Errors: [`Error::InvalidArgument`] for 0.
     pub fn set_limit(&self, limit: u64) -> Result<()> {
+        // Lines taken ahead were checked against the old limit.
+        self.give_back();
         Ok(self.inner.set_limit(limit)?)
     }
 
     /// Bytes received and not read yet.
     pub fn buffered(&self) -> u64 {
-        self.inner.buffered() + self.taken_len() as u64
+        self.inner.buffered() + (self.taken_len() + self.ahead.borrow().len()) as u64
     }
 
     /// True when EOF was received and nothing is left to read (asyncio `at_eof`).
     pub fn at_eof(&self) -> bool {
-        self.taken_len() == 0 && self.in_flight.is_none() && self.inner.at_eof()
+        self.taken_len() == 0
+            && self.ahead.borrow().len() == 0
+            && self.in_flight.is_none()
+            && self.inner.at_eof()
     }
 
     /// The stored error, if any (asyncio `exception`).
@@ -146,6 +157,7 @@ impl Reader {
     /// Cancel safety: safe, nothing is consumed until the call returns.
     pub async fn read(&mut self, n: i64) -> Result<Vec<u8>> {
         self.settle().await;
+        self.give_back();
         if self.taken_len() > 0 && n != 0 {
             if n > 0 {
                 return Ok(self.take_taken(usize::try_from(n).unwrap_or(usize::MAX)));
@@ -167,6 +179,7 @@ impl Reader {
     /// Cancel safety: safe, nothing is consumed until the call returns.
     pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>> {
         self.settle().await;
+        self.give_back();
         let have = self.taken_len();
         if have >= n {
             return Ok(self.take_taken(n));
@@ -217,6 +230,7 @@ impl Reader {
     pub async fn readuntil(&mut self, separators: impl Separators) -> Result<Vec<u8>> {
         let separators = separators.into_separators();
         self.settle().await;
+        self.give_back();
         if self.taken_len() > 0 {
             if separators.is_empty() || separators.iter().any(|s| s.is_empty()) {
                 return Err(Error::InvalidArgument(
@@ -250,15 +264,17 @@ impl Reader {
     /// `ValueError` with the same message), after discarding through the newline, or the whole
     /// buffer when none is there; the stored error; [`Error::Timeout`].
     /// Cancel safety: safe, nothing is consumed until the call returns.
+    ///
+    /// One call to the provider hands over every whole line it has buffered (up to 64 KiB); the
+    /// next `readline`s return them without a call. Other reads, [`Reader::into_raw`] and
+    /// [`Writer::start_tls`](crate::Writer::start_tls) put the lines not returned yet back first,
+    /// so every read sees the bytes in order, under the provider's rules.
     pub async fn readline(&mut self) -> Result<Vec<u8>> {
         self.settle().await;
-        if let Some(line) = self.taken_line() {
+        if let Some(line) = self.line_now() {
             return line;
         }
-        let result = match self.inner.try_readline() {
-            Some(result) => result,
-            None => self.inner.readline(nanos(self.timeout)).await,
-        };
+        let result = self.inner.readline(nanos(self.timeout)).await;
         self.prepend_taken(result)
     }
 
@@ -288,6 +304,7 @@ impl Reader {
                 "bytes taken by fill_buf are not consumed".to_string(),
             ));
         }
+        self.give_back();
         self.in_flight = None;
         Rc::try_unwrap(self.inner).map_err(|_| Error::Busy(crate::error::READ_BUSY))
     }
@@ -435,6 +452,38 @@ impl Reader {
     /// `poll_settle` as a future.
     async fn settle(&mut self) {
         std::future::poll_fn(|cx| self.poll_settle(cx)).await
+    }
+
+    /// Puts the lines taken ahead and not handed out back into the provider, for any read
+    /// other than `readline` (see `read_ahead`).
+    pub(crate) fn give_back(&self) {
+        let rest = self.ahead.borrow_mut().take_rest();
+        if !rest.is_empty() {
+            self.inner.unread(&rest);
+        }
+    }
+
+    /// `readline` without waiting: a line taken ahead, a whole line in `taken`, or one
+    /// `try-readlines` call (keeping the lines after the first). `None`: it would wait.
+    pub(crate) fn line_now(&mut self) -> Option<Result<Vec<u8>>> {
+        if let Some(line) = self.ahead.borrow_mut().next_line() {
+            return Some(Ok(line));
+        }
+        if let Some(line) = self.taken_line() {
+            return Some(line);
+        }
+        if self.taken_len() > 0 {
+            let result = self.inner.try_readline()?;
+            return Some(self.prepend_taken(result));
+        }
+        match self.inner.try_readlines(LINE_BATCH)? {
+            Ok(lines) if lines.ends_with(b"\n") => {
+                let mut ahead = self.ahead.borrow_mut();
+                ahead.fill(lines);
+                ahead.next_line().map(Ok)
+            }
+            other => Some(other.map_err(Error::from)),
+        }
     }
 
     /// A line (or the deferred error) out of `taken`, if `taken` has a whole one.

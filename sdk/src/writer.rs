@@ -13,6 +13,7 @@ use crate::bindings::wasio::streams::types::{ErrorCode, ExtraInfo, SocketAddress
 use crate::bulk::{self, BULK_MIN};
 use crate::error::Result;
 use crate::options::nanos;
+use crate::read_ahead::SharedReadAhead;
 
 /// A drain or close call kept in the writer between polls of `AsyncWrite`.
 pub(crate) type PendingUnit = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
@@ -44,6 +45,8 @@ pub struct Writer {
     pub(crate) draining: Option<PendingUnit>,
     /// An `AsyncWrite` close (`wait_closed`) in flight.
     pub(crate) closing: Option<PendingUnit>,
+    /// The lines the connection's reader took ahead, which `start_tls` passes on.
+    pub(crate) ahead: SharedReadAhead,
 }
 
 impl Clone for Writer {
@@ -54,6 +57,7 @@ impl Clone for Writer {
             timeout: self.timeout,
             draining: None,
             closing: None,
+            ahead: self.ahead.clone(),
         }
     }
 }
@@ -66,6 +70,7 @@ impl Writer {
             timeout: None,
             draining: None,
             closing: None,
+            ahead: SharedReadAhead::default(),
         }
     }
 
@@ -203,6 +208,8 @@ impl Writer {
         handshake_timeout: Option<Duration>,
         shutdown_timeout: Option<Duration>,
     ) -> Result<()> {
+        // Lines the reader took ahead are the provider's again before anything else happens.
+        let ahead = self.ahead.borrow_mut().take_rest();
         Ok(self
             .inner
             .start_tls(
@@ -210,6 +217,7 @@ impl Writer {
                 server_hostname.map(str::to_string),
                 nanos(handshake_timeout),
                 nanos(shutdown_timeout),
+                ahead,
             )
             .await?)
     }

@@ -12,6 +12,8 @@
 //!   provider lets wait to exit, so some calls must wait), then `write_eof` and close.
 //! - `exact HOST PORT`: large `readexactly` calls (the SDK's bulk form): one that times out with
 //!   part of its bytes there, one that then gets all of them, one that meets EOF.
+//! - `lines-ahead HOST PORT`: the peer sends `one\ntwo\nthree\nfour\ntail` and closes;
+//!   `readline`s that take lines ahead, mixed with `buffered`, `readuntil` and `lines()`.
 //! - `unsupported PATH HOST PORT`: what `open_unix_connection` and `start_tls` (against a peer
 //!   that never answers, 200 ms handshake timeout) report here.
 
@@ -33,6 +35,7 @@ async fn main() -> Result<(), String> {
         ["mixed-echo", host, port] => mixed_echo(host, parse(port)?).await,
         ["burst", host, port] => burst(host, parse(port)?).await,
         ["exact", host, port] => exact(host, parse(port)?).await,
+        ["lines-ahead", host, port] => lines_ahead(host, parse(port)?).await,
         ["unsupported", path, host, port] => unsupported(path, host, parse(port)?).await,
         _ => return Err(format!("usage: sdk-app SCENARIO ARGS; got {args:?}")),
     };
@@ -259,6 +262,31 @@ async fn mixed_echo(host: &str, port: u16) -> wasio_sdk::Result<()> {
         pieces += 1;
     }
     println!("echoed {total}");
+    writer.close();
+    writer.wait_closed().await
+}
+
+/// The peer sends `one\ntwo\nthree\nfour\ntail` in one write and closes.
+async fn lines_ahead(host: &str, port: u16) -> wasio_sdk::Result<()> {
+    let (mut reader, writer) = wasio_sdk::open_connection(host, port).await?;
+    let show = |b: &[u8]| String::from_utf8_lossy(b).escape_debug().to_string();
+    let first = reader.readline().await?;
+    println!("first {} buffered {}", show(&first), reader.buffered());
+    let second = reader.readline().await?;
+    println!(
+        "second {} buffered {} at_eof {}",
+        show(&second),
+        reader.buffered(),
+        reader.at_eof()
+    );
+    let until = reader.readuntil("ee\n").await?;
+    println!("until {} buffered {}", show(&until), reader.buffered());
+    let rest: Vec<String> = reader
+        .lines()
+        .map(|line| line.map_or_else(|e| e.exception_name().to_string(), |l| show(&l)))
+        .collect()
+        .await;
+    println!("lines {rest:?} at_eof {}", reader.at_eof());
     writer.close();
     writer.wait_closed().await
 }

@@ -27,6 +27,7 @@ mod bindings {
 
 mod bulk_tests;
 mod harness;
+mod lines_ahead_tests;
 mod reader_tests;
 mod server_tests;
 mod writer_tests;
@@ -51,6 +52,8 @@ tests![
     bulk_tests::bulk_read_hands_bytes_over_in_order,
     bulk_tests::bulk_read_misuse_consumes_nothing,
     bulk_tests::wait_readable_consumes_nothing,
+    lines_ahead_tests::try_readlines_hands_over_whole_lines_as_readline_would,
+    lines_ahead_tests::unread_bytes_are_read_first_and_wake_a_waiting_read,
     bulk_tests::bulk_write_queues_the_streams_bytes,
     bulk_tests::bulk_write_respects_the_cap,
     bulk_tests::stream_forms_carry_every_byte_in_order,

@@ -274,6 +274,32 @@ async fn large_readexactly_keeps_bytes_across_a_timeout_and_reports_eof() -> any
     Ok(())
 }
 
+/// `readline` takes every whole line buffered in one call; the lines it holds count as buffered
+/// and go back to the provider before any other read, so the bytes come out in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_taken_ahead_keep_their_order_across_other_reads() -> anyhow::Result<()> {
+    let (port, done) = peer(|mut s| async move {
+        s.write_all(b"one\ntwo\nthree\nfour\ntail").await?;
+        s.shutdown().await?;
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).await?;
+        Ok(())
+    })
+    .await?;
+    let lines = sdk_app(&["lines-ahead", "127.0.0.1", &port.to_string()]).await?;
+    assert_eq!(
+        lines,
+        [
+            "first one\\n buffered 19",
+            "second two\\n buffered 15 at_eof false",
+            "until three\\n buffered 9",
+            "lines [\"four\\\\n\", \"tail\"] at_eof true",
+        ]
+    );
+    tokio::time::timeout(WAIT, done).await???;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     // A peer that never speaks TLS: start_tls must end within its handshake timeout.

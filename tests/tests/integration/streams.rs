@@ -41,6 +41,8 @@ ported![
     bulk_read_hands_bytes_over_in_order,
     bulk_read_misuse_consumes_nothing,
     wait_readable_consumes_nothing,
+    try_readlines_hands_over_whole_lines_as_readline_would,
+    unread_bytes_are_read_first_and_wake_a_waiting_read,
     bulk_write_queues_the_streams_bytes,
     bulk_write_respects_the_cap,
     stream_forms_carry_every_byte_in_order,

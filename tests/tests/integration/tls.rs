@@ -535,12 +535,28 @@ async fn start_tls_with_cpython_both_ways() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_tls_keeps_a_client_hello_that_came_with_the_last_line() -> anyhow::Result<()> {
+    let took = start_tls_after_a_pipelined_client_hello(&[]).await?;
+    assert_eq!(took, "server took ahead 0");
+    Ok(())
+}
+
+/// `start-tls`'s `ahead`: bytes the app read out of the reader (here the whole pipelined
+/// ClientHello) go to the session first, so the handshake still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_tls_feeds_bytes_the_app_took_ahead() -> anyhow::Result<()> {
+    let took = start_tls_after_a_pipelined_client_hello(&["--take-ahead"]).await?;
+    assert_ne!(took, "server took ahead 0", "the app took nothing ahead");
+    Ok(())
+}
+
+/// A client that sends "STARTTLS\n" and its ClientHello in one write against the tls-app
+/// `starttls-server` with `options`; checks the TLS echo and returns the server's
+/// `server took ahead N` line.
+async fn start_tls_after_a_pipelined_client_hello(options: &[&str]) -> anyhow::Result<String> {
     let pki = Pki::new()?;
-    let (mut server, port) = tls_server(
-        "starttls-server",
-        &["--cert", &pki.server_cert, "--key", &pki.server_key],
-    )
-    .await?;
+    let mut args = vec!["--cert", &pki.server_cert, "--key", &pki.server_key];
+    args.extend_from_slice(options);
+    let (mut server, port) = tls_server("starttls-server", &args).await?;
     let ca = pki.ca.clone();
     let client = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         use rustls_pki_types::pem::PemObject;
@@ -579,8 +595,9 @@ async fn start_tls_keeps_a_client_hello_that_came_with_the_last_line() -> anyhow
         buffered, "server buffered 0",
         "the ClientHello was not buffered"
     );
+    let took = server.line_starting("server took ahead ").await?;
     server.line_starting("server closed Ok").await?;
-    Ok(())
+    Ok(took)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

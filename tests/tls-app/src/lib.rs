@@ -15,7 +15,8 @@
 //! Options: `--ca PEM`, `--cert PEM --key PEM` (client certificate, or the server identity),
 //! `--client-ca PEM` (server: ask for client certificates), `--optional-client-cert`,
 //! `--server-hostname NAME`, `--alpn P` (repeatable), `--handshake-timeout-ms N`,
-//! `--shutdown-timeout-ms N`, `--read-timeout-ms N`.
+//! `--shutdown-timeout-ms N`, `--read-timeout-ms N`, `--take-ahead` (`starttls-server`: reads
+//! what is buffered after the `STARTTLS` line and passes it to `start_tls` as `ahead`).
 
 /// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
 #[allow(unsafe_code)]
@@ -49,6 +50,7 @@ struct Opts {
     handshake_timeout: Option<u64>,
     shutdown_timeout: Option<u64>,
     read_timeout: Option<u64>,
+    take_ahead: bool,
 }
 
 const MS: u64 = 1_000_000;
@@ -74,6 +76,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--handshake-timeout-ms" => o.handshake_timeout = Some(ms(value()?)?),
             "--shutdown-timeout-ms" => o.shutdown_timeout = Some(ms(value()?)?),
             "--read-timeout-ms" => o.read_timeout = Some(ms(value()?)?),
+            "--take-ahead" => o.take_ahead = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -248,12 +251,21 @@ async fn serve(host: String, port: u16, o: Opts, starttls: bool) -> Result<(), E
                     println!("server got {}", show(&line));
                     writer.write(b"OK\n")?;
                     println!("server buffered {}", reader.buffered());
+                    // `--take-ahead`: read what is buffered and hand it to start_tls as `ahead`.
+                    let ahead = match o.take_ahead {
+                        true => reader
+                            .try_read(reader.buffered().try_into().unwrap_or(i64::MAX))
+                            .unwrap_or(Ok(Vec::new()))?,
+                        false => Vec::new(),
+                    };
+                    println!("server took ahead {}", ahead.len());
                     writer
                         .start_tls(
                             TlsConfig::Server(o.server()?),
                             None,
                             o.handshake_timeout,
                             o.shutdown_timeout,
+                            ahead,
                         )
                         .await?;
                 }
@@ -301,6 +313,7 @@ async fn starttls_client(host: String, port: u16, o: &Opts) -> Result<(), ErrorC
             name,
             o.handshake_timeout,
             o.shutdown_timeout,
+            Vec::new(),
         )
         .await?;
     print_info("client", &writer);
