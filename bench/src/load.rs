@@ -102,6 +102,8 @@ pub enum Workload {
     /// One-way bulk transfer through a TLS echo (`serve SYSTEM tls-echo`), trusting the
     /// certificate the last benchmark run made.
     TlsBulk,
+    /// Pipelined 100-byte lines through a readline server (`serve SYSTEM lines`).
+    Lines,
 }
 
 impl Workload {
@@ -111,6 +113,7 @@ impl Workload {
             Workload::PingPong => "req/s",
             Workload::Bulk | Workload::TlsBulk => "MB/s",
             Workload::Connections => "connections/s",
+            Workload::Lines => "lines/s",
         }
     }
 }
@@ -130,6 +133,8 @@ pub async fn drive(
         Workload::Connections => connection_rate(port, window).await,
         // About 250 MB/s: what TLS echo moves in such a window.
         Workload::TlsBulk => tls_bulk(port, (window.as_secs_f64() * 2.5e8) as usize).await,
+        // About 500 000 lines/s.
+        Workload::Lines => lines(port, (window.as_secs_f64() * 5e5) as usize).await,
     }
 }
 
