@@ -14,7 +14,7 @@ use crate::timeout::with_timeout;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasio_core::{
-    Attempt, Demand, ReadBuffer, read, read_exactly, read_line, read_lines, read_until,
+    Attempt, Demand, ReadBuffer, ReadError, read, read_exactly, read_line, read_lines, read_until,
 };
 use wit_bindgen::{FutureReader, StreamReader, StreamWriter};
 
@@ -34,39 +34,35 @@ fn read_attempt(
     }
 }
 
-fn exactly_attempt(
-    n: u64,
-) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
-    move |buf, _| match read_exactly::read_exactly(buf, n) {
+/// A core attempt with its error as the contract's `error-code`.
+fn coded(attempt: Attempt<Result<Vec<u8>, ReadError>>) -> Attempt<Result<Vec<u8>, ErrorCode>> {
+    match attempt {
         Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
         Attempt::NeedMore => Attempt::NeedMore,
     }
+}
+
+fn exactly_attempt(
+    n: u64,
+) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
+    move |buf, _| coded(read_exactly::read_exactly(buf, n))
 }
 
 fn until_attempt(
     separators: &[Vec<u8>],
 ) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> + '_ {
-    move |buf, limit| match read_until::read_until(buf, separators, limit) {
-        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
-        Attempt::NeedMore => Attempt::NeedMore,
-    }
+    move |buf, limit| coded(read_until::read_until(buf, separators, limit))
 }
 
 fn line_attempt(buf: &mut ReadBuffer, limit: usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
-    match read_line::read_line(buf, limit) {
-        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
-        Attempt::NeedMore => Attempt::NeedMore,
-    }
+    coded(read_line::read_line(buf, limit))
 }
 
 fn lines_attempt(
     max: u64,
 ) -> impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>> {
     let max = usize::try_from(max).unwrap_or(usize::MAX);
-    move |buf, limit| match read_lines::read_lines(buf, limit, max) {
-        Attempt::Done(result) => Attempt::Done(result.map_err(Into::into)),
-        Attempt::NeedMore => Attempt::NeedMore,
-    }
+    move |buf, limit| coded(read_lines::read_lines(buf, limit, max))
 }
 
 /// A waiting read that needs more than what is buffered: one more byte than now.
