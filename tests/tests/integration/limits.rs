@@ -1,6 +1,6 @@
 //! The host's resource limits, enforced for real: connections (accepted and opened), the write
 //! queue cap and the memory cap. (The timeout and the exit statuses are tested through the
-//! `wasio` binary in host/tests/cli.rs.)
+//! `wasio` binary in host/tests/host/cli.rs.)
 
 use std::time::Duration;
 
