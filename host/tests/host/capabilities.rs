@@ -2,26 +2,22 @@
 #![cfg(feature = "embed")]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasio_host::capture::LineCapture;
-use wasio_host::embedded::{ECHO_CLIENT, prepare};
-use wasio_host::{AddrPattern, Capabilities, Exit, Runtime, WasioCtx};
-use wasmtime::component::Component;
+use wasio_host::{AddrPattern, Capabilities, Exit, WasioCtx};
 
-fn compiled_client() -> anyhow::Result<&'static (Runtime, Component)> {
-    // `get_or_init` makes concurrent tests wait for one compile instead of each compiling.
-    static CELL: OnceLock<Result<(Runtime, Component), String>> = OnceLock::new();
-    let compiled = CELL.get_or_init(|| {
-        let build = || -> anyhow::Result<(Runtime, Component)> {
-            let runtime = Runtime::new()?;
-            let component = runtime.compile(&prepare(ECHO_CLIENT)?)?;
-            Ok((runtime, component))
-        };
-        build().map_err(|e| format!("{e:#}"))
-    });
-    compiled.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+use crate::compiled_client;
+
+/// The client was refused by its grants: it exited with status 1 after printing the
+/// `AccessDenied` error.
+fn assert_access_denied(exit: &Exit, lines: &[String]) {
+    assert!(matches!(exit, Exit::Code(1)), "{exit}: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("AccessDenied")),
+        "{lines:?}"
+    );
 }
 
 /// A native echo server on loopback serving one connection.
@@ -91,11 +87,7 @@ async fn connecting_elsewhere_is_access_denied() -> anyhow::Result<()> {
     let addr = native_echo().await?;
     let other = format!("{}:{}", addr.ip(), addr.port().wrapping_add(1));
     let (exit, lines) = client(addr, grant_connect(&other)?).await?;
-    assert!(matches!(exit, Exit::Code(1)), "{exit}: {lines:?}");
-    assert!(
-        lines.iter().any(|l| l.contains("AccessDenied")),
-        "{lines:?}"
-    );
+    assert_access_denied(&exit, &lines);
     Ok(())
 }
 
@@ -105,11 +97,7 @@ async fn a_listen_grant_does_not_allow_connecting() -> anyhow::Result<()> {
     let mut caps = Capabilities::deny_all();
     caps.allow_listen("127.0.0.1:*".parse()?);
     let (exit, lines) = client(addr, caps).await?;
-    assert!(matches!(exit, Exit::Code(1)), "{exit}: {lines:?}");
-    assert!(
-        lines.iter().any(|l| l.contains("AccessDenied")),
-        "{lines:?}"
-    );
+    assert_access_denied(&exit, &lines);
     Ok(())
 }
 
@@ -117,10 +105,6 @@ async fn a_listen_grant_does_not_allow_connecting() -> anyhow::Result<()> {
 async fn no_grant_is_access_denied() -> anyhow::Result<()> {
     let addr = native_echo().await?;
     let (exit, lines) = client(addr, Capabilities::deny_all()).await?;
-    assert!(matches!(exit, Exit::Code(1)), "{exit}: {lines:?}");
-    assert!(
-        lines.iter().any(|l| l.contains("AccessDenied")),
-        "{lines:?}"
-    );
+    assert_access_denied(&exit, &lines);
     Ok(())
 }

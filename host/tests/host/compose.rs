@@ -1,28 +1,10 @@
 //! Composing the embedded examples with the embedded provider, and linking the result.
 #![cfg(feature = "embed")]
 
-use std::sync::OnceLock;
-
-use wasio_host::Runtime;
-use wasio_host::compose::{RUN_EXPORT, compose, imports_streams};
+use wasio_host::compose::{RUN_EXPORT, imports_streams};
 use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, PROVIDER, prepare};
-use wasmtime::component::Component;
 
-/// One runtime and one compiled composition of the echo client per test binary (compiling is
-/// the slow step).
-fn compiled_client() -> anyhow::Result<&'static (Runtime, Component)> {
-    // `get_or_init` makes concurrent tests wait for one compile instead of each compiling.
-    static CELL: OnceLock<Result<(Runtime, Component), String>> = OnceLock::new();
-    let compiled = CELL.get_or_init(|| {
-        let build = || -> anyhow::Result<(Runtime, Component)> {
-            let runtime = Runtime::new()?;
-            let component = runtime.compile(&compose(ECHO_CLIENT, PROVIDER)?)?;
-            Ok((runtime, component))
-        };
-        build().map_err(|e| format!("{e:#}"))
-    });
-    compiled.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
-}
+use crate::compiled_client;
 
 #[test]
 fn the_examples_import_streams_and_the_provider_does_not() -> anyhow::Result<()> {

@@ -5,3 +5,28 @@ mod capabilities;
 mod cli;
 mod cli_tls;
 mod compose;
+
+#[cfg(feature = "embed")]
+use std::sync::OnceLock;
+
+#[cfg(feature = "embed")]
+use wasio_host::{Runtime, compose::compose, embedded::ECHO_CLIENT, embedded::PROVIDER};
+#[cfg(feature = "embed")]
+use wasmtime::component::Component;
+
+/// One runtime and one compiled composition of the echo client (with the embedded provider) for
+/// all the tests here: compiling is the slow step.
+#[cfg(feature = "embed")]
+fn compiled_client() -> anyhow::Result<&'static (Runtime, Component)> {
+    // `get_or_init` makes concurrent tests wait for one compile instead of each compiling.
+    static CELL: OnceLock<Result<(Runtime, Component), String>> = OnceLock::new();
+    let compiled = CELL.get_or_init(|| {
+        let build = || -> anyhow::Result<(Runtime, Component)> {
+            let runtime = Runtime::new()?;
+            let component = runtime.compile(&compose(ECHO_CLIENT, PROVIDER)?)?;
+            Ok((runtime, component))
+        };
+        build().map_err(|e| format!("{e:#}"))
+    });
+    compiled.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+}
