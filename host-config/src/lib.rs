@@ -4,6 +4,7 @@
 //!
 //! - [`pattern`]: TCP address patterns (`--allow-connect`, `--allow-listen`).
 //! - [`unix_grants`]: Unix socket path grants (`--allow-unix`).
+//! - [`unix_path`]: Unix socket paths held by descriptor (what the grants check and the host uses).
 //! - [`listen`]: pre-opened listener specs (`--listen`).
 //! - [`pem`]: certificates, private keys and CA bundles in PEM, as apps hand them to the host's TLS.
 
@@ -11,3 +12,4 @@ pub mod listen;
 pub mod pattern;
 pub mod pem;
 pub mod unix_grants;
+pub mod unix_path;
