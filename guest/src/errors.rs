@@ -91,6 +91,7 @@ impl From<HostError> for ErrorCode {
             HostError::InvalidArgument(what) => ErrorCode::InvalidArgument(what),
             HostError::AddressInUse => ErrorCode::AddressInUse,
             HostError::AddressNotAvailable => ErrorCode::AddressNotAvailable,
+            HostError::NotFound => ErrorCode::NotFound,
             HostError::ConnectionRefused => ErrorCode::ConnectionRefused,
             HostError::ConnectionReset => ErrorCode::ConnectionReset,
             HostError::ConnectionAborted => ErrorCode::ConnectionAborted,

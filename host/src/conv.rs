@@ -17,8 +17,10 @@ impl From<&io::Error> for ErrorCode {
             K::Unsupported => Self::NotSupported(error.to_string()),
             K::InvalidInput | K::InvalidFilename => Self::InvalidArgument(error.to_string()),
             K::AddrInUse => Self::AddressInUse,
-            // A Unix socket path whose file or directory does not exist is "not available".
-            K::AddrNotAvailable | K::NotFound | K::NotADirectory => Self::AddressNotAvailable,
+            // A Unix socket path (or a directory on it) that does not exist: asyncio's
+            // FileNotFoundError.
+            K::NotFound => Self::NotFound,
+            K::AddrNotAvailable | K::NotADirectory => Self::AddressNotAvailable,
             K::ConnectionRefused => Self::ConnectionRefused,
             K::ConnectionReset => Self::ConnectionReset,
             K::ConnectionAborted => Self::ConnectionAborted,
@@ -51,7 +53,7 @@ mod tests {
             code(K::AddrNotAvailable),
             ErrorCode::AddressNotAvailable
         ));
-        assert!(matches!(code(K::NotFound), ErrorCode::AddressNotAvailable));
+        assert!(matches!(code(K::NotFound), ErrorCode::NotFound));
         assert!(matches!(
             code(K::NotADirectory),
             ErrorCode::AddressNotAvailable
@@ -93,7 +95,7 @@ mod tests {
         assert!(matches!(os(EACCES), ErrorCode::AccessDenied(m) if m.contains("ermission denied")));
         assert!(matches!(os(EADDRINUSE), ErrorCode::AddressInUse));
         assert!(matches!(os(ECONNREFUSED), ErrorCode::ConnectionRefused));
-        assert!(matches!(os(ENOENT), ErrorCode::AddressNotAvailable));
+        assert!(matches!(os(ENOENT), ErrorCode::NotFound));
         assert!(matches!(os(EPIPE), ErrorCode::BrokenPipe));
     }
 
@@ -108,7 +110,7 @@ mod tests {
         }
         let missing = std::fs::File::open("/nonexistent/wasio/conv/test");
         if let Err(e) = missing {
-            assert!(matches!(ErrorCode::from(e), ErrorCode::AddressNotAvailable));
+            assert!(matches!(ErrorCode::from(e), ErrorCode::NotFound));
         }
     }
 }

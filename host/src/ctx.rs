@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::capabilities::Capabilities;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::preopen::{Preopened, SocketFileGuard};
+use crate::unix_grants::HeldGrants;
 
 /// wasio's own per-run host state, next to wasmtime-wasi's [`WasiCtx`]: the network grants
 /// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too), the
@@ -18,6 +19,8 @@ use crate::preopen::{Preopened, SocketFileGuard};
 #[derive(Debug)]
 pub struct WasioHostCtx {
     capabilities: Capabilities,
+    /// The Unix path grants with their directories held open (from when this context is made).
+    unix_grants: HeldGrants,
     preopened: Vec<Preopened>,
     /// Socket files of adopted pre-opened Unix listeners, removed when the run ends.
     files: Vec<SocketFileGuard>,
@@ -42,6 +45,7 @@ impl WasioHostCtx {
     pub fn with_limits(capabilities: Capabilities, limits: Limits) -> Self {
         let memory = MemoryUsage::default();
         Self {
+            unix_grants: HeldGrants::new(capabilities.unix_grants()),
             capabilities,
             preopened: Vec::new(),
             files: Vec::new(),
@@ -70,6 +74,12 @@ impl WasioHostCtx {
     /// The run's network grants.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    /// The run's Unix path grants, holding the granted directories: the check behind every Unix
+    /// path the app connects to or listens on.
+    pub(crate) fn unix_grants(&self) -> &HeldGrants {
+        &self.unix_grants
     }
 
     /// Adds a pre-opened listener for the app to adopt.

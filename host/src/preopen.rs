@@ -25,7 +25,8 @@ pub struct Preopened {
 #[derive(Debug)]
 enum Listener {
     Tcp(std::net::TcpListener),
-    Unix(std::os::unix::net::UnixListener),
+    /// With the address as given (the kernel knows a path by its `/proc/self/fd` name).
+    Unix(std::os::unix::net::UnixListener, String),
 }
 
 /// Backlog of pre-opened listeners (asyncio's default).
@@ -57,7 +58,7 @@ impl Preopened {
                     .map_err(|e| anyhow::anyhow!("listening on {name}: {e}"))?;
                 Ok(Self {
                     name,
-                    listener: Listener::Unix(listener),
+                    listener: Listener::Unix(listener, path.clone()),
                     file: file.map(SocketFileGuard),
                 })
             }
@@ -75,13 +76,8 @@ impl Preopened {
             Listener::Tcp(l) => l
                 .local_addr()
                 .map_or_else(|_| "?".to_owned(), |a| a.to_string()),
-            Listener::Unix(l) => l.local_addr().map_or_else(
-                |_| "?".to_owned(),
-                |a| {
-                    a.as_pathname()
-                        .map_or_else(|| self.name.clone(), |p| p.display().to_string())
-                },
-            ),
+            Listener::Unix(_, address) if address.starts_with('\0') => self.name.clone(),
+            Listener::Unix(_, address) => address.clone(),
         }
     }
 
@@ -92,8 +88,8 @@ impl Preopened {
     ) -> std::io::Result<(String, HostSocket, Option<SocketFileGuard>)> {
         let socket = match self.listener {
             Listener::Tcp(l) => HostSocket::tcp_listener(tokio::net::TcpListener::from_std(l)?),
-            Listener::Unix(l) => {
-                HostSocket::unix_listener(tokio::net::UnixListener::from_std(l)?, None)
+            Listener::Unix(l, address) => {
+                HostSocket::unix_listener(tokio::net::UnixListener::from_std(l)?, &address, None)
             }
         };
         Ok((self.name, socket, self.file))

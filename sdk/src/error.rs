@@ -59,6 +59,8 @@ pub enum Error {
     AddressInUse,
     /// The local address cannot be used here (`OSError` EADDRNOTAVAIL).
     AddressNotAvailable,
+    /// The Unix socket path, or a directory on its way, does not exist (`FileNotFoundError`).
+    NotFound,
     /// The host name does not resolve (`socket.gaierror`).
     NameUnresolvable,
     /// The host did not grant this address or path (`PermissionError`); names what was denied.
@@ -91,6 +93,7 @@ impl Error {
             Error::BrokenPipe => "BrokenPipeError",
             Error::Timeout => "TimeoutError",
             Error::AddressInUse | Error::AddressNotAvailable | Error::Other(_) => "OSError",
+            Error::NotFound => "FileNotFoundError",
             Error::NameUnresolvable => "socket.gaierror",
             Error::AccessDenied(_) => "PermissionError",
             Error::NotSupported(_) => "NotImplementedError",
@@ -119,6 +122,7 @@ impl Error {
             Error::Timeout => ErrorCode::Timeout,
             Error::AddressInUse => ErrorCode::AddressInUse,
             Error::AddressNotAvailable => ErrorCode::AddressNotAvailable,
+            Error::NotFound => ErrorCode::NotFound,
             Error::NameUnresolvable => ErrorCode::NameUnresolvable,
             Error::AccessDenied(s) => ErrorCode::AccessDenied(s),
             Error::NotSupported(s) => ErrorCode::NotSupported(s),
@@ -148,6 +152,7 @@ impl From<ErrorCode> for Error {
             ErrorCode::Timeout => Error::Timeout,
             ErrorCode::AddressInUse => Error::AddressInUse,
             ErrorCode::AddressNotAvailable => Error::AddressNotAvailable,
+            ErrorCode::NotFound => Error::NotFound,
             ErrorCode::NameUnresolvable => Error::NameUnresolvable,
             ErrorCode::AccessDenied(s) => Error::AccessDenied(s),
             ErrorCode::NotSupported(s) => Error::NotSupported(s),
@@ -184,6 +189,7 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::AddressInUse => f.write_str("Address already in use"),
             Error::AddressNotAvailable => f.write_str("Cannot assign requested address"),
+            Error::NotFound => f.write_str("No such file or directory"),
             Error::NameUnresolvable => f.write_str("Name or service not known"),
             Error::AccessDenied(what) if what.is_empty() => f.write_str("Permission denied"),
             Error::AccessDenied(what) => write!(f, "Permission denied: {what}"),
@@ -215,6 +221,7 @@ impl From<Error> for std::io::Error {
             Error::Timeout => K::TimedOut,
             Error::AddressInUse => K::AddrInUse,
             Error::AddressNotAvailable => K::AddrNotAvailable,
+            Error::NotFound => K::NotFound,
             Error::NameUnresolvable => K::NotFound,
             Error::AccessDenied(_) => K::PermissionDenied,
             Error::NotSupported(_) => K::Unsupported,

@@ -88,7 +88,7 @@ mod tests {
             (type $ecd (variant
                 (case "access-denied" string) (case "not-supported" string)
                 (case "invalid-argument" string) (case "address-in-use")
-                (case "address-not-available") (case "connection-refused")
+                (case "address-not-available") (case "not-found") (case "connection-refused")
                 (case "connection-reset") (case "connection-aborted") (case "broken-pipe")
                 (case "timeout") (case "tls" string) (case "other" (option string))))
             (export "error-code" (type (eq $ecd)))))

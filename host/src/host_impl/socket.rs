@@ -3,13 +3,15 @@
 //! stream, its accept stream) and what is known of it (addresses, peer credentials, the socket
 //! file a Unix listener created).
 
+use std::ffi::OsString;
 use std::io;
-use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
-use std::path::PathBuf;
+use std::os::fd::{AsFd as _, OwnedFd};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use rustix::fs::FileType;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use wasio_host_config::unix_path::{self, FileId};
 
 use super::bindings::types::{ErrorCode, HostAddress, PeerCredentials};
 
@@ -56,7 +58,8 @@ pub(crate) enum NativeStream {
 
 /// A native listener.
 pub(crate) enum NativeListener {
-    Unix(UnixListener),
+    /// With the address the app knows it by, which its accepted connections have as theirs.
+    Unix(UnixListener, HostAddress),
     Tcp(TcpListener),
 }
 
@@ -75,6 +78,27 @@ impl HostSocket {
             gid: c.gid(),
         });
         Self::stream(NativeStream::Unix(stream), local, remote, credentials)
+    }
+
+    /// A Unix socket the app connected to `path`. A peer that bound its socket through
+    /// `/proc/self/fd` (a wasio listener, see `unix.rs`) shows as `path`.
+    pub fn unix_connected(stream: UnixStream, path: &str) -> Self {
+        let mut socket = Self::unix_stream(stream);
+        if let Kind::Stream(s) = &mut socket.kind
+            && matches!(&s.remote, HostAddress::Unix(p) if p.starts_with("/proc/self/fd/"))
+        {
+            s.remote = HostAddress::Unix(path.to_owned());
+        }
+        socket
+    }
+
+    /// A Unix socket accepted on a listener the app knows as `local`.
+    fn unix_accepted(stream: UnixStream, local: &HostAddress) -> Self {
+        let mut socket = Self::unix_stream(stream);
+        if let Kind::Stream(s) = &mut socket.kind {
+            s.local = local.clone();
+        }
+        socket
     }
 
     /// A connected TCP socket (accepted on a listener the host opened).
@@ -102,12 +126,12 @@ impl HostSocket {
         }
     }
 
-    /// A Unix listener; `file` is the socket file it created, for `cleanup`.
-    pub fn unix_listener(listener: UnixListener, file: Option<SocketFile>) -> Self {
-        let local = listener
-            .local_addr()
-            .map_or_else(|_| unnamed(), |a| unix_address(&a));
-        Self::listener(NativeListener::Unix(listener), local, file)
+    /// A Unix listener bound at `address` (as the app asked for it: the host binds paths through
+    /// `/proc/self/fd`, which the app must not see); `file` is the socket file it created, for
+    /// `cleanup`.
+    pub fn unix_listener(listener: UnixListener, address: &str, file: Option<SocketFile>) -> Self {
+        let local = HostAddress::Unix(address.to_owned());
+        Self::listener(NativeListener::Unix(listener, local.clone()), local, file)
     }
 
     /// A TCP listener.
@@ -217,9 +241,9 @@ impl NativeListener {
     /// Accepts the next connection as a new [`HostSocket`].
     pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<HostSocket>> {
         match self {
-            Self::Unix(l) => l
+            Self::Unix(l, local) => l
                 .poll_accept(cx)
-                .map_ok(|(stream, _)| HostSocket::unix_stream(stream)),
+                .map_ok(|(stream, _)| HostSocket::unix_accepted(stream, local)),
             Self::Tcp(l) => l
                 .poll_accept(cx)
                 .map_ok(|(stream, _)| HostSocket::tcp_stream(stream)),
@@ -227,45 +251,45 @@ impl NativeListener {
     }
 }
 
-/// The socket file a Unix listener created, identified by device, inode and (where the file
-/// system records it) birth time, so that a file that was removed or replaced since is
-/// recognised as not ours. CPython compares the inode only; a replacement created right after
-/// the removal can get the same inode number back, which the birth time tells apart.
+/// The socket file a Unix listener created: its name in the directory it was bound in (held
+/// open, so that removing it never resolves a path again), identified by device, inode and
+/// (where the file system records it) birth time, so that a file that was removed or replaced
+/// since is recognised as not ours. CPython compares the inode only; a replacement created right
+/// after the removal can get the same inode number back, which the birth time tells apart.
 #[derive(Debug)]
 pub struct SocketFile {
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
-    born: Option<std::time::SystemTime>,
+    dir: OwnedFd,
+    name: OsString,
+    id: FileId,
+    born: Option<(i64, u32)>,
 }
 
 impl SocketFile {
-    /// Notes the socket file now at `path` (just bound).
-    pub fn of(path: impl Into<PathBuf>) -> io::Result<Self> {
-        let path = path.into();
-        let meta = std::fs::symlink_metadata(&path)?;
+    /// Notes the socket file now at `name` in `dir` (just bound).
+    pub fn of(dir: OwnedFd, name: OsString) -> io::Result<Self> {
+        let Some((id, _, born)) = unix_path::stat_entry(dir.as_fd(), &name)? else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the socket file just bound is gone",
+            ));
+        };
         Ok(Self {
-            path,
-            dev: meta.dev(),
-            ino: meta.ino(),
-            born: meta.created().ok(),
+            dir,
+            name,
+            id,
+            born,
         })
     }
 
     /// Removes the file if it is still the socket this listener created; keeps a file that is
     /// gone or was replaced. Returns whether it removed it.
     pub fn remove_if_ours(&self) -> bool {
-        let Ok(meta) = std::fs::symlink_metadata(&self.path) else {
-            return false;
-        };
-        if !meta.file_type().is_socket()
-            || meta.dev() != self.dev
-            || meta.ino() != self.ino
-            || meta.created().ok() != self.born
-        {
-            return false;
+        match unix_path::stat_entry(self.dir.as_fd(), &self.name) {
+            Ok(Some((id, FileType::Socket, born))) if id == self.id && born == self.born => {
+                unix_path::remove_entry(self.dir.as_fd(), &self.name).is_ok()
+            }
+            _ => false,
         }
-        std::fs::remove_file(&self.path).is_ok()
     }
 }
 

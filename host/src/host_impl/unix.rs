@@ -3,10 +3,23 @@
 //!
 //! Every path is checked against the run's `--allow-unix` grants first; a path not granted is
 //! `access-denied`. An address starting with NUL is a Linux abstract-namespace name.
+//!
+//! What is checked is exactly what is used (see `wasio_host_config::unix_grants`): the path's
+//! directory is opened once and checked by identity, then the socket is bound in that held
+//! directory (through `/proc/self/fd/N/name`), a connect reaches the socket file opened from it
+//! without following a symlink (through `/proc/self/fd/M`), and a stale socket is removed from it
+//! only if it is the very file found dead. No path string is resolved by the kernel again after
+//! the check. The app still sees its own path as the listener's address.
 
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd as _, BorrowedFd};
 use std::path::Path;
 
+use rustix::fs::FileType;
 use tokio::net::{UnixListener, UnixStream};
+use wasio_host_config::unix_grants::Refusal;
+use wasio_host_config::unix_path::{self, FileId, MAX_PATH_LEN, Place};
 use wasmtime::component::{Accessor, Resource};
 use wasmtime::error::Context as _;
 
@@ -16,7 +29,8 @@ use super::bindings::unix::{Host, HostWithStore};
 use super::socket::{HostSocket, SocketFile};
 use crate::ctx::WasioHostView;
 
-/// Checks the form of a Unix socket address: not empty, no NUL except a leading one.
+/// Checks the form of a Unix socket address: not empty, no NUL except a leading one, a path no
+/// longer than a socket address holds (as the kernel would refuse it).
 fn check_form(address: &str) -> Result<(), ErrorCode> {
     let rest = address.strip_prefix('\0').unwrap_or(address);
     if address.is_empty() {
@@ -30,54 +44,137 @@ fn check_form(address: &str) -> Result<(), ErrorCode> {
                 .to_owned(),
         ));
     }
-    Ok(())
-}
-
-/// Checks the form and the grant of `address`.
-fn check(view: &WasioHostView<'_>, address: &str) -> Result<(), ErrorCode> {
-    check_form(address)?;
-    if !view.ctx.capabilities().unix_allowed(address) {
-        return Err(ErrorCode::AccessDenied(format!(
-            "the host has not granted the Unix socket path {:?} (wasio run --allow-unix PATH)",
-            address
+    if address.len() > MAX_PATH_LEN {
+        return Err(ErrorCode::InvalidArgument(format!(
+            "the Unix socket address is {} bytes long; at most {MAX_PATH_LEN} fit",
+            address.len()
         )));
     }
     Ok(())
 }
 
-/// Binds a Unix listener at `address` and listens with `backlog`.
-///
-/// As asyncio's `start_unix_server`, a socket file already at the path (a stale one from an
-/// earlier run) is removed first; any other kind of file is left alone, and binding then fails
-/// with `address-in-use`. Returns the (non-blocking) listener and the socket file it created
-/// (none for an abstract-namespace name), so that it can later be removed only if it is still
-/// ours. Needs no async runtime.
+/// The error for a path the grants refuse.
+fn refused(address: &str, refusal: Refusal) -> ErrorCode {
+    match refusal {
+        Refusal::Invalid(why) => ErrorCode::InvalidArgument(why),
+        Refusal::NotGranted => not_granted(address),
+        Refusal::Missing(e) | Refusal::Io(e) => e.into(),
+    }
+}
+
+fn not_granted(address: &str) -> ErrorCode {
+    ErrorCode::AccessDenied(format!(
+        "the host has not granted the Unix socket path {:?} (wasio run --allow-unix PATH)",
+        address
+    ))
+}
+
+/// Binds a Unix listener at `address` and listens with `backlog`, for a path the operator gave
+/// (`--listen unix:PATH`: no grant applies). See [`bind_at`].
 pub(crate) fn bind(
     address: &str,
     backlog: u32,
-) -> std::io::Result<(std::os::unix::net::UnixListener, Option<SocketFile>)> {
-    use std::os::unix::net::UnixListener as StdListener;
-    let listener = match address.strip_prefix('\0') {
-        Some(name) => bind_abstract(name.as_bytes())?,
-        None => {
-            use std::os::unix::fs::FileTypeExt as _;
-            let stale = std::fs::symlink_metadata(address).is_ok_and(|m| m.file_type().is_socket());
-            if stale {
-                std::fs::remove_file(address)?;
-            }
-            StdListener::bind(address)?
-        }
-    };
-    // std listens with its own backlog; listen(2) again sets the one asked for.
+) -> io::Result<(std::os::unix::net::UnixListener, Option<SocketFile>)> {
+    check_form(address).map_err(|e| match e {
+        ErrorCode::InvalidArgument(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
+        _ => io::Error::from(io::ErrorKind::InvalidInput),
+    })?;
+    if let Some(name) = address.strip_prefix('\0') {
+        return Ok((listen_on(bind_abstract(name.as_bytes())?, backlog)?, None));
+    }
+    let mut place = Place::open(rustix::fs::CWD, Path::new(address)).map_err(|e| match e {
+        unix_path::PathError::Invalid(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
+        unix_path::PathError::Io(e) => e,
+    })?;
+    if let Some(e) = place.missing_error() {
+        return Err(e);
+    }
+    let (listener, file) = bind_at(place, backlog)?;
+    Ok((listener, Some(file)))
+}
+
+/// Binds a Unix listener as `name` in the held directory of `place` and listens with `backlog`.
+///
+/// As asyncio's `start_unix_server`, a stale socket file already there (from an earlier run) is
+/// removed first, but only one nobody listens on (see [`remove_if_stale`]); any other file is
+/// left alone, and binding then fails with `address-in-use`. Returns the (non-blocking)
+/// listener and the socket file it created, so that it can later be removed only if it is still
+/// ours. Needs no async runtime.
+fn bind_at(
+    place: Place,
+    backlog: u32,
+) -> io::Result<(std::os::unix::net::UnixListener, SocketFile)> {
+    remove_if_stale(place.dir.as_fd(), &place.name)?;
+    // The kernel creates `name` in exactly the held directory (never following a symlink there).
+    let target = unix_path::fd_path(place.dir.as_fd()).join(&place.name);
+    let addr = rustix::net::SocketAddrUnix::new(&target).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the socket name {:?} is too long to bind (the host binds it as {}, which must \
+                 fit in {MAX_PATH_LEN} bytes)",
+                place.name,
+                target.display()
+            ),
+        )
+    })?;
+    let socket = rustix::net::socket_with(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::bind(&socket, &addr)?;
+    let file = SocketFile::of(place.dir, place.name)?;
+    let listener = listen_on(std::os::unix::net::UnixListener::from(socket), backlog)?;
+    Ok((listener, file))
+}
+
+/// Listens with `backlog` and makes the listener non-blocking.
+fn listen_on(
+    listener: std::os::unix::net::UnixListener,
+    backlog: u32,
+) -> io::Result<std::os::unix::net::UnixListener> {
     let backlog = i32::try_from(backlog.max(1)).unwrap_or(i32::MAX);
     rustix::net::listen(&listener, backlog)?;
     listener.set_nonblocking(true)?;
-    let file = if address.starts_with('\0') {
-        None
-    } else {
-        Some(SocketFile::of(Path::new(address))?)
+    Ok(listener)
+}
+
+/// Removes the socket file `name` in `dir` if nobody listens on it (a connect to it is
+/// refused) and the name still is that very file. Anything else (no file, another kind of file,
+/// a symlink, a live socket, one that cannot be probed) is left alone.
+fn remove_if_stale(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    let (file, kind) = match unix_path::open_entry(dir, name) {
+        Ok(entry) => entry,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
     };
-    Ok((listener, file))
+    if kind != FileType::Socket || !nobody_listens(file.as_fd()) {
+        return Ok(());
+    }
+    let id = FileId::of(&file)?;
+    match unix_path::stat_entry(dir, name)? {
+        Some((now, _, _)) if now == id => unix_path::remove_entry(dir, name),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a connect to the socket file `file` holds is refused (nobody listens on it). A live
+/// listener sees one connection that closes at once.
+fn nobody_listens(file: BorrowedFd<'_>) -> bool {
+    let Ok(addr) = rustix::net::SocketAddrUnix::new(unix_path::fd_path(file)) else {
+        return false;
+    };
+    let Ok(probe) = rustix::net::socket_with(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
+        None,
+    ) else {
+        return false;
+    };
+    rustix::net::connect(&probe, &addr) == Err(rustix::io::Errno::CONNREFUSED)
 }
 
 /// Binds a Linux abstract-namespace name.
@@ -106,16 +203,30 @@ impl Host for WasioHostView<'_> {
         path: String,
         backlog: u32,
     ) -> wasmtime::Result<Result<Resource<HostSocket>, ErrorCode>> {
-        if let Err(e) = check(self, &path) {
+        if let Err(e) = check_form(&path) {
             return Ok(Err(e));
         }
-        let bound =
-            bind(&path, backlog).and_then(|(l, file)| Ok((UnixListener::from_std(l)?, file)));
+        let grants = self.ctx.unix_grants();
+        let bound = if let Some(name) = path.strip_prefix('\0') {
+            if !grants.allows_abstract(name.as_bytes()) {
+                return Ok(Err(not_granted(&path)));
+            }
+            bind_abstract(name.as_bytes())
+                .and_then(|l| listen_on(l, backlog))
+                .map(|l| (l, None))
+        } else {
+            let place = match grants.locate(rustix::fs::CWD, Path::new(&path)) {
+                Ok(place) => place,
+                Err(refusal) => return Ok(Err(refused(&path, refusal))),
+            };
+            bind_at(place, backlog).map(|(l, file)| (l, Some(file)))
+        };
+        let bound = bound.and_then(|(l, file)| Ok((UnixListener::from_std(l)?, file)));
         let (listener, file) = match bound {
             Ok(bound) => bound,
             Err(e) => return Ok(Err(e.into())),
         };
-        let socket = HostSocket::unix_listener(listener, file);
+        let socket = HostSocket::unix_listener(listener, &path, file);
         Ok(Ok(self
             .table
             .push(socket)
@@ -146,15 +257,38 @@ impl<T> HostWithStore<T> for WasioHost {
         accessor: &Accessor<T, Self>,
         path: String,
     ) -> wasmtime::Result<Result<Resource<HostSocket>, ErrorCode>> {
-        if let Err(e) = accessor.with(|mut access| check(&access.get(), &path)) {
-            return Ok(Err(e));
-        }
-        // Never hold the store across the wait.
-        let stream = match UnixStream::connect(&path).await {
+        // The socket file itself, held open (`None` for an abstract name).
+        let checked = accessor.with(|mut access| {
+            check_form(&path)?;
+            let view = access.get();
+            let grants = view.ctx.unix_grants();
+            if let Some(name) = path.strip_prefix('\0') {
+                return if grants.allows_abstract(name.as_bytes()) {
+                    Ok(None)
+                } else {
+                    Err(not_granted(&path))
+                };
+            }
+            grants
+                .open_granted(Path::new(&path))
+                .map(Some)
+                .map_err(|refusal| refused(&path, refusal))
+        });
+        let file = match checked {
+            Ok(file) => file,
+            Err(e) => return Ok(Err(e)),
+        };
+        // Never hold the store across the wait. `file` stays open until the connect is made.
+        let connected = match &file {
+            Some(file) => UnixStream::connect(unix_path::fd_path(file.as_fd())).await,
+            None => UnixStream::connect(&path).await,
+        };
+        drop(file);
+        let stream = match connected {
             Ok(stream) => stream,
             Err(e) => return Ok(Err(e.into())),
         };
-        let socket = HostSocket::unix_stream(stream);
+        let socket = HostSocket::unix_connected(stream, &path);
         accessor.with(|mut access| {
             let resource = access
                 .get()
@@ -199,6 +333,53 @@ mod tests {
         };
         assert!(matches!(ErrorCode::from(e), ErrorCode::AddressInUse));
         assert_eq!(std::fs::read(&plain)?, b"keep");
+        Ok(())
+    }
+
+    #[test]
+    fn bind_keeps_a_live_socket() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("live.sock");
+        let live = std::os::unix::net::UnixListener::bind(&path)?;
+        let Err(e) = bind(&path.display().to_string(), 5) else {
+            anyhow::bail!("took over a live socket");
+        };
+        assert!(matches!(ErrorCode::from(e), ErrorCode::AddressInUse));
+        // The liveness probe came in; the listener is still there and still ours.
+        live.set_nonblocking(true)?;
+        assert!(live.accept().is_ok());
+        assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn bind_into_a_missing_directory_is_not_found() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("no/x.sock");
+        let Err(e) = bind(&path.display().to_string(), 5) else {
+            anyhow::bail!("bound in a missing directory");
+        };
+        assert!(matches!(ErrorCode::from(e), ErrorCode::NotFound));
+        Ok(())
+    }
+
+    #[test]
+    fn a_name_too_long_to_bind_is_a_clear_error() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let name = "n".repeat(100);
+        let path = dir.path().join(&name);
+        let Err(e) = bind(&path.display().to_string(), 5) else {
+            anyhow::bail!("bound a path longer than a socket address holds");
+        };
+        assert!(matches!(ErrorCode::from(e), ErrorCode::InvalidArgument(_)));
+        // Short enough as a path (when the directory is short), too long as /proc/self/fd/N/name.
+        let mut place =
+            Place::open(rustix::fs::CWD, &path).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        assert!(place.missing_error().is_none());
+        let Err(e) = bind_at(place, 5) else {
+            anyhow::bail!("bound a name too long for /proc/self/fd/N/");
+        };
+        assert!(e.to_string().contains("too long"), "{e}");
         Ok(())
     }
 }

@@ -15,6 +15,10 @@
 //! - `unix-serve PATH`: `start_unix_server(PATH)`, or the error.
 //! - `unix-cleanup PATH CTL on|off`: serves on PATH with cleanup_socket on or off, and on CTL;
 //!   prints `serving`; at the first connection to CTL closes the PATH server and prints `closed`.
+//! - `unix-race CONNECT SERVE VICTIM N`: N rounds of: connect to CONNECT (closing at once),
+//!   serve on `SERVE-i.sock` without cleanup, serve on VICTIM with cleanup; errors are expected
+//!   and only counted. Prints `connected A served B bound-victim C`. For the symlink-swap race
+//!   test.
 //! - `socketpair`: a socketpair; one end writes and half-closes, the other reads to EOF and
 //!   answers; prints what each saw and whether peer credentials are known.
 //!
@@ -404,6 +408,38 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
             writer.wait_closed(None).await?;
             control.close();
             control.wait_closed(None).await
+        }
+        ("unix-race", [connect, serve, victim, rounds]) => {
+            let rounds: u32 = rounds.parse().unwrap_or(0);
+            let (mut connected, mut served, mut bound_victim) = (0u32, 0u32, 0u32);
+            for i in 0..rounds {
+                if let Ok(conn) =
+                    streams::open_unix_connection(connect.clone(), unix_connect_options()).await
+                {
+                    connected += 1;
+                    let (_reader, writer) = Connection::split(conn);
+                    writer.close();
+                    let _ = writer.wait_closed(None).await;
+                }
+                let path = format!("{serve}-{i}.sock");
+                if let Ok(server) =
+                    streams::start_unix_server(path, unix_server_options(Some(false))).await
+                {
+                    served += 1;
+                    server.close();
+                    server.wait_closed(None).await?;
+                }
+                if let Ok(server) =
+                    streams::start_unix_server(victim.clone(), unix_server_options(Some(true)))
+                        .await
+                {
+                    bound_victim += 1;
+                    server.close();
+                    server.wait_closed(None).await?;
+                }
+            }
+            println!("connected {connected} served {served} bound-victim {bound_victim}");
+            Ok(())
         }
         ("socketpair", []) => {
             let options = || AdoptOptions {

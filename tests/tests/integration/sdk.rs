@@ -5,6 +5,7 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
+use wasio_host::UnixGrant;
 use wasio_tests::{SDK_APP, WAIT, assert_success, loopback, run, spawn};
 
 /// A native server on loopback that runs `serve` on its first connection and sends back what
@@ -315,11 +316,17 @@ async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     let args = ["unsupported", &path, "127.0.0.1", &port.to_string()];
     let lines = sdk_app(&args).await?;
     assert_eq!(lines.len(), 3, "{lines:?}");
-    // Unix sockets: not built yet (NotImplementedError), or the path is not granted.
-    assert!(
-        ["unix NotImplementedError", "unix PermissionError"].contains(&lines[0].as_str()),
-        "{lines:?}"
+    // The path is not granted.
+    assert_eq!(lines[0], "unix PermissionError", "{lines:?}");
+    // Granted but nobody there: asyncio raises FileNotFoundError (issue 16; it was OSError
+    // "Cannot assign requested address").
+    let mut caps = loopback();
+    caps.allow_unix(
+        UnixGrant::parse(&format!("{}/", dir.path().display())).map_err(anyhow::Error::msg)?,
     );
+    let (exit, granted) = run(SDK_APP, &args, caps).await?;
+    assert_success(&exit, &granted)?;
+    assert_eq!(granted[0], "unix FileNotFoundError", "{granted:?}");
     // TLS: not built yet, or the handshake fails / times out against a silent peer.
     assert!(
         [

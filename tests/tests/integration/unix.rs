@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use wasio_host::{Capabilities, ListenSpec, Preopened};
+use wasio_host::{Capabilities, ListenSpec, Preopened, UnixGrant};
 use wasio_tests::{
     ECHO_SERVER, PROBE, SOCKETPAIR, WAIT, assert_success, run, spawn, spawn_with, unix_dir,
     unix_echo_server,
@@ -356,4 +356,273 @@ async fn preopened_tcp_and_unix_listeners_are_adopted() -> anyhow::Result<()> {
     .await;
     assert!(gone.is_ok(), "the pre-opened socket file outlived the run");
     Ok(())
+}
+
+// Grant escapes (issue 16): `..` after a symlink, symlinks as the last component, stale-socket
+// takeover, and a symlink swapped while the app connects and binds. Before the fix the grant
+// check removed `..` lexically and the kernel then resolved the app's path string again.
+
+/// A tree for the escape tests: `granted/` (the grant) with `granted/link` -> `outside/sub`, and
+/// `outside/` with a live listener `x.sock` and a dead socket file `victim.sock`.
+struct Tree {
+    _dir: tempfile::TempDir,
+    granted: std::path::PathBuf,
+    outside: std::path::PathBuf,
+    /// The live listener at `outside/x.sock`: must never see a connection.
+    listener: UnixListener,
+    /// Device and inode of `outside/victim.sock`: must never change.
+    victim: (u64, u64),
+}
+
+impl Tree {
+    fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let root = std::fs::canonicalize(dir.path())?;
+        let granted = root.join("granted");
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&granted)?;
+        std::fs::create_dir_all(outside.join("sub"))?;
+        std::os::unix::fs::symlink(outside.join("sub"), granted.join("link"))?;
+        let listener = UnixListener::bind(outside.join("x.sock"))?;
+        // A socket file nobody listens on: what a stale-socket replacement would remove.
+        drop(std::os::unix::net::UnixListener::bind(
+            outside.join("victim.sock"),
+        )?);
+        let victim = file_id(&outside.join("victim.sock"))?;
+        Ok(Self {
+            _dir: dir,
+            granted,
+            outside,
+            listener,
+            victim,
+        })
+    }
+
+    fn at(&self, relative: &str) -> String {
+        self.granted.join(relative).display().to_string()
+    }
+
+    /// Asserts nothing outside was reached, created or removed.
+    async fn assert_untouched(&self) -> anyhow::Result<()> {
+        let accepted = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            self.listener.accept(),
+        )
+        .await;
+        assert!(accepted.is_err(), "a connection reached outside the grant");
+        assert_eq!(
+            file_id(&self.outside.join("victim.sock"))?,
+            self.victim,
+            "the socket file outside the grant was replaced"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(&self.outside)?
+            .chain(std::fs::read_dir(self.outside.join("sub"))?)
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        assert_eq!(
+            names,
+            ["sub", "victim.sock", "x.sock"],
+            "files outside the grant"
+        );
+        Ok(())
+    }
+}
+
+fn file_id(path: &Path) -> anyhow::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Runs the probe's `scenario` on `target` and returns its one error line.
+async fn probe_error(scenario: &str, target: &str, caps: Capabilities) -> anyhow::Result<String> {
+    let (exit, lines) = run(PROBE, &[scenario, target], caps).await?;
+    assert!(!exit.success(), "{scenario} {target}: {lines:?}");
+    assert_eq!(lines.len(), 1, "{scenario} {target}: {lines:?}");
+    Ok(lines[0].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dotdot_after_a_symlink_does_not_leave_the_grant() -> anyhow::Result<()> {
+    let tree = Tree::new()?;
+    // The kernel resolves `link` first: `link/..` is `outside/`.
+    for (scenario, name) in [
+        ("unix-connect", "x.sock"),
+        ("unix-serve", "new.sock"),
+        ("unix-serve", "victim.sock"),
+        ("unix-serve", "x.sock"),
+    ] {
+        let target = tree.at(&format!("link/../{name}"));
+        let line = probe_error(scenario, &target, unix_dir(&tree.granted)?).await?;
+        assert!(
+            line.starts_with("error ErrorCode::AccessDenied("),
+            "{scenario} {target}: {line}"
+        );
+    }
+    tree.assert_untouched().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_as_last_component_does_not_lead_out() -> anyhow::Result<()> {
+    let tree = Tree::new()?;
+    std::os::unix::fs::symlink(tree.outside.join("x.sock"), tree.granted.join("out.sock"))?;
+    std::os::unix::fs::symlink(
+        tree.outside.join("new.sock"),
+        tree.granted.join("dangling.sock"),
+    )?;
+    std::os::unix::fs::symlink(
+        tree.outside.join("victim.sock"),
+        tree.granted.join("v.sock"),
+    )?;
+    let caps = || unix_dir(&tree.granted);
+    for name in ["out.sock", "dangling.sock", "v.sock"] {
+        let line = probe_error("unix-connect", &tree.at(name), caps()?).await?;
+        assert!(
+            line.starts_with("error ErrorCode::AccessDenied("),
+            "{name}: {line}"
+        );
+        // bind never follows the link: the name is taken.
+        let line = probe_error("unix-serve", &tree.at(name), caps()?).await?;
+        assert_eq!(line, "error ErrorCode::AddressInUse", "{name}");
+    }
+    tree.assert_untouched().await?;
+    // A symlink that stays inside the grant keeps working.
+    let inside = UnixListener::bind(tree.granted.join("real.sock"))?;
+    std::os::unix::fs::symlink("real.sock", tree.granted.join("alias.sock"))?;
+    let (exit, lines) = run(PROBE, &["unix-connect", &tree.at("alias.sock")], caps()?).await?;
+    assert_success(&exit, &lines)?;
+    assert_eq!(
+        lines[0],
+        format!("peer {:?} local \"\"", tree.at("real.sock"))
+    );
+    drop(inside);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_grant_is_not_bypassed() -> anyhow::Result<()> {
+    let tree = Tree::new()?;
+    let mut caps = Capabilities::deny_all();
+    caps.allow_unix(UnixGrant::parse(&tree.at("app.sock")).map_err(anyhow::Error::msg)?);
+    // `granted/link/../app.sock` is `outside/app.sock` to the kernel.
+    let _twin = UnixListener::bind(tree.outside.join("app.sock"))?;
+    let line = probe_error("unix-connect", &tree.at("link/../app.sock"), caps.clone()).await?;
+    assert!(line.starts_with("error ErrorCode::AccessDenied("), "{line}");
+    // The granted name as a symlink to a socket outside.
+    std::os::unix::fs::symlink(tree.outside.join("x.sock"), tree.granted.join("app.sock"))?;
+    let line = probe_error("unix-connect", &tree.at("app.sock"), caps).await?;
+    assert!(line.starts_with("error ErrorCode::AccessDenied("), "{line}");
+    std::fs::remove_file(tree.outside.join("app.sock"))?;
+    tree.assert_untouched().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_socket_is_not_replaced() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = sock(dir.path(), "live.sock");
+    let live = UnixListener::bind(&path)?;
+    let before = file_id(Path::new(&path))?;
+    let line = probe_error("unix-serve", &path, unix_dir(dir.path())?).await?;
+    assert_eq!(line, "error ErrorCode::AddressInUse");
+    assert_eq!(file_id(Path::new(&path))?, before);
+    // The probe connection the host made to tell a live socket from a stale one, then ours.
+    let (_probe, _) = tokio::time::timeout(WAIT, live.accept()).await??;
+    let (client, accepted) = tokio::join!(UnixStream::connect(&path), live.accept());
+    client?;
+    accepted?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_unix_path_is_not_found() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let granted = || unix_dir(dir.path());
+    // asyncio: FileNotFoundError for both.
+    let line = probe_error("unix-connect", &sock(dir.path(), "nobody.sock"), granted()?).await?;
+    assert_eq!(line, "error ErrorCode::NotFound");
+    let line = probe_error("unix-serve", &sock(dir.path(), "no/dir/x.sock"), granted()?).await?;
+    assert_eq!(line, "error ErrorCode::NotFound");
+    assert!(!dir.path().join("no").exists());
+    // Not granted: denied, whether it exists or not.
+    let other = tempfile::tempdir()?;
+    let line = probe_error(
+        "unix-connect",
+        &sock(other.path(), "nobody.sock"),
+        granted()?,
+    )
+    .await?;
+    assert!(line.starts_with("error ErrorCode::AccessDenied("), "{line}");
+    Ok(())
+}
+
+/// A local process swaps `granted/link` between a directory outside the grant and one inside
+/// while the app connects and binds through it: nothing outside is ever reached, created or
+/// removed. Before the fix the check and the use resolved the path separately, and the swap won
+/// the race often.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapping_a_symlink_never_reaches_outside() -> anyhow::Result<()> {
+    let tree = Tree::new()?;
+    let inside = tree.granted.join("in");
+    std::fs::create_dir(&inside)?;
+    let inside_listener = UnixListener::bind(inside.join("x.sock"))?;
+    // The swap target: `outside/` itself, where x.sock listens and victim.sock lies.
+    let link = tree.granted.join("swap");
+    std::os::unix::fs::symlink(&inside, &link)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let (link, inside, outside) = (link.clone(), inside.clone(), tree.outside.clone());
+        let tmp = tree.granted.join("swap.tmp");
+        std::thread::spawn(move || -> std::io::Result<u64> {
+            let mut swaps = 0;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < deadline
+            {
+                for target in [&outside, &inside] {
+                    std::os::unix::fs::symlink(target, &tmp)?;
+                    std::fs::rename(&tmp, &link)?;
+                    swaps += 1;
+                }
+            }
+            Ok(swaps)
+        })
+    };
+    // Keep accepting inside, so that connects there never wait on the backlog.
+    let accepting = tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Ok((_stream, _)) = inside_listener.accept().await {
+            n += 1;
+        }
+        n
+    });
+    let args = [
+        "unix-race",
+        &tree.at("swap/x.sock"),
+        &tree.at("swap/new"),
+        &tree.at("swap/victim.sock"),
+        "400",
+    ];
+    let started = std::time::Instant::now();
+    let result = run(PROBE, &args, unix_dir(&tree.granted)?).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper
+        .join()
+        .map_err(|_| anyhow::anyhow!("the swapping thread panicked"))??;
+    accepting.abort();
+    let (exit, lines) = result?;
+    assert_success(&exit, &lines)?;
+    eprintln!("{lines:?} after {swaps} swaps in {:?}", started.elapsed());
+    // Some attempts went through inside (the race was really run)...
+    let counts: Vec<u32> = lines[0]
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        counts.len() == 3 && counts[0] > 0 && counts[1] > 0,
+        "{lines:?}"
+    );
+    // ...and none outside.
+    tree.assert_untouched().await
 }
