@@ -17,8 +17,8 @@
 //!   prints `serving`; at the first connection to CTL closes the PATH server and prints `closed`.
 //! - `unix-race CONNECT SERVE VICTIM N`: N rounds of: connect to CONNECT (closing at once),
 //!   serve on `SERVE-i.sock` without cleanup, serve on VICTIM with cleanup; errors are expected
-//!   and only counted. Prints `connected A served B bound-victim C`. For the symlink-swap race
-//!   test.
+//!   and only counted. Prints `racing` first, then `connected A served B bound-victim C`. For
+//!   the symlink-swap race test.
 //! - `socketpair`: a socketpair; one end writes and half-closes, the other reads to EOF and
 //!   answers; prints what each saw and whether peer credentials are known.
 //!
@@ -412,6 +412,7 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
         ("unix-race", [connect, serve, victim, rounds]) => {
             let rounds: u32 = rounds.parse().unwrap_or(0);
             let (mut connected, mut served, mut bound_victim) = (0u32, 0u32, 0u32);
+            println!("racing");
             for i in 0..rounds {
                 if let Ok(conn) =
                     streams::open_unix_connection(connect.clone(), unix_connect_options()).await

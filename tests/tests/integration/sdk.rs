@@ -324,6 +324,13 @@ async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     caps.allow_unix(
         UnixGrant::parse(&format!("{}/", dir.path().display())).map_err(anyhow::Error::msg)?,
     );
+    let (port, _) = peer(|mut s| async move {
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink).await;
+        Ok(())
+    })
+    .await?;
+    let args = ["unsupported", &path, "127.0.0.1", &port.to_string()];
     let (exit, granted) = run(SDK_APP, &args, caps).await?;
     assert_success(&exit, &granted)?;
     assert_eq!(granted[0], "unix FileNotFoundError", "{granted:?}");
