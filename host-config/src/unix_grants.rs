@@ -294,7 +294,8 @@ impl HeldGrants {
     /// grants cover it and that it exists. The last component is not looked at.
     pub fn locate(&self, base: BorrowedFd<'_>, path: &Path) -> Result<Place, Refusal> {
         let mut place = Place::open(base, path)?;
-        if !self.covers(&place).map_err(Refusal::Io)? {
+        // Fails closed: a place whose coverage cannot be decided is not granted.
+        if !self.covers(&place).unwrap_or(false) {
             return Err(Refusal::NotGranted);
         }
         if let Some(e) = place.missing_error() {
@@ -332,7 +333,8 @@ impl HeldGrants {
 
 /// Whether `grants` allow the Unix socket address `address` (a path, or `\0name` for the
 /// abstract namespace): a path must be covered, and when its last component is a symlink, so
-/// must be where it leads. A granted path that does not exist (yet) is allowed.
+/// must be where it leads. A granted path that does not exist (yet), or that the OS refuses to
+/// look into, is allowed: the operation itself then fails with the OS's error.
 pub fn allowed(grants: &[UnixGrant], address: &str) -> bool {
     let held = HeldGrants::new(grants);
     if let Some(name) = address.strip_prefix('\0') {
@@ -341,9 +343,9 @@ pub fn allowed(grants: &[UnixGrant], address: &str) -> bool {
     if address.is_empty() || address.contains('\0') {
         return false;
     }
-    matches!(
+    !matches!(
         held.open_granted(Path::new(address)),
-        Ok(_) | Err(Refusal::Missing(_))
+        Err(Refusal::NotGranted | Refusal::Invalid(_))
     )
 }
 

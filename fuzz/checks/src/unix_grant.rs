@@ -1,10 +1,12 @@
 //! Unix socket grants (`--allow-unix`): parsing any UTF-8 never panics; a path grant is absolute
 //! and normalized (no `.` or `..`), displays as a string that parses back to the same grant, and
-//! covers what it names: a file grant its own path, a directory grant a new name inside it; an
-//! abstract grant covers its own name and no path.
+//! covers what it names: a file grant its own path, a directory grant a new name inside it (whether
+//! the directory exists yet or not) but not a new name in the directory above it (`dir/../name`,
+//! resolved as the kernel does); an abstract grant covers its own name and no path.
 //!
-//! Parsing looks at the file system (existing directories, symlinks), which the fuzzer does not
-//! change, so the checks are deterministic.
+//! Parsing and checking look at the file system (existing directories, symlinks; the check holds
+//! directories open and compares them by identity), which the fuzzer does not change, so the checks
+//! are deterministic.
 
 use std::path::{Component, Path};
 
@@ -73,6 +75,12 @@ pub fn check(data: &[u8]) {
                 && absent
             {
                 assert!(allowed(grants, inside), "{text:?} does not allow {inside}");
+            }
+            let above = path.join("..").join(FRESH);
+            if let Some(above) = above.to_str()
+                && path.parent().is_some()
+            {
+                assert!(!allowed(grants, above), "{text:?} allows {above}");
             }
         }
         UnixGrant::Abstract(_) | UnixGrant::AnyAbstract => {}
