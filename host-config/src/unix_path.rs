@@ -229,12 +229,19 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// Where the file `name` in `dir` is, by identity and (when the file system records it) birth
-/// time; `None` when it does not exist.
-pub fn stat_entry(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-) -> io::Result<Option<(FileId, FileType, Option<(i64, u32)>)>> {
+/// What [`stat_entry`] finds: a directory entry itself (a symlink is not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Its identity.
+    pub id: FileId,
+    /// Its type.
+    pub kind: FileType,
+    /// Its birth time (seconds, nanoseconds), when the file system records it.
+    pub born: Option<(i64, u32)>,
+}
+
+/// The entry `name` of `dir`; `None` when it does not exist.
+pub fn stat_entry(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<Entry>> {
     let stat = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => stat,
         Err(rustix::io::Errno::NOENT) => return Ok(None),
@@ -251,11 +258,11 @@ pub fn stat_entry(
         rustix::fs::StatxFlags::from_bits_retain(x.stx_mask).contains(rustix::fs::StatxFlags::BTIME)
     })
     .map(|x| (x.stx_btime.tv_sec, x.stx_btime.tv_nsec));
-    Ok(Some((
-        FileId::from_stat(&stat),
-        FileType::from_raw_mode(stat.st_mode),
+    Ok(Some(Entry {
+        id: FileId::from_stat(&stat),
+        kind: FileType::from_raw_mode(stat.st_mode),
         born,
-    )))
+    }))
 }
 
 /// Removes the entry `name` of `dir` (not a directory).

@@ -267,7 +267,7 @@ pub struct SocketFile {
 impl SocketFile {
     /// Notes the socket file now at `name` in `dir` (just bound).
     pub fn of(dir: OwnedFd, name: OsString) -> io::Result<Self> {
-        let Some((id, _, born)) = unix_path::stat_entry(dir.as_fd(), &name)? else {
+        let Some(entry) = unix_path::stat_entry(dir.as_fd(), &name)? else {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 "the socket file just bound is gone",
@@ -276,8 +276,8 @@ impl SocketFile {
         Ok(Self {
             dir,
             name,
-            id,
-            born,
+            id: entry.id,
+            born: entry.born,
         })
     }
 
@@ -285,7 +285,11 @@ impl SocketFile {
     /// gone or was replaced. Returns whether it removed it.
     pub fn remove_if_ours(&self) -> bool {
         match unix_path::stat_entry(self.dir.as_fd(), &self.name) {
-            Ok(Some((id, FileType::Socket, born))) if id == self.id && born == self.born => {
+            Ok(Some(entry))
+                if entry.kind == FileType::Socket
+                    && entry.id == self.id
+                    && entry.born == self.born =>
+            {
                 unix_path::remove_entry(self.dir.as_fd(), &self.name).is_ok()
             }
             _ => false,

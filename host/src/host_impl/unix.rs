@@ -155,7 +155,7 @@ fn remove_if_stale(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     }
     let id = FileId::of(&file)?;
     match unix_path::stat_entry(dir, name)? {
-        Some((now, _, _)) if now == id => unix_path::remove_entry(dir, name),
+        Some(now) if now.id == id => unix_path::remove_entry(dir, name),
         _ => Ok(()),
     }
 }
