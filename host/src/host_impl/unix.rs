@@ -44,10 +44,11 @@ fn check_form(address: &str) -> Result<(), ErrorCode> {
                 .to_owned(),
         ));
     }
-    if address.len() > MAX_PATH_LEN {
+    // A path needs its closing NUL; an abstract name has the leading one instead.
+    if rest.len() > MAX_PATH_LEN {
         return Err(ErrorCode::InvalidArgument(format!(
             "the Unix socket address is {} bytes long; at most {MAX_PATH_LEN} fit",
-            address.len()
+            rest.len()
         )));
     }
     Ok(())
@@ -62,6 +63,7 @@ fn refused(address: &str, refusal: Refusal) -> ErrorCode {
     }
 }
 
+/// `access-denied` for `address`, naming the flag that grants it.
 fn not_granted(address: &str) -> ErrorCode {
     ErrorCode::AccessDenied(format!(
         "the host has not granted the Unix socket path {:?} (wasio run --allow-unix PATH)",
@@ -111,9 +113,9 @@ fn bind_at(
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "the socket name {:?} is too long to bind (the host binds it as {}, which must \
+                "the socket name `{}` is too long to bind (the host binds it as {}, which must \
                  fit in {MAX_PATH_LEN} bytes)",
-                place.name,
+                Path::new(&place.name).display(),
                 target.display()
             ),
         )
@@ -124,10 +126,22 @@ fn bind_at(
         rustix::net::SocketFlags::CLOEXEC,
         None,
     )?;
-    rustix::net::bind(&socket, &addr)?;
+    rustix::net::bind(&socket, &addr).map_err(|e| without_proc(e.into()))?;
     let file = SocketFile::of(place.dir, place.name)?;
     let listener = listen_on(std::os::unix::net::UnixListener::from(socket), backlog)?;
     Ok((listener, file))
+}
+
+/// `error`, or, when it is "not found" because `/proc` is not mounted (the host binds and
+/// connects Unix paths through `/proc/self/fd`), an error that says so.
+fn without_proc(error: io::Error) -> io::Error {
+    if error.kind() == io::ErrorKind::NotFound && !Path::new("/proc/self/fd").is_dir() {
+        return io::Error::other(
+            "Unix socket paths need /proc mounted: the host binds and connects them through \
+             /proc/self/fd",
+        );
+    }
+    error
 }
 
 /// Listens with `backlog` and makes the listener non-blocking.
@@ -280,7 +294,9 @@ impl<T> HostWithStore<T> for WasioHost {
         };
         // Never hold the store across the wait. `file` stays open until the connect is made.
         let connected = match &file {
-            Some(file) => UnixStream::connect(unix_path::fd_path(file.as_fd())).await,
+            Some(file) => UnixStream::connect(unix_path::fd_path(file.as_fd()))
+                .await
+                .map_err(without_proc),
             None => UnixStream::connect(&path).await,
         };
         drop(file);
