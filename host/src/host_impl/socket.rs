@@ -44,8 +44,9 @@ pub(crate) struct ListenerSocket {
     /// `accept` was called (it may be called once).
     pub(crate) accept_taken: bool,
     pub(crate) local: HostAddress,
-    /// The socket file this listener created (Unix paths, not the abstract namespace).
-    pub(crate) file: Option<SocketFile>,
+    /// The socket file this listener created (Unix paths, not the abstract namespace), shared
+    /// with the run's [`SocketFiles`](crate::socket_files::SocketFiles).
+    pub(crate) file: Option<Arc<SocketFile>>,
 }
 
 /// A connected native stream.
@@ -103,7 +104,7 @@ impl HostSocket {
     }
 
     /// A Unix listener; `file` is the socket file it created, for `cleanup`.
-    pub fn unix_listener(listener: UnixListener, file: Option<SocketFile>) -> Self {
+    pub fn unix_listener(listener: UnixListener, file: Option<Arc<SocketFile>>) -> Self {
         let local = listener
             .local_addr()
             .map_or_else(|_| unnamed(), |a| unix_address(&a));
@@ -118,7 +119,7 @@ impl HostSocket {
         Self::listener(NativeListener::Tcp(listener), local, None)
     }
 
-    fn listener(io: NativeListener, local: HostAddress, file: Option<SocketFile>) -> Self {
+    fn listener(io: NativeListener, local: HostAddress, file: Option<Arc<SocketFile>>) -> Self {
         Self {
             kind: Kind::Listener(ListenerSocket {
                 io: Arc::new(io),
@@ -252,20 +253,20 @@ impl SocketFile {
         })
     }
 
+    /// Whether the file at the path is still the socket this listener created.
+    pub fn is_ours(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok_and(|meta| {
+            meta.file_type().is_socket()
+                && meta.dev() == self.dev
+                && meta.ino() == self.ino
+                && meta.created().ok() == self.born
+        })
+    }
+
     /// Removes the file if it is still the socket this listener created; keeps a file that is
     /// gone or was replaced. Returns whether it removed it.
     pub fn remove_if_ours(&self) -> bool {
-        let Ok(meta) = std::fs::symlink_metadata(&self.path) else {
-            return false;
-        };
-        if !meta.file_type().is_socket()
-            || meta.dev() != self.dev
-            || meta.ino() != self.ino
-            || meta.created().ok() != self.born
-        {
-            return false;
-        }
-        std::fs::remove_file(&self.path).is_ok()
+        self.is_ours() && std::fs::remove_file(&self.path).is_ok()
     }
 }
 
