@@ -228,3 +228,50 @@ fn a_run_that_does_not_end_is_stopped_after_the_grace_period() -> anyhow::Result
     }
     Ok(())
 }
+
+/// The library's side: an embedder's `Shutdown` handle ends a run of the echo server on a Unix
+/// path, whose client sees its connection closed cleanly; the run returns the app's own ending
+/// within the grace period, with the socket file gone.
+#[tokio::test]
+async fn an_embedder_shuts_a_run_down_with_its_handle() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use wasio_host::{Capabilities, Exit, Runtime, Shutdown, UnixGrant, WasioCtx};
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("echo.sock");
+    let text = utf8(&path)?.to_owned();
+    let mut caps = Capabilities::deny_all();
+    caps.allow_unix(UnixGrant::parse(&text).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let runtime = Runtime::new()?;
+    let component = runtime.compile(&wasio_host::embedded::prepare(
+        wasio_host::embedded::ECHO_SERVER,
+    )?)?;
+    let shutdown = Shutdown::with_grace(Duration::from_secs(5));
+    let ctx = WasioCtx::builder()
+        .args(&["echo-server", "--unix", &text])
+        .capabilities(caps)
+        .shutdown(shutdown.clone())
+        .build();
+    let files = ctx.socket_files();
+    let run = tokio::spawn(async move { runtime.run(&component, ctx).await });
+    let started = Instant::now();
+    let mut client = loop {
+        if let Ok(client) = tokio::net::UnixStream::connect(&path).await {
+            break client;
+        }
+        anyhow::ensure!(started.elapsed() < START_LIMIT, "the server never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    client.write_all(b"hello").await?;
+    let mut echo = [0u8; 5];
+    client.read_exact(&mut echo).await?;
+    assert_eq!(&echo, b"hello");
+    shutdown.request();
+    let exit = tokio::time::timeout(shutdown.grace(), run).await???;
+    assert!(matches!(exit, Exit::Code(0)), "{exit}");
+    assert!(!path.exists(), "the socket file was left behind");
+    assert_eq!(files.remove_all(), 0);
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).await?;
+    assert!(rest.is_empty(), "{rest:?}");
+    Ok(())
+}
