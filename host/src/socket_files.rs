@@ -101,7 +101,10 @@ mod tests {
             drop(listener);
             assert!(file.remove_if_ours());
         }
-        assert!(files.lock().files.len() <= MIN_PRUNE, "kept every closed server's file");
+        assert!(
+            files.lock().files.len() <= MIN_PRUNE,
+            "kept every closed server's file"
+        );
         Ok(())
     }
 }

@@ -220,7 +220,9 @@ fn a_run_that_does_not_end_is_stopped_after_the_grace_period() -> anyhow::Result
     assert_eq!(code, Some(143), "{stderr}");
     assert!(took >= GRACE, "took {took:?}");
     assert!(
-        stderr.contains("error: the app was stopped: the run did not end within 3s of the shutdown request"),
+        stderr.contains(
+            "error: the app was stopped: the run did not end within 3s of the shutdown request"
+        ),
         "{stderr}"
     );
     for file in files {

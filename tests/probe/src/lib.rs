@@ -442,8 +442,7 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
         }
         ("unix-hold", [path]) => {
             let _server =
-                streams::start_unix_server(path.clone(), unix_server_options(Some(false)))
-                    .await?;
+                streams::start_unix_server(path.clone(), unix_server_options(Some(false))).await?;
             println!("serving");
             std::future::pending().await
         }
