@@ -410,24 +410,29 @@ async fn next_signal(int: &mut Signal, term: &mut Signal) -> (&'static str, i32)
 }
 
 async fn dispatch(command: Command) -> anyhow::Result<i32> {
-    if let Command::Compose { app, output } = command {
-        let bytes = read(&app)?;
-        let composed = compose(&bytes, PROVIDER)
-            .with_context(|| format!("composing {} with the provider", app.display()))?;
-        std::fs::write(&output, composed)
-            .with_context(|| format!("writing {}", output.display()))?;
-        return Ok(0);
+    // Composing runs nothing: Ctrl-C keeps ending it at once.
+    if let Command::Compose { app, output } = &command {
+        return compose_app(app, output);
     }
     let interrupts = Interrupts::install()?;
     let ended = execute(command, &interrupts).await;
     interrupts.finish(ended)
 }
 
-/// Carries out a command that runs apps; `interrupts` shuts them down.
+/// `wasio compose`.
+fn compose_app(app: &Path, output: &Path) -> anyhow::Result<i32> {
+    let bytes = read(app)?;
+    let composed = compose(&bytes, PROVIDER)
+        .with_context(|| format!("composing {} with the provider", app.display()))?;
+    std::fs::write(output, composed).with_context(|| format!("writing {}", output.display()))?;
+    Ok(0)
+}
+
+/// Carries out `command`; `interrupts` shuts its runs down.
 async fn execute(command: Command, interrupts: &Interrupts) -> anyhow::Result<i32> {
     match command {
         Command::Run(args) => run(args, interrupts).await,
-        Command::Compose { .. } => bail!("compose runs no app"),
+        Command::Compose { app, output } => compose_app(&app, &output),
         Command::Demo {
             example: None,
             flags,
@@ -782,6 +787,12 @@ mod tests {
         assert_eq!(serving_port("Serving on [::1]:80, 127.0.0.1:80"), Some(80));
         assert_eq!(serving_port("Received 'x'"), None);
         assert_eq!(serving_port("Serving on nowhere"), None);
+    }
+
+    #[test]
+    fn the_help_states_the_grace_period() {
+        let grace = wasio_host::shutdown::DEFAULT_GRACE;
+        assert!(AFTER_HELP.contains(&format!("wasio waits at most {grace:?} for that")));
     }
 
     #[test]

@@ -90,6 +90,24 @@ fn utf8(path: &Path) -> anyhow::Result<&str> {
         .ok_or_else(|| anyhow::anyhow!("temp path is not UTF-8"))
 }
 
+#[test]
+fn help_says_what_ctrl_c_does() -> anyhow::Result<()> {
+    for command in ["run", "demo"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
+            .args([command, "--help"])
+            .output()?;
+        let help = String::from_utf8_lossy(&out.stdout);
+        for words in [
+            "Ctrl-C (SIGINT) or SIGTERM shuts the run down gracefully",
+            "A second signal\nstops the run at once",
+            "130 or 143 after SIGINT or SIGTERM",
+        ] {
+            assert!(help.contains(words), "{command}: {words:?} in {help}");
+        }
+    }
+    Ok(())
+}
+
 /// The demo echo server on a Unix path with a client in the middle of a conversation: the
 /// signal closes the server (its socket file goes), the client's connection is closed cleanly
 /// (EOF, not a reset) and wasio exits with 128 + the signal's number.
