@@ -283,6 +283,7 @@ impl Conn {
             slot: RefCell::new(Some(settings.slot)),
         });
         conn.spawn_pumps(streams);
+        crate::shutdown::track_conn(&conn);
         conn
     }
 

@@ -14,6 +14,7 @@ mod limits;
 mod notify;
 mod reader;
 mod server;
+mod shutdown;
 mod task_exit;
 mod timeout;
 mod tls;
@@ -121,13 +122,13 @@ impl Guest for Provider {
         port: u16,
         options: ConnectOptions,
     ) -> Result<Connection, ErrorCode> {
-        task_exit::deferred(async move {
+        task_exit::deferred(shutdown::unless_shutting_down(async move {
             let timeout = options.timeout;
             let conn =
                 timeout::with_timeout(timeout, connect::open_connection(host, port, options))
                     .await?;
             Ok(Connection::new(ConnectionImpl::new(conn)))
-        })
+        }))
         .await
     }
 
@@ -136,10 +137,10 @@ impl Guest for Provider {
         port: u16,
         options: ServerOptions,
     ) -> Result<Server, ErrorCode> {
-        task_exit::deferred(async move {
+        task_exit::deferred(shutdown::unless_shutting_down(async move {
             let server = server::start_server(hosts, port, options).await?;
             Ok(Server::new(ServerImpl { server }))
-        })
+        }))
         .await
     }
 
@@ -147,12 +148,12 @@ impl Guest for Provider {
         path: String,
         options: UnixConnectOptions,
     ) -> Result<Connection, ErrorCode> {
-        task_exit::deferred(async move {
+        task_exit::deferred(shutdown::unless_shutting_down(async move {
             let timeout = options.timeout;
             let conn =
                 timeout::with_timeout(timeout, unix::open_unix_connection(path, options)).await?;
             Ok(Connection::new(ConnectionImpl::new(conn)))
-        })
+        }))
         .await
     }
 
@@ -160,31 +161,31 @@ impl Guest for Provider {
         path: String,
         options: UnixServerOptions,
     ) -> Result<Server, ErrorCode> {
-        task_exit::deferred(async move {
+        task_exit::deferred(shutdown::unless_shutting_down(async move {
             let server = unix::start_unix_server(path, options)?;
             Ok(Server::new(ServerImpl { server }))
-        })
+        }))
         .await
     }
 
     async fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
-        task_exit::deferred(async move {
+        task_exit::deferred(shutdown::unless_shutting_down(async move {
             let (a, b) = unix::socketpair(options)?;
             Ok((
                 Connection::new(ConnectionImpl::new(a)),
                 Connection::new(ConnectionImpl::new(b)),
             ))
-        })
+        }))
         .await
     }
 
     async fn preopened_servers(options: ServerOptions) -> Result<Vec<(String, Server)>, ErrorCode> {
-        task_exit::deferred(async move {
+        task_exit::deferred(shutdown::unless_shutting_down(async move {
             Ok(unix::preopened_servers(options)?
                 .into_iter()
                 .map(|(name, server)| (name, Server::new(ServerImpl { server })))
                 .collect())
-        })
+        }))
         .await
     }
 }

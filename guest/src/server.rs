@@ -269,6 +269,7 @@ pub fn serve(
     for index in 0..count {
         wit_bindgen::spawn_local(accept_pump(server.clone(), index));
     }
+    crate::shutdown::track_server(&server);
     if start_serving && let Err(e) = server.start_serving() {
         // Lets the accept pumps end instead of waiting for a stream that never comes.
         server.close();
@@ -315,6 +316,24 @@ impl ServerShared {
             conn.abort();
         }
         self.ev.notify();
+    }
+
+    /// Closed, with its accept pumps and its clients' TLS handshakes ended (its accepted
+    /// connections aside).
+    pub fn is_stopped(&self) -> bool {
+        let st = self.st.borrow();
+        st.closed && st.pumps == 0 && st.handshakes == 0
+    }
+
+    /// Waits until [`is_stopped`](Self::is_stopped).
+    pub async fn stopped(&self) {
+        loop {
+            let listen = self.ev.listen();
+            if self.is_stopped() {
+                return;
+            }
+            listen.await;
+        }
     }
 
     fn live_clients(&self) -> Vec<Rc<Conn>> {
@@ -602,11 +621,7 @@ impl GuestServer for ServerImpl {
             with_timeout(timeout, async move {
                 loop {
                     let listen = server.ev.listen();
-                    let closed = {
-                        let st = server.st.borrow();
-                        st.closed && st.pumps == 0 && st.handshakes == 0
-                    };
-                    if closed && server.live_clients().is_empty() {
+                    if server.is_stopped() && server.live_clients().is_empty() {
                         return Ok(());
                     }
                     listen.await;

@@ -10,12 +10,15 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::capabilities::Capabilities;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::preopen::{Preopened, SocketFileGuard};
+use crate::shutdown::{ProviderPhase, RunShutdown, Shutdown};
+use crate::socket_files::SocketFiles;
 use crate::unix_grants::HeldGrants;
 
 /// wasio's own per-run host state, next to wasmtime-wasi's [`WasiCtx`]: the network grants
 /// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too), the
-/// Unix socket path grants, the pre-opened listeners not yet adopted by the app, and the run's
-/// resource limits with the memory limiter enforcing them.
+/// Unix socket path grants, the pre-opened listeners not yet adopted by the app, the run's
+/// resource limits with the memory limiter enforcing them, the handle that asks the run to shut
+/// down and the Unix socket files the host created for it.
 #[derive(Debug)]
 pub struct WasioHostCtx {
     capabilities: Capabilities,
@@ -27,6 +30,8 @@ pub struct WasioHostCtx {
     limits: Limits,
     memory: MemoryUsage,
     limiter: MemoryLimiter,
+    shutdown: RunShutdown,
+    socket_files: SocketFiles,
 }
 
 impl Default for WasioHostCtx {
@@ -52,7 +57,49 @@ impl WasioHostCtx {
             limiter: MemoryLimiter::new(limits.max_memory, memory.clone()),
             limits,
             memory,
+            shutdown: RunShutdown::new(Shutdown::new()),
+            socket_files: SocketFiles::new(),
         }
+    }
+
+    /// Host state like [`with_limits`](Self::with_limits), asked to shut down by `shutdown` and
+    /// keeping its Unix socket files in `socket_files`.
+    pub fn with_shutdown(
+        capabilities: Capabilities,
+        limits: Limits,
+        shutdown: Shutdown,
+        socket_files: SocketFiles,
+    ) -> Self {
+        Self {
+            shutdown: RunShutdown::new(shutdown),
+            socket_files,
+            ..Self::with_limits(capabilities, limits)
+        }
+    }
+
+    /// The handle that asks this run to shut down gracefully (see [`crate::shutdown`]).
+    pub fn shutdown(&self) -> &Shutdown {
+        self.shutdown.handle()
+    }
+
+    /// The provider's progress in a shutdown, for [`crate::run()`].
+    pub(crate) fn run_shutdown(&self) -> &RunShutdown {
+        &self.shutdown
+    }
+
+    /// The Unix socket files the host created for this run (see [`crate::socket_files`]).
+    pub fn socket_files(&self) -> &SocketFiles {
+        &self.socket_files
+    }
+
+    /// The provider waits for a shutdown request (`wasio:host/shutdown.requested`).
+    pub(crate) fn provider_watches(&self) {
+        self.shutdown.advance(ProviderPhase::Watching);
+    }
+
+    /// The provider closed everything after the request (`wasio:host/shutdown.finished`).
+    pub(crate) fn provider_finished(&self) {
+        self.shutdown.advance(ProviderPhase::Finished);
     }
 
     /// The run's resource limits.
@@ -82,8 +129,12 @@ impl WasioHostCtx {
         &self.unix_grants
     }
 
-    /// Adds a pre-opened listener for the app to adopt.
+    /// Adds a pre-opened listener for the app to adopt; its socket file joins the run's
+    /// [`socket_files`](Self::socket_files).
     pub fn add_preopened(&mut self, listener: Preopened) {
+        if let Some(file) = listener.socket_file() {
+            self.socket_files.add(file);
+        }
         self.preopened.push(listener);
     }
 
@@ -136,6 +187,18 @@ impl WasioCtx {
     pub fn memory_usage(&self) -> MemoryUsage {
         self.host.memory_usage()
     }
+
+    /// The handle that asks the run to shut down gracefully: take a clone before the run and
+    /// call [`Shutdown::request`] to end it (see [`crate::shutdown`]).
+    pub fn shutdown(&self) -> Shutdown {
+        self.host.shutdown().clone()
+    }
+
+    /// The Unix socket files the host creates for the run: take a clone before the run to
+    /// remove them however it ends ([`SocketFiles::remove_all`]).
+    pub fn socket_files(&self) -> SocketFiles {
+        self.host.socket_files().clone()
+    }
 }
 
 impl WasiView for WasioCtx {
@@ -163,6 +226,8 @@ pub struct WasioCtxBuilder {
     capabilities: Capabilities,
     preopened: Vec<Preopened>,
     limits: Limits,
+    shutdown: Option<Shutdown>,
+    socket_files: Option<SocketFiles>,
 }
 
 impl Default for WasioCtxBuilder {
@@ -179,6 +244,8 @@ impl WasioCtxBuilder {
             capabilities: Capabilities::deny_all(),
             preopened: Vec::new(),
             limits: Limits::default(),
+            shutdown: None,
+            socket_files: None,
         }
     }
 
@@ -261,6 +328,20 @@ impl WasioCtxBuilder {
         self
     }
 
+    /// Lets `shutdown` ask the run to shut down gracefully (by default the context makes its own
+    /// handle; see [`WasioCtx::shutdown`]).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Keeps the Unix socket files the host creates for the run in `files` (by default a
+    /// registry of the run's own; see [`WasioCtx::socket_files`]).
+    pub fn socket_files(mut self, files: SocketFiles) -> Self {
+        self.socket_files = Some(files);
+        self
+    }
+
     /// Direct access to the underlying WASI builder, for settings this builder does not wrap
     /// (preopened directories, clocks, ...). Network settings made here are overridden by the
     /// capabilities in [`build`](Self::build).
@@ -271,7 +352,12 @@ impl WasioCtxBuilder {
     /// Builds the context, installing the capabilities into the WASI socket checks.
     pub fn build(mut self) -> WasioCtx {
         self.capabilities.apply(&mut self.wasi);
-        let mut host = WasioHostCtx::with_limits(self.capabilities, self.limits);
+        let mut host = WasioHostCtx::with_shutdown(
+            self.capabilities,
+            self.limits,
+            self.shutdown.unwrap_or_default(),
+            self.socket_files.unwrap_or_default(),
+        );
         for listener in self.preopened {
             host.add_preopened(listener);
         }

@@ -9,6 +9,8 @@
 //! - [`limits::Limits`] are the run's resource limits (memory, connections, write queue, time).
 //! - [`unix_grants`] are the `--allow-unix` path grants; [`preopen::Preopened`] a listener the
 //!   host opens before the run (`--listen`) for the app to adopt.
+//! - [`shutdown::Shutdown`] asks a run to shut down gracefully (`wasio run` on Ctrl-C);
+//!   [`socket_files::SocketFiles`] are the Unix socket files the host created for a run.
 //! - [`compose::compose`] joins an app with the provider component; [`run::run`] calls a
 //!   component's `wasi:cli/run@0.3.0`; [`compile_cache`] keeps compiled components on disk.
 //! - With the `embed` feature, `embedded` holds the provider and example components built into
@@ -27,6 +29,8 @@ pub mod limits;
 pub mod pipe;
 pub mod preopen;
 pub mod run;
+pub mod shutdown;
+pub mod socket_files;
 pub mod streams_io;
 pub mod tls;
 
@@ -43,6 +47,8 @@ pub use crate::ctx::{WasioCtx, WasioCtxBuilder, WasioView};
 pub use crate::limits::{Limits, MemoryUsage};
 pub use crate::preopen::{ListenSpec, Preopened};
 pub use crate::run::{Exit, run};
+pub use crate::shutdown::Shutdown;
+pub use crate::socket_files::SocketFiles;
 pub use crate::unix_grants::UnixGrant;
 
 /// `.context(..)` for `wasmtime::Result`, whose error is not an `anyhow::Error` (so anyhow's own

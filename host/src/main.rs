@@ -3,10 +3,13 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use wasio_host::capture::LineCapture;
 use wasio_host::compile_cache;
@@ -14,7 +17,8 @@ use wasio_host::compose::compose;
 use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER, SOCKETPAIR};
 use wasio_host::limits::{self, Limits, Size};
 use wasio_host::{
-    AddrPattern, Capabilities, Exit, ListenSpec, Preopened, Runtime, UnixGrant, WasioCtx,
+    AddrPattern, Capabilities, Exit, ListenSpec, Preopened, Runtime, Shutdown, SocketFiles,
+    UnixGrant, WasioCtx, WasioCtxBuilder,
 };
 use wasmtime::component::Component;
 
@@ -37,9 +41,15 @@ each connection's write queue (default 64MiB; a write beyond it fails with buffe
 queues nothing); --timeout ends the run after that long (default none). See the README's
 \"Capabilities and limits\" section.
 
+Ctrl-C (SIGINT) or SIGTERM shuts the run down gracefully, as asyncio.run does: the app's
+servers are closed (their socket files removed) and its connections closed once their write
+queues are flushed, so its run can return; wasio waits at most 3s for that. A second signal
+stops the run at once. Either way the Unix socket files wasio created are removed and the exit
+status is 130 (SIGINT) or 143 (SIGTERM).
+
 Exit status: the app's (0 when its run returns ok, 1 when it returns an error, or the code it
 passes to exit); 134 if it traps; 137 if it reached --max-memory; 124 if it reached --timeout;
-1 if wasio cannot run it; 2 for a usage error.";
+130 or 143 after SIGINT or SIGTERM; 1 if wasio cannot run it; 2 for a usage error.";
 
 /// Runs WebAssembly components that use asyncio-style streams (wasio:streams) on WASI 0.3.
 #[derive(Parser)]
@@ -311,21 +321,122 @@ fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-async fn dispatch(command: Command) -> anyhow::Result<i32> {
-    match command {
-        Command::Run(args) => run(args).await,
-        Command::Compose { app, output } => {
-            let bytes = read(&app)?;
-            let composed = compose(&bytes, PROVIDER)
-                .with_context(|| format!("composing {} with the provider", app.display()))?;
-            std::fs::write(&output, composed)
-                .with_context(|| format!("writing {}", output.display()))?;
-            Ok(0)
+/// What SIGINT and SIGTERM do to the runs of this process.
+///
+/// The first signal asks every run whose context was made with [`ctx`](Self::ctx) to shut down
+/// gracefully (see `wasio_host::shutdown`): the provider closes the app's servers and
+/// connections, so its run returns, and `wasio_host::run` stops a run that has not ended within
+/// the grace period. A second signal, or a run stuck past the grace period (an app computing
+/// without ever waiting holds its thread), makes the process exit at once from a task of its
+/// own. Every path removes the Unix socket files the host created for the runs (if they are
+/// still the ones it created) and exits with 128 + the signal's number.
+#[derive(Clone)]
+struct Interrupts {
+    shutdown: Shutdown,
+    files: SocketFiles,
+    /// The exit status the first signal set (130 or 143); 0 while none came.
+    status: Arc<AtomicI32>,
+}
+
+/// 128 + SIGINT, as a shell reports a process that Ctrl-C ended.
+const SIGINT_STATUS: i32 = 130;
+/// 128 + SIGTERM.
+const SIGTERM_STATUS: i32 = 143;
+
+/// How long after the grace period the process exits even if the run could not be stopped
+/// (its thread busy in wasm); the run normally ends, or is stopped, before.
+const HARD_STOP_MARGIN: Duration = Duration::from_secs(1);
+
+impl Interrupts {
+    /// Catches SIGINT and SIGTERM from now on (they no longer end the process at once).
+    fn install() -> anyhow::Result<Self> {
+        let mut int = signal(SignalKind::interrupt()).context("catching SIGINT")?;
+        let mut term = signal(SignalKind::terminate()).context("catching SIGTERM")?;
+        let interrupts = Self {
+            shutdown: Shutdown::new(),
+            files: SocketFiles::new(),
+            status: Arc::new(AtomicI32::new(0)),
+        };
+        let this = interrupts.clone();
+        tokio::spawn(async move {
+            let (name, status) = next_signal(&mut int, &mut term).await;
+            this.status.store(status, Ordering::SeqCst);
+            let grace = this.shutdown.grace();
+            eprintln!(
+                "wasio: {name} received: closing the app's servers and connections (at most \
+                 {grace:?}; {name} again stops it at once)"
+            );
+            this.shutdown.request();
+            tokio::select! {
+                _ = next_signal(&mut int, &mut term) => {}
+                () = tokio::time::sleep(grace + HARD_STOP_MARGIN) => {
+                    eprintln!("wasio: the run did not end within {grace:?}; stopping it");
+                }
+            }
+            this.files.remove_all();
+            std::process::exit(status);
+        });
+        Ok(interrupts)
+    }
+
+    /// `builder` with this process's shutdown handle and socket file registry.
+    fn ctx(&self, builder: WasioCtxBuilder) -> WasioCtxBuilder {
+        builder
+            .shutdown(self.shutdown.clone())
+            .socket_files(self.files.clone())
+    }
+
+    /// The process's exit status once its runs ended: after a signal, 130 or 143 (with the
+    /// socket files removed), whatever the runs did; else `ended`'s.
+    fn finish(&self, ended: anyhow::Result<i32>) -> anyhow::Result<i32> {
+        let status = self.status.load(Ordering::SeqCst);
+        if status == 0 {
+            return ended;
         }
+        self.files.remove_all();
+        if let Err(e) = ended {
+            eprintln!("error: {e:#}");
+        }
+        Ok(status)
+    }
+}
+
+/// The next SIGINT or SIGTERM: its name and the exit status it calls for.
+async fn next_signal(int: &mut Signal, term: &mut Signal) -> (&'static str, i32) {
+    tokio::select! {
+        _ = int.recv() => ("SIGINT", SIGINT_STATUS),
+        _ = term.recv() => ("SIGTERM", SIGTERM_STATUS),
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<i32> {
+    // Composing runs nothing: Ctrl-C keeps ending it at once.
+    if let Command::Compose { app, output } = &command {
+        return compose_app(app, output);
+    }
+    let interrupts = Interrupts::install()?;
+    let ended = execute(command, &interrupts).await;
+    interrupts.finish(ended)
+}
+
+/// `wasio compose`.
+fn compose_app(app: &Path, output: &Path) -> anyhow::Result<i32> {
+    let bytes = read(app)?;
+    let composed = compose(&bytes, PROVIDER)
+        .with_context(|| format!("composing {} with the provider", app.display()))?;
+    std::fs::write(output, composed).with_context(|| format!("writing {}", output.display()))?;
+    Ok(0)
+}
+
+/// Carries out `command`; `interrupts` shuts its runs down.
+async fn execute(command: Command, interrupts: &Interrupts) -> anyhow::Result<i32> {
+    match command {
+        Command::Run(args) => run(args, interrupts).await,
+        Command::Compose { app, output } => compose_app(&app, &output),
         Command::Demo {
             example: None,
             flags,
-        } => demo(&flags).await,
+        } => demo(&flags, interrupts).await,
         Command::Demo {
             flags,
             example: Some(DemoExample::Socketpair),
@@ -335,6 +446,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 &["socketpair".to_owned()],
                 Capabilities::deny_all(),
                 &flags,
+                interrupts,
             )
             .await
         }
@@ -354,7 +466,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 args.extend(["--tls-cert-pem".to_owned(), read_text(&cert)?]);
                 args.extend(["--tls-key-pem".to_owned(), read_text(&key)?]);
             }
-            run_inherited(ECHO_SERVER, &args, caps, &flags).await
+            run_inherited(ECHO_SERVER, &args, caps, &flags, interrupts).await
         }
         Command::Demo {
             flags,
@@ -375,7 +487,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             } else if tls {
                 args.push("--tls".to_owned());
             }
-            run_inherited(ECHO_CLIENT, &args, caps, &flags).await
+            run_inherited(ECHO_CLIENT, &args, caps, &flags, interrupts).await
         }
     }
 }
@@ -457,13 +569,15 @@ fn prepare(runtime: &Runtime, app: &[u8]) -> anyhow::Result<Component> {
 fn report(exit: Exit) -> i32 {
     match &exit {
         Exit::Trap(e) => eprintln!("error: the app trapped: {e:?}"),
-        Exit::Timeout(_) | Exit::MemoryLimit(_) => eprintln!("error: the app was {exit}"),
+        Exit::Timeout(_) | Exit::MemoryLimit(_) | Exit::ShutdownTimedOut(_) => {
+            eprintln!("error: the app was {exit}")
+        }
         Exit::Code(_) => {}
     }
     exit.code()
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<i32> {
+async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Result<i32> {
     let bytes = read(&args.app)?;
     let mut caps = if args.allow_net {
         Capabilities::allow_all()
@@ -489,11 +603,13 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let runtime = args.flags.runtime()?;
     let component =
         prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
-    let mut builder = WasioCtx::builder()
-        .args(&argv)
-        .inherit_stdio()
-        .capabilities(caps)
-        .limits(limits);
+    let mut builder = interrupts.ctx(
+        WasioCtx::builder()
+            .args(&argv)
+            .inherit_stdio()
+            .capabilities(caps)
+            .limits(limits),
+    );
     for spec in &args.listen {
         let listener = Preopened::open(spec)?;
         eprintln!(
@@ -513,14 +629,18 @@ async fn run_inherited(
     argv: &[String],
     caps: Capabilities,
     flags: &RunFlags,
+    interrupts: &Interrupts,
 ) -> anyhow::Result<i32> {
     let runtime = flags.runtime()?;
     let component = prepare(&runtime, app)?;
-    let ctx = WasioCtx::builder()
-        .args(argv)
-        .inherit_stdio()
-        .capabilities(caps)
-        .limits(flags.limits())
+    let ctx = interrupts
+        .ctx(
+            WasioCtx::builder()
+                .args(argv)
+                .inherit_stdio()
+                .capabilities(caps)
+                .limits(flags.limits()),
+        )
         .build();
     Ok(report(runtime.run(&component, ctx).await?))
 }
@@ -535,6 +655,7 @@ fn demo_ctx(
     label: &'static str,
     lines: &mpsc::UnboundedSender<Line>,
     limits: &Limits,
+    interrupts: &Interrupts,
 ) -> WasioCtx {
     let capture = |label: &'static str| {
         let lines = lines.clone();
@@ -548,12 +669,15 @@ fn demo_ctx(
     } else {
         "client stderr"
     };
-    WasioCtx::builder()
-        .args(argv)
-        .stdout(capture(label))
-        .stderr(capture(stderr_label))
-        .capabilities(Capabilities::loopback())
-        .limits(limits.clone())
+    interrupts
+        .ctx(
+            WasioCtx::builder()
+                .args(argv)
+                .stdout(capture(label))
+                .stderr(capture(stderr_label))
+                .capabilities(Capabilities::loopback())
+                .limits(limits.clone()),
+        )
         .build()
 }
 
@@ -567,7 +691,7 @@ fn serving_port(line: &str) -> Option<u16> {
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVER_FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn demo(flags: &RunFlags) -> anyhow::Result<i32> {
+async fn demo(flags: &RunFlags, interrupts: &Interrupts) -> anyhow::Result<i32> {
     let limits = flags.limits();
     let runtime = flags.runtime()?;
     println!("[demo] compiling the echo server and client components...");
@@ -576,7 +700,7 @@ async fn demo(flags: &RunFlags) -> anyhow::Result<i32> {
 
     let (tx, mut lines) = mpsc::unbounded_channel::<Line>();
     let server_argv = ["echo-server", "--host", "127.0.0.1", "--port", "0"].map(String::from);
-    let server_ctx = demo_ctx(&server_argv, "server", &tx, &limits);
+    let server_ctx = demo_ctx(&server_argv, "server", &tx, &limits, interrupts);
     let server_runtime = runtime.clone();
     let mut server_task =
         tokio::spawn(async move { server_runtime.run(&server, server_ctx).await });
@@ -617,7 +741,7 @@ async fn demo(flags: &RunFlags) -> anyhow::Result<i32> {
         "Hello World!",
     ]
     .map(String::from);
-    let client_ctx = demo_ctx(&client_argv, "client", &tx, &limits);
+    let client_ctx = demo_ctx(&client_argv, "client", &tx, &limits, interrupts);
     drop(tx);
     let client_runtime = runtime.clone();
     let mut client_task =
@@ -663,6 +787,12 @@ mod tests {
         assert_eq!(serving_port("Serving on [::1]:80, 127.0.0.1:80"), Some(80));
         assert_eq!(serving_port("Received 'x'"), None);
         assert_eq!(serving_port("Serving on nowhere"), None);
+    }
+
+    #[test]
+    fn the_help_states_the_grace_period() {
+        let grace = wasio_host::shutdown::DEFAULT_GRACE;
+        assert!(AFTER_HELP.contains(&format!("wasio waits at most {grace:?} for that")));
     }
 
     #[test]

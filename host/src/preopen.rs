@@ -7,6 +7,7 @@
 //! is still the one it created.
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::sync::Arc;
 
 use crate::host_impl::socket::{HostSocket, SocketFile};
 
@@ -59,7 +60,7 @@ impl Preopened {
                 Ok(Self {
                     name,
                     listener: Listener::Unix(listener, path.clone()),
-                    file: file.map(SocketFileGuard),
+                    file: file.map(|file| SocketFileGuard(Arc::new(file))),
                 })
             }
         }
@@ -81,6 +82,12 @@ impl Preopened {
         }
     }
 
+    /// The socket file this listener created (a Unix path), for the run's
+    /// [`SocketFiles`](crate::socket_files::SocketFiles).
+    pub(crate) fn socket_file(&self) -> Option<Arc<SocketFile>> {
+        self.file.as_ref().map(|guard| guard.0.clone())
+    }
+
     /// The listener as a host socket (registers it with the current tokio runtime), and the
     /// guard of its socket file, to keep until the run ends.
     pub(crate) fn into_host_socket(
@@ -98,7 +105,7 @@ impl Preopened {
 
 /// Removes a socket file the host created when dropped, if it is still that file.
 #[derive(Debug)]
-pub(crate) struct SocketFileGuard(SocketFile);
+pub(crate) struct SocketFileGuard(Arc<SocketFile>);
 
 impl Drop for SocketFileGuard {
     fn drop(&mut self) {

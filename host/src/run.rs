@@ -28,6 +28,11 @@ pub const TIMEOUT_EXIT_CODE: i32 = 124;
 /// killed for memory (128 + SIGKILL).
 pub const MEMORY_LIMIT_EXIT_CODE: i32 = 137;
 
+/// The exit status of a run stopped because it did not end within the grace period after a
+/// shutdown request ([`crate::shutdown`]), as a native process interrupted by Ctrl-C
+/// (128 + SIGINT). `wasio` exits with 130 or 143 after SIGINT or SIGTERM however the run ended.
+pub const SHUTDOWN_EXIT_CODE: i32 = 130;
+
 /// How often the epoch advances while a run with a deadline executes wasm; the deadline is
 /// checked at each tick, so a busy app is stopped at most this late.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -46,6 +51,9 @@ pub enum Exit {
     /// The run's linear memory would have grown beyond its limit
     /// ([`Limits::max_memory`](crate::limits::Limits::max_memory)); it was stopped there.
     MemoryLimit(MemoryLimitExceeded),
+    /// A graceful shutdown was requested ([`Shutdown::request`](crate::Shutdown::request)) and
+    /// the run had not ended when the grace period (this long) was over; it was stopped.
+    ShutdownTimedOut(Duration),
 }
 
 impl Exit {
@@ -56,6 +64,7 @@ impl Exit {
             Self::Trap(_) => TRAP_EXIT_CODE,
             Self::Timeout(_) => TIMEOUT_EXIT_CODE,
             Self::MemoryLimit(_) => MEMORY_LIMIT_EXIT_CODE,
+            Self::ShutdownTimedOut(_) => SHUTDOWN_EXIT_CODE,
         }
     }
 
@@ -85,6 +94,10 @@ impl fmt::Display for Exit {
             Self::Trap(error) => write!(f, "trapped: {error:?}"),
             Self::Timeout(timeout) => write!(f, "stopped: {}", DeadlineExceeded(*timeout)),
             Self::MemoryLimit(hit) => write!(f, "stopped: {hit}"),
+            Self::ShutdownTimedOut(grace) => write!(
+                f,
+                "stopped: the run did not end within {grace:?} of the shutdown request"
+            ),
         }
     }
 }
@@ -123,6 +136,12 @@ fn check_run_export<T>(linker: &Linker<T>, component: &Component) -> anyhow::Res
 /// (while the app waits, and, on an engine with epoch interruption such as
 /// [`Runtime::with_deadlines`](crate::Runtime::with_deadlines), while its wasm runs).
 ///
+/// When the context's [`Shutdown`](crate::Shutdown) handle requests a graceful shutdown, the
+/// provider closes the app's servers and connections (see [`crate::shutdown`]); once the app's
+/// run has returned, this waits for the provider to have flushed and closed them, and returns
+/// the app's ending. A run that has not ended when the handle's grace period is over is
+/// stopped: [`Exit::ShutdownTimedOut`].
+///
 /// Returns how the app ended ([`Exit`]); an `Err` means it could not be started (no run export,
 /// an import the linker lacks, ...). A memory limit already exceeded while instantiating is
 /// [`Exit::MemoryLimit`].
@@ -134,6 +153,8 @@ pub async fn run<T: WasioView>(
     check_run_export(linker, component)?;
     let timeout = data.host().ctx.limits().timeout;
     let handles = handle_budget(data.host().ctx.limits().max_connections);
+    let shutdown = data.host().ctx.shutdown().clone();
+    let phase = data.host().ctx.run_shutdown().phase();
     let mut store = Store::new(linker.engine(), data);
     store.set_max_component_handles(handles);
     store.limiter(|data| {
@@ -170,14 +191,32 @@ pub async fn run<T: WasioView>(
         }
         Err(error) => return Err(error).wcontext("instantiating the component"),
     };
-    let call =
-        store.run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await);
-    let result = match deadline {
-        Some((deadline, timeout)) => match tokio::time::timeout_at(deadline.into(), call).await {
-            Ok(result) => result,
-            Err(_) => return Ok(Exit::Timeout(timeout)),
-        },
-        None => call.await,
+    let requested = shutdown.clone();
+    let call = store.run_concurrent(async move |store| {
+        let result = command.wasi_cli_run().call_run(store).await;
+        if requested.is_requested() && result.is_ok() {
+            // Still inside the store's event loop: the provider's tasks flush and close.
+            crate::shutdown::provider_finished(phase).await;
+        }
+        result
+    });
+    let timed_out = async {
+        match deadline {
+            Some((deadline, timeout)) => {
+                tokio::time::sleep_until(deadline.into()).await;
+                Exit::Timeout(timeout)
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let shut_down = async {
+        shutdown.grace_over().await;
+        Exit::ShutdownTimedOut(shutdown.grace())
+    };
+    let result = tokio::select! {
+        result = call => result,
+        exit = timed_out => return Ok(exit),
+        exit = shut_down => return Ok(exit),
     };
     drop(ticker);
     Ok(match result {

@@ -1,4 +1,4 @@
-//! The `wasio:host` imports (`types`, `unix`, `preopens`, `tls`, `limits`): what the host supplies natively
+//! The `wasio:host` imports (`types`, `unix`, `preopens`, `tls`, `limits`, `shutdown`): what the host supplies natively
 //! to the provider component.
 //!
 //! The bindings come from `wasmtime::component::bindgen!` over a small world that imports just
@@ -13,6 +13,7 @@
 
 mod limits;
 mod preopens;
+mod shutdown;
 pub mod socket;
 mod tls;
 mod types;
@@ -35,6 +36,7 @@ pub mod bindings {
                 import wasio:host/preopens@0.1.0;
                 import wasio:host/tls@0.1.0;
                 import wasio:host/limits@0.1.0;
+                import wasio:host/shutdown@0.1.0;
             }
         ",
         path: "../wit",

@@ -46,8 +46,9 @@ pub(crate) struct ListenerSocket {
     /// `accept` was called (it may be called once).
     pub(crate) accept_taken: bool,
     pub(crate) local: HostAddress,
-    /// The socket file this listener created (Unix paths, not the abstract namespace).
-    pub(crate) file: Option<SocketFile>,
+    /// The socket file this listener created (Unix paths, not the abstract namespace), shared
+    /// with the run's [`SocketFiles`](crate::socket_files::SocketFiles).
+    pub(crate) file: Option<Arc<SocketFile>>,
 }
 
 /// A connected native stream.
@@ -129,7 +130,11 @@ impl HostSocket {
     /// A Unix listener bound at `address` (as the app asked for it: the host binds paths through
     /// `/proc/self/fd`, which the app must not see); `file` is the socket file it created, for
     /// `cleanup`.
-    pub fn unix_listener(listener: UnixListener, address: &str, file: Option<SocketFile>) -> Self {
+    pub fn unix_listener(
+        listener: UnixListener,
+        address: &str,
+        file: Option<Arc<SocketFile>>,
+    ) -> Self {
         let local = HostAddress::Unix(address.to_owned());
         Self::listener(NativeListener::Unix(listener, local.clone()), local, file)
     }
@@ -142,7 +147,7 @@ impl HostSocket {
         Self::listener(NativeListener::Tcp(listener), local, None)
     }
 
-    fn listener(io: NativeListener, local: HostAddress, file: Option<SocketFile>) -> Self {
+    fn listener(io: NativeListener, local: HostAddress, file: Option<Arc<SocketFile>>) -> Self {
         Self {
             kind: Kind::Listener(ListenerSocket {
                 io: Arc::new(io),
@@ -281,19 +286,20 @@ impl SocketFile {
         })
     }
 
+    /// Whether the file at the path is still the socket this listener created.
+    pub fn is_ours(&self) -> bool {
+        matches!(
+            unix_path::stat_entry(self.dir.as_fd(), &self.name),
+            Ok(Some(entry)) if entry.kind == FileType::Socket
+                && entry.id == self.id
+                && entry.born == self.born
+        )
+    }
+
     /// Removes the file if it is still the socket this listener created; keeps a file that is
     /// gone or was replaced. Returns whether it removed it.
     pub fn remove_if_ours(&self) -> bool {
-        match unix_path::stat_entry(self.dir.as_fd(), &self.name) {
-            Ok(Some(entry))
-                if entry.kind == FileType::Socket
-                    && entry.id == self.id
-                    && entry.born == self.born =>
-            {
-                unix_path::remove_entry(self.dir.as_fd(), &self.name).is_ok()
-            }
-            _ => false,
-        }
+        self.is_ours() && unix_path::remove_entry(self.dir.as_fd(), &self.name).is_ok()
     }
 }
 

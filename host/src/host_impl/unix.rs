@@ -240,6 +240,8 @@ impl Host for WasioHostView<'_> {
             Ok(bound) => bound,
             Err(e) => return Ok(Err(e.into())),
         };
+        // Kept run-wide too, so the file goes however the run ends (see `socket_files`).
+        let file = file.map(|file| self.ctx.socket_files().register(file));
         let socket = HostSocket::unix_listener(listener, &path, file);
         Ok(Ok(self
             .table

@@ -40,6 +40,14 @@
 //! - `alloc MIB`: allocates and touches MIB MiB; prints `allocated`.
 //! - `spin`: computes forever without waiting.
 //!
+//! Shutdown scenarios (`wasio run` interrupted by a signal):
+//!
+//! - `big-reply HOST BYTES`: serves on HOST, a free port, and prints `serving PORT`; accepts
+//!   one client, queues BYTES bytes for it at once (byte `i` is `i % 251`), prints `queued N`
+//!   (the write buffer size then), and reads until EOF; prints `eof` and `done`.
+//! - `unix-hold PATH`: serves on PATH with cleanup_socket off, prints `serving`, and then waits
+//!   forever, whatever happens to the server.
+//!
 //! Raw wasi:sockets scenarios (bypassing the provider, as any component could):
 //!
 //! - `raw-connect HOST PORT` (an IP address), `raw-udp`, `raw-lookup NAME`: print `ok ...` or
@@ -67,8 +75,8 @@ mod bindings {
 use bindings::exports::wasi::cli::run::Guest;
 use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
 use bindings::wasio::streams::types::{
-    AddressFamily, AdoptOptions, ConnectOptions, ErrorCode, SocketAddress, UnixConnectOptions,
-    UnixServerOptions,
+    AddressFamily, AdoptOptions, ConnectOptions, ErrorCode, ServerOptions, SocketAddress,
+    UnixConnectOptions, UnixServerOptions,
 };
 
 struct Probe;
@@ -253,6 +261,33 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             let bytes = usize::try_from(number(0)).unwrap_or(0) << 20;
             let block = std::hint::black_box(vec![1u8; bytes]);
             println!("allocated {}", block.len() >> 20);
+        }
+        "big-reply" => {
+            let options = ServerOptions {
+                limit: None,
+                family: AddressFamily::Unspecified,
+                backlog: None,
+                reuse_address: None,
+                reuse_port: false,
+                keep_alive: false,
+                ssl: None,
+                ssl_handshake_timeout: None,
+                ssl_shutdown_timeout: None,
+                start_serving: None,
+                write_queue_cap: None,
+            };
+            let server = streams::start_server(vec![arg(0)], 0, options).await?;
+            let port = match server.sockets().first() {
+                Some(SocketAddress::Inet(a)) => a.port,
+                _ => 0,
+            };
+            println!("serving {port}");
+            let (reader, writer) = Connection::split(server.accept(None).await?);
+            let reply: Vec<u8> = (0..number(1)).map(|i| (i % 251) as u8).collect();
+            writer.write(&reply)?;
+            println!("queued {}", writer.get_write_buffer_size());
+            reader.read(-1, None).await?;
+            println!("eof");
         }
         "spin" => {
             let mut n = 0u64;
@@ -442,6 +477,12 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
             println!("connected {connected} served {served} bound-victim {bound_victim}");
             Ok(())
         }
+        ("unix-hold", [path]) => {
+            let _server =
+                streams::start_unix_server(path.clone(), unix_server_options(Some(false))).await?;
+            println!("serving");
+            std::future::pending().await
+        }
         ("socketpair", []) => {
             let options = || AdoptOptions {
                 limit: None,
@@ -486,7 +527,13 @@ impl Guest for Probe {
         if let Some((first, rest)) = args.split_first()
             && matches!(
                 first.as_str(),
-                "flood" | "fill" | "connect-many" | "immediate-calls" | "alloc" | "spin"
+                "flood"
+                    | "fill"
+                    | "connect-many"
+                    | "immediate-calls"
+                    | "alloc"
+                    | "spin"
+                    | "big-reply"
             )
         {
             return report(limit_scenario(first, rest).await);
