@@ -559,10 +559,7 @@ impl Conn {
             return Some(Err(ErrorCode::ConnectionReset));
         }
         if st.closing {
-            return st
-                .wq
-                .is_empty()
-                .then_some(Err(ErrorCode::ConnectionReset));
+            return st.wq.is_empty().then_some(Err(ErrorCode::ConnectionReset));
         }
         if send_unreported(&st) {
             return None;

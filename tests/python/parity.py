@@ -102,8 +102,11 @@ async def a_send_error_fails_the_next_drain():
 
 
 async def a_reset_shows_before_any_write():
-    reader, writer = await asyncio.open_connection("127.0.0.1", peer(reset))
-    await asyncio.sleep(0.1)
+    # The peer waits a little, so that the reset does not fail the connect itself.
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", peer(lambda conn: (time.sleep(0.1), reset(conn)))
+    )
+    await asyncio.sleep(0.4)
     expect("closing", writer.is_closing(), True)
     if not isinstance(reader.exception(), ConnectionResetError):
         raise AssertionError(f"exception: {reader.exception()!r}")
