@@ -79,6 +79,11 @@ impl WriteQueue {
         !self.queued.is_empty()
     }
 
+    /// True while a batch handed to the sender is not fully taken by the socket.
+    pub fn has_in_flight(&self) -> bool {
+        self.in_flight > 0
+    }
+
     /// Hands everything queued to the sender; the queue starts again with no allocation, so a
     /// batch's memory is freed once it is sent rather than kept for the next. The bytes count as
     /// in flight until [`WriteQueue::sent`].

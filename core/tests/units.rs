@@ -339,9 +339,11 @@ fn queue_cap_is_inclusive_and_refusal_changes_nothing() {
 fn queue_in_flight_counts_against_the_cap_until_sent() {
     let mut q = WriteQueue::new(10);
     q.push(&[b"12345678"]).unwrap();
+    assert!(!q.has_in_flight());
     let chunk = q.take();
     assert_eq!(chunk, b"12345678");
     assert!(!q.has_queued());
+    assert!(q.has_in_flight());
     assert!(!q.is_empty());
     assert_eq!(q.size(), 8);
     assert_eq!(q.push(&[b"abc"]), Err(QueueFull));
@@ -355,6 +357,7 @@ fn queue_in_flight_counts_against_the_cap_until_sent() {
     assert_eq!(q.push(&[b"!"]), Err(QueueFull));
     // The rest of the first chunk, then the second take.
     q.sent(3);
+    assert!(!q.has_in_flight());
     assert_eq!(q.size(), 7);
     let chunk = q.take();
     assert_eq!(chunk, b"abxyzuv");

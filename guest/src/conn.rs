@@ -29,7 +29,7 @@ use crate::notify::Notify;
 use crate::tls::{Side, Timeouts, TlsInfo};
 use futures::future::{Either, select};
 use std::cell::RefCell;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use wasio_core::flow::ReadFlow;
@@ -189,6 +189,9 @@ pub struct State {
     dropped_writes: u32,
     /// The connection was lost (peer reset, send failure).
     lost: bool,
+    /// The send pump took a batch and has not yet heard how the transport took it (the first
+    /// poll of its write: taken, stopped by an error, or blocked on a full socket).
+    sending: bool,
     receive_running: bool,
     send_running: bool,
     /// Fully closed: pumps done, transport dropped.
@@ -261,6 +264,7 @@ impl Conn {
                 aborted: false,
                 dropped_writes: 0,
                 lost: false,
+                sending: false,
                 receive_running: true,
                 send_running: true,
                 closed: false,
@@ -542,17 +546,24 @@ impl Conn {
 
     /// `drain` without waiting: `None` when it has to wait for the queue to fall to low.
     ///
-    /// asyncio's steps: (1) the reader's stored error; (2) a closing writer lets the close progress,
-    /// so once nothing is left to flush the connection counts as lost; (3) a lost connection is
-    /// `ConnectionResetError("Connection lost")`; (4) at or below high: done; (5) otherwise wait.
+    /// asyncio's steps: (1) the reader's stored error; (2) a lost connection is
+    /// `ConnectionResetError("Connection lost")`; (3) a closing writer lets the close progress
+    /// (asyncio yields once, in which its socket takes the bytes and `connection_lost` runs), so
+    /// once the queue is flushed it is "Connection lost" too, and until then it has to wait;
+    /// (4) at or below high: done; (5) otherwise wait.
     pub fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
         let st = self.st.borrow();
         if let Some(e) = &st.stored_error {
             return Some(Err(e.clone()));
         }
-        let close_done = st.closing && st.wq.is_empty();
-        if st.lost || st.aborted || st.closed || close_done {
+        if st.lost || st.aborted || st.closed {
             return Some(Err(ErrorCode::ConnectionReset));
+        }
+        if st.closing {
+            return st.wq.is_empty().then_some(Err(ErrorCode::ConnectionReset));
+        }
+        if send_unreported(&st) {
+            return None;
         }
         if !st.write_paused {
             return Some(Ok(()));
@@ -562,10 +573,28 @@ impl Conn {
 
     /// asyncio `drain`: waits while the writer is paused. All waiters are released together when
     /// the queue falls to the low mark or the connection closes cleanly; a lost connection fails
-    /// them with its error.
+    /// them with its error. A drain that starts on a closing writer waits for the flush and then
+    /// fails with `connection-reset` ("Connection lost"), as asyncio's does once its socket took
+    /// the bytes.
     pub async fn drain(&self) -> Result<(), ErrorCode> {
         if let Some(result) = self.try_drain() {
             return result;
+        }
+        if self.st.borrow().closing {
+            return self.wait_flushed_then_lost().await;
+        }
+        if send_unreported(&self.st.borrow()) {
+            // asyncio's `write` sends at once; a send error makes the transport close, and the
+            // next drain sees `is_closing()`, yields once and raises "Connection lost".
+            wait_until(&self.drain_ev, || {
+                let st = self.st.borrow();
+                !send_unreported(&st) || st.lost || st.aborted || st.closed
+            })
+            .await;
+            let st = self.st.borrow();
+            if st.lost || st.aborted || st.closed {
+                return Err(ErrorCode::ConnectionReset);
+            }
         }
         loop {
             let listen = self.drain_ev.listen();
@@ -583,6 +612,23 @@ impl Conn {
             }
             listen.await;
         }
+    }
+
+    /// Records that the transport answered the send pump's write of its batch (see `sending`).
+    fn attempted(&self) {
+        self.st.borrow_mut().sending = false;
+        self.drain_ev.notify();
+    }
+
+    /// The rest of a drain that started on a closing writer: asyncio's drain looked at the
+    /// reader's error before it yielded, so whatever ends the wait is "Connection lost".
+    async fn wait_flushed_then_lost(&self) -> Result<(), ErrorCode> {
+        wait_until(&self.drain_ev, || {
+            let st = self.st.borrow();
+            st.wq.is_empty() || st.lost || st.aborted || st.closed
+        })
+        .await;
+        Err(ErrorCode::ConnectionReset)
     }
 
     /// asyncio `set_write_buffer_limits`: new marks, and the pause state re-evaluated against them.
@@ -707,7 +753,8 @@ impl Conn {
     }
 
     /// Finishes the close once both pumps are done and a close was asked for (or the connection
-    /// was lost): drops the transport, marks EOF for the reader and wakes every waiter.
+    /// was lost): drops the transport, marks EOF for the reader unless the connection was lost
+    /// with an error, and wakes every waiter.
     fn maybe_finish(&self) {
         let mut st = self.st.borrow_mut();
         if st.closed || st.receive_running || st.send_running {
@@ -718,7 +765,12 @@ impl Conn {
         }
         st.closed = true;
         st.write_paused = false;
-        st.rbuf.set_eof();
+        // asyncio's `connection_lost(exc)` feeds EOF only when `exc` is None; after an error the
+        // reader keeps it (`set_exception`) and `at_eof` stays false. Reads never wait on a
+        // closed connection either way: they get EOF or the stored error.
+        if st.close_error.is_none() {
+            st.rbuf.set_eof();
+        }
         drop(st);
         self.transport.borrow_mut().take();
         self.slot.borrow_mut().take();
@@ -867,6 +919,7 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
                     break SendStep::Abort;
                 }
                 if st.wq.has_queued() {
+                    st.sending = true;
                     break SendStep::Send(st.wq.take());
                 }
                 if st.detaching {
@@ -894,12 +947,22 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
         // The batch's buffer is dropped here once sent: it is not kept for the next batch.
         let sent_all = loop {
             let outcome = {
-                let write = pin!(write);
+                let mut write = pin!(write);
+                let mut first_poll = true;
+                // The transport answers a write in its first poll unless the socket is full;
+                // a drain waiting for that answer goes on once it is known (see `sending`).
+                let write = poll_fn(|cx| {
+                    let poll = write.as_mut().poll(cx);
+                    if std::mem::take(&mut first_poll) && poll.is_pending() {
+                        conn.attempted();
+                    }
+                    poll
+                });
                 let abort = pin!(wait_until(&conn.send_ev, || {
                     let st = conn.st.borrow();
                     st.aborted || st.lost
                 }));
-                match select(write, abort).await {
+                match select(pin!(write), abort).await {
                     Either::Left((outcome, _)) => Some(outcome),
                     Either::Right(((), _)) => None,
                 }
@@ -907,6 +970,9 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
             let Some((result, buf)) = outcome else {
                 break false;
             };
+            if result != StreamResult::Dropped {
+                conn.attempted();
+            }
             let now = total - buf.remaining();
             conn.progress(now - written);
             written = now;
@@ -948,8 +1014,10 @@ impl Conn {
         if release {
             st.write_paused = false;
         }
+        // A drain on a closing writer waits for the flush.
+        let flushed = st.closing && st.wq.is_empty();
         drop(st);
-        if release {
+        if release || flushed {
             self.drain_ev.notify();
         }
     }
@@ -975,6 +1043,16 @@ fn gate(st: &mut State, empty: bool) -> Option<Result<(), ErrorCode>> {
         return Some(Ok(()));
     }
     None
+}
+
+/// Whether bytes `write` accepted still wait for the transport's first answer while the
+/// connection's receive side cannot notice a loss (it reached EOF, or flow control paused it):
+/// then only a send reports the peer gone, and asyncio's `write` would have sent them already.
+/// Bytes queued behind a batch the socket has not taken yet do not count: asyncio's `write`
+/// buffers those without sending either.
+fn send_unreported(st: &State) -> bool {
+    let receive_blind = !st.receive_running || st.rbuf.eof() || st.flow.is_paused();
+    receive_blind && (st.sending || (st.wq.has_queued() && !st.wq.has_in_flight()))
 }
 
 /// Waits on `ev` until `cond` holds.

@@ -124,8 +124,10 @@ struct ServerState {
     closed: bool,
     /// A `serving` handle (serve_forever) exists.
     forever: bool,
-    /// Accepted connections not yet handed to the app.
+    /// Accepted connections not yet handed to the app; still handed out after `close`.
     pending: VecDeque<Rc<Conn>>,
+    /// The app dropped the server: nobody can take `pending` any more.
+    discarded: bool,
     /// The connections this server accepted that may still be open (closed ones are pruned now
     /// and then: each `Weak` keeps its connection's allocation alive).
     clients: Vec<Weak<Conn>>,
@@ -254,6 +256,7 @@ pub fn serve(
             closed: false,
             forever: false,
             pending: VecDeque::new(),
+            discarded: false,
             clients: Vec::new(),
             prune_clients_at: MIN_PRUNE,
             pumps: count,
@@ -297,10 +300,13 @@ impl ServerShared {
         Ok(())
     }
 
-    /// asyncio `close`: stops listening. Connections already handed out stay open; accepted ones
-    /// the app never took are aborted, since no handler will ever see them. The listening sockets
-    /// are released when the accept tasks next run (in the same turn of the event loop, not inside
-    /// this call); `wait_closed` waits for that too.
+    /// asyncio `close`: stops listening. Connections already handed out stay open, and those
+    /// accepted from the OS and not yet taken by the app (queued, or in their TLS handshake) are
+    /// still handed out by `accept`, as asyncio still runs its handler for every connection its
+    /// loop had accepted. Clients still in the kernel's listen backlog are reset when the
+    /// listening socket closes (asyncio's too). The listening sockets are released when the
+    /// accept tasks next run (in the same turn of the event loop, not inside this call);
+    /// `wait_closed` waits for that too.
     pub fn close(&self) {
         let mut st = self.st.borrow_mut();
         if st.closed {
@@ -308,14 +314,24 @@ impl ServerShared {
         }
         st.closed = true;
         st.serving = false;
-        let pending: Vec<Rc<Conn>> = st.pending.drain(..).collect();
         let listeners = std::mem::take(&mut st.listeners);
         drop(st);
         drop(listeners);
+        self.ev.notify();
+    }
+
+    /// The app dropped the server: closes it and aborts the accepted connections nobody can
+    /// take now (and those whose TLS handshake ends later, see `enqueue`).
+    fn discard(&self) {
+        self.close();
+        let pending: Vec<Rc<Conn>> = {
+            let mut st = self.st.borrow_mut();
+            st.discarded = true;
+            st.pending.drain(..).collect()
+        };
         for conn in pending {
             conn.abort();
         }
-        self.ev.notify();
     }
 
     /// Closed, with its accept pumps and its clients' TLS handshakes ended (its accepted
@@ -353,7 +369,8 @@ impl ServerShared {
         }
     }
 
-    /// The next accepted connection if one is pending.
+    /// The next accepted connection if one is pending. After `close`: the ones accepted before
+    /// it (waiting for those still in their TLS handshake), then `closed`.
     pub fn try_accept(&self) -> Option<Result<Rc<Conn>, ErrorCode>> {
         let mut st = self.st.borrow_mut();
         if let Some(conn) = st.pending.pop_front() {
@@ -362,7 +379,7 @@ impl ServerShared {
             self.ev.notify();
             return Some(Ok(conn));
         }
-        if st.closed {
+        if st.closed && st.handshakes == 0 {
             return Some(Err(ErrorCode::Closed("the server is closed".to_string())));
         }
         None
@@ -519,13 +536,13 @@ async fn handshake_then_enqueue(
 }
 
 impl ServerShared {
-    /// Queues an accepted connection for `accept`; false (and the connection aborted) when the
-    /// server closed meanwhile.
+    /// Queues an accepted connection for `accept` (also after `close`: it was accepted before);
+    /// false (and the connection aborted) once the app dropped the server.
     fn enqueue(self: &Rc<Self>, conn: Rc<Conn>) -> bool {
         let observer: Weak<dyn CloseObserver> = Rc::downgrade(self) as Weak<dyn CloseObserver>;
         conn.set_observer(observer);
         let mut st = self.st.borrow_mut();
-        if st.closed {
+        if st.discarded {
             drop(st);
             conn.abort();
             return false;
@@ -550,7 +567,7 @@ pub struct ServerImpl {
 
 impl Drop for ServerImpl {
     fn drop(&mut self) {
-        self.server.close();
+        self.server.discard();
     }
 }
 

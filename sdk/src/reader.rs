@@ -132,7 +132,8 @@ impl Reader {
         self.inner.buffered() + (self.taken_len() + self.ahead.borrow().len()) as u64
     }
 
-    /// True when EOF was received and nothing is left to read (asyncio `at_eof`).
+    /// True when EOF was received and nothing is left to read (asyncio `at_eof`). Stays false
+    /// after the connection was lost with an error, unless EOF came first.
     pub fn at_eof(&self) -> bool {
         self.taken_len() == 0
             && self.ahead.borrow().len() == 0

@@ -128,7 +128,9 @@ impl Server {
     }
 
     /// Waits for the next connection and returns its `(reader, writer)` (the sync fast path
-    /// first). Errors: [`Error::Closed`] once the server is closed; [`Error::Timeout`].
+    /// first). After [`close`](Server::close) it still hands out the connections accepted before
+    /// it. Errors: [`Error::Closed`] once the server is closed and none of those is left;
+    /// [`Error::Timeout`].
     /// Cancel safety: safe, a connection is handed out only when the call returns.
     pub async fn accept(&self) -> Result<(Reader, Writer)> {
         let connection = match self.inner.try_accept() {
@@ -175,7 +177,8 @@ impl Server {
         }
     }
 
-    /// Stops listening (asyncio `close()`); accepted connections stay open. Idempotent.
+    /// Stops listening (asyncio `close()`); accepted connections stay open, and those not yet
+    /// taken are still handed out by [`accept`](Server::accept). Idempotent.
     pub fn close(&self) {
         self.inner.close();
     }

@@ -91,8 +91,9 @@ impl Writer {
         self.timeout
     }
 
-    /// asyncio `write(data)`: queues `data`, never waits. Empty data is ignored; after close or
-    /// connection loss the data is dropped (call [`drain`](Writer::drain) to learn of it).
+    /// asyncio `write(data)`: queues `data`, never waits and does no I/O. Empty data is ignored;
+    /// after close or connection loss the data is dropped (call [`drain`](Writer::drain) to learn
+    /// of it: a send that fails is reported from the next drain on).
     /// Errors: [`Error::Closed`](crate::Error::Closed) after `write_eof`
     /// ("Cannot call write() after write_eof()"); [`Error::BufferFull`](crate::Error::BufferFull)
     /// beyond the queue's hard cap (nothing queued then).
@@ -117,7 +118,10 @@ impl Writer {
     }
 
     /// asyncio `drain()`: returns at once while the queue is at or below the high-water mark,
-    /// otherwise waits until it falls to the low-water mark. Many drains may wait at once.
+    /// otherwise waits until it falls to the low-water mark. Many drains may wait at once. On a
+    /// closing writer it waits for the flush, then fails with "Connection lost"; after the peer's
+    /// EOF it first waits for the socket's answer to what was written, so a send to a peer that
+    /// is gone fails it.
     /// Errors: the reader's stored error; [`Error::ConnectionReset`](crate::Error::ConnectionReset)
     /// when the connection is lost; [`Error::Timeout`](crate::Error::Timeout).
     pub async fn drain(&self) -> Result<()> {

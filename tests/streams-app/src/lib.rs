@@ -25,6 +25,7 @@ mod bindings {
     });
 }
 
+mod asyncio_parity_tests;
 mod bulk_tests;
 mod harness;
 mod lines_ahead_tests;
@@ -136,6 +137,12 @@ tests![
     server_tests::failing_handler_closes_only_its_connection,
     server_tests::keep_alive_and_backlog,
     server_tests::accept_while_closing,
+    asyncio_parity_tests::at_eof_stays_false_after_a_reset,
+    asyncio_parity_tests::at_eof_stays_false_when_the_peer_closes_with_unread_data,
+    asyncio_parity_tests::a_send_error_fails_the_next_drain,
+    asyncio_parity_tests::a_reset_shows_before_any_write,
+    asyncio_parity_tests::drain_after_close_is_connection_lost,
+    asyncio_parity_tests::close_hands_out_accepted_connections,
 ];
 
 struct Tests;

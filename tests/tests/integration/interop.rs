@@ -144,3 +144,22 @@ async fn wasio_unix_echo_client_against_cpython_start_unix_server() -> anyhow::R
     drop(python.stdin.take());
     Ok(())
 }
+
+/// The scenarios of the streams app's `asyncio_parity_tests`, run in CPython's asyncio against
+/// the same kind of scripted peers: what those tests expect of wasio is what CPython does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpython_agrees_with_the_parity_tests() -> anyhow::Result<()> {
+    let output = tokio::time::timeout(
+        WAIT,
+        Command::new("python3").arg(script("parity.py")).output(),
+    )
+    .await??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 6);
+    Ok(())
+}

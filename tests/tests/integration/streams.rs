@@ -119,6 +119,8 @@ ported![
     accept_while_closing,
     write_eof_rules,
     connect_by_host_name,
+    drain_after_close_is_connection_lost,
+    close_hands_out_accepted_connections,
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,13 +181,7 @@ async fn resetting_peer(send: &'static [u8], after: Duration) -> anyhow::Result<
 /// Runs a ported test against a resetting native peer.
 async fn against_reset(name: &str, send: &'static [u8], after: Duration) -> anyhow::Result<()> {
     let port = resetting_peer(send, after).await?;
-    let arg = format!("{name}:{port}");
-    let (exit, lines) = run(STREAMS_TESTS, &[&arg], grants()?).await?;
-    anyhow::ensure!(
-        exit.success() && lines.iter().any(|l| *l == format!("ok {name}")),
-        "{name} failed ({exit}): {lines:#?}"
-    );
-    Ok(())
+    against_peer(name, port).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,6 +208,68 @@ async fn lost_connection_fails_every_drain() -> anyhow::Result<()> {
 async fn wait_closed_reports_the_connection_error() -> anyhow::Result<()> {
     against_reset(
         "wait_closed_reports_the_connection_error",
+        b"",
+        Duration::from_millis(100),
+    )
+    .await
+}
+
+/// A native peer that accepts one connection, waits `after`, and closes it plainly (FIN, or a
+/// reset when the app's bytes are still unread there), without reading. Returns its port.
+async fn closing_peer(after: Duration) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        if let Ok(Ok((stream, _))) = tokio::time::timeout(WAIT, listener.accept()).await {
+            tokio::time::sleep(after).await;
+            drop(stream);
+        }
+    });
+    Ok(port)
+}
+
+/// Runs a test of the streams app against a native peer on `port`.
+async fn against_peer(name: &str, port: u16) -> anyhow::Result<()> {
+    let arg = format!("{name}:{port}");
+    let (exit, lines) = run(STREAMS_TESTS, &[&arg], grants()?).await?;
+    anyhow::ensure!(
+        exit.success() && lines.iter().any(|l| *l == format!("ok {name}")),
+        "{name} failed ({exit}): {lines:#?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_eof_stays_false_after_a_reset() -> anyhow::Result<()> {
+    against_reset(
+        "at_eof_stays_false_after_a_reset",
+        b"hello",
+        Duration::from_millis(200),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_eof_stays_false_when_the_peer_closes_with_unread_data() -> anyhow::Result<()> {
+    let port = closing_peer(Duration::from_millis(200)).await?;
+    against_peer(
+        "at_eof_stays_false_when_the_peer_closes_with_unread_data",
+        port,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_error_fails_the_next_drain() -> anyhow::Result<()> {
+    let port = closing_peer(Duration::ZERO).await?;
+    against_peer("a_send_error_fails_the_next_drain", port).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_shows_before_any_write() -> anyhow::Result<()> {
+    // Not at once: a reset before the app's connect completes would fail the connect itself.
+    against_reset(
+        "a_reset_shows_before_any_write",
         b"",
         Duration::from_millis(100),
     )

@@ -299,6 +299,52 @@ async fn wait_closed_waits_for_handshakes_in_progress() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A client whose TLS handshake is still running when the server closes is handed out by the
+/// `accept` after the close once its handshake succeeds (asyncio runs `client_connected_cb` for
+/// every connection its loop accepted, TLS ones after their handshake); then `accept` fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_after_close_hands_out_a_client_still_in_its_handshake() -> anyhow::Result<()> {
+    use rustls_pki_types::pem::PemObject;
+    let pki = Pki::new()?;
+    let (mut server, port) = tls_server(
+        "accept-after-close",
+        &[
+            "--cert",
+            &pki.server_cert,
+            "--key",
+            &pki.server_key,
+            "--read-timeout-ms",
+            "1000",
+            "--handshake-timeout-ms",
+            "30000",
+        ],
+    )
+    .await?;
+    let socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    server.line_starting("closed").await?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls_pki_types::CertificateDer::from_pem_slice(
+        pki.ca.as_bytes(),
+    )?)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls_pki_types::ServerName::try_from("localhost")?;
+    let mut tls = tokio::time::timeout(WAIT, connector.connect(name, socket)).await??;
+    let mut reply = Vec::new();
+    tokio::time::timeout(WAIT, tls.read_to_end(&mut reply)).await??;
+    assert_eq!(reply, b"served\n");
+    server.line_starting("accept after close Ok").await?;
+    server
+        .line_starting("accept again Err(ErrorCode::Closed")
+        .await?;
+    server.line_starting("wait-closed Ok(())").await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_server_times_the_handshake_out() -> anyhow::Result<()> {
     let pki = Pki::new()?;

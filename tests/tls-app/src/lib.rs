@@ -11,6 +11,9 @@
 //! - `starttls-server`: plain server; per client: reads `STARTTLS`, answers `OK`, `start_tls` as
 //!   server, echoes lines until EOF.
 //! - `quiet-close`: TLS connect, sends `hello`, closes at once and waits (bounded shutdown).
+//! - `accept-after-close`: TLS server; waits the read timeout for a client (whose handshake is
+//!   still running then), closes, prints `closed`, then accepts: answers `served` to what it
+//!   gets and closes it; prints the next accept's result and `wait-closed`.
 //!
 //! Options: `--ca PEM`, `--cert PEM --key PEM` (client certificate, or the server identity),
 //! `--client-ca PEM` (server: ask for client certificates), `--optional-client-cert`,
@@ -300,6 +303,24 @@ async fn close_while_handshaking(host: String, port: u16, o: &Opts) -> Result<()
     Ok(())
 }
 
+async fn accept_after_close(host: String, port: u16, o: &Opts) -> Result<(), ErrorCode> {
+    let server = streams::start_server(vec![host], port, o.server_options(true)?).await?;
+    println!("serving {}", port_of(&server));
+    let early = server.accept(o.read_timeout).await.map(|_| ());
+    println!("accept before close {early:?}");
+    server.close();
+    println!("closed");
+    let (_reader, writer) = Connection::split(server.accept(None).await?);
+    println!("accept after close Ok");
+    writer.write(b"served\n")?;
+    writer.close();
+    writer.wait_closed(None).await?;
+    let again = server.accept(None).await.map(|_| ());
+    println!("accept again {again:?}");
+    println!("wait-closed {:?}", server.wait_closed(None).await);
+    Ok(())
+}
+
 async fn starttls_client(host: String, port: u16, o: &Opts) -> Result<(), ErrorCode> {
     let conn = streams::open_connection(host.clone(), port, o.connect_options(false)).await?;
     let (reader, writer) = Connection::split(conn);
@@ -352,6 +373,7 @@ impl Guest for TlsApp {
             "starttls-server" => serve(host, port, opts, true).await,
             "starttls-client" => starttls_client(host, port, &opts).await,
             "close-while-handshaking" => close_while_handshaking(host, port, &opts).await,
+            "accept-after-close" => accept_after_close(host, port, &opts).await,
             other => {
                 eprintln!("unknown scenario {other}");
                 return Err(());
