@@ -41,9 +41,9 @@ use crate::unix_path::{self, FileId, PathError, Place};
 /// One Unix socket grant (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnixGrant {
-    /// Exactly this (absolute, normalized) path.
+    /// Exactly this name in this directory (absolute; the directory resolved, the name kept).
     File(PathBuf),
-    /// This directory and everything under it.
+    /// This directory (absolute, resolved) and everything really under it.
     Dir(PathBuf),
     /// One abstract-namespace name (without the leading NUL).
     Abstract(Vec<u8>),

@@ -110,7 +110,9 @@ impl Capabilities {
     }
 
     /// Whether the Unix socket address `address` (a path, or `\0name` in the Linux abstract
-    /// namespace) may be connected to or listened on.
+    /// namespace) may be connected to or listened on, as the file system is now. A run does not
+    /// ask this: it checks and uses each path through directories it holds open
+    /// ([`crate::unix_grants::HeldGrants`]).
     pub fn unix_allowed(&self, address: &str) -> bool {
         unix_grants::allowed(&self.unix, address)
     }

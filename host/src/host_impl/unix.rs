@@ -401,3 +401,48 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod names {
+    use super::*;
+    use crate::host_impl::bindings::types::HostAddress;
+    use crate::host_impl::socket::Kind;
+
+    fn unix(address: &HostAddress) -> &str {
+        match address {
+            HostAddress::Unix(path) => path,
+            HostAddress::Inet(addr) => addr,
+        }
+    }
+
+    /// The host binds through `/proc/self/fd/N/NAME`; the app sees its own path on the listener,
+    /// on accepted connections, and as the peer when it connects to such a listener.
+    #[tokio::test]
+    async fn the_app_sees_its_own_paths() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("named.sock").display().to_string();
+        let (listener, _file) = bind(&path, 5)?;
+        let listener = HostSocket::unix_listener(UnixListener::from_std(listener)?, &path, None);
+        assert_eq!(unix(&listener.local_address()), path);
+        let Kind::Listener(l) = &listener.kind else {
+            anyhow::bail!("not a listener");
+        };
+        let io = l.io.clone();
+        let client = UnixStream::connect(&path).await?;
+        let kernel_name = client.peer_addr()?;
+        assert!(
+            kernel_name
+                .as_pathname()
+                .is_some_and(|p| p.starts_with("/proc/self/fd/")),
+            "{kernel_name:?}"
+        );
+        let client = HostSocket::unix_connected(client, &path);
+        let Kind::Stream(c) = &client.kind else {
+            anyhow::bail!("not a stream");
+        };
+        assert_eq!(unix(&c.remote), path);
+        let accepted = std::future::poll_fn(|cx| io.poll_accept(cx)).await?;
+        assert_eq!(unix(&accepted.local_address()), path);
+        Ok(())
+    }
+}
