@@ -139,6 +139,26 @@ impl ReadBuffer {
         }
     }
 
+    /// Bytes of storage the buffer holds (at least [`len`](Self::len)): what it costs in memory.
+    pub fn capacity(&self) -> usize {
+        self.storage.capacity()
+    }
+
+    /// Gives back storage the buffered bytes do not need (the consumed prefix, and spare room
+    /// beyond a quarter of the data), so a connection whose reading is paused holds only its
+    /// bytes. Frees everything when empty.
+    pub fn trim(&mut self) {
+        if self.is_empty() {
+            self.release_if_empty();
+            return;
+        }
+        if self.storage.capacity() - self.len() > self.len() / 4 {
+            self.storage.drain(..self.start);
+            self.start = 0;
+            self.storage.shrink_to_fit();
+        }
+    }
+
     /// Moves the data to the front once the consumed prefix is at least half the storage, which keeps
     /// the amortised cost of front removal linear.
     fn compact(&mut self) {
@@ -201,6 +221,23 @@ mod tests {
         b.set_eof();
         assert!(!b.without_eof(|b| b.eof()));
         assert!(b.eof());
+    }
+
+    #[test]
+    fn trim_keeps_the_bytes_and_drops_spare_storage() {
+        let mut b = ReadBuffer::new();
+        b.extend_from_slice(&[7; 1000]);
+        b.extend_from_slice(&[8; 1000]);
+        b.discard(1500);
+        b.trim();
+        assert_eq!(b.as_slice(), &[8; 500][..]);
+        assert!(b.capacity() <= 500 + 500 / 4, "{}", b.capacity());
+        // Appending after a trim still works.
+        b.extend_from_slice(b"x");
+        assert_eq!(b.len(), 501);
+        b.discard(501);
+        b.trim();
+        assert_eq!(b.capacity(), 0);
     }
 
     #[test]
