@@ -62,9 +62,14 @@ impl ReadBuffer {
     }
 
     /// Appends a chunk that was received into `chunk`. When the buffer is empty the storage is
-    /// swapped instead of copied. Returns an empty vector (capacity kept) to receive into next.
+    /// swapped instead of copied; a chunk filled to less than half its capacity is shrunk to its
+    /// bytes first, so a short receive into a large buffer does not keep the large buffer.
+    /// Returns an empty vector (capacity kept) to receive into next.
     pub fn absorb(&mut self, mut chunk: Vec<u8>) -> Vec<u8> {
         if self.is_empty() {
+            if chunk.len() < chunk.capacity() / 2 {
+                chunk.shrink_to_fit();
+            }
             self.start = 0;
             std::mem::swap(&mut self.storage, &mut chunk);
         } else {
@@ -221,6 +226,17 @@ mod tests {
         b.set_eof();
         assert!(!b.without_eof(|b| b.eof()));
         assert!(b.eof());
+    }
+
+    #[test]
+    fn a_short_chunk_is_absorbed_without_its_spare_room() {
+        let mut b = ReadBuffer::new();
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        chunk.extend_from_slice(b"short");
+        let spare = b.absorb(chunk);
+        assert!(spare.is_empty());
+        assert_eq!(b.as_slice(), b"short");
+        assert!(b.capacity() < 1024, "{}", b.capacity());
     }
 
     #[test]
