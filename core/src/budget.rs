@@ -59,7 +59,9 @@ impl Budget {
     /// The budget of a run whose linear memory is capped at `max_memory` bytes: an
     /// [`MEMORY_LIMIT_DIVISOR`]th of it. No memory limit: no budget.
     pub fn for_memory_limit(max_memory: Option<u64>) -> Self {
-        Self::new(max_memory.map(|m| usize::try_from(m / MEMORY_LIMIT_DIVISOR).unwrap_or(usize::MAX)))
+        Self::new(
+            max_memory.map(|m| usize::try_from(m / MEMORY_LIMIT_DIVISOR).unwrap_or(usize::MAX)),
+        )
     }
 
     /// The cap, if any.
@@ -121,7 +123,11 @@ pub fn pull(
 ) -> Pull {
     let allowed = flow.should_pull(buffered, limit, demand);
     if demand.needs_more(buffered) {
-        Pull::Receive(if spent { size.min(PRESSURE_CHUNK) } else { size })
+        Pull::Receive(if spent {
+            size.min(PRESSURE_CHUNK)
+        } else {
+            size
+        })
     } else if allowed && !spent {
         Pull::Receive(size)
     } else {
@@ -175,7 +181,10 @@ mod tests {
         let mut f = ReadFlow::default();
         let size = 64 * 1024;
         // Room: read ahead at full size, as flow control allows.
-        assert_eq!(pull(&mut f, 0, 100, Demand::None, false, size), Pull::Receive(size));
+        assert_eq!(
+            pull(&mut f, 0, 100, Demand::None, false, size),
+            Pull::Receive(size)
+        );
         // Spent: no reading ahead...
         assert_eq!(pull(&mut f, 0, 100, Demand::None, true, size), Pull::Wait);
         // ...but a read that needs bytes gets them, in small receives.
@@ -188,7 +197,10 @@ mod tests {
             Pull::Receive(512)
         );
         // A demand already met is read-ahead again.
-        assert_eq!(pull(&mut f, 10, 100, Demand::AtLeast(10), true, size), Pull::Wait);
+        assert_eq!(
+            pull(&mut f, 10, 100, Demand::AtLeast(10), true, size),
+            Pull::Wait
+        );
     }
 
     #[test]
@@ -199,7 +211,10 @@ mod tests {
             pull(&mut f, 201, 100, Demand::AtLeast(300), false, 512),
             Pull::Receive(512)
         );
-        assert_eq!(pull(&mut f, 100, 100, Demand::None, false, 512), Pull::Receive(512));
+        assert_eq!(
+            pull(&mut f, 100, 100, Demand::None, false, 512),
+            Pull::Receive(512)
+        );
     }
 
     #[test]
