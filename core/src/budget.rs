@@ -4,7 +4,8 @@
 //! Every connection's buffers count: its read buffer and the receive it has in flight (bytes
 //! pulled ahead of the app), and its write queue (bytes the peer has not taken yet). Peers that
 //! send and never read can make these grow on every connection at once, so together they are
-//! kept under a budget derived from the run's memory limit ([`Budget::for_memory_limit`]). While
+//! kept under a budget derived from the run's memory limit ([`Budget::for_memory_limit`]), and
+//! each connection reads ahead at most [`READ_AHEAD`] bytes. While
 //! the budget is spent the provider applies backpressure instead of growing: receive pumps stop
 //! reading ahead (and cancel a read-ahead receive in flight), a waiting read is served in small
 //! receives ([`PRESSURE_CHUNK`]), and servers stop accepting. A read that waits is never starved,
@@ -25,6 +26,11 @@ pub const MEMORY_LIMIT_DIVISOR: u64 = 8;
 
 /// The largest receive for a waiting read while the budget is spent.
 pub const PRESSURE_CHUNK: usize = 4 * 1024;
+
+/// The most a connection reads ahead of the app's reads, with room in the budget: 64 KiB (or
+/// flow control's 2 x limit when that is lower). asyncio reads ahead up to 2 x limit (128 KiB
+/// with the default limit); more buffered here only pins memory, the rest waits in the socket.
+pub const READ_AHEAD: usize = 64 * 1024;
 
 /// What changed when a connection's holdings were updated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +117,9 @@ pub enum Pull {
 /// What a receive pump may pull, given read flow control (`flow`, `buffered`, `limit`), the
 /// waiting read's `demand`, whether the budget is `spent`, and the size it would ask for
 /// (`size`, from [`ChunkSizer`](crate::ChunkSizer)). A read that needs bytes is always served,
-/// in receives of at most [`PRESSURE_CHUNK`] while the budget is spent; reading ahead needs both
-/// flow control and the budget to allow it.
+/// in receives of at most [`PRESSURE_CHUNK`] while the budget is spent; reading ahead needs flow
+/// control and the budget to allow it, and stops at [`READ_AHEAD`] buffered (its receive asks
+/// for no more than the room left).
 pub fn pull(
     flow: &mut ReadFlow,
     buffered: usize,
@@ -128,8 +135,8 @@ pub fn pull(
         } else {
             size
         })
-    } else if allowed && !spent {
-        Pull::Receive(size)
+    } else if allowed && !spent && buffered < READ_AHEAD {
+        Pull::Receive(size.min(READ_AHEAD - buffered))
     } else {
         Pull::Wait
     }
@@ -214,6 +221,25 @@ mod tests {
         assert_eq!(
             pull(&mut f, 100, 100, Demand::None, false, 512),
             Pull::Receive(512)
+        );
+    }
+
+    #[test]
+    fn reading_ahead_stops_at_read_ahead() {
+        let mut f = ReadFlow::default();
+        let limit = 1 << 20;
+        assert_eq!(
+            pull(&mut f, READ_AHEAD - 100, limit, Demand::None, false, 4096),
+            Pull::Receive(100)
+        );
+        assert_eq!(
+            pull(&mut f, READ_AHEAD, limit, Demand::None, false, 4096),
+            Pull::Wait
+        );
+        // A read that needs more still gets it, at full size.
+        assert_eq!(
+            pull(&mut f, READ_AHEAD, limit, Demand::UntilEof, false, 4096),
+            Pull::Receive(4096)
         );
     }
 

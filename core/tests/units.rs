@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use wasio_core::budget::{Budget, PRESSURE_CHUNK, Pull, Transition, pull};
+use wasio_core::budget::{Budget, PRESSURE_CHUNK, Pull, READ_AHEAD, Transition, pull};
 use wasio_core::flow::{Demand, ReadFlow};
 use wasio_core::watermarks::DEFAULT_HIGH;
 use wasio_core::{DEFAULT_WRITE_QUEUE_CAP, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
@@ -320,13 +320,16 @@ proptest! {
     }
 
     /// Under the budget a read that needs bytes always gets a receive (never starved, at most
-    /// `PRESSURE_CHUNK` while spent); reading ahead happens only with room and flow control's
-    /// leave; the hysteresis is the same as without a budget.
+    /// `PRESSURE_CHUNK` while spent); reading ahead happens only with room, flow control's leave
+    /// and below `READ_AHEAD`; the hysteresis is the same as without a budget.
     #[test]
     fn the_budget_pauses_read_ahead_only(
         limit in 1usize..=8,
         size in 1usize..=100_000,
-        steps in proptest::collection::vec((0usize..=30, demand(), any::<bool>()), 0..40),
+        steps in proptest::collection::vec(
+            (prop_oneof![0usize..=30, READ_AHEAD - 30..=READ_AHEAD + 30], demand(), any::<bool>()),
+            0..40,
+        ),
     ) {
         let mut f = ReadFlow::default();
         let mut plain = ReadFlow::default();
@@ -336,8 +339,8 @@ proptest! {
             prop_assert_eq!(f.is_paused(), plain.is_paused());
             let want = if demand.needs_more(buffered) {
                 Pull::Receive(if spent { size.min(PRESSURE_CHUNK) } else { size })
-            } else if allowed && !spent {
-                Pull::Receive(size)
+            } else if allowed && !spent && buffered < READ_AHEAD {
+                Pull::Receive(size.min(READ_AHEAD - buffered))
             } else {
                 Pull::Wait
             };
