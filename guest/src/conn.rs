@@ -456,7 +456,10 @@ impl Conn {
         };
         if result.is_some() {
             st.rbuf.release_if_empty();
-            let resume = st.flow.is_paused() && st.rbuf.len() <= limit;
+            // The pump may pull again: flow control resumes at the limit, reading ahead below
+            // READ_AHEAD (a sync `try-*` read sets no demand, so this wake-up is its only one).
+            let len = st.rbuf.len();
+            let resume = (st.flow.is_paused() && len <= limit) || len < budget::READ_AHEAD;
             drop(st);
             self.account();
             if resume {
