@@ -62,9 +62,14 @@ impl ReadBuffer {
     }
 
     /// Appends a chunk that was received into `chunk`. When the buffer is empty the storage is
-    /// swapped instead of copied. Returns an empty vector (capacity kept) to receive into next.
+    /// swapped instead of copied; a chunk filled to less than half its capacity is shrunk to its
+    /// bytes first, so a short receive into a large buffer does not keep the large buffer.
+    /// Returns an empty vector (capacity kept) to receive into next.
     pub fn absorb(&mut self, mut chunk: Vec<u8>) -> Vec<u8> {
         if self.is_empty() {
+            if chunk.len() < chunk.capacity() / 2 {
+                chunk.shrink_to_fit();
+            }
             self.start = 0;
             std::mem::swap(&mut self.storage, &mut chunk);
         } else {
@@ -139,6 +144,26 @@ impl ReadBuffer {
         }
     }
 
+    /// Bytes of storage the buffer holds (at least [`len`](Self::len)): what it costs in memory.
+    pub fn capacity(&self) -> usize {
+        self.storage.capacity()
+    }
+
+    /// Gives back storage the buffered bytes do not need (the consumed prefix, and spare room
+    /// beyond a quarter of the data), so a connection whose reading is paused holds only its
+    /// bytes. Frees everything when empty.
+    pub fn trim(&mut self) {
+        if self.is_empty() {
+            self.release_if_empty();
+            return;
+        }
+        if self.storage.capacity() - self.len() > self.len() / 4 {
+            self.storage.drain(..self.start);
+            self.start = 0;
+            self.storage.shrink_to_fit();
+        }
+    }
+
     /// Moves the data to the front once the consumed prefix is at least half the storage, which keeps
     /// the amortised cost of front removal linear.
     fn compact(&mut self) {
@@ -201,6 +226,34 @@ mod tests {
         b.set_eof();
         assert!(!b.without_eof(|b| b.eof()));
         assert!(b.eof());
+    }
+
+    #[test]
+    fn a_short_chunk_is_absorbed_without_its_spare_room() {
+        let mut b = ReadBuffer::new();
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        chunk.extend_from_slice(b"short");
+        let spare = b.absorb(chunk);
+        assert!(spare.is_empty());
+        assert_eq!(b.as_slice(), b"short");
+        assert!(b.capacity() < 1024, "{}", b.capacity());
+    }
+
+    #[test]
+    fn trim_keeps_the_bytes_and_drops_spare_storage() {
+        let mut b = ReadBuffer::new();
+        b.extend_from_slice(&[7; 1000]);
+        b.extend_from_slice(&[8; 1000]);
+        b.discard(1500);
+        b.trim();
+        assert_eq!(b.as_slice(), &[8; 500][..]);
+        assert!(b.capacity() <= 500 + 500 / 4, "{}", b.capacity());
+        // Appending after a trim still works.
+        b.extend_from_slice(b"x");
+        assert_eq!(b.len(), 501);
+        b.discard(501);
+        b.trim();
+        assert_eq!(b.capacity(), 0);
     }
 
     #[test]

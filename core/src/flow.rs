@@ -15,6 +15,17 @@ pub enum Demand {
     UntilEof,
 }
 
+impl Demand {
+    /// Whether the waiting read needs more than the `buffered` bytes.
+    pub fn needs_more(self, buffered: usize) -> bool {
+        match self {
+            Demand::None => false,
+            Demand::AtLeast(n) => buffered < n,
+            Demand::UntilEof => true,
+        }
+    }
+}
+
 /// The pause state of one reader.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReadFlow {
@@ -30,12 +41,7 @@ impl ReadFlow {
         } else if buffered <= limit {
             self.paused = false;
         }
-        let needed = match demand {
-            Demand::None => false,
-            Demand::AtLeast(n) => buffered < n,
-            Demand::UntilEof => true,
-        };
-        !self.paused || needed
+        !self.paused || demand.needs_more(buffered)
     }
 
     /// True while pulling is paused by the high mark.

@@ -7,6 +7,7 @@
 //! for data and tries again. An attempt that needs more consumes nothing, which is what makes every
 //! read cancel safe.
 
+pub mod budget;
 pub mod buffer;
 pub mod chunk_size;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod staggered;
 pub mod watermarks;
 pub mod write_queue;
 
+pub use budget::Budget;
 pub use buffer::ReadBuffer;
 pub use chunk_size::ChunkSizer;
 pub use error::ReadError;

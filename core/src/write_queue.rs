@@ -69,6 +69,12 @@ impl WriteQueue {
         self.queued.len() + self.in_flight
     }
 
+    /// Bytes of memory the queue stands for: the queued storage (with its spare room) and the
+    /// batch in flight.
+    pub fn held(&self) -> usize {
+        self.queued.capacity() + self.in_flight
+    }
+
     /// True when nothing is queued and nothing is in flight.
     pub fn is_empty(&self) -> bool {
         self.size() == 0

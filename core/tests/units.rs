@@ -1,12 +1,14 @@
 //! Unit and small property tests for the stateful pieces the read-operation model does not cover:
 //! `ReadBuffer` storage handling (absorb, compaction, release), `ReadFlow` hysteresis and demand,
-//! `WriteQueue` cap and in-flight accounting, and `WaterMarks` construction.
+//! `WriteQueue` cap and in-flight accounting, `WaterMarks` construction, and the run-wide `Budget`
+//! with the receive decision under it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
+use wasio_core::budget::{Budget, PRESSURE_CHUNK, Pull, READ_AHEAD, Transition, pull};
 use wasio_core::flow::{Demand, ReadFlow};
 use wasio_core::watermarks::DEFAULT_HIGH;
 use wasio_core::{DEFAULT_WRITE_QUEUE_CAP, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
@@ -314,6 +316,66 @@ proptest! {
             };
             prop_assert_eq!(f.should_pull(buffered, limit, demand), !paused || needed);
             prop_assert_eq!(f.is_paused(), paused);
+        }
+    }
+
+    /// Under the budget a read that needs bytes always gets a receive (never starved, at most
+    /// `PRESSURE_CHUNK` while spent); reading ahead happens only with room, flow control's leave
+    /// and below `READ_AHEAD`; the hysteresis is the same as without a budget.
+    #[test]
+    fn the_budget_pauses_read_ahead_only(
+        limit in 1usize..=8,
+        size in 1usize..=100_000,
+        steps in proptest::collection::vec(
+            (prop_oneof![0usize..=30, READ_AHEAD - 30..=READ_AHEAD + 30], demand(), any::<bool>()),
+            0..40,
+        ),
+    ) {
+        let mut f = ReadFlow::default();
+        let mut plain = ReadFlow::default();
+        for (buffered, demand, spent) in steps {
+            let allowed = plain.should_pull(buffered, limit, demand);
+            let got = pull(&mut f, buffered, limit, demand, spent, size);
+            prop_assert_eq!(f.is_paused(), plain.is_paused());
+            let want = if demand.needs_more(buffered) {
+                Pull::Receive(if spent { size.min(PRESSURE_CHUNK) } else { size })
+            } else if allowed && !spent && buffered < READ_AHEAD {
+                Pull::Receive(size.min(READ_AHEAD - buffered))
+            } else {
+                Pull::Wait
+            };
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    /// The budget's held count is the sum of what was reported; it is spent above the cap and
+    /// has room again at three quarters of it.
+    #[test]
+    fn budget_matches_its_model(
+        cap in 1usize..=1000,
+        changes in proptest::collection::vec((0usize..4, 0usize..=600), 0..60),
+    ) {
+        let mut b = Budget::new(Some(cap));
+        let mut held = [0usize; 4];
+        let mut spent = false;
+        for (conn, now) in changes {
+            let before = std::mem::replace(&mut held[conn], now);
+            let transition = b.change(before, now);
+            let total: usize = held.iter().sum();
+            let was = spent;
+            if !spent && total > cap {
+                spent = true;
+            } else if spent && total <= cap - cap / 4 {
+                spent = false;
+            }
+            prop_assert_eq!(b.held(), total);
+            prop_assert_eq!(b.spent(), spent);
+            let want = match (was, spent) {
+                (false, true) => Transition::Spent,
+                (true, false) => Transition::Room,
+                _ => Transition::None,
+            };
+            prop_assert_eq!(transition, want);
         }
     }
 }

@@ -14,6 +14,12 @@
 //! receive pump after cancelling its in-flight read, keeping what that read got) and hands their
 //! streams back unchanged, with the bytes still buffered; [`Conn::reattach`] starts fresh pumps
 //! over the session's cleartext streams. Reader and writer objects are unaffected.
+//!
+//! Memory: a connection reports what its buffers hold (read buffer, the receive in flight, write
+//! queue) to the run's budget ([`crate::limits`]) whenever that changes. While the budget is
+//! spent the receive pump reads only for a waiting read, in small receives, and cancels a
+//! read-ahead receive in flight; a pump that waits holds no receive buffer and trims its read
+//! buffer to the bytes it holds.
 
 use crate::bindings::exports::wasio::streams::types::{
     ErrorCode, ExtraInfo, PeerCredentials, SocketAddress,
@@ -24,7 +30,7 @@ use crate::bindings::wasio::host::types::HostSocket;
 use crate::bindings::wit_future::FuturePayload;
 use crate::bindings::wit_stream;
 use crate::errors::WRITE_AFTER_EOF;
-use crate::limits::Slot;
+use crate::limits::{Global, Slot};
 use crate::notify::Notify;
 use crate::tls::{Side, Timeouts, TlsInfo};
 use futures::future::{Either, select};
@@ -32,6 +38,7 @@ use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
+use wasio_core::budget::{self, Pull};
 use wasio_core::flow::ReadFlow;
 use wasio_core::{Attempt, ChunkSizer, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
 use wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWriter};
@@ -200,6 +207,10 @@ pub struct State {
     close_error: Option<ErrorCode>,
     /// `detach` asked both pumps to stop and hand their streams back.
     detaching: bool,
+    /// Capacity of the receive pump's buffer (in flight or kept for the next receive).
+    receiving: usize,
+    /// What this connection is counted for in the run's budget.
+    accounted: usize,
 }
 
 /// The raw streams the pumps handed back on `detach`.
@@ -238,6 +249,15 @@ pub struct Conn {
     peer_credentials: RefCell<Option<PeerCredentials>>,
     /// The place under the connection limit; released when the connection is fully closed.
     slot: RefCell<Option<Slot>>,
+    /// The run's limits, whose budget counts this connection's buffers.
+    limits: Rc<Global>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let accounted = std::mem::take(&mut self.st.get_mut().accounted);
+        self.limits.rebudget(accounted, 0);
+    }
 }
 
 impl Conn {
@@ -270,6 +290,8 @@ impl Conn {
                 closed: false,
                 close_error: None,
                 detaching: false,
+                receiving: 0,
+                accounted: 0,
             }),
             read_ev: Notify::default(),
             pump_ev: Notify::default(),
@@ -285,6 +307,7 @@ impl Conn {
             observer: RefCell::new(None),
             peer_credentials: RefCell::new(None),
             slot: RefCell::new(Some(settings.slot)),
+            limits: crate::limits::global(),
         });
         conn.spawn_pumps(streams);
         crate::shutdown::track_conn(&conn);
@@ -347,6 +370,8 @@ impl Conn {
             (Some((receive, receive_done)), Some((send, send_done))) if !st.rbuf.eof() => {
                 let buffered = st.rbuf.take_all();
                 st.rbuf.release_if_empty();
+                drop(st);
+                self.account();
                 Ok((
                     Streams {
                         receive,
@@ -436,8 +461,12 @@ impl Conn {
         };
         if result.is_some() {
             st.rbuf.release_if_empty();
-            let resume = st.flow.is_paused() && st.rbuf.len() <= limit;
+            // The pump may pull again: flow control resumes at the limit, reading ahead below
+            // READ_AHEAD (a sync `try-*` read sets no demand, so this wake-up is its only one).
+            let len = st.rbuf.len();
+            let resume = (st.flow.is_paused() && len <= limit) || len < budget::READ_AHEAD;
             drop(st);
+            self.account();
             if resume {
                 self.pump_ev.notify();
             }
@@ -481,6 +510,7 @@ impl Conn {
     /// Puts back bytes a read consumed but could not hand over (see `handover`).
     pub fn unread(&self, bytes: Vec<u8>) {
         self.st.borrow_mut().rbuf.unread(bytes);
+        self.account();
     }
 
     /// Puts back bytes the app took ahead and did not use (`reader.unread`, `start-tls`'s
@@ -540,6 +570,7 @@ impl Conn {
             st.write_paused = true;
         }
         drop(st);
+        self.account();
         self.send_ev.notify();
         Ok(())
     }
@@ -683,6 +714,7 @@ impl Conn {
         st.closing = true;
         st.wq.clear();
         drop(st);
+        self.account();
         self.drop_tls_session();
         self.wake_all();
         self.maybe_finish();
@@ -734,6 +766,22 @@ impl Conn {
         self.drain_ev.notify();
     }
 
+    /// Reports what this connection's buffers hold now to the run's budget.
+    fn account(&self) {
+        let mut st = self.st.borrow_mut();
+        let now = st.rbuf.capacity() + st.receiving + st.wq.held();
+        let before = std::mem::replace(&mut st.accounted, now);
+        drop(st);
+        self.limits.rebudget(before, now);
+    }
+
+    /// Whether a receive in flight reads ahead of the app while the budget is spent (it is then
+    /// cancelled, keeping what it got).
+    fn read_ahead_under_pressure(&self) -> bool {
+        let st = self.st.borrow();
+        budget::cancel_read_ahead(st.rbuf.len(), st.demand, self.limits.under_pressure())
+    }
+
     /// Marks the connection lost with `error` (first error wins) and stops both pumps.
     fn lose(&self, error: ErrorCode) {
         let mut st = self.st.borrow_mut();
@@ -749,6 +797,7 @@ impl Conn {
             st.wq.clear();
         }
         drop(st);
+        self.account();
         self.wake_all();
     }
 
@@ -821,41 +870,67 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
     // Small requests while idle, big ones while bytes keep coming (see ChunkSizer).
     let mut sizer = ChunkSizer::new();
     let ended = loop {
-        // Wait until flow control lets us pull, or we must stop.
-        let stop = loop {
+        // Wait until flow control and the budget let us pull, or we must stop. Before waiting,
+        // the pump gives back its receive buffer and what the read buffer does not need.
+        let mut trimmed = false;
+        let want = loop {
             let listen = conn.pump_ev.listen();
+            let pressure = conn.limits.pressure.listen();
             if conn.receive_should_stop() {
-                break true;
+                break None;
             }
             {
                 let mut st = conn.st.borrow_mut();
+                let st = &mut *st;
                 let (len, limit, demand) = (st.rbuf.len(), st.limit, st.demand);
-                if st.flow.should_pull(len, limit, demand) {
-                    break false;
+                let spent = conn.limits.under_pressure();
+                match budget::pull(&mut st.flow, len, limit, demand, spent, sizer.next()) {
+                    Pull::Receive(want) => break Some(want),
+                    Pull::Wait if !trimmed => {
+                        st.rbuf.trim();
+                        chunk = Vec::new();
+                        st.receiving = 0;
+                    }
+                    Pull::Wait => {}
                 }
             }
-            listen.await;
+            if !trimmed {
+                trimmed = true;
+                conn.account();
+            }
+            select(listen, pressure).await;
         };
-        if stop {
+        let Some(want) = want else {
             break false;
-        }
-        let want = sizer.next();
-        if sizer.too_big(chunk.capacity()) {
+        };
+        if chunk.capacity() > 2 * want {
             chunk = Vec::new();
         }
         if chunk.capacity() < want {
             chunk.reserve_exact(want);
         }
         let requested = chunk.capacity();
+        conn.st.borrow_mut().receiving = requested;
+        conn.account();
         let (result, buf, stopped) = {
             let mut read = pin!(rx.read(chunk));
-            let stop = pin!(wait_until(&conn.pump_ev, || conn.receive_should_stop()));
-            match select(read.as_mut(), stop).await {
+            // Stop, or cancel a read-ahead receive once the budget is spent.
+            let interrupt = pin!(async {
+                loop {
+                    let listen = conn.pump_ev.listen();
+                    let pressure = conn.limits.pressure.listen();
+                    if conn.receive_should_stop() || conn.read_ahead_under_pressure() {
+                        return;
+                    }
+                    select(listen, pressure).await;
+                }
+            });
+            match select(read.as_mut(), interrupt).await {
                 Either::Left(((result, buf), _)) => (result, buf, false),
                 Either::Right(((), _)) => {
-                    // Stopping: cancel the in-flight read, keeping what it already got.
+                    // Cancel the in-flight read, keeping what it already got.
                     let (result, buf) = read.as_mut().cancel();
-                    (result, buf, true)
+                    (result, buf, conn.receive_should_stop())
                 }
             }
         };
@@ -867,6 +942,8 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
             drop(st);
             conn.read_ev.notify();
         }
+        conn.st.borrow_mut().receiving = chunk.capacity();
+        conn.account();
         match result {
             StreamResult::Dropped => break true,
             _ if stopped => break false,
@@ -874,6 +951,8 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
         }
     };
     drop(chunk);
+    conn.st.borrow_mut().receiving = 0;
+    conn.account();
     if !ended && conn.handing_back() {
         conn.handback.borrow_mut().receive = Some((rx, done));
         conn.st.borrow_mut().receive_running = false;
@@ -1017,6 +1096,7 @@ impl Conn {
         // A drain on a closing writer waits for the flush.
         let flushed = st.closing && st.wq.is_empty();
         drop(st);
+        self.account();
         if release || flushed {
             self.drain_ev.notify();
         }

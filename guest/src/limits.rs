@@ -1,16 +1,22 @@
 //! The host's limits for the run (`wasio:host/limits`): how many connections may be open at once,
-//! and the largest write queue a connection may have.
+//! the largest write queue a connection may have, and the run's memory limit, under a share of
+//! which the connections' buffers are kept (the [`Budget`]; see wasio-core's `budget` module).
 //!
 //! Every connection holds a [`Slot`] from the moment it is made or accepted until it is fully
 //! closed (the slot lives in the connection's [`Settings`](crate::conn::Settings) and is
 //! released when the connection finishes or is dropped). At the limit, accept pumps wait for a
 //! slot (clients queue in the listen backlog) and opening a connection fails at once.
+//!
+//! Every connection reports what its buffers hold to the budget as it changes
+//! ([`Global::rebudget`]); while the budget is spent, accept pumps wait and receive pumps read
+//! only for a waiting read.
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasio::host::limits;
 use crate::notify::Notify;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use wasio_core::budget::{Budget, Transition};
 
 /// The run's limits and the count of open connections.
 pub struct Global {
@@ -19,6 +25,10 @@ pub struct Global {
     open: Cell<usize>,
     /// A slot was released.
     pub released: Notify,
+    /// The bytes all connections hold in buffers, against the run's share for them.
+    budget: RefCell<Budget>,
+    /// The budget became spent, or has room again.
+    pub pressure: Notify,
 }
 
 thread_local! {
@@ -29,6 +39,8 @@ thread_local! {
             write_queue_cap: usize::try_from(limits.write_queue_cap).unwrap_or(usize::MAX),
             open: Cell::new(0),
             released: Notify::default(),
+            budget: RefCell::new(Budget::for_memory_limit(limits.max_memory)),
+            pressure: Notify::default(),
         })
     };
 }
@@ -58,6 +70,23 @@ impl Global {
         }
         self.open.set(open + 1);
         Some(Slot(self.clone()))
+    }
+
+    /// True while the connections' buffers are over the budget: no reading ahead, no accepting.
+    pub fn under_pressure(&self) -> bool {
+        self.budget.borrow().spent()
+    }
+
+    /// Records that a connection's buffers hold `now` bytes where they held `before`; wakes the
+    /// pumps when backpressure starts or ends.
+    pub fn rebudget(&self, before: usize, now: usize) {
+        if before == now {
+            return;
+        }
+        let transition = self.budget.borrow_mut().change(before, now);
+        if transition != Transition::None {
+            self.pressure.notify();
+        }
     }
 
     /// The connection's write queue cap: the one asked for, never above the host's (which is the

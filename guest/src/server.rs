@@ -436,23 +436,26 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
     };
     let limits = limits::global();
     loop {
-        // Wait for room in the queue of accepted connections, and for a place under the host's
-        // connection limit (until then clients wait in the listen backlog).
+        // Wait for room in the queue of accepted connections, for a place under the host's
+        // connection limit, and for room in the run's buffer budget (until then clients wait in
+        // the listen backlog).
         let slot = loop {
             let listen = server.ev.listen();
             let released = limits.released.listen();
+            let pressure = limits.pressure.listen();
             {
                 let st = server.st.borrow();
                 if st.closed {
                     return;
                 }
                 if st.pending.len() < st.backlog
+                    && !limits.under_pressure()
                     && let Some(slot) = limits.try_slot()
                 {
                     break slot;
                 }
             }
-            select(listen, released).await;
+            select(select(listen, released), pressure).await;
         };
         let accepted = {
             let next = pin!(stream.next());

@@ -3,13 +3,22 @@
 //! | limit | default | flag | enforced by | when hit |
 //! |---|---|---|---|---|
 //! | linear memory ([`Limits::max_memory`]) | 1 GiB | `--max-memory` | the host ([`MemoryLimiter`], a wasmtime `ResourceLimiter`) | the run ends: [`Exit::MemoryLimit`](crate::Exit::MemoryLimit), exit status 137 |
-//! | open connections ([`Limits::max_connections`]) | 16 384 | `--max-connections` | the provider (`wasio:host/limits`) | accepts wait (clients queue in the listen backlog); opening a connection fails with `other("too many open connections ...")` |
+//! | open connections ([`Limits::max_connections`]) | 4 096 | `--max-connections` | the provider (`wasio:host/limits`) | accepts wait (clients queue in the listen backlog); opening a connection fails with `other("too many open connections ...")` |
 //! | write queue per connection ([`Limits::write_queue_cap`]) | 64 MiB | `--write-queue-cap` | the provider (`wasio:host/limits`) | `write` fails with `buffer-full` and queues nothing |
 //! | run time ([`Limits::timeout`]) | none | `--timeout` | the host (a wall-clock deadline, checked by epoch interruption while wasm runs) | the run ends: [`Exit::Timeout`](crate::Exit::Timeout), exit status 124 |
 //!
 //! The memory limit counts every linear memory of the run together (a composed app has the app's
 //! and the provider's), from their initial sizes on; memories only grow, so the limit caps the
 //! run's peak. [`MemoryUsage`] reports the current total, for embedders and tests.
+//!
+//! The defaults are consistent: peers cannot push a run with default limits past its memory cap.
+//! The provider keeps its connection buffers under an eighth of the memory limit (128 MiB of
+//! 1 GiB; above it, it stops reading ahead and accepting), and beyond that budget a connection
+//! pins at most its write queue up to the app's high-water mark plus one write (64 + 64 KiB for
+//! an app that drains with the default marks), one small receive (4 KiB) and its state (about
+//! 5 KiB): 4 096 connections x 137 KiB + 128 MiB is about 680 MiB, leaving the rest for the
+//! app's own memory. Whoever lowers the memory limit keeps `max_connections` at most one per
+//! 256 KiB of it.
 //!
 //! The provider learns its limits through the `wasio:host/limits` import (see `wit/host.wit`),
 //! which [`crate::add_to_linker`] serves from the store's [`WasioHostCtx`](crate::ctx::WasioHostCtx).
@@ -22,8 +31,9 @@ use std::time::Duration;
 
 /// Default [`Limits::max_memory`]: 1 GiB.
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
-/// Default [`Limits::max_connections`]: 16 384.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 16_384;
+/// Default [`Limits::max_connections`]: 4 096, a 256 KiB connection per [`DEFAULT_MAX_MEMORY`]
+/// (see the module docs).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4_096;
 /// Default [`Limits::write_queue_cap`]: 64 MiB (the provider's own default).
 pub const DEFAULT_WRITE_QUEUE_CAP: u64 = 64 << 20;
 /// The most table elements one table may grow to (wasmtime's own default cap is 10 000 instances

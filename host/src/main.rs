@@ -35,8 +35,9 @@ the run (tcp:HOST:PORT or unix:PATH); the app adopts it with preopened-servers, 
 
 Resource limits (each has a default; `none` lifts the first two): --max-memory caps the app's
 linear memory, all memories together (default 1GiB); --max-connections caps the connections
-open at once (default 16384; beyond it a server stops accepting, so clients wait in the listen
-backlog, and opening a connection fails with an error the app sees); --write-queue-cap caps
+open at once (default 4096, so that what they can pin stays well inside the default memory cap;
+beyond it a server stops accepting, so clients wait in the listen backlog, and opening a
+connection fails with an error the app sees); --write-queue-cap caps
 each connection's write queue (default 64MiB; a write beyond it fails with buffer-full and
 queues nothing); --timeout ends the run after that long (default none). See the README's
 \"Capabilities and limits\" section.
@@ -141,8 +142,9 @@ struct RunFlags {
     max_memory: Cap<u64>,
     /// Cap the connections open at once (made or accepted); `none` for no cap. At the cap a
     /// server accepts no more (clients wait in the listen backlog) and opening a connection
-    /// fails with an error the app sees.
-    #[arg(long, value_name = "N", default_value = "16384", value_parser = parse_connections_cap, global = true)]
+    /// fails with an error the app sees. With a lower --max-memory, keep this at most one per
+    /// 256KiB of it.
+    #[arg(long, value_name = "N", default_value = "4096", value_parser = parse_connections_cap, global = true)]
     max_connections: Cap<u32>,
     /// Cap each connection's write queue (bytes or e.g. 1MiB): the default of the app's
     /// write-queue-cap option and its ceiling. A write beyond it fails with buffer-full.

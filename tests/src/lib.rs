@@ -119,6 +119,11 @@ impl Running {
         Ok((exit, std::mem::take(&mut self.seen)))
     }
 
+    /// Whether the component's run has ended (for a server: it was stopped, or failed).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Every line received so far (after draining what is pending).
     pub fn lines_so_far(&mut self) -> Vec<String> {
         while let Ok(line) = self.lines.try_recv() {

@@ -1,4 +1,5 @@
-//! `wasio:host/limits`: the run's connection and write-queue limits, which the provider enforces.
+//! `wasio:host/limits`: the run's connection and write-queue limits, which the provider enforces,
+//! and its memory limit, under a share of which the provider keeps its connection buffers.
 
 use super::bindings::limits::{Host, RunLimits};
 use crate::ctx::WasioHostView;
@@ -9,6 +10,7 @@ impl Host for WasioHostView<'_> {
         Ok(RunLimits {
             max_connections: limits.max_connections,
             write_queue_cap: limits.write_queue_cap,
+            max_memory: limits.max_memory,
         })
     }
 }

@@ -241,7 +241,7 @@ fn help_lists_the_limits_with_their_defaults() -> std::io::Result<()> {
             "--max-memory <SIZE>",
             "[default: 1GiB]",
             "--max-connections <N>",
-            "[default: 16384]",
+            "[default: 4096]",
             "--write-queue-cap <SIZE>",
             "[default: 64MiB]",
             "--timeout <DURATION>",

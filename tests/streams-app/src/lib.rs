@@ -96,6 +96,7 @@ tests![
     reader_tests::concurrent_read_is_busy,
     reader_tests::readexactly_beyond_twice_the_limit,
     reader_tests::reading_pauses_above_twice_the_limit,
+    reader_tests::try_read_alone_gets_everything,
     reader_tests::stored_error_comes_after_the_buffered_bytes,
     reader_tests::cancelled_read_loses_no_bytes,
     reader_tests::read_timeout_changes_nothing,

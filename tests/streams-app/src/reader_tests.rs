@@ -669,6 +669,27 @@ pub async fn reading_pauses_above_twice_the_limit() -> TestResult {
     eq("everything arrived", total, data.len())
 }
 
+/// Sync `try-read` alone (no async read, so no waiting read tells the pump what it needs) gets
+/// every byte: reading ahead stops at 64 KiB buffered, and a read that makes room wakes the pump.
+pub async fn try_read_alone_gets_everything() -> TestResult {
+    let p = pair(None).await?;
+    let data = vec![b'y'; 512 * 1024];
+    p.peer_writer.write(&data).map_err(fail("write"))?;
+    let mut total = 0;
+    for _ in 0..5000 {
+        match p.reader.try_read(65536) {
+            Some(Ok(bytes)) => total += bytes.len(),
+            Some(Err(e)) => return Err(format!("try_read: {e:?}")),
+            None => {}
+        }
+        if total == data.len() {
+            return Ok(());
+        }
+        sleep_ms(2).await;
+    }
+    Err(format!("try_read got {total} of {} bytes", data.len()))
+}
+
 /// A connection reset after data: the data is read first, then the error (better than CPython
 /// gh-75044, which drops the buffer). The native peer (started by the integration test) sends
 /// "hello" and then resets the connection (SO_LINGER 0), which no wasio socket can do.

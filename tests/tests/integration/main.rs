@@ -8,6 +8,7 @@ mod echo_server;
 mod faults;
 mod interop;
 mod limits;
+mod pressure;
 mod sdk;
 mod streams;
 mod tls;

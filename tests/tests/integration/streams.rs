@@ -84,6 +84,7 @@ ported![
     concurrent_read_is_busy,
     readexactly_beyond_twice_the_limit,
     reading_pauses_above_twice_the_limit,
+    try_read_alone_gets_everything,
     cancelled_read_loses_no_bytes,
     read_timeout_changes_nothing,
     line_iteration,
