@@ -3,6 +3,8 @@
 //! Embedders either use [`WasioCtx`] as their `Store` data, or put a [`WasiCtx`], a
 //! [`ResourceTable`] and a [`WasioHostCtx`] into their own type and implement [`WasioView`].
 
+use std::collections::HashMap;
+
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -10,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::capabilities::Capabilities;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::preopen::{Preopened, SocketFileGuard};
+use crate::socket_budget::{Permit, SocketBudget};
 
 /// wasio's own per-run host state, next to wasmtime-wasi's [`WasiCtx`]: the network grants
 /// (enforced through the `WasiCtx`, kept here so the host interfaces can consult them too), the
@@ -24,6 +27,11 @@ pub struct WasioHostCtx {
     limits: Limits,
     memory: MemoryUsage,
     limiter: MemoryLimiter,
+    /// Open sockets against [`Limits::max_connections`].
+    sockets: SocketBudget,
+    /// The places of open socket resources, by resource-table index, freed by their
+    /// destructors.
+    permits: HashMap<u32, Permit>,
 }
 
 impl Default for WasioHostCtx {
@@ -46,6 +54,8 @@ impl WasioHostCtx {
             preopened: Vec::new(),
             files: Vec::new(),
             limiter: MemoryLimiter::new(limits.max_memory, memory.clone()),
+            sockets: SocketBudget::new(limits.max_connections),
+            permits: HashMap::new(),
             limits,
             memory,
         }
@@ -65,6 +75,23 @@ impl WasioHostCtx {
     /// it in the store.
     pub fn limiter(&mut self) -> &mut MemoryLimiter {
         &mut self.limiter
+    }
+
+    /// The run's socket budget ([`Limits::max_connections`]): every socket the app holds, whichever
+    /// interface opened it.
+    pub fn socket_budget(&self) -> &SocketBudget {
+        &self.sockets
+    }
+
+    /// Keeps `permit` for the socket resource at table index `rep` until
+    /// [`release_permit`](Self::release_permit).
+    pub(crate) fn hold_permit(&mut self, rep: u32, permit: Permit) {
+        self.permits.insert(rep, permit);
+    }
+
+    /// Frees the place of the socket resource at `rep` (its destructor runs).
+    pub(crate) fn release_permit(&mut self, rep: u32) {
+        self.permits.remove(&rep);
     }
 
     /// The run's network grants.
@@ -226,7 +253,8 @@ impl WasioCtxBuilder {
         self
     }
 
-    /// Caps the connections open at once (`None`: no cap; `--max-connections`).
+    /// Caps the sockets open at once, whichever interface opens them (`None`: no cap;
+    /// `--max-connections`; see [`crate::socket_budget`]).
     pub fn max_connections(mut self, connections: Option<u32>) -> Self {
         self.limits.max_connections = connections;
         self

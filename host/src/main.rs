@@ -30,9 +30,10 @@ abstract-namespace name, or @* for all of them. --listen opens a listener in the
 the run (tcp:HOST:PORT or unix:PATH); the app adopts it with preopened-servers, needing no grant.
 
 Resource limits (each has a default; `none` lifts the first two): --max-memory caps the app's
-linear memory, all memories together (default 1GiB); --max-connections caps the connections
-open at once (default 16384; beyond it a server stops accepting, so clients wait in the listen
-backlog, and opening a connection fails with an error the app sees); --write-queue-cap caps
+linear memory, all memories together (default 1GiB); --max-connections caps the sockets open
+at once, connections, listeners and UDP sockets, whichever interface opened them (default
+16384; beyond it a server stops accepting, so clients wait in the listen backlog, and opening a
+socket fails with an error the app sees); --write-queue-cap caps
 each connection's write queue (default 64MiB; a write beyond it fails with buffer-full and
 queues nothing); --timeout ends the run after that long (default none). See the README's
 \"Capabilities and limits\" section.
@@ -129,9 +130,10 @@ struct RunFlags {
     /// bytes or e.g. 256MiB, 1GiB; `none` for no cap. Reaching it stops the run (exit 137).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory_cap, global = true)]
     max_memory: Cap<u64>,
-    /// Cap the connections open at once (made or accepted); `none` for no cap. At the cap a
-    /// server accepts no more (clients wait in the listen backlog) and opening a connection
-    /// fails with an error the app sees.
+    /// Cap the sockets open at once: connections made or accepted, listeners and UDP sockets,
+    /// through the provider or wasi:sockets directly; `none` for no cap. At the cap a server
+    /// accepts no more (clients wait in the listen backlog) and opening a socket fails with an
+    /// error the app sees.
     #[arg(long, value_name = "N", default_value = "16384", value_parser = parse_connections_cap, global = true)]
     max_connections: Cap<u32>,
     /// Cap each connection's write queue (bytes or e.g. 1MiB): the default of the app's

@@ -1,4 +1,8 @@
-//! `wasio:host/limits`: the run's connection and write-queue limits, which the provider enforces.
+//! `wasio:host/limits`: the run's write-queue limit, which the provider enforces.
+//!
+//! The connection limit is enforced by the host itself, on every socket resource
+//! ([`crate::socket_budget`]): the provider is told there is none, so it does not count its
+//! connections a second time.
 
 use super::bindings::limits::{Host, RunLimits};
 use crate::ctx::WasioHostView;
@@ -7,7 +11,7 @@ impl Host for WasioHostView<'_> {
     fn get(&mut self) -> wasmtime::Result<RunLimits> {
         let limits = self.ctx.limits();
         Ok(RunLimits {
-            max_connections: limits.max_connections,
+            max_connections: None,
             write_queue_cap: limits.write_queue_cap,
         })
     }

@@ -14,6 +14,7 @@ use super::WasioHost;
 use super::bindings::types::ErrorCode;
 use super::bindings::unix::{Host, HostWithStore};
 use super::socket::{HostSocket, SocketFile};
+use super::types::socket_permit;
 use crate::ctx::WasioHostView;
 
 /// Checks the form of a Unix socket address: not empty, no NUL except a leading one.
@@ -109,6 +110,10 @@ impl Host for WasioHostView<'_> {
         if let Err(e) = check(self, &path) {
             return Ok(Err(e));
         }
+        let permit = match socket_permit(self) {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
         let bound =
             bind(&path, backlog).and_then(|(l, file)| Ok((UnixListener::from_std(l)?, file)));
         let (listener, file) = match bound {
@@ -116,15 +121,19 @@ impl Host for WasioHostView<'_> {
             Err(e) => return Ok(Err(e.into())),
         };
         let socket = HostSocket::unix_listener(listener, file);
-        Ok(Ok(self
-            .table
-            .push(socket)
-            .context("pushing a Unix listener")?))
+        let resource = self.table.push(socket).context("pushing a Unix listener")?;
+        self.ctx.hold_permit(resource.rep(), permit);
+        Ok(Ok(resource))
     }
 
     fn socketpair(
         &mut self,
     ) -> wasmtime::Result<Result<(Resource<HostSocket>, Resource<HostSocket>), ErrorCode>> {
+        let permits = socket_permit(self).and_then(|a| Ok((a, socket_permit(self)?)));
+        let (permit_a, permit_b) = match permits {
+            Ok(permits) => permits,
+            Err(e) => return Ok(Err(e)),
+        };
         let (a, b) = match UnixStream::pair() {
             Ok(pair) => pair,
             Err(e) => return Ok(Err(e.into())),
@@ -137,6 +146,8 @@ impl Host for WasioHostView<'_> {
             .table
             .push(HostSocket::unix_stream(b))
             .context("pushing a socketpair end")?;
+        self.ctx.hold_permit(a.rep(), permit_a);
+        self.ctx.hold_permit(b.rep(), permit_b);
         Ok(Ok((a, b)))
     }
 }
@@ -146,9 +157,15 @@ impl<T> HostWithStore<T> for WasioHost {
         accessor: &Accessor<T, Self>,
         path: String,
     ) -> wasmtime::Result<Result<Resource<HostSocket>, ErrorCode>> {
-        if let Err(e) = accessor.with(|mut access| check(&access.get(), &path)) {
-            return Ok(Err(e));
-        }
+        let permit = accessor.with(|mut access| {
+            let view = access.get();
+            check(&view, &path)?;
+            socket_permit(&view)
+        });
+        let permit = match permit {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
         // Never hold the store across the wait.
         let stream = match UnixStream::connect(&path).await {
             Ok(stream) => stream,
@@ -156,11 +173,12 @@ impl<T> HostWithStore<T> for WasioHost {
         };
         let socket = HostSocket::unix_stream(stream);
         accessor.with(|mut access| {
-            let resource = access
-                .get()
+            let view = access.get();
+            let resource = view
                 .table
                 .push(socket)
                 .context("pushing a Unix connection")?;
+            view.ctx.hold_permit(resource.rep(), permit);
             Ok(Ok(resource))
         })
     }
