@@ -495,7 +495,10 @@ async fn handshake_then_enqueue(
         Ok(conn) => {
             handshaking.server.enqueue(conn);
         }
-        Err(e) => eprintln!("wasio: TLS handshake with a client failed: {e:?}"),
+        Err(e) => eprintln!(
+            "wasio: TLS handshake with a client failed: {}",
+            crate::errors::describe(&e)
+        ),
     }
 }
 
