@@ -32,6 +32,10 @@ pub struct WasioHostCtx {
     /// The places of open socket resources, by resource-table index, freed by their
     /// destructors.
     permits: HashMap<u32, Permit>,
+    /// The places of wasi:sockets 0.3 accepted sockets (their table indices are not seen).
+    p3_accepted: Vec<Permit>,
+    /// The next sockets-view lookup is wasmtime-wasi's listen itself, not an accept.
+    skip_p3_accept: bool,
 }
 
 impl Default for WasioHostCtx {
@@ -56,6 +60,8 @@ impl WasioHostCtx {
             limiter: MemoryLimiter::new(limits.max_memory, memory.clone()),
             sockets: SocketBudget::new(limits.max_connections),
             permits: HashMap::new(),
+            p3_accepted: Vec::new(),
+            skip_p3_accept: false,
             limits,
             memory,
         }
@@ -92,6 +98,33 @@ impl WasioHostCtx {
     /// Frees the place of the socket resource at `rep` (its destructor runs).
     pub(crate) fn release_permit(&mut self, rep: u32) {
         self.permits.remove(&rep);
+    }
+
+    /// Counts a socket wasmtime-wasi's 0.3 accept stream has accepted (see
+    /// [`crate::host_impl::wasi_sockets`]), unless the lookup is listen's own.
+    pub(crate) fn count_p3_accept(&mut self) {
+        if std::mem::take(&mut self.skip_p3_accept) {
+            return;
+        }
+        self.p3_accepted.push(self.sockets.force_acquire());
+    }
+
+    /// The next [`count_p3_accept`](Self::count_p3_accept) is listen's own lookup.
+    pub(crate) fn skip_next_p3_accept(&mut self) {
+        self.skip_p3_accept = true;
+    }
+
+    /// Listen has returned: its lookup, if it made none, must not skip an accept.
+    pub(crate) fn clear_skip_p3_accept(&mut self) {
+        self.skip_p3_accept = false;
+    }
+
+    /// Frees the place of the 0.3 TCP socket at `rep`: its own, or (an accepted socket) one of
+    /// the accepted sockets' places.
+    pub(crate) fn release_p3_tcp_permit(&mut self, rep: u32) {
+        if self.permits.remove(&rep).is_none() {
+            self.p3_accepted.pop();
+        }
     }
 
     /// The run's network grants.

@@ -21,11 +21,15 @@
 //!
 //! - Creating a socket fails: WASI 0.2 `new-socket-limit` (Rust's std reports EMFILE), WASI 0.3
 //!   and `wasio:host` `other("too many open sockets ...")`. Never a trap.
-//! - Accepting waits: a WASI 0.3 or `host-socket` accept stream hands out its next connection
-//!   only once a socket has closed, so clients wait in the listen backlog. (wasmtime-wasi 48's
-//!   0.3 accept stream accepts one connection ahead of its reader and offers no hook before
-//!   accept(2): that one connection per listening socket is held, uncounted, until a place
-//!   frees. Removable when wasmtime-wasi's `ListenStreamProducer` accepts only on demand.)
+//! - Accepting waits where the host can make it wait: a `host-socket` accept stream (the host's
+//!   own) takes a place before it accepts, so clients wait in the listen backlog. A WASI 0.3
+//!   accept stream is wasmtime-wasi's, which offers no hook before accept(2): the host counts
+//!   each socket it accepts (from the sockets-view lookup it makes to add the socket to the
+//!   table), even beyond the limit, and the provider awaits `wasio:host/limits.socket-room`
+//!   before it reads the next one, so at the limit its clients wait in the backlog too. A
+//!   component reading a 0.3 accept stream itself is not held back, but what it accepts
+//!   counts, so its other sockets are refused until the count is below the limit again.
+//!   (Removable when wasmtime-wasi's `ListenStreamProducer` takes a hook before accepting.)
 //! - A WASI 0.2 `accept`, which cannot wait, fails with `new-socket-limit` and leaves the client
 //!   in the backlog.
 //!
@@ -106,6 +110,31 @@ impl SocketBudget {
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(permit) = self.try_acquire() {
             return Poll::Ready(permit);
+        }
+        if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// A place for one more socket whatever the limit: for a socket that already exists and
+    /// could not be refused (one wasmtime-wasi's 0.3 accept stream has accepted). The count may
+    /// then exceed the limit until sockets close.
+    pub fn force_acquire(&self) -> Permit {
+        self.0.open.fetch_add(1, Ordering::AcqRel);
+        Permit(self.0.clone())
+    }
+
+    /// `Ready` once the run is below its limit (taking nothing), or `Pending` until a socket
+    /// closes (the waker is woken).
+    pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut waiting = self
+            .0
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.open() < self.0.max.unwrap_or(usize::MAX) {
+            return Poll::Ready(());
         }
         if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
             waiting.push(cx.waker().clone());

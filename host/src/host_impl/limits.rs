@@ -4,8 +4,10 @@
 //! ([`crate::socket_budget`]): the provider is told there is none, so it does not count its
 //! connections a second time.
 
-use super::bindings::limits::{Host, RunLimits};
+use super::WasioHost;
+use super::bindings::limits::{Host, HostWithStore, RunLimits};
 use crate::ctx::WasioHostView;
+use wasmtime::component::Accessor;
 
 impl Host for WasioHostView<'_> {
     fn get(&mut self) -> wasmtime::Result<RunLimits> {
@@ -14,5 +16,13 @@ impl Host for WasioHostView<'_> {
             max_connections: None,
             write_queue_cap: limits.write_queue_cap,
         })
+    }
+}
+
+impl<T> HostWithStore<T> for WasioHost {
+    async fn socket_room(accessor: &Accessor<T, Self>) -> wasmtime::Result<()> {
+        let budget = accessor.with(|mut access| access.get().ctx.socket_budget().clone());
+        std::future::poll_fn(|cx| budget.poll_room(cx)).await;
+        Ok(())
     }
 }

@@ -5,30 +5,25 @@
 //!
 //! - 0.2: `create-tcp-socket`, `create-udp-socket`, `tcp-socket.accept` and the destructors of
 //!   `tcp-socket` and `udp-socket`;
-//! - 0.3: `tcp-socket.create`, `udp-socket.create`, `tcp-socket.listen` (its stream of accepted
-//!   sockets is passed through a gate that hands a connection out only with a place in the
-//!   budget) and the destructors of `tcp-socket` and `udp-socket`.
+//! - 0.3: `tcp-socket.create`, `udp-socket.create`, `tcp-socket.listen` (given a sockets view
+//!   that counts each socket its accept stream adds) and the destructors of `tcp-socket` and
+//!   `udp-socket`.
 //!
-//! Every socket resource made here holds a [`Permit`] in the store's host state, keyed by its
-//! resource-table index, until its destructor runs. The names and versions below are the ones
+//! Every socket resource created here holds a [`Permit`] in the store's host state, keyed by
+//! its resource-table index, until its destructor runs. A 0.3 accepted socket, whose index the
+//! host never sees, holds one of a pool of permits; a 0.3 `tcp-socket` destructor for an index
+//! with no permit of its own returns one of those. The names and versions below are the ones
 //! wasmtime-wasi 48 links (`wasi:sockets@0.2.12`, `wasi:sockets@0.3.0`); guests importing an
 //! older 0.2 patch version are served by the same entries.
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
-
-use wasmtime::component::{
-    Access, Destination, Linker, Resource, ResourceType, Source, StreamConsumer, StreamProducer,
-    StreamReader, StreamResult,
-};
+use wasmtime::component::{Access, Linker, Resource, ResourceType};
 use wasmtime::{AsContextMut as _, StoreContextMut};
 use wasmtime_wasi::p2::bindings::sockets as p2;
 use wasmtime_wasi::p3::bindings::sockets::types as p3;
-use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsCtxView, WasiSocketsView as _};
 
 use crate::ctx::WasioView;
-use crate::socket_budget::{Permit, SocketBudget};
+use crate::socket_budget::Permit;
 
 const P2_TCP_CREATE: &str = "wasi:sockets/tcp-create-socket@0.2.12";
 const P2_UDP_CREATE: &str = "wasi:sockets/udp-create-socket@0.2.12";
@@ -183,25 +178,18 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
         |mut store: StoreContextMut<'_, T>,
          (socket,): (Resource<wasmtime_wasi::sockets::TcpSocket>,)| {
             Box::new(async move {
-                let access = Access::<T, WasiSockets>::new(store.as_context_mut(), T::sockets);
-                let accepted =
-                    match <WasiSockets as p3::HostTcpSocketWithStore<T>>::listen(access, socket)
-                        .await
-                    {
-                        Ok(accepted) => accepted,
-                        Err(e) => return Ok((Err(e.downcast()?),)),
-                    };
-                let budget = store.data_mut().host().ctx.socket_budget().clone();
-                let gate = Arc::new(Mutex::new(Gate::default()));
-                accepted.pipe(
-                    &mut store,
-                    GateIn {
-                        gate: gate.clone(),
-                        budget,
-                    },
-                )?;
-                let gated = StreamReader::new(&mut store, GateOut::<T>::new(gate))?;
-                Ok((Ok(gated),))
+                // wasmtime-wasi's listen looks its view up once now, synchronously, and its
+                // accept stream once per accepted socket: only the latter are counted.
+                store.data_mut().host().ctx.skip_next_p3_accept();
+                let access =
+                    Access::<T, WasiSockets>::new(store.as_context_mut(), counting_sockets::<T>);
+                let result =
+                    <WasiSockets as p3::HostTcpSocketWithStore<T>>::listen(access, socket).await;
+                store.data_mut().host().ctx.clear_skip_p3_accept();
+                Ok((match result {
+                    Ok(accepted) => Ok(accepted),
+                    Err(e) => Err(e.downcast()?),
+                },))
             })
         },
     )?;
@@ -209,7 +197,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
         "tcp-socket",
         ResourceType::host::<wasmtime_wasi::sockets::TcpSocket>(),
         |mut store, rep| {
-            release(&mut store, rep);
+            store.data_mut().host().ctx.release_p3_tcp_permit(rep);
             p3::HostTcpSocket::drop(&mut store.data_mut().sockets(), Resource::new_own(rep))
         },
     )?;
@@ -224,154 +212,10 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-type P3Socket = Resource<wasmtime_wasi::sockets::TcpSocket>;
-
-/// The hand-over between wasmtime-wasi's accept stream ([`GateIn`]) and the app's
-/// ([`GateOut`]): at most one accepted socket, with its place in the budget.
-#[derive(Default)]
-struct Gate {
-    ready: Option<(P3Socket, Permit)>,
-    /// wasmtime-wasi's stream ended (the listener failed).
-    ended: bool,
-    /// The app dropped its stream.
-    abandoned: bool,
-    /// [`GateIn`] waits for `ready` to empty (or for the app to go).
-    in_waker: Option<Waker>,
-    /// [`GateOut`] waits for `ready` to fill (or for the end).
-    out_waker: Option<Waker>,
-}
-
-fn lock(gate: &Mutex<Gate>) -> std::sync::MutexGuard<'_, Gate> {
-    gate.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Takes wasmtime-wasi's accepted sockets, one at a time, each once it has a place in the
-/// budget (until then the stream waits, so later clients stay in the kernel's backlog).
-struct GateIn {
-    gate: Arc<Mutex<Gate>>,
-    budget: SocketBudget,
-}
-
-impl Drop for GateIn {
-    fn drop(&mut self) {
-        let mut gate = lock(&self.gate);
-        gate.ended = true;
-        if let Some(waker) = gate.out_waker.take() {
-            waker.wake();
-        }
-    }
-}
-
-impl<T: WasioView> StreamConsumer<T> for GateIn {
-    type Item = P3Socket;
-
-    fn poll_consume(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut store: StoreContextMut<'_, T>,
-        mut source: Source<'_, Self::Item>,
-        finish: bool,
-    ) -> Poll<wasmtime::Result<StreamResult>> {
-        let mut gate = lock(&self.gate);
-        if gate.abandoned {
-            // The app is gone: close what was accepted for it.
-            if let Some((socket, permit)) = gate.ready.take() {
-                drop(gate);
-                let _ = store.data_mut().sockets().table.delete(socket);
-                drop(permit);
-            }
-            return Poll::Ready(Ok(StreamResult::Dropped));
-        }
-        let pending = if finish {
-            Poll::Ready(Ok(StreamResult::Cancelled))
-        } else {
-            Poll::Pending
-        };
-        if gate.ready.is_some() {
-            gate.in_waker = Some(cx.waker().clone());
-            return pending;
-        }
-        if source.remaining(&mut store) == 0 {
-            return Poll::Ready(Ok(StreamResult::Completed));
-        }
-        let Poll::Ready(permit) = self.budget.poll_acquire(cx) else {
-            return pending;
-        };
-        let mut taken = None;
-        source.read(&mut store, &mut taken)?;
-        let Some(socket) = taken else {
-            return Poll::Ready(Ok(StreamResult::Completed));
-        };
-        gate.ready = Some((socket, permit));
-        if let Some(waker) = gate.out_waker.take() {
-            waker.wake();
-        }
-        Poll::Ready(Ok(StreamResult::Completed))
-    }
-}
-
-/// The app's stream of accepted sockets: hands each over with its permit, which the store's
-/// host state then keeps until the socket's destructor runs.
-struct GateOut<T> {
-    gate: Arc<Mutex<Gate>>,
-    _store: std::marker::PhantomData<fn(T)>,
-}
-
-impl<T> GateOut<T> {
-    fn new(gate: Arc<Mutex<Gate>>) -> Self {
-        Self {
-            gate,
-            _store: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<T> Drop for GateOut<T> {
-    fn drop(&mut self) {
-        let mut gate = lock(&self.gate);
-        gate.abandoned = true;
-        if let Some(waker) = gate.in_waker.take() {
-            waker.wake();
-        }
-    }
-}
-
-impl<T: WasioView> StreamProducer<T> for GateOut<T> {
-    type Item = P3Socket;
-    type Buffer = Option<P3Socket>;
-
-    fn poll_produce<'a>(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut store: StoreContextMut<'a, T>,
-        mut dst: Destination<'a, Self::Item, Self::Buffer>,
-        finish: bool,
-    ) -> Poll<wasmtime::Result<StreamResult>> {
-        let mut gate = lock(&self.gate);
-        if gate.ready.is_none() {
-            if gate.ended {
-                return Poll::Ready(Ok(StreamResult::Dropped));
-            }
-            gate.out_waker = Some(cx.waker().clone());
-            return if finish {
-                Poll::Ready(Ok(StreamResult::Cancelled))
-            } else {
-                Poll::Pending
-            };
-        }
-        // A zero-length read is a readiness check: the socket stays for the next read.
-        if dst.remaining(&mut store) == Some(0) {
-            return Poll::Ready(Ok(StreamResult::Completed));
-        }
-        let Some((socket, permit)) = gate.ready.take() else {
-            return Poll::Ready(Ok(StreamResult::Completed));
-        };
-        if let Some(waker) = gate.in_waker.take() {
-            waker.wake();
-        }
-        drop(gate);
-        hold(&mut store, socket.rep(), permit);
-        dst.set_buffer(Some(socket));
-        Poll::Ready(Ok(StreamResult::Completed))
-    }
+/// The sockets view wasmtime-wasi's 0.3 accept stream looks up right before it adds an accepted
+/// socket to the table: the one place the host learns of that socket. It is counted then (the
+/// connection is already accepted and cannot be refused; see [`crate::socket_budget`]).
+fn counting_sockets<T: WasioView>(data: &mut T) -> WasiSocketsCtxView<'_> {
+    data.host().ctx.count_p3_accept();
+    data.sockets()
 }

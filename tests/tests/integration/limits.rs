@@ -251,3 +251,29 @@ async fn the_memory_cap_stops_the_run_clearly() -> anyhow::Result<()> {
     assert!(memory.bytes() <= cap, "{}", memory.bytes());
     Ok(())
 }
+
+/// Unix sockets (`wasio:host` host-sockets) count too: a socketpair is two sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_sockets_count_against_max_connections() -> anyhow::Result<()> {
+    let run = async |max: u32| {
+        spawn_limited(
+            PROBE,
+            &["socketpair"],
+            Capabilities::deny_all(),
+            Vec::new(),
+            limits(|l| l.max_connections = Some(max)),
+        )?
+        .finish()
+        .await
+    };
+    let (exit, lines) = run(1).await?;
+    assert!(!exit.success(), "{exit}: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("too many open sockets")),
+        "{lines:?}"
+    );
+    let (exit, lines) = run(2).await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("done"), "{lines:?}");
+    Ok(())
+}
