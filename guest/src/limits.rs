@@ -1,10 +1,12 @@
 //! The host's limits for the run (`wasio:host/limits`): how many connections may be open at once,
 //! and the largest write queue a connection may have.
 //!
-//! Every connection holds a [`Slot`] from the moment it is made or accepted until it is fully
-//! closed (the slot lives in the connection's [`Settings`](crate::conn::Settings) and is
-//! released when the connection finishes or is dropped). At the limit, accept pumps wait for a
-//! slot (clients queue in the listen backlog) and opening a connection fails at once.
+//! The host enforces the connection limit itself, on every socket of the run, and so reports
+//! none here (counting here too would count the provider's connections twice); the accept pumps
+//! await `wasio:host/limits.socket-room` instead. The count below only applies if a host reports
+//! a limit: every connection then holds a [`Slot`] from the moment it is made or accepted until
+//! it is fully closed (the slot lives in the connection's [`Settings`](crate::conn::Settings)),
+//! accept pumps wait for a slot and opening a connection fails at once.
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasio::host::limits;

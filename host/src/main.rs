@@ -65,7 +65,7 @@ enum Command {
     /// The output imports WASI 0.2/0.3 and wasio:host and exports what APP exports; `wasio run`
     /// runs it as is.
     Compose {
-        /// The app component (.wasm) importing wasio:streams.
+        /// The app component (.wasm, at most 256 MiB) importing wasio:streams.
         app: PathBuf,
         /// Where to write the composed component.
         #[arg(short, long, value_name = "OUT.wasm")]
@@ -193,7 +193,8 @@ impl RunFlags {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The app component (.wasm); the app sees its file name as its program name (argv 0).
+    /// The app component (.wasm: a file or a pipe, at most 256 MiB); the app sees its file name
+    /// as its program name (argv 0).
     app: PathBuf,
     /// Allow TCP connections to addresses matching PATTERN (repeatable).
     #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
