@@ -107,3 +107,40 @@ impl From<HostError> for ErrorCode {
 pub fn invalid(why: &str) -> ErrorCode {
     ErrorCode::InvalidArgument(why.to_string())
 }
+
+/// An error code as a sentence, for the messages the provider prints itself (never the Debug
+/// form of the variant).
+pub fn describe(error: &ErrorCode) -> String {
+    let plain = |s: &str| s.to_string();
+    match error {
+        ErrorCode::IncompleteRead(r) => match r.expected {
+            Some(n) => format!("{} bytes read of {n} expected", r.partial.len()),
+            None => format!(
+                "{} bytes read before the end of the stream",
+                r.partial.len()
+            ),
+        },
+        ErrorCode::LimitOverrun(o) if o.found => {
+            plain("the separator was found, but the chunk is longer than the limit")
+        }
+        ErrorCode::LimitOverrun(_) => plain("the separator was not found within the limit"),
+        ErrorCode::InvalidArgument(why) => format!("invalid argument: {why}"),
+        ErrorCode::Busy => plain("another task is already reading or draining"),
+        ErrorCode::Closed(why) => format!("closed: {why}"),
+        ErrorCode::ConnectionReset => plain("the connection was reset by the peer"),
+        ErrorCode::ConnectionRefused => plain("the connection was refused"),
+        ErrorCode::ConnectionAborted => plain("the connection was aborted"),
+        ErrorCode::BrokenPipe => plain("the peer is gone (broken pipe)"),
+        ErrorCode::Timeout => plain("timed out"),
+        ErrorCode::AddressInUse => plain("the address is already in use"),
+        ErrorCode::AddressNotAvailable => plain("the address is not available"),
+        ErrorCode::NotFound => plain("no such file or directory"),
+        ErrorCode::NameUnresolvable => plain("the name could not be resolved"),
+        ErrorCode::AccessDenied(why) => format!("access denied: {why}"),
+        ErrorCode::NotSupported(why) => format!("not supported: {why}"),
+        ErrorCode::BufferFull => plain("the write queue is full"),
+        ErrorCode::Tls(why) => why.clone(),
+        ErrorCode::Other(Some(why)) => why.clone(),
+        ErrorCode::Other(None) => plain("an unspecified error"),
+    }
+}

@@ -2,10 +2,12 @@
 //! the largest write queue a connection may have, and the run's memory limit, under a share of
 //! which the connections' buffers are kept (the [`Budget`]; see wasio-core's `budget` module).
 //!
-//! Every connection holds a [`Slot`] from the moment it is made or accepted until it is fully
-//! closed (the slot lives in the connection's [`Settings`](crate::conn::Settings) and is
-//! released when the connection finishes or is dropped). At the limit, accept pumps wait for a
-//! slot (clients queue in the listen backlog) and opening a connection fails at once.
+//! The host enforces the connection limit itself, on every socket of the run, and so reports
+//! none here (counting here too would count the provider's connections twice); the accept pumps
+//! await `wasio:host/limits.socket-room` instead. The count below only applies if a host reports
+//! a limit: every connection then holds a [`Slot`] from the moment it is made or accepted until
+//! it is fully closed (the slot lives in the connection's [`Settings`](crate::conn::Settings)),
+//! accept pumps wait for a slot and opening a connection fails at once.
 //!
 //! Every connection reports what its buffers hold to the budget as it changes
 //! ([`Global::rebudget`]); while the budget is spent, accept pumps wait and receive pumps read

@@ -14,6 +14,7 @@ use crate::bindings::exports::wasio::streams::types::{
     AddressFamily, ErrorCode, ServerOptions, ServerTlsConfig, SocketAddress,
 };
 use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::bindings::wasio::host::limits as host_limits;
 use crate::bindings::wasio::host::types::HostSocket;
 use crate::conn::{CloseObserver, Conn, Settings};
 use crate::connect::{resolve, settings, wire, wire_tls};
@@ -457,6 +458,23 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             }
             select(select(listen, released), pressure).await;
         };
+        // And for room under the host's socket limit, which counts every socket of the run.
+        {
+            let room = pin!(host_limits::socket_room());
+            let closed = pin!(async {
+                loop {
+                    let listen = server.ev.listen();
+                    if server.st.borrow().closed {
+                        return;
+                    }
+                    listen.await;
+                }
+            });
+            // Cancel safety: waiting for room takes nothing; dropping the wait loses nothing.
+            if let Either::Right(((), _)) = select(room, closed).await {
+                return;
+            }
+        }
         let accepted = {
             let next = pin!(stream.next());
             let closed = pin!(async {
@@ -534,7 +552,10 @@ async fn handshake_then_enqueue(
         Ok(conn) => {
             handshaking.server.enqueue(conn);
         }
-        Err(e) => eprintln!("wasio: TLS handshake with a client failed: {e:?}"),
+        Err(e) => eprintln!(
+            "wasio: TLS handshake with a client failed: {}",
+            crate::errors::describe(&e)
+        ),
     }
 }
 

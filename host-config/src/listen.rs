@@ -29,6 +29,12 @@ impl FromStr for ListenSpec {
             if path.is_empty() {
                 return Err(format!("`{s}`: the Unix socket path is empty"));
             }
+            // An empty abstract name would make the kernel pick one (autobind): never meant.
+            if path == "@" {
+                return Err(format!(
+                    "`{s}`: the abstract socket name is empty (write unix:@NAME)"
+                ));
+            }
             Ok(Self::Unix(match path.strip_prefix('@') {
                 Some(name) => format!("\0{name}"),
                 None => path.to_owned(),

@@ -10,17 +10,38 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{what}: not valid PEM: {e}"))?;
+        .map_err(|e| format!("{what}: not valid PEM ({e})"))?;
     if certs.is_empty() {
-        return Err(format!("{what}: no CERTIFICATE in the PEM text"));
+        return Err(if pem.trim().is_empty() {
+            format!("{what}: the PEM text is empty")
+        } else if pem.contains("PRIVATE KEY-----") {
+            format!(
+                "{what}: the PEM text holds a private key and no certificate (are the \
+                 certificate and the key swapped?)"
+            )
+        } else {
+            format!("{what}: no CERTIFICATE in the PEM text")
+        });
     }
     Ok(certs)
 }
 
 /// The first private key of a PEM text (PKCS#8, PKCS#1 or SEC1).
 pub fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| format!("private key: no usable PEM key: {e}"))
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound if pem.trim().is_empty() => {
+            "private key: the PEM text is empty".to_owned()
+        }
+        rustls_pki_types::pem::Error::NoItemsFound if pem.contains("CERTIFICATE-----") => {
+            "private key: the PEM text holds a certificate and no private key (are the \
+             certificate and the key swapped?)"
+                .to_owned()
+        }
+        rustls_pki_types::pem::Error::NoItemsFound => {
+            "private key: no PRIVATE KEY in the PEM text (PKCS#8, PKCS#1 RSA or SEC1 EC)".to_owned()
+        }
+        e => format!("private key: not valid PEM ({e})"),
+    })
 }
 
 /// A trust store of every certificate of a PEM text (a CA bundle); each must be usable as a
@@ -31,4 +52,30 @@ pub fn root_store(pem: &str, what: &str) -> Result<RootCertStore, String> {
         store.add(cert).map_err(|e| format!("{what}: {e}"))?;
     }
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_pem_texts_are_named_in_sentences() {
+        let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        fn err<T>(r: Result<T, String>) -> String {
+            r.err().unwrap_or_default()
+        }
+        assert_eq!(err(certs("", "chain")), "chain: the PEM text is empty");
+        assert!(err(certs(key, "chain")).contains("swapped"));
+        assert_eq!(
+            err(certs("garbage", "chain")),
+            "chain: no CERTIFICATE in the PEM text"
+        );
+        assert_eq!(
+            err(private_key(" \n")),
+            "private key: the PEM text is empty"
+        );
+        assert!(err(private_key(cert)).contains("swapped"));
+        assert!(err(private_key("garbage")).contains("no PRIVATE KEY"));
+    }
 }

@@ -3,6 +3,8 @@
 //! Embedders either use [`WasioCtx`] as their `Store` data, or put a [`WasiCtx`], a
 //! [`ResourceTable`] and a [`WasioHostCtx`] into their own type and implement [`WasioView`].
 
+use std::collections::HashMap;
+
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -11,6 +13,7 @@ use crate::capabilities::Capabilities;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::preopen::{Preopened, SocketFileGuard};
 use crate::shutdown::{ProviderPhase, RunShutdown, Shutdown};
+use crate::socket_budget::{Permit, SocketBudget};
 use crate::socket_files::SocketFiles;
 use crate::unix_grants::HeldGrants;
 
@@ -32,6 +35,15 @@ pub struct WasioHostCtx {
     limiter: MemoryLimiter,
     shutdown: RunShutdown,
     socket_files: SocketFiles,
+    /// Open sockets against [`Limits::max_connections`].
+    sockets: SocketBudget,
+    /// The places of open socket resources, by resource-table index, freed by their
+    /// destructors.
+    permits: HashMap<u32, Permit>,
+    /// The places of wasi:sockets 0.3 accepted sockets (their table indices are not seen).
+    p3_accepted: Vec<Permit>,
+    /// The next sockets-view lookup is wasmtime-wasi's listen itself, not an accept.
+    skip_p3_accept: bool,
 }
 
 impl Default for WasioHostCtx {
@@ -55,6 +67,10 @@ impl WasioHostCtx {
             preopened: Vec::new(),
             files: Vec::new(),
             limiter: MemoryLimiter::new(limits.max_memory, memory.clone()),
+            sockets: SocketBudget::new(limits.max_connections),
+            permits: HashMap::new(),
+            p3_accepted: Vec::new(),
+            skip_p3_accept: false,
             limits,
             memory,
             shutdown: RunShutdown::new(Shutdown::new()),
@@ -116,6 +132,50 @@ impl WasioHostCtx {
     /// it in the store.
     pub fn limiter(&mut self) -> &mut MemoryLimiter {
         &mut self.limiter
+    }
+
+    /// The run's socket budget ([`Limits::max_connections`]): every socket the app holds, whichever
+    /// interface opened it.
+    pub fn socket_budget(&self) -> &SocketBudget {
+        &self.sockets
+    }
+
+    /// Keeps `permit` for the socket resource at table index `rep` until
+    /// [`release_permit`](Self::release_permit).
+    pub(crate) fn hold_permit(&mut self, rep: u32, permit: Permit) {
+        self.permits.insert(rep, permit);
+    }
+
+    /// Frees the place of the socket resource at `rep` (its destructor runs).
+    pub(crate) fn release_permit(&mut self, rep: u32) {
+        self.permits.remove(&rep);
+    }
+
+    /// Counts a socket wasmtime-wasi's 0.3 accept stream has accepted (see
+    /// [`crate::host_impl::wasi_sockets`]), unless the lookup is listen's own.
+    pub(crate) fn count_p3_accept(&mut self) {
+        if std::mem::take(&mut self.skip_p3_accept) {
+            return;
+        }
+        self.p3_accepted.push(self.sockets.force_acquire());
+    }
+
+    /// The next [`count_p3_accept`](Self::count_p3_accept) is listen's own lookup.
+    pub(crate) fn skip_next_p3_accept(&mut self) {
+        self.skip_p3_accept = true;
+    }
+
+    /// Listen has returned: its lookup, if it made none, must not skip an accept.
+    pub(crate) fn clear_skip_p3_accept(&mut self) {
+        self.skip_p3_accept = false;
+    }
+
+    /// Frees the place of the 0.3 TCP socket at `rep`: its own, or (an accepted socket) one of
+    /// the accepted sockets' places.
+    pub(crate) fn release_p3_tcp_permit(&mut self, rep: u32) {
+        if self.permits.remove(&rep).is_none() {
+            self.p3_accepted.pop();
+        }
     }
 
     /// The run's network grants.
@@ -303,7 +363,8 @@ impl WasioCtxBuilder {
         self
     }
 
-    /// Caps the connections open at once (`None`: no cap; `--max-connections`).
+    /// Caps the sockets open at once, whichever interface opens them (`None`: no cap;
+    /// `--max-connections`; see [`crate::socket_budget`]).
     pub fn max_connections(mut self, connections: Option<u32>) -> Self {
         self.limits.max_connections = connections;
         self

@@ -30,6 +30,7 @@ pub mod pipe;
 pub mod preopen;
 pub mod run;
 pub mod shutdown;
+pub mod socket_budget;
 pub mod socket_files;
 pub mod streams_io;
 pub mod tls;
@@ -65,11 +66,14 @@ impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
 }
 
 /// Adds all of wasio's imports to `linker`: WASI 0.2 and 0.3 from wasmtime-wasi, and the
-/// `wasio:host` interfaces.
+/// `wasio:host` interfaces; every socket either opens counts against the run's socket budget
+/// ([`socket_budget`]).
 pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker).wcontext("linking WASI 0.2")?;
     wasmtime_wasi::p3::add_to_linker(linker).wcontext("linking WASI 0.3")?;
     host_impl::add_to_linker(linker).wcontext("linking wasio:host")?;
+    host_impl::wasi_sockets::add_to_linker(linker)
+        .wcontext("linking wasi:sockets under the socket budget")?;
     Ok(())
 }
 

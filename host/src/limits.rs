@@ -3,7 +3,7 @@
 //! | limit | default | flag | enforced by | when hit |
 //! |---|---|---|---|---|
 //! | linear memory ([`Limits::max_memory`]) | 1 GiB | `--max-memory` | the host ([`MemoryLimiter`], a wasmtime `ResourceLimiter`) | the run ends: [`Exit::MemoryLimit`](crate::Exit::MemoryLimit), exit status 137 |
-//! | open connections ([`Limits::max_connections`]) | 4 096 | `--max-connections` | the provider (`wasio:host/limits`) | accepts wait (clients queue in the listen backlog); opening a connection fails with `other("too many open connections ...")` |
+//! | open sockets ([`Limits::max_connections`]) | 4 096 | `--max-connections` | the host ([`crate::socket_budget`]), for every socket resource whichever interface opened it | accepts wait (clients queue in the listen backlog); opening a socket fails with an error the app sees (`other("too many open sockets ...")`, WASI 0.2 `new-socket-limit`) |
 //! | write queue per connection ([`Limits::write_queue_cap`]) | 64 MiB | `--write-queue-cap` | the provider (`wasio:host/limits`) | `write` fails with `buffer-full` and queues nothing |
 //! | run time ([`Limits::timeout`]) | none | `--timeout` | the host (a wall-clock deadline, checked by epoch interruption while wasm runs) | the run ends: [`Exit::Timeout`](crate::Exit::Timeout), exit status 124 |
 //!
@@ -20,8 +20,9 @@
 //! app's own memory. Whoever lowers the memory limit keeps `max_connections` at most one per
 //! 256 KiB of it.
 //!
-//! The provider learns its limits through the `wasio:host/limits` import (see `wit/host.wit`),
-//! which [`crate::add_to_linker`] serves from the store's [`WasioHostCtx`](crate::ctx::WasioHostCtx).
+//! The provider learns the write-queue cap and the memory limit through the `wasio:host/limits` import (see
+//! `wit/host.wit`), which [`crate::add_to_linker`] serves from the store's
+//! [`WasioHostCtx`](crate::ctx::WasioHostCtx).
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,7 +46,8 @@ const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 pub struct Limits {
     /// Total linear memory of the run in bytes; `None`: only wasm's own 4 GiB per memory.
     pub max_memory: Option<u64>,
-    /// The most connections open at once; `None`: no limit.
+    /// The most sockets open at once (connections, listeners, UDP sockets; see
+    /// [`crate::socket_budget`]); `None`: no limit.
     pub max_connections: Option<u32>,
     /// The largest write queue of a connection in bytes: the default of the app's
     /// `write-queue-cap` option and its ceiling.

@@ -16,6 +16,7 @@ use wasio_host::compile_cache;
 use wasio_host::compose::compose;
 use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER, SOCKETPAIR};
 use wasio_host::limits::{self, Limits, Size};
+use wasio_host::run::trap_report;
 use wasio_host::{
     AddrPattern, Capabilities, Exit, ListenSpec, Preopened, Runtime, Shutdown, SocketFiles,
     UnixGrant, WasioCtx, WasioCtxBuilder,
@@ -34,10 +35,11 @@ abstract-namespace name, or @* for all of them. --listen opens a listener in the
 the run (tcp:HOST:PORT or unix:PATH); the app adopts it with preopened-servers, needing no grant.
 
 Resource limits (each has a default; `none` lifts the first two): --max-memory caps the app's
-linear memory, all memories together (default 1GiB); --max-connections caps the connections
-open at once (default 4096, so that what they can pin stays well inside the default memory cap;
-beyond it a server stops accepting, so clients wait in the listen backlog, and opening a
-connection fails with an error the app sees); --write-queue-cap caps
+linear memory, all memories together (default 1GiB); --max-connections caps the sockets open
+at once, connections, listeners and UDP sockets, whichever interface opened them (default
+4096, so that what they can pin stays well inside the default memory cap; beyond it a server
+stops accepting, so clients wait in the listen backlog, and opening a socket fails with an
+error the app sees); --write-queue-cap caps
 each connection's write queue (default 64MiB; a write beyond it fails with buffer-full and
 queues nothing); --timeout ends the run after that long (default none). See the README's
 \"Capabilities and limits\" section.
@@ -74,7 +76,7 @@ enum Command {
     /// The output imports WASI 0.2/0.3 and wasio:host and exports what APP exports; `wasio run`
     /// runs it as is.
     Compose {
-        /// The app component (.wasm) importing wasio:streams.
+        /// The app component (.wasm, at most 256 MiB) importing wasio:streams.
         app: PathBuf,
         /// Where to write the composed component.
         #[arg(short, long, value_name = "OUT.wasm")]
@@ -133,6 +135,16 @@ fn parse_write_queue_cap(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// A `--timeout`: a duration above 0 (asyncio's `wait_for(..., 0)` gives up at once; a run
+/// stopped before it starts is never what was meant, and "no limit" is leaving the flag out).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let timeout = limits::parse_duration(s)?;
+    if timeout.is_zero() {
+        return Err("the timeout must be above 0 (leave --timeout out for no limit)".to_owned());
+    }
+    Ok(timeout)
+}
+
 /// The resource limit and compile cache flags of `run` and `demo`.
 #[derive(Args, Clone)]
 struct RunFlags {
@@ -140,18 +152,19 @@ struct RunFlags {
     /// bytes or e.g. 256MiB, 1GiB; `none` for no cap. Reaching it stops the run (exit 137).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory_cap, global = true)]
     max_memory: Cap<u64>,
-    /// Cap the connections open at once (made or accepted); `none` for no cap. At the cap a
-    /// server accepts no more (clients wait in the listen backlog) and opening a connection
-    /// fails with an error the app sees. With a lower --max-memory, keep this at most one per
-    /// 256KiB of it.
+    /// Cap the sockets open at once: connections made or accepted, listeners and UDP sockets,
+    /// through the provider or wasi:sockets directly; `none` for no cap. At the cap a server
+    /// accepts no more (clients wait in the listen backlog) and opening a socket fails with an
+    /// error the app sees. With a lower --max-memory, keep this at most one per 256KiB of it.
     #[arg(long, value_name = "N", default_value = "4096", value_parser = parse_connections_cap, global = true)]
     max_connections: Cap<u32>,
     /// Cap each connection's write queue (bytes or e.g. 1MiB): the default of the app's
     /// write-queue-cap option and its ceiling. A write beyond it fails with buffer-full.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_write_queue_cap, global = true)]
     write_queue_cap: u64,
-    /// End the run after this long (e.g. 30s, 500ms, 2m); exit status 124. Default: no limit.
-    #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration, global = true)]
+    /// End the run after this long (e.g. 30s, 500ms, 2m; above 0); exit status 124. Default: no
+    /// limit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, global = true)]
     timeout: Option<Duration>,
     /// Compile the app afresh and keep nothing. By default compiled code is kept in
     /// $WASIO_CACHE_DIR, else $XDG_CACHE_HOME/wasio, else ~/.cache/wasio, so later runs of the
@@ -191,7 +204,8 @@ impl RunFlags {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The app component (.wasm); the app sees its file name as its program name (argv 0).
+    /// The app component (.wasm: a file or a pipe, at most 256 MiB); the app sees its file name
+    /// as its program name (argv 0).
     app: PathBuf,
     /// Allow TCP connections to addresses matching PATTERN (repeatable).
     #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
@@ -465,8 +479,17 @@ async fn execute(command: Command, interrupts: &Interrupts) -> anyhow::Result<i3
         } => {
             let (mut args, caps) = demo_target("echo-server", unix, host, port, Use::Listen)?;
             if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
-                args.extend(["--tls-cert-pem".to_owned(), read_text(&cert)?]);
-                args.extend(["--tls-key-pem".to_owned(), read_text(&key)?]);
+                let (cert_pem, key_pem) = (read_text(&cert)?, read_text(&key)?);
+                // Checked now, as asyncio's `load_cert_chain`: not at each client's handshake.
+                wasio_host::tls::config::check_identity(&cert_pem, &key_pem).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--tls-cert {} --tls-key {}: {e}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+                args.extend(["--tls-cert-pem".to_owned(), cert_pem]);
+                args.extend(["--tls-key-pem".to_owned(), key_pem]);
             }
             run_inherited(ECHO_SERVER, &args, caps, &flags, interrupts).await
         }
@@ -485,7 +508,10 @@ async fn execute(command: Command, interrupts: &Interrupts) -> anyhow::Result<i3
             let (mut args, caps) = demo_target("echo-client", unix, host, port, Use::Connect)?;
             args.extend(["--message".to_owned(), message]);
             if let Some(ca) = tls_ca {
-                args.extend(["--tls-ca-pem".to_owned(), read_text(&ca)?]);
+                let pem = read_text(&ca)?;
+                wasio_host::tls::config::check_ca(&pem)
+                    .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", ca.display()))?;
+                args.extend(["--tls-ca-pem".to_owned(), pem]);
             } else if tls {
                 args.push("--tls".to_owned());
             }
@@ -540,13 +566,70 @@ fn demo_target(
     Ok((args, caps))
 }
 
+/// The largest app file wasio reads (`run`, `compose`): far above any real component (wasio's
+/// composed examples are a few MiB), low enough that a wrong path (`/dev/zero`, a disk image)
+/// is refused instead of filling memory.
+const MAX_APP_FILE: u64 = 256 << 20;
+
+/// The largest PEM file wasio reads (`--tls-cert`, `--tls-key`, `--tls-ca`); a large CA bundle
+/// is about 200 KiB.
+const MAX_PEM_FILE: u64 = 16 << 20;
+
 /// A PEM file's text (a component reads no files: the demo hands PEM texts in as arguments).
 fn read_text(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    let bytes = read_bounded(path, MAX_PEM_FILE, "a PEM file")?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not a PEM text file (not UTF-8)", path.display()))
 }
 
+/// An app file's bytes (at most [`MAX_APP_FILE`]).
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    read_bounded(path, MAX_APP_FILE, "an app component (.wasm)")
+}
+
+/// Reads at most `max` bytes of a regular file or a pipe (`<(...)`), refusing anything else
+/// (a directory, a device such as /dev/zero, a socket) and anything larger, in one line. The
+/// kind and size are checked on the opened file itself, which is the one read.
+fn read_bounded(path: &Path, max: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("reading {shown}"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("reading {shown}"))?;
+    let kind = meta.file_type();
+    let not = if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    };
+    if let Some(not) = not {
+        bail!("{shown} is {not}, not a file: give {what}");
+    }
+    let too_large = || {
+        anyhow::anyhow!(
+            "{shown} is larger than {}, the most wasio reads for {what}",
+            Size(max)
+        )
+    };
+    if kind.is_file() && meta.len() > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {shown}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// The addresses `host` names, for exact grants (the app resolves the same name itself).
@@ -570,7 +653,7 @@ fn prepare(runtime: &Runtime, app: &[u8]) -> anyhow::Result<Component> {
 /// Reports how an app ended and returns its exit status.
 fn report(exit: Exit) -> i32 {
     match &exit {
-        Exit::Trap(e) => eprintln!("error: the app trapped: {e:?}"),
+        Exit::Trap(e) => eprintln!("error: the app trapped: {}", trap_report(e)),
         Exit::Timeout(_) | Exit::MemoryLimit(_) | Exit::ShutdownTimedOut(_) => {
             eprintln!("error: the app was {exit}")
         }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use wasmtime::component::Type;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Store, UpdateDeadline};
@@ -91,7 +92,7 @@ impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Code(code) => write!(f, "exited with code {code}"),
-            Self::Trap(error) => write!(f, "trapped: {error:?}"),
+            Self::Trap(error) => write!(f, "trapped: {}", trap_report(error)),
             Self::Timeout(timeout) => write!(f, "stopped: {}", DeadlineExceeded(*timeout)),
             Self::MemoryLimit(hit) => write!(f, "stopped: {hit}"),
             Self::ShutdownTimedOut(grace) => write!(
@@ -102,13 +103,34 @@ impl fmt::Display for Exit {
     }
 }
 
-/// Checks that `component` exports `wasi:cli/run@0.3.0`, explaining what it exports otherwise.
+/// A trap as the user reads it: the error and its causes, one per line (the guest's message
+/// and its wasm backtrace among them), never a Rust backtrace of the host (which anyhow's
+/// Debug form would add with `RUST_BACKTRACE` set, making a guest trap look like a host crash).
+pub fn trap_report(error: &anyhow::Error) -> String {
+    let mut report = error.to_string();
+    let causes: Vec<String> = error.chain().skip(1).map(|c| c.to_string()).collect();
+    if !causes.is_empty() {
+        report.push_str("\n\nCaused by:");
+        for cause in causes {
+            for (i, line) in cause.lines().enumerate() {
+                report.push_str(if i == 0 { "\n    " } else { "\n      " });
+                report.push_str(line);
+            }
+        }
+    }
+    report
+}
+
+/// Checks that `component` exports `wasi:cli/run@0.3.0` as wasio calls it (an instance with a
+/// `run` function taking nothing and returning a bare `result`), explaining what is wrong
+/// otherwise.
 fn check_run_export<T>(linker: &Linker<T>, component: &Component) -> anyhow::Result<()> {
+    let engine = linker.engine();
     let ty = component.component_type();
     let mut exports = Vec::new();
-    for (name, item) in ty.exports(linker.engine()) {
-        if name == RUN_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
-            return Ok(());
+    for (name, item) in ty.exports(engine) {
+        if name == RUN_EXPORT {
+            return check_run_instance(engine, &item.ty);
         }
         exports.push(name.to_owned());
     }
@@ -124,6 +146,71 @@ fn check_run_export<T>(linker: &Linker<T>, component: &Component) -> anyhow::Res
             "nothing".to_owned()
         } else {
             exports.join(", ")
+        }
+    )
+}
+
+/// What kind of item a component export is, in words.
+fn kind_of(item: &ComponentItem) -> &'static str {
+    match item {
+        ComponentItem::ComponentFunc(_) => "a function",
+        ComponentItem::CoreFunc(_) => "a core function",
+        ComponentItem::Module(_) => "a core module",
+        ComponentItem::Component(_) => "a component",
+        ComponentItem::ComponentInstance(_) => "an instance",
+        ComponentItem::Type(_) => "a type",
+        ComponentItem::Resource(_) => "a resource",
+    }
+}
+
+/// Checks the item exported as `wasi:cli/run@0.3.0`.
+fn check_run_instance(engine: &wasmtime::Engine, item: &ComponentItem) -> anyhow::Result<()> {
+    let ComponentItem::ComponentInstance(instance) = item else {
+        bail!(
+            "the component exports `{RUN_EXPORT}` as {}, not as an instance of the interface \
+             (with a `run` function)",
+            kind_of(item)
+        );
+    };
+    let mut names = Vec::new();
+    for (name, item) in instance.exports(engine) {
+        if name != "run" {
+            names.push(name.to_owned());
+            continue;
+        }
+        let ComponentItem::ComponentFunc(func) = &item.ty else {
+            bail!(
+                "the component's `{RUN_EXPORT}` exports `run` as {}, not as a function",
+                kind_of(&item.ty)
+            );
+        };
+        let params = func.params().len();
+        let results: Vec<Type> = func.results().collect();
+        let bare_result = matches!(
+            results.as_slice(),
+            [Type::Result(r)] if r.ok().is_none() && r.err().is_none()
+        );
+        if params != 0 || !bare_result {
+            bail!(
+                "the `run` function of the component's `{RUN_EXPORT}` has the wrong type: it \
+                 must take no parameters and return a bare `result`, and it takes {params} \
+                 parameter(s) and returns {}",
+                match results.as_slice() {
+                    [] => "nothing".to_owned(),
+                    [Type::Result(_)] => "a `result` with a payload".to_owned(),
+                    [_] => "a value that is not a `result`".to_owned(),
+                    more => format!("{} values", more.len()),
+                }
+            );
+        }
+        return Ok(());
+    }
+    bail!(
+        "the component's `{RUN_EXPORT}` instance has no `run` function (it has: {})",
+        if names.is_empty() {
+            "nothing".to_owned()
+        } else {
+            names.join(", ")
         }
     )
 }
@@ -343,6 +430,28 @@ mod tests {
             unreachable!("a p2 command ran")
         };
         assert!(format!("{e:#}").contains("a WASI 0.2 command"), "{e:#}");
+        // The right name on the wrong kind of item, or a `run` of the wrong type.
+        let func = r#"(component
+            (core module $m (func (export "run") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (export "wasi:cli/run@0.3.0" (func $run)))"#;
+        let Err(e) = run_wat(func).await else {
+            unreachable!("a run function ran as an instance")
+        };
+        assert!(
+            format!("{e:#}")
+                .contains("exports `wasi:cli/run@0.3.0` as a function, not as an instance"),
+            "{e:#}"
+        );
+        let typed = app("i32.const 0").replace("(result (result))", "(result u32)");
+        let Err(e) = run_wat(&typed).await else {
+            unreachable!("a run returning u32 ran")
+        };
+        assert!(
+            format!("{e:#}").contains("has the wrong type: it must take no parameters and return a bare `result`, and it takes 0 parameter(s) and returns a value that is not a `result`"),
+            "{e:#}"
+        );
         Ok(())
     }
 }

@@ -35,7 +35,7 @@ async fn main() -> Result<(), String> {
     let (target, message) = parse_args()?;
     tcp_echo_client(target, &message)
         .await
-        .map_err(|e| format!("echo-client: {e:?}"))
+        .map_err(|e| format!("echo-client: {e}"))
 }
 
 async fn tcp_echo_client(target: Target, message: &str) -> wasio_sdk::Result<()> {

@@ -30,7 +30,7 @@ enum Serve {
 }
 
 async fn main() -> Result<(), String> {
-    let cannot = |e: wasio_sdk::Error| format!("echo-server: cannot serve: {e:?}");
+    let cannot = |e: wasio_sdk::Error| format!("echo-server: cannot serve: {e}");
     let server = match parse_args()? {
         Serve::Tcp(host, port, tls) => {
             let options = ServerOptions {
@@ -61,7 +61,7 @@ async fn main() -> Result<(), String> {
                 println!("Serving on {name} at {}", addresses(&server));
                 wasio_sdk::spawn(async move {
                     if let Err(e) = server.serve_forever(handle_echo).await {
-                        eprintln!("echo-server: {e:?}");
+                        eprintln!("echo-server: {e}");
                     }
                 });
             }
@@ -73,7 +73,7 @@ async fn main() -> Result<(), String> {
     server
         .serve_forever(handle_echo)
         .await
-        .map_err(|e| format!("echo-server: {e:?}"))
+        .map_err(|e| format!("echo-server: {e}"))
 }
 
 fn addresses(server: &Server) -> String {

@@ -27,7 +27,7 @@ async fn main() -> Result<(), String> {
     let url = parse_url(url).map_err(|e| format!("http-headers: {e}"))?;
     print_http_headers(url, ca)
         .await
-        .map_err(|e| format!("http-headers: {e:?}"))
+        .map_err(|e| format!("http-headers: {e}"))
 }
 
 async fn print_http_headers(url: Url, ca: Option<String>) -> wasio_sdk::Result<()> {

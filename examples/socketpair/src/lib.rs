@@ -56,7 +56,7 @@ impl Guest for Socketpair {
     async fn run() -> Result<(), ()> {
         wait_for_data()
             .await
-            .map_err(|e| eprintln!("socketpair: {e:?}"))
+            .map_err(|e| eprintln!("socketpair: {e}"))
     }
 }
 

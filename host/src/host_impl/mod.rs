@@ -18,6 +18,7 @@ pub mod socket;
 mod tls;
 mod types;
 pub(crate) mod unix;
+pub mod wasi_sockets;
 
 use wasmtime::component::{HasData, Linker};
 

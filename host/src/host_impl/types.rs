@@ -26,6 +26,7 @@ use super::bindings::types::{
 };
 use super::socket::{HostSocket, Kind, NativeListener, NativeStream, wrong_kind};
 use crate::ctx::WasioHostView;
+use crate::socket_budget::{Permit, SocketBudget};
 
 /// How many bytes one receive reads at most when the guest offers a larger buffer.
 const RECEIVE_CAPACITY: usize = 64 * 1024;
@@ -38,6 +39,15 @@ fn get<'a>(
     table
         .get_mut(socket)
         .context("host-socket missing from the resource table")
+}
+
+/// A place in the run's socket budget for a new `host-socket`, or the error the app gets at the
+/// limit (see [`crate::socket_budget`]).
+pub(crate) fn socket_permit(view: &WasioHostView<'_>) -> Result<Permit, ErrorCode> {
+    let budget = view.ctx.socket_budget();
+    budget
+        .try_acquire()
+        .ok_or_else(|| ErrorCode::Other(Some(budget.exhausted())))
 }
 
 impl Host for WasioHostView<'_> {}
@@ -81,6 +91,7 @@ impl HostHostSocket for WasioHostView<'_> {
     }
 
     fn drop(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<()> {
+        self.ctx.release_permit(socket.rep());
         self.table
             .delete(socket)
             .context("host-socket missing from the resource table")?;
@@ -109,6 +120,8 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
         let producer = AcceptProducer {
             listener,
             pending: None,
+            budget: host.get().ctx.socket_budget().clone(),
+            permit: None,
             getter,
         };
         Ok(Ok(StreamReader::new(&mut host, producer)?))
@@ -294,11 +307,15 @@ impl<D> StreamConsumer<D> for SendConsumer {
     }
 }
 
-/// Hands out accepted connections as new `host-socket` resources.
+/// Hands out accepted connections as new `host-socket` resources, each only once it has a
+/// place in the run's socket budget (until then clients wait in the listen backlog).
 struct AcceptProducer<T: 'static> {
     listener: Arc<NativeListener>,
     /// A connection accepted during a readiness check, handed out by the next read.
     pending: Option<HostSocket>,
+    budget: SocketBudget,
+    /// The place for the next connection, taken before accepting it.
+    permit: Option<Permit>,
     getter: for<'a> fn(&'a mut T) -> WasioHostView<'a>,
 }
 
@@ -340,6 +357,13 @@ impl<T: 'static> StreamProducer<T> for AcceptProducer<T> {
         mut dst: Destination<'a, Self::Item, Self::Buffer>,
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
+        if self.permit.is_none() {
+            match self.budget.poll_acquire(cx) {
+                Poll::Ready(permit) => self.permit = Some(permit),
+                Poll::Pending if finish => return Poll::Ready(Ok(StreamResult::Cancelled)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
         let socket = match self.poll_next(cx) {
             Poll::Ready(Some(socket)) => socket,
             Poll::Ready(None) => return Poll::Ready(Ok(StreamResult::Dropped)),
@@ -356,6 +380,9 @@ impl<T: 'static> StreamProducer<T> for AcceptProducer<T> {
             .table
             .push(socket)
             .context("pushing an accepted host-socket")?;
+        if let Some(permit) = self.permit.take() {
+            view.ctx.hold_permit(resource.rep(), permit);
+        }
         dst.set_buffer(Some(resource));
         Poll::Ready(Ok(StreamResult::Completed))
     }

@@ -27,6 +27,7 @@ use super::WasioHost;
 use super::bindings::types::ErrorCode;
 use super::bindings::unix::{Host, HostWithStore};
 use super::socket::{HostSocket, SocketFile};
+use super::types::socket_permit;
 use crate::ctx::WasioHostView;
 
 /// Checks the form of a Unix socket address: not empty, no NUL except a leading one, a path no
@@ -220,6 +221,10 @@ impl Host for WasioHostView<'_> {
         if let Err(e) = check_form(&path) {
             return Ok(Err(e));
         }
+        let permit = match socket_permit(self) {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
         let grants = self.ctx.unix_grants();
         let bound = if let Some(name) = path.strip_prefix('\0') {
             if !grants.allows_abstract(name.as_bytes()) {
@@ -243,15 +248,19 @@ impl Host for WasioHostView<'_> {
         // Kept run-wide too, so the file goes however the run ends (see `socket_files`).
         let file = file.map(|file| self.ctx.socket_files().register(file));
         let socket = HostSocket::unix_listener(listener, &path, file);
-        Ok(Ok(self
-            .table
-            .push(socket)
-            .context("pushing a Unix listener")?))
+        let resource = self.table.push(socket).context("pushing a Unix listener")?;
+        self.ctx.hold_permit(resource.rep(), permit);
+        Ok(Ok(resource))
     }
 
     fn socketpair(
         &mut self,
     ) -> wasmtime::Result<Result<(Resource<HostSocket>, Resource<HostSocket>), ErrorCode>> {
+        let permits = socket_permit(self).and_then(|a| Ok((a, socket_permit(self)?)));
+        let (permit_a, permit_b) = match permits {
+            Ok(permits) => permits,
+            Err(e) => return Ok(Err(e)),
+        };
         let (a, b) = match UnixStream::pair() {
             Ok(pair) => pair,
             Err(e) => return Ok(Err(e.into())),
@@ -264,6 +273,8 @@ impl Host for WasioHostView<'_> {
             .table
             .push(HostSocket::unix_stream(b))
             .context("pushing a socketpair end")?;
+        self.ctx.hold_permit(a.rep(), permit_a);
+        self.ctx.hold_permit(b.rep(), permit_b);
         Ok(Ok((a, b)))
     }
 }
@@ -273,25 +284,26 @@ impl<T> HostWithStore<T> for WasioHost {
         accessor: &Accessor<T, Self>,
         path: String,
     ) -> wasmtime::Result<Result<Resource<HostSocket>, ErrorCode>> {
-        // The socket file itself, held open (`None` for an abstract name).
+        // The socket file itself, held open (`None` for an abstract name), and the socket's place
+        // under --max-connections.
         let checked = accessor.with(|mut access| {
             check_form(&path)?;
             let view = access.get();
             let grants = view.ctx.unix_grants();
             if let Some(name) = path.strip_prefix('\0') {
                 return if grants.allows_abstract(name.as_bytes()) {
-                    Ok(None)
+                    Ok((None, socket_permit(&view)?))
                 } else {
                     Err(not_granted(&path))
                 };
             }
-            grants
+            let file = grants
                 .open_granted(Path::new(&path))
-                .map(Some)
-                .map_err(|refusal| refused(&path, refusal))
+                .map_err(|refusal| refused(&path, refusal))?;
+            Ok((Some(file), socket_permit(&view)?))
         });
-        let file = match checked {
-            Ok(file) => file,
+        let (file, permit) = match checked {
+            Ok(checked) => checked,
             Err(e) => return Ok(Err(e)),
         };
         // Never hold the store across the wait. `file` stays open until the connect is made.
@@ -308,11 +320,12 @@ impl<T> HostWithStore<T> for WasioHost {
         };
         let socket = HostSocket::unix_connected(stream, &path);
         accessor.with(|mut access| {
-            let resource = access
-                .get()
+            let view = access.get();
+            let resource = view
                 .table
                 .push(socket)
                 .context("pushing a Unix connection")?;
+            view.ctx.hold_permit(resource.rep(), permit);
             Ok(Ok(resource))
         })
     }

@@ -67,7 +67,7 @@ pub fn client(config: &ClientConfig) -> Result<Client, ErrorCode> {
     let mut tls = match &config.client_cert {
         Some((chain, key)) => builder
             .with_client_auth_cert(certs(chain, "client certificate")?, key_of(key)?)
-            .map_err(|e| invalid(format!("client certificate: {e}")))?,
+            .map_err(|e| invalid(format!("client certificate: {}", identity_error(&e))))?,
         None => builder.with_no_client_auth(),
     };
     tls.alpn_protocols = alpn(&config.alpn_protocols)?;
@@ -104,7 +104,7 @@ pub fn server(config: &ServerConfig) -> Result<Arc<rustls::ServerConfig>, ErrorC
             certs(&config.cert_chain_pem, "certificate chain")?,
             key_of(&config.private_key_pem)?,
         )
-        .map_err(|e| invalid(format!("certificate and key: {e}")))?;
+        .map_err(|e| invalid(identity_error(&e)))?;
     tls.alpn_protocols = alpn(&config.alpn_protocols)?;
     // Each session gets its own configuration, so its session cache could never resume one of
     // these tickets. Not sending them also spares a small write right after the handshake that,
@@ -112,6 +112,45 @@ pub fn server(config: &ServerConfig) -> Result<Arc<rustls::ServerConfig>, ErrorC
     // back by a delayed ACK (~40 ms a handshake).
     tls.send_tls13_tickets = 0;
     Ok(Arc::new(tls))
+}
+
+/// Checks a server identity (PEM certificate chain and private key) as [`server`] would use
+/// it, so that a host taking one from outside (`wasio demo echo-server --tls-cert --tls-key`)
+/// refuses it at start rather than failing every handshake. The error is one sentence.
+pub fn check_identity(cert_chain_pem: &str, private_key_pem: &str) -> Result<(), String> {
+    let chain = wasio_host_config::pem::certs(cert_chain_pem, "certificate")?;
+    let key = wasio_host_config::pem::private_key(private_key_pem)?;
+    rustls::sign::CertifiedKey::from_der(chain, key, &provider())
+        .map(drop)
+        .map_err(|e| identity_error(&e))
+}
+
+/// Checks a PEM CA bundle as a client's trusted roots would use it (one sentence on error).
+pub fn check_ca(pem: &str) -> Result<(), String> {
+    wasio_host_config::pem::root_store(pem, "CA bundle").map(drop)
+}
+
+/// Why rustls refused a certificate chain and private key, in a sentence.
+fn identity_error(error: &rustls::Error) -> String {
+    use rustls::{Error, InconsistentKeys};
+    match error {
+        Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => {
+            "the private key does not belong to the certificate (the chain's first certificate \
+             must be the key's)"
+                .to_owned()
+        }
+        Error::InconsistentKeys(InconsistentKeys::Unknown) => {
+            "cannot tell whether the private key belongs to the certificate".to_owned()
+        }
+        Error::General(_) => "the private key is of a type wasio cannot sign with (use an RSA \
+                              key of 2048 bits or more, an ECDSA P-256 or P-384 key, or an \
+                              Ed25519 key)"
+            .to_owned(),
+        Error::InvalidCertificate(CertificateError::BadEncoding) => {
+            "the certificate is not a valid X.509 certificate (its DER cannot be parsed)".to_owned()
+        }
+        other => format!("the certificate and key are not usable: {other}"),
+    }
 }
 
 /// The trusted roots of a client.

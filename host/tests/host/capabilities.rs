@@ -15,7 +15,9 @@ use crate::compiled_client;
 fn assert_access_denied(exit: &Exit, lines: &[String]) {
     assert!(matches!(exit, Exit::Code(1)), "{exit}: {lines:?}");
     assert!(
-        lines.iter().any(|l| l.contains("AccessDenied")),
+        lines
+            .iter()
+            .any(|l| l.contains("Permission denied: the host has not granted")),
         "{lines:?}"
     );
 }

@@ -55,6 +55,14 @@ fn bad_unix_flags_are_usage_errors() -> std::io::Result<()> {
     assert!(text(&out.stderr).contains("expected tcp:HOST:PORT or unix:PATH"));
     let out = wasio(&["run", "app.wasm", "--allow-unix", ""])?;
     assert_eq!(out.status.code(), Some(2));
+    // An empty abstract name would autobind to a name the kernel picks.
+    let out = wasio(&["run", "app.wasm", "--listen", "unix:@"])?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the abstract socket name is empty"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = wasio(&["demo", "echo-client", "--unix", "/x", "--port", "1"])?;
     assert_eq!(out.status.code(), Some(2));
     Ok(())
@@ -133,6 +141,103 @@ fn a_missing_app_is_a_clear_error() -> std::io::Result<()> {
         err.starts_with("error: reading /nonexistent/app.wasm"),
         "{err}"
     );
+    Ok(())
+}
+
+/// What is not an app file is refused in one line, before anything is read into memory
+/// (`wasio run /dev/zero` used to grow until memory ran out).
+#[test]
+fn files_that_cannot_be_apps_are_refused_in_one_line() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let huge = dir.path().join("huge.wasm");
+    // Sparse: takes no disk space.
+    std::fs::File::create(&huge)?.set_len(300 << 20)?;
+    let huge = huge.display().to_string();
+    let here = dir.path().display().to_string();
+    for (command, path, says) in [
+        (
+            "run",
+            "/dev/zero",
+            "/dev/zero is a character device, not a file",
+        ),
+        ("run", here.as_str(), "is a directory, not a file"),
+        (
+            "run",
+            huge.as_str(),
+            "is larger than 256 MiB, the most wasio reads",
+        ),
+        (
+            "compose",
+            "/dev/zero",
+            "/dev/zero is a character device, not a file",
+        ),
+    ] {
+        let mut args = vec![command, path];
+        if command == "compose" {
+            args.extend(["-o", "/dev/null"]);
+        }
+        let out = wasio_within(&args, RUN_LIMIT)?;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command} {path}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(says), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    Ok(())
+}
+
+/// A component exporting `wasi:cli/run@0.3.0` as something other than the interface wasio
+/// calls is told what is wrong (it used to read "does not export `wasi:cli/run@0.3.0` (it
+/// exports: wasi:cli/run@0.3.0)").
+#[test]
+fn a_run_export_of_the_wrong_kind_is_named() -> anyhow::Result<()> {
+    let func = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "run") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (export "wasi:cli/run@0.3.0" (func $run)))"#,
+    )?;
+    let (_dir, app) = app_file("func.wasm", &func)?;
+    let out = wasio_within(&["run", &app], RUN_LIMIT)?;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("exports `wasi:cli/run@0.3.0` as a function, not as an instance"),
+        "{err}"
+    );
+    Ok(())
+}
+
+/// With `RUST_BACKTRACE=1` set, a guest trap is still reported as the guest's: its message and
+/// wasm backtrace, no Rust backtrace of the host.
+#[test]
+fn a_guest_trap_shows_the_guest_not_the_host_stack() -> anyhow::Result<()> {
+    let trap = wat::parse_str(
+        r#"(component
+            (core module $m (func $boom (export "run") (result i32) unreachable))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $inst (export "run" (func $run)))
+            (export "wasi:cli/run@0.3.0" (instance $inst)))"#,
+    )?;
+    let (_dir, app) = app_file("trap.wasm", &trap)?;
+    let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(["run", &app])
+        .env("RUST_BACKTRACE", "1")
+        .output()?;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(134), "{err}");
+    assert!(err.starts_with("error: the app trapped: "), "{err}");
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(err.contains("wasm backtrace"), "{err}");
+    for host in [
+        "Stack backtrace",
+        "stack backtrace",
+        "wasio_host::",
+        "tokio::",
+    ] {
+        assert!(!err.contains(host), "{host} in {err}");
+    }
     Ok(())
 }
 
@@ -262,6 +367,8 @@ fn bad_limits_are_usage_errors() -> std::io::Result<()> {
         ("--max-connections", "many", "not a connection count"),
         ("--write-queue-cap", "none", "not a size"),
         ("--timeout", "soon", "not a duration"),
+        ("--timeout", "0", "the timeout must be above 0"),
+        ("--timeout", "0ms", "the timeout must be above 0"),
     ] {
         let out = wasio(&["run", "app.wasm", flag, value])?;
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");

@@ -230,3 +230,95 @@ async fn demo_echo_client_with_tls_uses_the_platform_store() -> anyhow::Result<(
     );
     Ok(())
 }
+
+/// An unusable identity for `demo echo-server --tls-cert --tls-key` is refused before the
+/// server starts, in one line saying what is wrong (it used to be accepted, and then every
+/// handshake failed with a Debug dump of an error code).
+#[tokio::test]
+async fn an_unusable_tls_identity_is_refused_at_start_in_one_line() -> anyhow::Result<()> {
+    let certs = Certs::new()?;
+    let dir = certs.dir.path();
+    std::fs::write(dir.join("empty.pem"), "")?;
+    std::fs::write(dir.join("garbage.pem"), "not a PEM file\n")?;
+    // An Ed448 key: valid PEM, a type rustls cannot sign with.
+    openssl(
+        dir,
+        "req -x509 -days 2 -nodes -newkey ed448",
+        &[
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "ed448.key",
+            "-out",
+            "ed448.pem",
+        ],
+    )?;
+    for (cert, key, says) in [
+        ("empty.pem", "server.key", "the PEM text is empty"),
+        (
+            "server.pem",
+            "empty.pem",
+            "private key: the PEM text is empty",
+        ),
+        (
+            "garbage.pem",
+            "server.key",
+            "no CERTIFICATE in the PEM text",
+        ),
+        (
+            "server.pem",
+            "garbage.pem",
+            "no PRIVATE KEY in the PEM text",
+        ),
+        (
+            "server.key",
+            "server.pem",
+            "are the certificate and the key swapped?",
+        ),
+        (
+            "server.pem",
+            "ca.key",
+            "the private key does not belong to the certificate",
+        ),
+        ("ed448.pem", "ed448.key", "a type wasio cannot sign with"),
+    ] {
+        let (cert, key) = (certs.path(cert), certs.path(key));
+        let child = wasio()
+            .args(["demo", "echo-server", "--port", "0", "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let out = output_of(child).await?;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cert:?} {key:?}: {err}");
+        assert!(
+            text(&out.stdout).is_empty(),
+            "it served: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            err.starts_with("error: --tls-cert ") && err.contains(says),
+            "{cert:?} {key:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains("ErrorCode"), "{err}");
+    }
+    // The client's --tls-ca is checked at start too.
+    let child = wasio()
+        .args(["demo", "echo-client", "--port", "1", "--tls-ca"])
+        .arg(certs.path("server.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let out = output_of(child).await?;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("CA bundle: the PEM text holds a private key"),
+        "{err}"
+    );
+    Ok(())
+}

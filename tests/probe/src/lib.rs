@@ -52,6 +52,12 @@
 //!
 //! - `raw-connect HOST PORT` (an IP address), `raw-udp`, `raw-lookup NAME`: print `ok ...` or
 //!   `error ...` with the wasi:sockets error.
+//! - `raw-many tcp|udp N`: creates N wasi:sockets 0.3 sockets and keeps them; prints `opened K`
+//!   and, if one failed, `refused at K: ERROR`; then drops them all and prints `reopened` once
+//!   one more socket can be created.
+//! - `std-many HOST PORT N`: the same with Rust's `std::net::TcpStream::connect` (wasi:sockets
+//!   0.2); then `std-udp` once more with a `std::net::UdpSocket` and a `TcpListener`, each
+//!   printing `ok ...` or `refused ...` while the N connections are still open.
 
 /// Generated bindings: the `wasio:streams/app` world plus raw wasi:sockets, to show that the
 /// host's grants hold for a component that bypasses the provider (generated code uses `unsafe`).
@@ -300,12 +306,50 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
     Ok(())
 }
 
+/// `std-many HOST PORT N`: sockets through Rust's `std::net` (wasi:sockets 0.2).
+fn std_many(args: &[String]) {
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let port: u16 = arg(1).parse().unwrap_or(0);
+    let count: usize = arg(2).parse().unwrap_or(0);
+    let connect = || TcpStream::connect((arg(0).as_str(), port));
+    let mut open = Vec::new();
+    let mut refused = None;
+    for i in 0..count {
+        match connect() {
+            Ok(stream) => open.push(stream),
+            Err(e) => {
+                refused = Some(format!("refused at {i}: {e}"));
+                break;
+            }
+        }
+    }
+    println!("opened {}", open.len());
+    if let Some(refused) = refused {
+        println!("{refused}");
+    }
+    match UdpSocket::bind("127.0.0.1:0") {
+        Ok(_) => println!("udp ok"),
+        Err(e) => println!("udp refused: {e}"),
+    }
+    match TcpListener::bind("127.0.0.1:0") {
+        Ok(_) => println!("listener ok"),
+        Err(e) => println!("listener refused: {e}"),
+    }
+    drop(open);
+    match connect() {
+        Ok(_) => println!("reopened"),
+        Err(e) => println!("error {e}"),
+    }
+}
+
 /// The raw wasi:sockets scenarios: each prints `ok ...` or `error ...`.
 async fn raw_scenario(name: &str, args: &[String]) {
     use bindings::wasi::sockets::ip_name_lookup::resolve_addresses;
     use bindings::wasi::sockets::types::{
         IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket, UdpSocket,
     };
+    use std::any::Any;
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     let v4 = |host: &str, port: u16| {
         let ip: std::net::Ipv4Addr = host.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST);
@@ -334,6 +378,35 @@ async fn raw_scenario(name: &str, args: &[String]) {
                 .and_then(|socket| socket.bind(v4("127.0.0.1", 0)).map(|()| socket));
             match result {
                 Ok(_) => println!("ok bound"),
+                Err(e) => println!("error {e:?}"),
+            }
+        }
+        "raw-many" => {
+            let count: usize = arg(1).parse().unwrap_or(0);
+            let create = || match arg(0).as_str() {
+                "udp" => {
+                    UdpSocket::create(IpAddressFamily::Ipv4).map(|s| Box::new(s) as Box<dyn Any>)
+                }
+                _ => TcpSocket::create(IpAddressFamily::Ipv4).map(|s| Box::new(s) as Box<dyn Any>),
+            };
+            let mut open = Vec::new();
+            let mut refused = None;
+            for i in 0..count {
+                match create() {
+                    Ok(socket) => open.push(socket),
+                    Err(e) => {
+                        refused = Some(format!("refused at {i}: {e:?}"));
+                        break;
+                    }
+                }
+            }
+            println!("opened {}", open.len());
+            if let Some(refused) = refused {
+                println!("{refused}");
+            }
+            drop(open);
+            match create() {
+                Ok(_) => println!("reopened"),
                 Err(e) => println!("error {e:?}"),
             }
         }
@@ -518,6 +591,12 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
 impl Guest for Probe {
     async fn run() -> Result<(), ()> {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some((first, rest)) = args.split_first()
+            && first == "std-many"
+        {
+            std_many(rest);
+            return Ok(());
+        }
         if let Some((first, rest)) = args.split_first()
             && first.starts_with("raw-")
         {

@@ -97,7 +97,9 @@ async fn serving_on_a_denied_address_is_access_denied() -> anyhow::Result<()> {
     .await?;
     assert!(!exit.success(), "{lines:?}");
     assert!(
-        lines.iter().any(|l| l.contains("AccessDenied")),
+        lines
+            .iter()
+            .any(|l| l.contains("cannot serve: Permission denied: the host has not granted")),
         "{lines:?}"
     );
     Ok(())

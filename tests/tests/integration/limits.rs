@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wasio_host::{Exit, Limits};
+use wasio_host::{Capabilities, Exit, Limits};
 use wasio_tests::{LINE_ECHO, PROBE, WAIT, loopback, spawn_limited};
 
 fn limits(edit: impl FnOnce(&mut Limits)) -> Limits {
@@ -36,7 +36,8 @@ async fn at_max_connections_accepts_wait_until_one_closes() -> anyhow::Result<()
         &["--port", "0"],
         loopback(),
         Vec::new(),
-        limits(|l| l.max_connections = Some(2)),
+        // The listening socket takes one place; two are left for connections.
+        limits(|l| l.max_connections = Some(3)),
     )?;
     let line = server.line_starting("Serving on ").await?;
     let port: u16 = line.rsplit(':').next().unwrap_or_default().trim().parse()?;
@@ -48,7 +49,7 @@ async fn at_max_connections_accepts_wait_until_one_closes() -> anyhow::Result<()
     let mut c = TcpStream::connect(("127.0.0.1", port)).await?;
     assert!(
         !ask(&mut c, b"c\n", Duration::from_millis(500)).await?,
-        "a third connection was served at max-connections 2"
+        "a third connection was served with two places for connections"
     );
     // ...until one of the first two closes; then its line is answered.
     drop(a);
@@ -83,11 +84,69 @@ async fn opening_beyond_max_connections_is_an_error_not_a_trap() -> anyhow::Resu
     assert_eq!(lines.len(), 4, "{lines:?}");
     assert_eq!(lines[0], "opened 3");
     assert!(
-        lines[1].starts_with("refused at 3: ErrorCode::Other(Some(\"too many open connections"),
+        lines[1].starts_with("refused at 3: ErrorCode::Other(Some(\"too many open sockets"),
         "{lines:?}"
     );
     // Closing frees the places again.
     assert_eq!(lines[2..], ["reopened", "done"]);
+    Ok(())
+}
+
+/// Runs the probe under `--max-connections max` and returns its output after checking it ended
+/// well.
+async fn probe_limited(args: &[&str], caps: Capabilities, max: u32) -> anyhow::Result<Vec<String>> {
+    let (exit, lines) = spawn_limited(
+        PROBE,
+        args,
+        caps,
+        Vec::new(),
+        limits(|l| l.max_connections = Some(max)),
+    )?
+    .finish()
+    .await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    Ok(lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasi_sockets_0_3_used_directly_count_against_max_connections() -> anyhow::Result<()> {
+    for kind in ["tcp", "udp"] {
+        let lines = probe_limited(&["raw-many", kind, "50"], Capabilities::allow_all(), 4).await?;
+        assert_eq!(lines.len(), 3, "{kind}: {lines:?}");
+        assert_eq!(lines[0], "opened 4", "{kind}");
+        assert!(
+            lines[1].starts_with("refused at 4: ErrorCode::Other(Some(\"too many open sockets"),
+            "{kind}: {lines:?}"
+        );
+        // Dropping the sockets frees their places.
+        assert_eq!(lines[2], "reopened", "{kind}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn std_net_over_wasi_0_2_counts_against_max_connections() -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port().to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let lines = probe_limited(
+        &["std-many", "127.0.0.1", &port, "50"],
+        Capabilities::allow_all(),
+        3,
+    )
+    .await?;
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_eq!(lines[0], "opened 3");
+    assert!(lines[1].starts_with("refused at 3: "), "{lines:?}");
+    // UDP sockets and listeners are sockets too; nothing was left for them.
+    assert!(lines[2].starts_with("udp refused: "), "{lines:?}");
+    assert!(lines[3].starts_with("listener refused: "), "{lines:?}");
+    assert_eq!(lines[4], "reopened");
     Ok(())
 }
 
@@ -190,5 +249,31 @@ async fn the_memory_cap_stops_the_run_clearly() -> anyhow::Result<()> {
     assert!(lines.is_empty(), "{lines:?}");
     // The run's memory never went past the cap.
     assert!(memory.bytes() <= cap, "{}", memory.bytes());
+    Ok(())
+}
+
+/// Unix sockets (`wasio:host` host-sockets) count too: a socketpair is two sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_sockets_count_against_max_connections() -> anyhow::Result<()> {
+    let run = async |max: u32| {
+        spawn_limited(
+            PROBE,
+            &["socketpair"],
+            Capabilities::deny_all(),
+            Vec::new(),
+            limits(|l| l.max_connections = Some(max)),
+        )?
+        .finish()
+        .await
+    };
+    let (exit, lines) = run(1).await?;
+    assert!(!exit.success(), "{exit}: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("too many open sockets")),
+        "{lines:?}"
+    );
+    let (exit, lines) = run(2).await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("done"), "{lines:?}");
     Ok(())
 }

@@ -1,0 +1,221 @@
+//! `wasi:sockets` 0.2 and 0.3 under the run's socket budget ([`crate::socket_budget`]).
+//!
+//! wasmtime-wasi serves `wasi:sockets`; this module shadows the few linker entries that make a
+//! socket resource or free one, and delegates each to wasmtime-wasi's own implementation:
+//!
+//! - 0.2: `create-tcp-socket`, `create-udp-socket`, `tcp-socket.accept` and the destructors of
+//!   `tcp-socket` and `udp-socket`;
+//! - 0.3: `tcp-socket.create`, `udp-socket.create`, `tcp-socket.listen` (given a sockets view
+//!   that counts each socket its accept stream adds) and the destructors of `tcp-socket` and
+//!   `udp-socket`.
+//!
+//! Every socket resource created here holds a [`Permit`] in the store's host state, keyed by
+//! its resource-table index, until its destructor runs. A 0.3 accepted socket, whose index the
+//! host never sees, holds one of a pool of permits; a 0.3 `tcp-socket` destructor for an index
+//! with no permit of its own returns one of those. The names and versions below are the ones
+//! wasmtime-wasi 48 links (`wasi:sockets@0.2.12`, `wasi:sockets@0.3.0`); guests importing an
+//! older 0.2 patch version are served by the same entries.
+
+use wasmtime::component::{Access, Linker, Resource, ResourceType};
+use wasmtime::{AsContextMut as _, StoreContextMut};
+use wasmtime_wasi::p2::bindings::sockets as p2;
+use wasmtime_wasi::p3::bindings::sockets::types as p3;
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsCtxView, WasiSocketsView as _};
+
+use crate::ctx::WasioView;
+use crate::socket_budget::Permit;
+
+const P2_TCP_CREATE: &str = "wasi:sockets/tcp-create-socket@0.2.12";
+const P2_UDP_CREATE: &str = "wasi:sockets/udp-create-socket@0.2.12";
+const P2_TCP: &str = "wasi:sockets/tcp@0.2.12";
+const P2_UDP: &str = "wasi:sockets/udp@0.2.12";
+const P3_TYPES: &str = "wasi:sockets/types@0.3.0";
+
+/// The run's budget and a place in it, or the error the app gets at the limit.
+fn acquire<T: WasioView>(store: &mut StoreContextMut<'_, T>) -> Result<Permit, String> {
+    let host = store.data_mut().host();
+    let budget = host.ctx.socket_budget();
+    budget.try_acquire().ok_or_else(|| budget.exhausted())
+}
+
+/// Keeps `permit` for the socket resource at table index `rep` until its destructor runs.
+fn hold<T: WasioView>(store: &mut StoreContextMut<'_, T>, rep: u32, permit: Permit) {
+    store.data_mut().host().ctx.hold_permit(rep, permit);
+}
+
+/// Frees the place of the socket resource at `rep` (its destructor runs).
+fn release<T: WasioView>(store: &mut StoreContextMut<'_, T>, rep: u32) {
+    store.data_mut().host().ctx.release_permit(rep);
+}
+
+/// Shadows wasmtime-wasi's socket-making entries in `linker` (which must already hold
+/// wasmtime-wasi's p2 and p3 interfaces) with budgeted ones.
+pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let result = shadow(linker);
+    linker.allow_shadowing(false);
+    result
+}
+
+fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    linker.instance(P2_TCP_CREATE)?.func_wrap(
+        "create-tcp-socket",
+        |mut store: StoreContextMut<'_, T>, (family,): (p2::network::IpAddressFamily,)| {
+            let Ok(permit) = acquire(&mut store) else {
+                return Ok((Err(p2::network::ErrorCode::NewSocketLimit),));
+            };
+            let created = p2::tcp_create_socket::Host::create_tcp_socket(
+                &mut store.data_mut().sockets(),
+                family,
+            );
+            Ok((match created {
+                Ok(socket) => {
+                    hold(&mut store, socket.rep(), permit);
+                    Ok(socket)
+                }
+                Err(e) => Err(e.downcast()?),
+            },))
+        },
+    )?;
+    linker.instance(P2_UDP_CREATE)?.func_wrap_async(
+        "create-udp-socket",
+        |mut store: StoreContextMut<'_, T>, (family,): (p2::network::IpAddressFamily,)| {
+            Box::new(async move {
+                let Ok(permit) = acquire(&mut store) else {
+                    return Ok((Err(p2::network::ErrorCode::NewSocketLimit),));
+                };
+                let created = p2::udp_create_socket::Host::create_udp_socket(
+                    &mut store.data_mut().sockets(),
+                    family,
+                )
+                .await;
+                Ok((match created {
+                    Ok(socket) => {
+                        hold(&mut store, socket.rep(), permit);
+                        Ok(socket)
+                    }
+                    Err(e) => Err(e.downcast()?),
+                },))
+            })
+        },
+    )?;
+    let mut tcp = linker.instance(P2_TCP)?;
+    tcp.func_wrap(
+        "[method]tcp-socket.accept",
+        |mut store: StoreContextMut<'_, T>,
+         (socket,): (Resource<wasmtime_wasi::p2::TcpSocket>,)| {
+            // A 0.2 accept cannot wait: at the limit it fails and the client stays queued.
+            let Ok(permit) = acquire(&mut store) else {
+                return Ok((Err(p2::network::ErrorCode::NewSocketLimit),));
+            };
+            let accepted = p2::tcp::HostTcpSocket::accept(&mut store.data_mut().sockets(), socket);
+            Ok((match accepted {
+                Ok((socket, input, output)) => {
+                    hold(&mut store, socket.rep(), permit);
+                    Ok((socket, input, output))
+                }
+                Err(e) => Err(e.downcast()?),
+            },))
+        },
+    )?;
+    tcp.resource(
+        "tcp-socket",
+        ResourceType::host::<wasmtime_wasi::p2::TcpSocket>(),
+        |mut store, rep| {
+            release(&mut store, rep);
+            p2::tcp::HostTcpSocket::drop(&mut store.data_mut().sockets(), Resource::new_own(rep))
+        },
+    )?;
+    linker.instance(P2_UDP)?.resource(
+        "udp-socket",
+        ResourceType::host::<wasmtime_wasi::p2::UdpSocket>(),
+        |mut store, rep| {
+            release(&mut store, rep);
+            p2::udp::HostUdpSocket::drop(&mut store.data_mut().sockets(), Resource::new_own(rep))
+        },
+    )?;
+
+    let mut types = linker.instance(P3_TYPES)?;
+    types.func_wrap(
+        "[static]tcp-socket.create",
+        |mut store: StoreContextMut<'_, T>, (family,): (p3::IpAddressFamily,)| {
+            let permit = match acquire(&mut store) {
+                Ok(permit) => permit,
+                Err(message) => return Ok((Err(p3::ErrorCode::Other(Some(message))),)),
+            };
+            let created = p3::HostTcpSocket::create(&mut store.data_mut().sockets(), family);
+            Ok((match created {
+                Ok(socket) => {
+                    hold(&mut store, socket.rep(), permit);
+                    Ok(socket)
+                }
+                Err(e) => Err(e.downcast()?),
+            },))
+        },
+    )?;
+    types.func_wrap_async(
+        "[static]udp-socket.create",
+        |mut store: StoreContextMut<'_, T>, (family,): (p3::IpAddressFamily,)| {
+            Box::new(async move {
+                let permit = match acquire(&mut store) {
+                    Ok(permit) => permit,
+                    Err(message) => return Ok((Err(p3::ErrorCode::Other(Some(message))),)),
+                };
+                let created =
+                    p3::HostUdpSocket::create(&mut store.data_mut().sockets(), family).await;
+                Ok((match created {
+                    Ok(socket) => {
+                        hold(&mut store, socket.rep(), permit);
+                        Ok(socket)
+                    }
+                    Err(e) => Err(e.downcast()?),
+                },))
+            })
+        },
+    )?;
+    types.func_wrap_async(
+        "[method]tcp-socket.listen",
+        |mut store: StoreContextMut<'_, T>,
+         (socket,): (Resource<wasmtime_wasi::sockets::TcpSocket>,)| {
+            Box::new(async move {
+                // wasmtime-wasi's listen looks its view up once now, synchronously, and its
+                // accept stream once per accepted socket: only the latter are counted.
+                store.data_mut().host().ctx.skip_next_p3_accept();
+                let access =
+                    Access::<T, WasiSockets>::new(store.as_context_mut(), counting_sockets::<T>);
+                let result =
+                    <WasiSockets as p3::HostTcpSocketWithStore<T>>::listen(access, socket).await;
+                store.data_mut().host().ctx.clear_skip_p3_accept();
+                Ok((match result {
+                    Ok(accepted) => Ok(accepted),
+                    Err(e) => Err(e.downcast()?),
+                },))
+            })
+        },
+    )?;
+    types.resource(
+        "tcp-socket",
+        ResourceType::host::<wasmtime_wasi::sockets::TcpSocket>(),
+        |mut store, rep| {
+            store.data_mut().host().ctx.release_p3_tcp_permit(rep);
+            p3::HostTcpSocket::drop(&mut store.data_mut().sockets(), Resource::new_own(rep))
+        },
+    )?;
+    types.resource(
+        "udp-socket",
+        ResourceType::host::<wasmtime_wasi::sockets::UdpSocket>(),
+        |mut store, rep| {
+            release(&mut store, rep);
+            p3::HostUdpSocket::drop(&mut store.data_mut().sockets(), Resource::new_own(rep))
+        },
+    )?;
+    Ok(())
+}
+
+/// The sockets view wasmtime-wasi's 0.3 accept stream looks up right before it adds an accepted
+/// socket to the table: the one place the host learns of that socket. It is counted then (the
+/// connection is already accepted and cannot be refused; see [`crate::socket_budget`]).
+fn counting_sockets<T: WasioView>(data: &mut T) -> WasiSocketsCtxView<'_> {
+    data.host().ctx.count_p3_accept();
+    data.sockets()
+}
