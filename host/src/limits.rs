@@ -18,7 +18,8 @@
 //! an app that drains with the default marks), one small receive (4 KiB) and its state (about
 //! 5 KiB): 4 096 connections x 137 KiB + 128 MiB is about 680 MiB, leaving the rest for the
 //! app's own memory. Whoever lowers the memory limit keeps `max_connections` at most one per
-//! 256 KiB of it.
+//! 256 KiB of it ([`connections_for_memory`]; `wasio run` does so when `--max-connections` is not
+//! given).
 //!
 //! The provider learns the write-queue cap and the memory limit through the `wasio:host/limits` import (see
 //! `wit/host.wit`), which [`crate::add_to_linker`] serves from the store's
@@ -35,6 +36,22 @@ pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 /// Default [`Limits::max_connections`]: 4 096, a 256 KiB connection per [`DEFAULT_MAX_MEMORY`]
 /// (see the module docs).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4_096;
+/// Linear memory per connection that [`connections_for_memory`] budgets: what a connection can
+/// pin beyond the provider's buffer budget, with room to spare (see the module docs).
+pub const MEMORY_PER_CONNECTION: u64 = 256 << 10;
+
+/// The default connection cap for a memory cap: [`DEFAULT_MAX_CONNECTIONS`], or one connection
+/// per [`MEMORY_PER_CONNECTION`] of a lower `max_memory` (at least one), so that peers cannot
+/// push a run past a lowered memory cap either. `wasio run` uses it when `--max-connections` is
+/// not given.
+pub fn connections_for_memory(max_memory: Option<u64>) -> Option<u32> {
+    let by_memory = max_memory.map_or(u64::MAX, |m| (m / MEMORY_PER_CONNECTION).max(1));
+    Some(
+        u32::try_from(by_memory)
+            .map_or(DEFAULT_MAX_CONNECTIONS, |n| n.min(DEFAULT_MAX_CONNECTIONS)),
+    )
+}
+
 /// Default [`Limits::write_queue_cap`]: 64 MiB (the provider's own default).
 pub const DEFAULT_WRITE_QUEUE_CAP: u64 = 64 << 20;
 /// The most table elements one table may grow to (wasmtime's own default cap is 10 000 instances
@@ -264,6 +281,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_connection_default_follows_a_lower_memory_cap() {
+        assert_eq!(
+            connections_for_memory(Some(DEFAULT_MAX_MEMORY)),
+            Some(4_096)
+        );
+        assert_eq!(connections_for_memory(None), Some(4_096));
+        assert_eq!(connections_for_memory(Some(64 << 20)), Some(256));
+        assert_eq!(connections_for_memory(Some(1)), Some(1));
+        assert_eq!(connections_for_memory(Some(u64::MAX)), Some(4_096));
+    }
     use wasmtime::ResourceLimiter;
 
     #[test]

@@ -37,7 +37,8 @@ the run (tcp:HOST:PORT or unix:PATH); the app adopts it with preopened-servers, 
 Resource limits (each has a default; `none` lifts the first two): --max-memory caps the app's
 linear memory, all memories together (default 1GiB); --max-connections caps the sockets open
 at once, connections, listeners and UDP sockets, whichever interface opened them (default
-4096, so that what they can pin stays well inside the default memory cap; beyond it a server
+4096, or one per 256KiB of a lower --max-memory, so that what they can pin stays inside the
+memory cap; beyond it a server
 stops accepting, so clients wait in the listen backlog, and opening a socket fails with an
 error the app sees); --write-queue-cap caps
 each connection's write queue (default 64MiB; a write beyond it fails with buffer-full and
@@ -155,9 +156,9 @@ struct RunFlags {
     /// Cap the sockets open at once: connections made or accepted, listeners and UDP sockets,
     /// through the provider or wasi:sockets directly; `none` for no cap. At the cap a server
     /// accepts no more (clients wait in the listen backlog) and opening a socket fails with an
-    /// error the app sees. With a lower --max-memory, keep this at most one per 256KiB of it.
-    #[arg(long, value_name = "N", default_value = "4096", value_parser = parse_connections_cap, global = true)]
-    max_connections: Cap<u32>,
+    /// error the app sees. [default: 4096, or one per 256KiB of a lower --max-memory]
+    #[arg(long, value_name = "N", value_parser = parse_connections_cap, global = true)]
+    max_connections: Option<Cap<u32>>,
     /// Cap each connection's write queue (bytes or e.g. 1MiB): the default of the app's
     /// write-queue-cap option and its ceiling. A write beyond it fails with buffer-full.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_write_queue_cap, global = true)]
@@ -195,7 +196,10 @@ impl RunFlags {
     fn limits(&self) -> Limits {
         Limits {
             max_memory: self.max_memory.0,
-            max_connections: self.max_connections.0,
+            max_connections: self.max_connections.map_or_else(
+                || limits::connections_for_memory(self.max_memory.0),
+                |cap| cap.0,
+            ),
             write_queue_cap: self.write_queue_cap,
             timeout: self.timeout,
         }

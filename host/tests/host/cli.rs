@@ -346,7 +346,7 @@ fn help_lists_the_limits_with_their_defaults() -> std::io::Result<()> {
             "--max-memory <SIZE>",
             "[default: 1GiB]",
             "--max-connections <N>",
-            "[default: 4096]",
+            "[default: 4096, or one per 256KiB of a lower --max-memory]",
             "--write-queue-cap <SIZE>",
             "[default: 64MiB]",
             "--timeout <DURATION>",
@@ -576,5 +576,31 @@ fn runs_keep_compiled_code_in_the_cache_unless_told_not_to() -> anyhow::Result<(
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "allocated 1\ndone\n");
     assert_eq!(entries()?, cached);
+    Ok(())
+}
+
+/// Without `--max-connections`, a lower `--max-memory` lowers the connection cap with it (one
+/// per 256 KiB), so that peers cannot push the run past its memory cap through the default.
+#[test]
+fn a_lower_memory_cap_lowers_the_default_connection_cap() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let opened = |flags: &[&str]| -> anyhow::Result<String> {
+        let mut args = vec!["run", app.as_str(), "--allow-net"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", "raw-many", "tcp", "100"]);
+        let out = wasio_within(&args, RUN_LIMIT)?;
+        anyhow::ensure!(out.status.success(), "{}", text(&out.stderr));
+        Ok(text(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned())
+    };
+    assert_eq!(opened(&["--max-memory", "16MiB"])?, "opened 64");
+    assert_eq!(
+        opened(&["--max-memory", "16MiB", "--max-connections", "80"])?,
+        "opened 80"
+    );
+    assert_eq!(opened(&[])?, "opened 100");
     Ok(())
 }
