@@ -32,6 +32,7 @@ use std::sync::Arc;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
+use crate::socket_budget::SocketBudget;
 use crate::unix_grants::{self, UnixGrant};
 
 // The patterns themselves (parsing, display, matching) live in wasio-host-config, free of
@@ -163,16 +164,27 @@ impl Capabilities {
 
     /// Installs these grants into a WASI context builder: TCP and IP name lookup are switched on
     /// when anything is granted (UDP only with `allow_net`), and every address use goes through
-    /// [`check`](Self::check). Replaces any `socket_addr_check` set on `builder` before.
-    pub fn apply(&self, builder: &mut WasiCtxBuilder) {
+    /// [`check`](Self::check). An allowed `TcpAccept` then waits for room in `budget`
+    /// ([`SocketBudget::admit_accept`]): the one hook wasmtime-wasi offers between accepting a
+    /// connection and accepting the next, so that a WASI accept stream stops accepting at
+    /// the run's socket limit. Replaces any `socket_addr_check` set on `builder` before.
+    pub fn apply(&self, builder: &mut WasiCtxBuilder, budget: &SocketBudget) {
         let any = self.any();
         builder
             .allow_tcp(any)
             .allow_udp(self.allow_net)
             .allow_ip_name_lookup(any);
         let caps = Arc::new(self.clone());
+        let budget = budget.clone();
         builder.socket_addr_check(move |addr, use_| {
             let allowed = caps.check(addr, use_);
+            if allowed && matches!(use_, SocketAddrUse::TcpAccept) {
+                let admitted = budget.admit_accept();
+                return Box::pin(async move {
+                    admitted.await;
+                    true
+                });
+            }
             Box::pin(std::future::ready(allowed))
         });
     }

@@ -412,13 +412,14 @@ impl WasioCtxBuilder {
 
     /// Builds the context, installing the capabilities into the WASI socket checks.
     pub fn build(mut self) -> WasioCtx {
-        self.capabilities.apply(&mut self.wasi);
         let mut host = WasioHostCtx::with_shutdown(
-            self.capabilities,
+            self.capabilities.clone(),
             self.limits,
             self.shutdown.unwrap_or_default(),
             self.socket_files.unwrap_or_default(),
         );
+        self.capabilities
+            .apply(&mut self.wasi, host.socket_budget());
         for listener in self.preopened {
             host.add_preopened(listener);
         }

@@ -21,22 +21,35 @@
 //!
 //! - Creating a socket fails: WASI 0.2 `new-socket-limit` (Rust's std reports EMFILE), WASI 0.3
 //!   and `wasio:host` `other("too many open sockets ...")`. Never a trap.
-//! - Accepting waits where the host can make it wait: a `host-socket` accept stream (the host's
-//!   own) takes a place before it accepts, so clients wait in the listen backlog. A WASI 0.3
-//!   accept stream is wasmtime-wasi's, which offers no hook before accept(2): the host counts
-//!   each socket it accepts (from the sockets-view lookup it makes to add the socket to the
-//!   table), even beyond the limit, and the provider awaits `wasio:host/limits.socket-room`
-//!   before it reads the next one, so at the limit its clients wait in the backlog too. A
-//!   component reading a 0.3 accept stream itself is not held back, but what it accepts
-//!   counts, so its other sockets are refused until the count is below the limit again.
-//!   (Removable when wasmtime-wasi's `ListenStreamProducer` takes a hook before accepting.)
+//! - Accepting waits: a `host-socket` accept stream (the host's own) takes a place before it
+//!   accepts, so clients wait in the listen backlog. A WASI accept stream or `accept` is
+//!   wasmtime-wasi's, whose one hook is the `socket_addr_check` it awaits for `TcpAccept` right
+//!   after accept(2) and before it accepts the next connection: there the host waits for room
+//!   ([`SocketBudget::admit_accept`]). So at the limit a 0.3 accept stream, whoever reads it,
+//!   hands out nothing more until a socket closes; the connection accept(2) already returned
+//!   waits in the host (uncounted, unseen by the app; at most one per listener) and the
+//!   others in the backlog. Once admitted, the socket is counted from the sockets-view lookup
+//!   wasmtime-wasi makes to add it to the table, in the same poll, so nothing can take the
+//!   place in between (after a zero-length read, which only waits for readiness, something
+//!   can: the socket then still counts, one over the limit, until a socket closes). Its table
+//!   index is never seen by the host (wasmtime-wasi hands the resource straight to the
+//!   reader), so its place is one of a pool freed by the 0.3 `tcp-socket` destructors of
+//!   indices with no place of their own. The provider also awaits
+//!   `wasio:host/limits.socket-room` before it reads the next connection, so that at the
+//!   limit it leaves even that one connection in the backlog.
+//!   (Exact counting by index would need wasmtime-wasi's `ListenStreamProducer` to take a hook
+//!   before it accepts, or to expose the accepted resource: a host-side wrapper stream cannot
+//!   do it, because wasmtime 48's only way to read a host `StreamReader` is `pipe`, whose
+//!   driver accepts ahead of the consumer and cannot be cancelled while accept(2) waits, so a
+//!   closed server's listener would stay open until one more client came.)
 //! - A WASI 0.2 `accept`, which cannot wait, fails with `new-socket-limit` and leaves the client
 //!   in the backlog.
 //!
 //! The wiring into the linker (shadowing wasmtime-wasi's entries for these functions and the
 //! sockets' destructors, delegating to wasmtime-wasi) is in [`crate::host_impl::wasi_sockets`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -50,6 +63,8 @@ struct Inner {
     open: AtomicUsize,
     /// Accepts waiting for a place, woken when a socket closes.
     waiting: Mutex<Vec<Waker>>,
+    /// A WASI 0.2 accept that already holds its place is under way: its admission passes.
+    accept_holds_place: AtomicBool,
 }
 
 /// One open socket's place in the budget; dropping it frees the place.
@@ -79,6 +94,7 @@ impl SocketBudget {
             max: max.map(|m| m as usize),
             open: AtomicUsize::new(0),
             waiting: Mutex::new(Vec::new()),
+            accept_holds_place: AtomicBool::new(false),
         }))
     }
 
@@ -118,8 +134,8 @@ impl SocketBudget {
     }
 
     /// A place for one more socket whatever the limit: for a socket that already exists and
-    /// could not be refused (one wasmtime-wasi's 0.3 accept stream has accepted). The count may
-    /// then exceed the limit until sockets close.
+    /// could not be refused (one wasmtime-wasi's 0.3 accept stream has accepted and admitted).
+    /// The count may then exceed the limit until sockets close (see the module docs).
     pub fn force_acquire(&self) -> Permit {
         self.0.open.fetch_add(1, Ordering::AcqRel);
         Permit(self.0.clone())
@@ -140,6 +156,32 @@ impl SocketBudget {
             waiting.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+
+    /// Resolves once a connection wasmtime-wasi has just accepted may be handed to the app: at
+    /// once while [`holding_accept`](Self::holding_accept) runs (the accept holds its place),
+    /// otherwise once the run is below its limit. wasmtime-wasi awaits it (as its
+    /// `socket_addr_check` for `TcpAccept`) after accept(2) and before it accepts the next
+    /// connection, so a waiting admission holds the listener's queue back.
+    ///
+    /// Cancel safety: dropping it takes nothing (it reserves no place).
+    pub fn admit_accept(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let budget = self.clone();
+        std::future::poll_fn(move |cx| {
+            if budget.0.accept_holds_place.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            budget.poll_room(cx)
+        })
+    }
+
+    /// Runs `accept`, an accept that already holds a place in the budget, with its admission
+    /// ([`admit_accept`](Self::admit_accept)) passing at once.
+    pub fn holding_accept<R>(&self, accept: impl FnOnce() -> R) -> R {
+        self.0.accept_holds_place.store(true, Ordering::Release);
+        let result = accept();
+        self.0.accept_holds_place.store(false, Ordering::Release);
+        result
     }
 
     /// The sentence an app reads when it may open no more sockets.
@@ -193,5 +235,37 @@ mod tests {
         let unlimited = SocketBudget::new(None);
         let many: Vec<_> = (0..1000).filter_map(|_| unlimited.try_acquire()).collect();
         assert_eq!(many.len(), 1000);
+    }
+
+    #[test]
+    fn accepts_are_admitted_only_below_the_limit_or_holding_a_place() {
+        let budget = SocketBudget::new(Some(1));
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let held = budget.try_acquire();
+        let mut admit = std::pin::pin!(budget.admit_accept());
+        assert!(admit.as_mut().poll(&mut cx).is_pending());
+        // A 0.2 accept holds its place already: its admission passes at the limit.
+        assert!(
+            budget
+                .holding_accept(|| admit.as_mut().poll(&mut cx))
+                .is_ready()
+        );
+        let mut admit = std::pin::pin!(budget.admit_accept());
+        assert!(admit.as_mut().poll(&mut cx).is_pending());
+        drop(held);
+        assert!(
+            flag.0.load(Ordering::SeqCst),
+            "a waiting accept was not woken"
+        );
+        assert!(admit.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(budget.open(), 0, "an admission took a place");
+        let unlimited = SocketBudget::new(None);
+        assert!(
+            std::pin::pin!(unlimited.admit_accept())
+                .poll(&mut cx)
+                .is_ready()
+        );
     }
 }

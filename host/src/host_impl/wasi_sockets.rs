@@ -12,7 +12,9 @@
 //! Every socket resource created here holds a [`Permit`] in the store's host state, keyed by
 //! its resource-table index, until its destructor runs. A 0.3 accepted socket, whose index the
 //! host never sees, holds one of a pool of permits; a 0.3 `tcp-socket` destructor for an index
-//! with no permit of its own returns one of those. The names and versions below are the ones
+//! with no permit of its own returns one of those. At the limit, accepting waits in the
+//! `TcpAccept` address check ([`crate::capabilities::Capabilities::apply`]), which a 0.2
+//! `accept` here passes at once since it already holds its place. The names and versions below are the ones
 //! wasmtime-wasi 48 links (`wasi:sockets@0.2.12`, `wasi:sockets@0.3.0`); guests importing an
 //! older 0.2 patch version are served by the same entries.
 
@@ -108,7 +110,10 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
             let Ok(permit) = acquire(&mut store) else {
                 return Ok((Err(p2::network::ErrorCode::NewSocketLimit),));
             };
-            let accepted = p2::tcp::HostTcpSocket::accept(&mut store.data_mut().sockets(), socket);
+            let budget = store.data_mut().host().ctx.socket_budget().clone();
+            let accepted = budget.holding_accept(|| {
+                p2::tcp::HostTcpSocket::accept(&mut store.data_mut().sockets(), socket)
+            });
             Ok((match accepted {
                 Ok((socket, input, output)) => {
                     hold(&mut store, socket.rep(), permit);

@@ -55,6 +55,10 @@
 //! - `raw-many tcp|udp N`: creates N wasi:sockets 0.3 sockets and keeps them; prints `opened K`
 //!   and, if one failed, `refused at K: ERROR`; then drops them all and prints `reopened` once
 //!   one more socket can be created.
+//! - `raw-accept N`: listens with wasi:sockets 0.3 on 127.0.0.1 (a free port), prints
+//!   `listening PORT`, and reads its accept stream itself until it has accepted N
+//!   connections, printing `accepted K` for each; each accepted socket is read until EOF in a
+//!   task of its own, then dropped, printing `closed`.
 //! - `std-many HOST PORT N`: the same with Rust's `std::net::TcpStream::connect` (wasi:sockets
 //!   0.2); then `std-udp` once more with a `std::net::UdpSocket` and a `TcpListener`, each
 //!   printing `ok ...` or `refused ...` while the N connections are still open.
@@ -408,6 +412,36 @@ async fn raw_scenario(name: &str, args: &[String]) {
             match create() {
                 Ok(_) => println!("reopened"),
                 Err(e) => println!("error {e:?}"),
+            }
+        }
+        "raw-accept" => {
+            let count: usize = arg(0).parse().unwrap_or(0);
+            let listener = match TcpSocket::create(IpAddressFamily::Ipv4)
+                .and_then(|socket| socket.bind(v4("127.0.0.1", 0)).map(|()| socket))
+            {
+                Ok(socket) => socket,
+                Err(e) => return println!("error {e:?}"),
+            };
+            let (mut accepted, port) = match (listener.listen(), listener.get_local_address()) {
+                (Ok(stream), Ok(IpSocketAddress::Ipv4(a))) => (stream, a.port),
+                (Err(e), _) | (_, Err(e)) => return println!("error {e:?}"),
+                (Ok(_), Ok(other)) => return println!("error {other:?}"),
+            };
+            println!("listening {port}");
+            for k in 1..=count {
+                let Some(socket) = accepted.next().await else {
+                    return println!("error the accept stream ended");
+                };
+                println!("accepted {k}");
+                wit_bindgen::spawn_local(async move {
+                    let (mut bytes, _result) = socket.receive();
+                    while let (wit_bindgen::StreamResult::Complete(_), _) =
+                        bytes.read(Vec::with_capacity(64)).await
+                    {}
+                    drop(bytes);
+                    drop(socket);
+                    println!("closed");
+                });
             }
         }
         "raw-lookup" => match resolve_addresses(arg(0)).await {

@@ -124,6 +124,47 @@ async fn wasi_sockets_0_3_used_directly_count_against_max_connections() -> anyho
     Ok(())
 }
 
+/// A component that reads a WASI 0.3 accept stream itself is held at the limit: further
+/// clients wait (they are not handed to it) until one of its sockets closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasi_0_3_accept_stream_read_directly_stops_at_max_connections() -> anyhow::Result<()> {
+    // The listener and two connections fill a limit of 3.
+    let mut app = spawn_limited(
+        PROBE,
+        &["raw-accept", "3"],
+        Capabilities::allow_all(),
+        Vec::new(),
+        limits(|l| l.max_connections = Some(3)),
+    )?;
+    let port: u16 = app
+        .line_starting("listening ")
+        .await?
+        .trim_start_matches("listening ")
+        .parse()?;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(TcpStream::connect(("127.0.0.1", port)).await?);
+    }
+    app.line_starting("accepted 2").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let lines = app.lines_so_far();
+    assert!(
+        !lines.iter().any(|l| l == "accepted 3"),
+        "a third connection was handed to the app at the limit: {lines:?}"
+    );
+    // Closing the first client ends the app's first socket; the third client is then accepted.
+    drop(clients.remove(0));
+    let (exit, lines) = app.finish().await?;
+    assert!(exit.success(), "{exit}: {lines:?}");
+    let closed = lines.iter().position(|l| l == "closed");
+    let third = lines.iter().position(|l| l == "accepted 3");
+    assert!(
+        matches!((closed, third), (Some(c), Some(t)) if c < t),
+        "{lines:?}"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn std_net_over_wasi_0_2_counts_against_max_connections() -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
