@@ -14,7 +14,7 @@ import tempfile
 WORLD = "wasio:streams/app"
 
 
-def build(script: str, output: str) -> None:
+def build(script: str, output: str, search: list[str] | None = None) -> None:
     """Writes the component for `script` to `output`; raises SystemExit with a sentence on failure."""
     exe = shutil.which("componentize-py")
     if exe is None:
@@ -28,7 +28,10 @@ def build(script: str, output: str) -> None:
             f.write("from wasio_asyncio import _runner\n")
             f.write(f"Run = _runner.load({source!r}, {os.path.basename(script)!r})\n")
         cmd = [exe, "-q", "componentize", "-m", f"wasio_asyncio={WORLD}", "-p", tmp,
-               "-p", os.path.dirname(os.path.abspath(script)), name, "-o", output]
+               "-p", os.path.dirname(os.path.abspath(script))]
+        for d in search or []:
+            cmd += ["-p", d]
+        cmd += [name, "-o", output]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0:
             sys.stderr.write(done.stdout)
@@ -40,8 +43,10 @@ def main(argv=None) -> None:
                                 description="Build a Python asyncio script into a wasio app component.")
     p.add_argument("script")
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("-p", "--python-path", action="append", default=[],
+                   help="another directory the script's own modules are imported from")
     a = p.parse_args(argv)
-    build(a.script, a.output)
+    build(a.script, a.output, a.python_path)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! Python asyncio programs as wasio components: the asyncio docs' TCP echo client and server,
-//! byte-identical to the docs (tests/python/tcp_echo_*.py), built with the wasio-asyncio package
-//! (python/) and run by `wasio run` against the same files run natively by CPython as the peer.
+//! byte-identical to the docs (tests/python/tcp_echo_*.py), run by `wasio run SCRIPT.py` (which
+//! builds them with the wasio-asyncio package, python/) against the same files run natively by
+//! CPython as the peer.
 //! These need componentize-py and the package (`python3 -m pip install componentize-py==0.25.1
 //! ./python`); without them the test fails and says so, it never skips.
 #![cfg(feature = "embed")]
@@ -18,31 +19,6 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/python")
         .join(name)
-}
-
-/// Builds `script` into a component in `dir` with the package's build script.
-fn build(script: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    let out = dir.join(
-        script
-            .file_stem()
-            .map(|s| format!("{}.wasm", s.to_string_lossy()))
-            .unwrap_or_else(|| "app.wasm".into()),
-    );
-    let done = Command::new("python3")
-        .args(["-m", "wasio_asyncio.build"])
-        .arg(script)
-        .arg("-o")
-        .arg(&out)
-        .output()?;
-    anyhow::ensure!(
-        done.status.success(),
-        "building {} failed (is the package installed? `python3 -m pip install \
-         componentize-py==0.25.1 ./python`): {}{}",
-        script.display(),
-        text(&done.stdout),
-        text(&done.stderr)
-    );
-    Ok(out)
 }
 
 /// Kills the child whatever happens in the test.
@@ -67,11 +43,8 @@ fn wait_listening(limit: Duration) -> anyhow::Result<()> {
 /// Both docs examples in one test: they use the fixed port 8888, so they must not overlap.
 #[test]
 fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
     let client_py = script("tcp_echo_client.py");
     let server_py = script("tcp_echo_server.py");
-    let client = build(&client_py, dir.path())?;
-    let server = build(&server_py, dir.path())?;
 
     // The docs' client under wasio, against the docs' server run by CPython.
     let native = Command::new("python3")
@@ -83,7 +56,7 @@ fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
     wait_listening(Duration::from_secs(20))?;
     let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
         .args(["run", "--allow-connect", "127.0.0.1:8888"])
-        .arg(&client)
+        .arg(&client_py)
         .output()?;
     drop(native);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -95,7 +68,7 @@ fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
     // The docs' server under wasio, talked to by the docs' client run by CPython.
     let child = Command::new(env!("CARGO_BIN_EXE_wasio"))
         .args(["run", "--allow-listen", "127.0.0.1:8888"])
-        .arg(&server)
+        .arg(&server_py)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -106,6 +79,13 @@ fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
     };
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().transpose()?.unwrap_or_default();
+    if first.is_empty() {
+        let mut err = String::new();
+        if let Some(mut e) = child.0.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut err)?;
+        }
+        anyhow::bail!("the server printed nothing: {err}");
+    }
     assert_eq!(first, "Serving on ('127.0.0.1', 8888)");
     let peer = Command::new("python3").arg(&client_py).output()?;
     assert!(peer.status.success(), "{}", text(&peer.stderr));
@@ -127,5 +107,27 @@ fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
         ["Send: 'Hello World!'", "Close the connection"]
     );
     assert!(child.0.try_wait()?.is_none(), "the server stopped");
+    Ok(())
+}
+
+/// Without componentize-py, `wasio run app.py` fails with one sentence naming the install command.
+#[test]
+fn python_script_without_componentize_py_names_the_install_command() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // A PATH holding python3 alone: componentize-py cannot be found.
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()?;
+    let python = text(&python.stdout).trim().to_owned();
+    std::os::unix::fs::symlink(&python, dir.path().join("python3"))?;
+    let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(["run", "--no-cache"])
+        .arg(script("tcp_echo_client.py"))
+        .env("PATH", dir.path())
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("pip install ./python"), "{err}");
     Ok(())
 }
