@@ -131,3 +131,31 @@ fn python_script_without_componentize_py_names_the_install_command() -> anyhow::
     assert!(err.contains("pip install ./python"), "{err}");
     Ok(())
 }
+
+/// The package's copy of the WIT (componentize-py reads it from the installed package) is the
+/// repository's `wit/`, file for file.
+#[test]
+fn python_package_wit_matches_the_repository_wit() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let copy = root.join("python/wasio_asyncio/wit");
+    for sub in ["", "deps"] {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(root.join("wit").join(sub))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "wit") {
+                names.push(path);
+            }
+        }
+        anyhow::ensure!(!names.is_empty(), "no WIT files in wit/{sub}");
+        for path in names {
+            let name = path.file_name().unwrap_or_default();
+            let ours = std::fs::read(copy.join(sub).join(name))?;
+            assert!(
+                ours == std::fs::read(&path)?,
+                "python/wasio_asyncio/wit/{sub}/{} differs from wit/: copy it again",
+                name.to_string_lossy()
+            );
+        }
+    }
+    Ok(())
+}
