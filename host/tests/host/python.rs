@@ -152,8 +152,9 @@ fn python_package_wit_matches_the_repository_wit() -> anyhow::Result<()> {
             let ours = std::fs::read(copy.join(sub).join(name))?;
             assert!(
                 ours == std::fs::read(&path)?,
-                "python/wasio_asyncio/wit/{sub}/{} differs from wit/: copy it again",
-                name.to_string_lossy()
+                "{} differs from {}: copy it again",
+                copy.join(sub).join(name).display(),
+                path.display()
             );
         }
     }
