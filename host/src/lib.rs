@@ -28,6 +28,8 @@ pub mod host_impl;
 pub mod limits;
 pub mod pipe;
 pub mod preopen;
+#[cfg(feature = "embed")]
+pub mod python_app;
 pub mod run;
 pub mod shutdown;
 pub mod socket_budget;

@@ -16,6 +16,7 @@ use wasio_host::compile_cache;
 use wasio_host::compose::compose;
 use wasio_host::embedded::{self, ECHO_CLIENT, ECHO_SERVER, PROVIDER, SOCKETPAIR};
 use wasio_host::limits::{self, Limits, Size};
+use wasio_host::python_app;
 use wasio_host::run::trap_report;
 use wasio_host::{
     AddrPattern, Capabilities, Exit, ListenSpec, Preopened, Runtime, Shutdown, SocketFiles,
@@ -72,6 +73,16 @@ enum Command {
     /// files and, unless granted, no network.
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
+    /// Build a Python asyncio script into an app component (needs `pip install ./python`).
+    ///
+    /// The component is also kept in the compile cache, so `wasio run SCRIPT` reuses it.
+    Build {
+        /// The Python script (.py, at most 1 MiB).
+        script: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long, value_name = "OUT.wasm")]
+        output: PathBuf,
+    },
     /// Compose an app component with the built-in provider and write the result.
     ///
     /// The output imports WASI 0.2/0.3 and wasio:host and exports what APP exports; `wasio run`
@@ -208,8 +219,9 @@ impl RunFlags {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The app component (.wasm: a file or a pipe, at most 256 MiB); the app sees its file name
-    /// as its program name (argv 0).
+    /// The app component (.wasm: a file or a pipe, at most 256 MiB), or a Python asyncio script
+    /// (.py, built with the wasio-asyncio package, see `wasio build`); the app sees its file
+    /// name as its program name (argv 0).
     app: PathBuf,
     /// Allow TCP connections to addresses matching PATTERN (repeatable).
     #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
@@ -452,6 +464,11 @@ fn compose_app(app: &Path, output: &Path) -> anyhow::Result<i32> {
 async fn execute(command: Command, interrupts: &Interrupts) -> anyhow::Result<i32> {
     match command {
         Command::Run(args) => run(args, interrupts).await,
+        Command::Build { script, output } => {
+            let source = read_script(&script)?;
+            python_app::build(&script, &source, &output, python_cache(false).as_deref())?;
+            Ok(0)
+        }
         Command::Compose { app, output } => compose_app(&app, &output),
         Command::Demo {
             example: None,
@@ -586,6 +603,20 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("{} is not a PEM text file (not UTF-8)", path.display()))
 }
 
+/// A Python script's bytes (at most 1 MiB).
+fn read_script(path: &Path) -> anyhow::Result<Vec<u8>> {
+    read_bounded(path, 1 << 20, "a Python script (.py)")
+}
+
+/// Where built Python components are kept: the compile cache directory, unless `--no-cache`.
+fn python_cache(no_cache: bool) -> Option<PathBuf> {
+    if no_cache {
+        None
+    } else {
+        compile_cache::default_dir()
+    }
+}
+
 /// An app file's bytes (at most [`MAX_APP_FILE`]).
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     read_bounded(path, MAX_APP_FILE, "an app component (.wasm)")
@@ -667,7 +698,16 @@ fn report(exit: Exit) -> i32 {
 }
 
 async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Result<i32> {
-    let bytes = read(&args.app)?;
+    let bytes = if python_app::is_script(&args.app) {
+        let source = read_script(&args.app)?;
+        python_app::component(
+            &args.app,
+            &source,
+            python_cache(args.flags.no_cache).as_deref(),
+        )?
+    } else {
+        read(&args.app)?
+    };
     let mut caps = if args.allow_net {
         Capabilities::allow_all()
     } else {

@@ -5,6 +5,7 @@ mod capabilities;
 mod cli;
 mod cli_tls;
 mod compose;
+mod python;
 mod signals;
 
 #[cfg(feature = "embed")]

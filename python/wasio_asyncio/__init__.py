@@ -1,0 +1,1 @@
+"""asyncio Streams for Python programs built as wasio components."""

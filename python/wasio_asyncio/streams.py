@@ -1,0 +1,423 @@
+"""asyncio's Streams API (`open_connection`, `start_server`, `StreamReader`, `StreamWriter`,
+`Server`) over the provider's `wasio:streams` contract.
+
+The provider does the stream semantics (buffering, limits, separators, flow control); these
+classes only translate calls, results and errors. Each operation first tries the sync `try-*`
+form and makes the async call only when it would have to wait, as wasio-sdk does: a sync call
+across components costs well under a microsecond, an async one several.
+"""
+
+import asyncio
+import logging
+import socket as _socket
+import weakref
+
+from .bindings.imports import wasio_streams as s
+from .bindings.imports import wasio_types as t
+from ._errors import call, from_exception, sync, to_exception, unwrap
+
+_DEFAULT_LIMIT = 2**16
+_logger = logging.getLogger("asyncio")
+
+# Open writers and servers, closed by the runner when the program returns so that no wasio call
+# is left in flight (componentize-py traps when an export returns with one).
+_open_writers: "weakref.WeakSet[StreamWriter]" = weakref.WeakSet()
+_open_servers: "weakref.WeakSet[Server]" = weakref.WeakSet()
+
+
+def _address(addr):
+    """A wasio socket address as the tuple (or Unix path) CPython's socket module gives."""
+    if addr is None:
+        return None
+    if isinstance(addr, t.SocketAddress_Unix):
+        return addr.value
+    a = addr.value
+    if ":" in a.host:
+        return (a.host, a.port, a.flow_info, a.scope_id)
+    return (a.host, a.port)
+
+
+def _family(family) -> "t.AddressFamily":
+    if family == _socket.AF_INET:
+        return t.AddressFamily.IPV4
+    if family == getattr(_socket, "AF_INET6", None):
+        return t.AddressFamily.IPV6
+    if family in (0, None, getattr(_socket, "AF_UNSPEC", 0)):
+        return t.AddressFamily.UNSPECIFIED
+    raise ValueError(f"unsupported address family {family!r}")
+
+
+def _limit(limit):
+    if limit is None:
+        return None
+    if limit <= 0:
+        raise ValueError("Limit cannot be <= 0")
+    return limit
+
+
+class StreamReader:
+    """asyncio `StreamReader` over a wasio `reader` (created by `open_connection`/`start_server`)."""
+
+    def __init__(self, raw: "s.Reader"):
+        self._raw = raw
+
+    def __repr__(self):
+        return "<StreamReader wasio>"
+
+    def exception(self):
+        code = self._raw.exception()
+        return None if code is None else to_exception(code)
+
+    def set_exception(self, exc):
+        self._raw.set_exception(from_exception(exc))
+
+    def at_eof(self) -> bool:
+        return self._raw.at_eof()
+
+    async def read(self, n: int = -1) -> bytes:
+        r = self._raw.try_read(n)
+        if r is not None:
+            return unwrap(r, "read")
+        return await call(self._raw.read(n, None), "read")
+
+    async def readline(self) -> bytes:
+        try:
+            r = self._raw.try_readline()
+            if r is not None:
+                return unwrap(r, "readline")
+            return await call(self._raw.readline(None), "readline")
+        except asyncio.LimitOverrunError as e:
+            # asyncio's readline discards (the provider did) and raises ValueError instead.
+            raise ValueError(e.args[0]) from None
+
+    async def readuntil(self, separator=b"\n") -> bytes:
+        if isinstance(separator, (bytes, bytearray, memoryview)):
+            seps = [bytes(separator)]
+        else:
+            seps = [bytes(x) for x in separator]
+        r = self._raw.try_readuntil(seps)
+        if r is not None:
+            return unwrap(r, "readuntil")
+        return await call(self._raw.readuntil(seps, None), "readuntil")
+
+    async def readexactly(self, n: int) -> bytes:
+        if n < 0:
+            raise ValueError("readexactly size can not be less than zero")
+        r = self._raw.try_readexactly(n)
+        if r is not None:
+            return unwrap(r, "readexactly")
+        return await call(self._raw.readexactly(n, None), "readexactly")
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        line = await self.readline()
+        if line == b"":
+            raise StopAsyncIteration
+        return line
+
+
+class _Transport:
+    """The part of asyncio's `WriteTransport` that stream programs reach through `writer.transport`."""
+
+    def __init__(self, writer: "StreamWriter"):
+        self._writer = writer
+
+    def get_extra_info(self, name, default=None):
+        return self._writer.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._writer.is_closing()
+
+    def close(self):
+        self._writer.close()
+
+    def abort(self):
+        self._writer._raw.abort()
+
+    def can_write_eof(self) -> bool:
+        return self._writer.can_write_eof()
+
+    def write_eof(self):
+        self._writer.write_eof()
+
+    def get_write_buffer_size(self) -> int:
+        return self._writer._raw.get_write_buffer_size()
+
+    def get_write_buffer_limits(self):
+        return tuple(self._writer._raw.get_write_buffer_limits())
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        sync(self._writer._raw.set_write_buffer_limits, high, low)
+
+
+class StreamWriter:
+    """asyncio `StreamWriter` over a wasio `writer`."""
+
+    def __init__(self, raw: "s.Writer", reader: StreamReader):
+        self._raw = raw
+        self._reader = reader
+        self._transport = _Transport(self)
+        _open_writers.add(self)
+
+    def __repr__(self):
+        return "<StreamWriter wasio>"
+
+    @property
+    def transport(self):
+        return self._transport
+
+    def write(self, data):
+        sync(self._raw.write, bytes(data), what="write")
+
+    def writelines(self, data):
+        sync(self._raw.writelines, [bytes(d) for d in data], what="write")
+
+    def can_write_eof(self) -> bool:
+        return self._raw.can_write_eof()
+
+    def write_eof(self):
+        sync(self._raw.write_eof, what="write_eof")
+
+    def close(self):
+        self._raw.close()
+
+    def is_closing(self) -> bool:
+        return self._raw.is_closing()
+
+    async def wait_closed(self):
+        await call(self._raw.wait_closed(None), "wait_closed")
+
+    async def drain(self):
+        r = self._raw.try_drain()
+        if r is not None:
+            unwrap(r, "drain")
+            # asyncio's drain always yields once, letting other tasks run.
+            await asyncio.sleep(0)
+            return
+        await call(self._raw.drain(None), "drain")
+
+    def get_extra_info(self, name, default=None):
+        info = self._raw.extra_info()
+        if name == "peername":
+            v = _address(info.peername)
+        elif name == "sockname":
+            v = _address(info.sockname)
+        elif name == "cipher":
+            v = None if info.cipher is None else (info.cipher, info.tls_version, None)
+        elif name == "peercert":
+            v = None if info.peercert is None else {
+                "subject": info.peercert.subject,
+                "issuer": info.peercert.issuer,
+                "subjectAltName": tuple(info.peercert.subject_alt_names),
+                "notBefore": info.peercert.not_before,
+                "notAfter": info.peercert.not_after,
+            }
+        elif name == "server_hostname":
+            v = info.server_hostname
+        else:
+            v = None
+        return default if v is None else v
+
+
+def _pair(conn: "s.Connection"):
+    raw_reader, raw_writer = s.Connection.split(conn)
+    reader = StreamReader(raw_reader)
+    return reader, StreamWriter(raw_writer, reader)
+
+
+async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=None, family=0,
+                          proto=0, flags=0, sock=None, local_addr=None, server_hostname=None,
+                          ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+                          happy_eyeballs_delay=None, interleave=None, **kwds):
+    """asyncio `open_connection` over wasio's `open-connection`."""
+    if ssl not in (None, False):
+        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    if sock is not None:
+        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+    if host is None or port is None:
+        raise ValueError("host and port was not specified and no sock specified")
+    opts = t.ConnectOptions(
+        limit=_limit(limit), ssl=None, server_hostname=server_hostname,
+        ssl_handshake_timeout=None, ssl_shutdown_timeout=None, family=_family(family),
+        local_addr=None if local_addr is None else (local_addr[0], local_addr[1]),
+        happy_eyeballs_delay=None if happy_eyeballs_delay is None
+        else int(happy_eyeballs_delay * 1e9),
+        interleave=interleave, timeout=None, write_queue_cap=None,
+    )
+    conn = await call(s.open_connection(host, int(port), opts), "open_connection")
+    return _pair(conn)
+
+
+class _ServerSocket:
+    """What asyncio's `Server.sockets` items offer: the listening address."""
+
+    def __init__(self, addr):
+        self._addr = addr
+
+    @property
+    def family(self):
+        if isinstance(self._addr, str):
+            return getattr(_socket, "AF_UNIX", 1)
+        return _socket.AF_INET6 if len(self._addr) == 4 else _socket.AF_INET
+
+    def getsockname(self):
+        return self._addr
+
+    def __repr__(self):
+        return f"<asyncio.TransportSocket family={self.family!r}, laddr={self._addr!r}>"
+
+
+class Server:
+    """asyncio `Server`: accepts connections and runs the callback as a task for each."""
+
+    def __init__(self, raw: "s.Server", client_connected_cb):
+        self._raw = raw
+        self._cb = client_connected_cb
+        self._accepting = None
+        self._serve_forever_fut = None
+        self._closed = False
+        self._handlers = set()
+        self._closed_fut = None
+        _open_servers.add(self)
+
+    def __repr__(self):
+        return f"<Server sockets={self.sockets!r}>"
+
+    @property
+    def sockets(self):
+        return tuple(_ServerSocket(_address(a)) for a in self._raw.sockets())
+
+    def is_serving(self) -> bool:
+        return self._raw.is_serving()
+
+    def _start_accepting(self):
+        if self._accepting is None and not self._closed:
+            self._accepting = asyncio.get_running_loop().create_task(self._accept_loop())
+
+    async def start_serving(self):
+        sync(self._raw.start_serving, what="start_serving")
+        self._start_accepting()
+        await asyncio.sleep(0)
+
+    async def _accept_loop(self):
+        while True:
+            r = self._raw.try_accept()
+            try:
+                if r is not None:
+                    conn = unwrap(r, "accept")
+                else:
+                    conn = await call(self._raw.accept(None), "accept")
+            except RuntimeError:  # `closed`: every connection accepted before close handed out
+                return
+            except OSError as e:
+                _logger.error("Error on accepting a connection: %s", e)
+                continue
+            reader, writer = _pair(conn)
+            self._run_handler(reader, writer)
+
+    def _run_handler(self, reader, writer):
+        res = self._cb(reader, writer)
+        if not asyncio.iscoroutine(res):
+            return
+        task = asyncio.get_running_loop().create_task(res)
+        self._handlers.add(task)
+
+        def done(task):
+            self._handlers.discard(task)
+            if task.cancelled():
+                writer.close()
+                return
+            exc = task.exception()
+            if exc is not None:
+                # asyncio reports the exception and closes the connection.
+                asyncio.get_running_loop().call_exception_handler({
+                    "message": "Unhandled exception in client_connected_cb",
+                    "exception": exc,
+                    "transport": writer.transport,
+                })
+                writer.close()
+
+        task.add_done_callback(done)
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        self._raw.close()
+        fut = self._serve_forever_fut
+        if fut is not None and not fut.done():
+            fut.cancel()
+        if self._closed_fut is not None and not self._closed_fut.done():
+            self._closed_fut.set_result(None)
+
+    def close_clients(self):
+        self._raw.close_clients()
+
+    def abort_clients(self):
+        self._raw.abort_clients()
+
+    async def wait_closed(self):
+        # As asyncio: waits for `close`, then for every accepted connection to finish.
+        if not self._closed:
+            if self._closed_fut is None:
+                self._closed_fut = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._closed_fut)
+        if self._accepting is not None:
+            await asyncio.shield(self._accepting)
+        await call(self._raw.wait_closed(None), "wait_closed")
+
+    async def serve_forever(self):
+        if self._serve_forever_fut is not None:
+            raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
+        if self._closed:
+            raise RuntimeError(f"server {self!r} is closed")
+        sync(self._raw.start_serving, what="serve_forever")
+        self._start_accepting()
+        self._serve_forever_fut = asyncio.get_running_loop().create_future()
+        try:
+            await self._serve_forever_fut
+        except asyncio.CancelledError:
+            try:
+                self.close()
+                await self.wait_closed()
+            finally:
+                raise
+        finally:
+            self._serve_forever_fut = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+        await self.wait_closed()
+
+
+async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFAULT_LIMIT,
+                       family=0, flags=0, sock=None, backlog=100, ssl=None, reuse_address=None,
+                       reuse_port=None, keep_alive=None, ssl_handshake_timeout=None,
+                       ssl_shutdown_timeout=None, start_serving=True, **kwds):
+    """asyncio `start_server` over wasio's `start-server`."""
+    if ssl not in (None, False):
+        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    if sock is not None:
+        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+    if host is None or host == "":
+        hosts = []
+    elif isinstance(host, str):
+        hosts = [host]
+    else:
+        hosts = list(host)
+    opts = t.ServerOptions(
+        limit=_limit(limit), family=_family(family), backlog=backlog,
+        reuse_address=reuse_address, reuse_port=bool(reuse_port), keep_alive=bool(keep_alive),
+        ssl=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+        start_serving=bool(start_serving), write_queue_cap=None,
+    )
+    raw = await call(s.start_server(hosts, int(port or 0), opts), "start_server")
+    server = Server(raw, client_connected_cb)
+    if start_serving:
+        server._start_accepting()
+    return server
