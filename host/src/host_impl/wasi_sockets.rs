@@ -20,6 +20,7 @@
 
 use wasmtime::component::{Access, Linker, Resource, ResourceType};
 use wasmtime::{AsContextMut as _, StoreContextMut};
+use wasmtime_wasi::TrappableError;
 use wasmtime_wasi::p2::bindings::sockets as p2;
 use wasmtime_wasi::p3::bindings::sockets::types as p3;
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsCtxView, WasiSocketsView as _};
@@ -43,6 +44,25 @@ fn acquire<T: WasioView>(store: &mut StoreContextMut<'_, T>) -> Result<Permit, S
 /// Keeps `permit` for the socket resource at table index `rep` until its destructor runs.
 fn hold<T: WasioView>(store: &mut StoreContextMut<'_, T>, rep: u32, permit: Permit) {
     store.data_mut().host().ctx.hold_permit(rep, permit);
+}
+
+/// What a socket-making call returns: the new socket, now holding `permit`, or the error
+/// wasmtime-wasi gave (a trap stays a trap, and `permit` is freed).
+fn held<T: WasioView, R: 'static, E>(
+    store: &mut StoreContextMut<'_, T>,
+    permit: Permit,
+    created: Result<Resource<R>, TrappableError<E>>,
+) -> wasmtime::Result<Result<Resource<R>, E>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match created {
+        Ok(socket) => {
+            hold(store, socket.rep(), permit);
+            Ok(Ok(socket))
+        }
+        Err(e) => Ok(Err(e.downcast()?)),
+    }
 }
 
 /// Frees the place of the socket resource at `rep` (its destructor runs).
@@ -70,13 +90,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                 &mut store.data_mut().sockets(),
                 family,
             );
-            Ok((match created {
-                Ok(socket) => {
-                    hold(&mut store, socket.rep(), permit);
-                    Ok(socket)
-                }
-                Err(e) => Err(e.downcast()?),
-            },))
+            Ok((held(&mut store, permit, created)?,))
         },
     )?;
     linker.instance(P2_UDP_CREATE)?.func_wrap_async(
@@ -91,13 +105,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                     family,
                 )
                 .await;
-                Ok((match created {
-                    Ok(socket) => {
-                        hold(&mut store, socket.rep(), permit);
-                        Ok(socket)
-                    }
-                    Err(e) => Err(e.downcast()?),
-                },))
+                Ok((held(&mut store, permit, created)?,))
             })
         },
     )?;
@@ -149,13 +157,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                 Err(message) => return Ok((Err(p3::ErrorCode::Other(Some(message))),)),
             };
             let created = p3::HostTcpSocket::create(&mut store.data_mut().sockets(), family);
-            Ok((match created {
-                Ok(socket) => {
-                    hold(&mut store, socket.rep(), permit);
-                    Ok(socket)
-                }
-                Err(e) => Err(e.downcast()?),
-            },))
+            Ok((held(&mut store, permit, created)?,))
         },
     )?;
     types.func_wrap_async(
@@ -168,13 +170,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                 };
                 let created =
                     p3::HostUdpSocket::create(&mut store.data_mut().sockets(), family).await;
-                Ok((match created {
-                    Ok(socket) => {
-                        hold(&mut store, socket.rep(), permit);
-                        Ok(socket)
-                    }
-                    Err(e) => Err(e.downcast()?),
-                },))
+                Ok((held(&mut store, permit, created)?,))
             })
         },
     )?;
