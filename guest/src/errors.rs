@@ -132,6 +132,7 @@ pub fn describe(error: &ErrorCode) -> String {
         ErrorCode::ConnectionAborted => plain("the connection was aborted"),
         ErrorCode::BrokenPipe => plain("the peer is gone (broken pipe)"),
         ErrorCode::Timeout => plain("timed out"),
+        ErrorCode::Interrupted => plain("the wait was interrupted"),
         ErrorCode::AddressInUse => plain("the address is already in use"),
         ErrorCode::AddressNotAvailable => plain("the address is not available"),
         ErrorCode::NotFound => plain("no such file or directory"),

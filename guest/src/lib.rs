@@ -17,6 +17,7 @@ mod server;
 mod shutdown;
 mod task_exit;
 mod timeout;
+mod timer;
 mod tls;
 mod unix;
 mod writer;
@@ -43,6 +44,7 @@ use reader::ReaderImpl;
 use server::{ServerImpl, ServingImpl};
 use std::cell::RefCell;
 use std::rc::Rc;
+use timer::TimerImpl;
 use writer::WriterImpl;
 
 /// The `connection` resource: a reader/writer pair not yet split.
@@ -91,7 +93,7 @@ impl GuestConnection for ConnectionImpl {
         match conn {
             Some(conn) => (
                 Reader::new(ReaderImpl::new(conn.clone())),
-                Writer::new(WriterImpl { conn }),
+                Writer::new(WriterImpl::new(conn)),
             ),
             None => unreachable_split(),
         }
@@ -116,6 +118,7 @@ impl Guest for Provider {
     type Connection = ConnectionImpl;
     type Server = ServerImpl;
     type Serving = ServingImpl;
+    type Timer = TimerImpl;
 
     async fn open_connection(
         host: String,

@@ -9,8 +9,9 @@ use crate::bindings::{wit_future, wit_stream};
 use crate::conn::Conn;
 use crate::errors::invalid;
 use crate::handover;
+use crate::notify::Notify;
 use crate::task_exit;
-use crate::timeout::with_timeout;
+use crate::timeout::bounded;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasio_core::{
@@ -23,6 +24,8 @@ pub struct ReaderImpl {
     pub(crate) conn: Rc<Conn>,
     /// The sending end of the `bulk-channel` stream, once opened.
     pub(crate) channel: RefCell<Option<StreamWriter<u8>>>,
+    /// Notified by `interrupt`: ends the read waiting, if any.
+    interrupt: Notify,
 }
 
 fn read_attempt(
@@ -76,6 +79,7 @@ impl ReaderImpl {
         Self {
             conn,
             channel: RefCell::new(None),
+            interrupt: Notify::default(),
         }
     }
 
@@ -177,6 +181,7 @@ impl GuestReader for ReaderImpl {
     }
 
     async fn wait_readable(&self, timeout: Option<u64>) -> Result<u64, ErrorCode> {
+        let interrupted = self.interrupt.listen();
         task_exit::deferred(async move {
             let readable = |buf: &mut ReadBuffer, _| {
                 if buf.is_empty() && !buf.eof() {
@@ -185,12 +190,13 @@ impl GuestReader for ReaderImpl {
                     Attempt::Done(Ok(buf.len() as u64))
                 }
             };
-            with_timeout(timeout, self.conn.read_op(one_more, readable)).await
+            bounded(timeout, interrupted, self.conn.read_op(one_more, readable)).await
         })
         .await
     }
 
     async fn read(&self, n: i64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
+        let interrupted = self.interrupt.listen();
         task_exit::deferred(async move {
             if n == 0 {
                 return self.read_zero();
@@ -202,7 +208,12 @@ impl GuestReader for ReaderImpl {
                     one_more(buf)
                 }
             };
-            with_timeout(timeout, self.conn.read_op(demand, read_attempt(n))).await
+            bounded(
+                timeout,
+                interrupted,
+                self.conn.read_op(demand, read_attempt(n)),
+            )
+            .await
         })
         .await
     }
@@ -212,10 +223,16 @@ impl GuestReader for ReaderImpl {
     }
 
     async fn readexactly(&self, n: u64, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
+        let interrupted = self.interrupt.listen();
         task_exit::deferred(async move {
             let want = usize::try_from(n).unwrap_or(usize::MAX);
             let demand = move |_: &ReadBuffer| Demand::AtLeast(want);
-            with_timeout(timeout, self.conn.read_op(demand, exactly_attempt(n))).await
+            bounded(
+                timeout,
+                interrupted,
+                self.conn.read_op(demand, exactly_attempt(n)),
+            )
+            .await
         })
         .await
     }
@@ -229,9 +246,11 @@ impl GuestReader for ReaderImpl {
         separators: Vec<Vec<u8>>,
         timeout: Option<u64>,
     ) -> Result<Vec<u8>, ErrorCode> {
+        let interrupted = self.interrupt.listen();
         task_exit::deferred(async move {
-            with_timeout(
+            bounded(
                 timeout,
+                interrupted,
                 self.conn.read_op(one_more, until_attempt(&separators)),
             )
             .await
@@ -251,9 +270,19 @@ impl GuestReader for ReaderImpl {
         self.conn.give_back(data);
     }
 
+    fn interrupt(&self) {
+        self.interrupt.notify();
+    }
+
     async fn readline(&self, timeout: Option<u64>) -> Result<Vec<u8>, ErrorCode> {
+        let interrupted = self.interrupt.listen();
         task_exit::deferred(async move {
-            with_timeout(timeout, self.conn.read_op(one_more, line_attempt)).await
+            bounded(
+                timeout,
+                interrupted,
+                self.conn.read_op(one_more, line_attempt),
+            )
+            .await
         })
         .await
     }

@@ -22,7 +22,7 @@ use crate::errors::invalid;
 use crate::limits;
 use crate::notify::Notify;
 use crate::task_exit;
-use crate::timeout::with_timeout;
+use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
 use futures::future::{Either, select};
 use std::cell::RefCell;
@@ -153,6 +153,8 @@ pub struct ServerShared {
     st: RefCell<ServerState>,
     /// Something changed: a connection is pending, serving started, closed, a client closed.
     ev: Notify,
+    /// Notified by `interrupt`: ends the accepts and `wait-closed`s waiting.
+    interrupt: Notify,
 }
 
 /// `clients` is not pruned below this length.
@@ -269,6 +271,7 @@ pub fn serve(
             tls: config.tls,
         }),
         ev: Notify::default(),
+        interrupt: Notify::default(),
     });
     for index in 0..count {
         wit_bindgen::spawn_local(accept_pump(server.clone(), index));
@@ -610,8 +613,9 @@ impl GuestServer for ServerImpl {
     }
 
     async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
+        let interrupted = self.server.interrupt.listen();
         task_exit::deferred(async move {
-            let conn = with_timeout(timeout, self.server.accept()).await?;
+            let conn = bounded(timeout, interrupted, self.server.accept()).await?;
             Ok(Connection::new(ConnectionImpl::new(conn)))
         })
         .await
@@ -656,10 +660,15 @@ impl GuestServer for ServerImpl {
         }
     }
 
+    fn interrupt(&self) {
+        self.server.interrupt.notify();
+    }
+
     async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+        let interrupted = self.server.interrupt.listen();
         task_exit::deferred(async move {
             let server = self.server.clone();
-            with_timeout(timeout, async move {
+            bounded(timeout, interrupted, async move {
                 loop {
                     let listen = server.ev.listen();
                     if server.is_stopped() && server.live_clients().is_empty() {
@@ -688,8 +697,9 @@ impl Drop for ServingImpl {
 
 impl GuestServing for ServingImpl {
     async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
+        let interrupted = self.server.interrupt.listen();
         task_exit::deferred(async move {
-            let conn = with_timeout(timeout, self.server.accept()).await?;
+            let conn = bounded(timeout, interrupted, self.server.accept()).await?;
             Ok(Connection::new(ConnectionImpl::new(conn)))
         })
         .await

@@ -1,8 +1,11 @@
-//! Bounding a wait: every waiting operation takes an optional timeout (for callers that cannot
-//! cancel an in-flight call) and fails with `timeout` when it runs out, changing no state.
+//! Bounding a wait: every waiting operation takes an optional timeout, and the waits on a
+//! reader, writer, server or timer can also be ended by that object's `interrupt` (for callers
+//! that cannot drop an in-flight call). Either way the wait fails, with `timeout` or
+//! `interrupted`, changing no state: the operations bounded here are cancel safe.
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasi::clocks::monotonic_clock;
+use crate::notify::Listen;
 use futures::future::{Either, select};
 use std::future::Future;
 use std::pin::pin;
@@ -20,5 +23,21 @@ pub async fn with_timeout<T>(
     match select(fut, sleep).await {
         Either::Left((result, _)) => result,
         Either::Right(((), _)) => Err(ErrorCode::Timeout),
+    }
+}
+
+/// [`with_timeout`], also giving up with `ErrorCode::Interrupted` when `interrupted` fires.
+/// The caller listens on its object's interrupt `Notify` as the export is called, before
+/// anything can yield (see `task_exit::deferred`), so that an `interrupt` made after the call
+/// returned to its caller always ends it, and one made before never does.
+pub async fn bounded<T>(
+    timeout: Option<u64>,
+    interrupted: Listen<'_>,
+    fut: impl Future<Output = Result<T, ErrorCode>>,
+) -> Result<T, ErrorCode> {
+    let fut = pin!(with_timeout(timeout, fut));
+    match select(fut, pin!(interrupted)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(ErrorCode::Interrupted),
     }
 }

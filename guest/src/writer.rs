@@ -6,8 +6,9 @@ use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsC
 use crate::conn::{Conn, Transport};
 use crate::errors::invalid;
 use crate::handover;
+use crate::notify::Notify;
 use crate::task_exit;
-use crate::timeout::with_timeout;
+use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
 use std::rc::Rc;
 use wasio_core::WaterMarks;
@@ -19,6 +20,18 @@ const STREAM_CHUNK: usize = 64 * 1024;
 /// The write half of a connection.
 pub struct WriterImpl {
     pub(crate) conn: Rc<Conn>,
+    /// Notified by `interrupt`: ends the `drain` or `wait-closed` waiting, if any.
+    interrupt: Notify,
+}
+
+impl WriterImpl {
+    /// The writer of `conn`.
+    pub(crate) fn new(conn: Rc<Conn>) -> Self {
+        Self {
+            conn,
+            interrupt: Notify::default(),
+        }
+    }
 }
 
 impl Drop for WriterImpl {
@@ -87,7 +100,9 @@ impl GuestWriter for WriterImpl {
     }
 
     async fn drain(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
-        task_exit::deferred(async move { with_timeout(timeout, self.conn.drain()).await }).await
+        let interrupted = self.interrupt.listen();
+        task_exit::deferred(async move { bounded(timeout, interrupted, self.conn.drain()).await })
+            .await
     }
 
     fn get_write_buffer_size(&self) -> u64 {
@@ -136,8 +151,15 @@ impl GuestWriter for WriterImpl {
     }
 
     async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
-        task_exit::deferred(async move { with_timeout(timeout, self.conn.wait_closed()).await })
-            .await
+        let interrupted = self.interrupt.listen();
+        task_exit::deferred(
+            async move { bounded(timeout, interrupted, self.conn.wait_closed()).await },
+        )
+        .await
+    }
+
+    fn interrupt(&self) {
+        self.interrupt.notify();
     }
 
     fn extra_info(&self) -> ExtraInfo {

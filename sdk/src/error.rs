@@ -55,6 +55,9 @@ pub enum Error {
     BrokenPipe,
     /// A timeout ran out (`TimeoutError`); nothing was consumed.
     Timeout,
+    /// The wait was ended by an `interrupt` of the object it waited on; nothing was consumed.
+    /// (The SDK never interrupts: Rust drops a future instead. It is here for completeness.)
+    Interrupted,
     /// The local address is taken (`OSError` EADDRINUSE).
     AddressInUse,
     /// The local address cannot be used here (`OSError` EADDRNOTAVAIL).
@@ -92,6 +95,7 @@ impl Error {
             Error::ConnectionAborted => "ConnectionAbortedError",
             Error::BrokenPipe => "BrokenPipeError",
             Error::Timeout => "TimeoutError",
+            Error::Interrupted => "InterruptedError",
             Error::AddressInUse | Error::AddressNotAvailable | Error::Other(_) => "OSError",
             Error::NotFound => "FileNotFoundError",
             Error::NameUnresolvable => "socket.gaierror",
@@ -120,6 +124,7 @@ impl Error {
             Error::ConnectionAborted => ErrorCode::ConnectionAborted,
             Error::BrokenPipe => ErrorCode::BrokenPipe,
             Error::Timeout => ErrorCode::Timeout,
+            Error::Interrupted => ErrorCode::Interrupted,
             Error::AddressInUse => ErrorCode::AddressInUse,
             Error::AddressNotAvailable => ErrorCode::AddressNotAvailable,
             Error::NotFound => ErrorCode::NotFound,
@@ -150,6 +155,7 @@ impl From<ErrorCode> for Error {
             ErrorCode::ConnectionAborted => Error::ConnectionAborted,
             ErrorCode::BrokenPipe => Error::BrokenPipe,
             ErrorCode::Timeout => Error::Timeout,
+            ErrorCode::Interrupted => Error::Interrupted,
             ErrorCode::AddressInUse => Error::AddressInUse,
             ErrorCode::AddressNotAvailable => Error::AddressNotAvailable,
             ErrorCode::NotFound => Error::NotFound,
@@ -187,6 +193,7 @@ impl fmt::Display for Error {
             Error::ConnectionAborted => f.write_str("Software caused connection abort"),
             Error::BrokenPipe => f.write_str("Broken pipe"),
             Error::Timeout => f.write_str("timed out"),
+            Error::Interrupted => f.write_str("the wait was interrupted"),
             Error::AddressInUse => f.write_str("Address already in use"),
             Error::AddressNotAvailable => f.write_str("Cannot assign requested address"),
             Error::NotFound => f.write_str("No such file or directory"),
@@ -219,6 +226,7 @@ impl From<Error> for std::io::Error {
             Error::ConnectionAborted => K::ConnectionAborted,
             Error::BrokenPipe => K::BrokenPipe,
             Error::Timeout => K::TimedOut,
+            Error::Interrupted => K::Interrupted,
             Error::AddressInUse => K::AddrInUse,
             Error::AddressNotAvailable => K::AddrNotAvailable,
             Error::NotFound => K::NotFound,

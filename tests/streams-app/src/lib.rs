@@ -28,6 +28,7 @@ mod bindings {
 mod asyncio_parity_tests;
 mod bulk_tests;
 mod harness;
+mod interrupt_tests;
 mod lines_ahead_tests;
 mod reader_tests;
 mod server_tests;
@@ -50,6 +51,10 @@ macro_rules! tests {
 }
 
 tests![
+    interrupt_tests::interrupted_read_consumes_nothing,
+    interrupt_tests::interrupted_wait_closed_leaves_the_writer_open,
+    interrupt_tests::interrupted_accept_loses_no_connection,
+    interrupt_tests::timer_waits_and_is_interrupted,
     bulk_tests::bulk_read_hands_bytes_over_in_order,
     bulk_tests::bulk_read_misuse_consumes_nothing,
     bulk_tests::wait_readable_consumes_nothing,

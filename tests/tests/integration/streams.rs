@@ -38,6 +38,10 @@ macro_rules! ported {
 }
 
 ported![
+    interrupted_read_consumes_nothing,
+    interrupted_wait_closed_leaves_the_writer_open,
+    interrupted_accept_loses_no_connection,
+    timer_waits_and_is_interrupted,
     bulk_read_hands_bytes_over_in_order,
     bulk_read_misuse_consumes_nothing,
     wait_readable_consumes_nothing,

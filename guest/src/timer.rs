@@ -1,0 +1,56 @@
+//! The `timer` resource: a wait on the monotonic clock that `interrupt` can end. An event loop
+//! whose runtime cannot drop an in-flight call (componentize-py's) sleeps on it and interrupts
+//! it when an earlier deadline is scheduled or the program ends, so no wait outlives its use.
+
+use crate::bindings::exports::wasio::streams::streams::GuestTimer;
+use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::notify::Notify;
+use crate::task_exit;
+use crate::timeout::bounded;
+use std::cell::Cell;
+
+/// One timer; at most one wait at a time.
+#[derive(Default)]
+pub struct TimerImpl {
+    /// A wait is in progress.
+    waiting: Cell<bool>,
+    /// Notified by `interrupt`.
+    interrupt: Notify,
+}
+
+/// Clears `waiting` however the wait ends (including the caller dropping it).
+struct Waiting<'a>(&'a Cell<bool>);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl GuestTimer for TimerImpl {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    async fn wait(&self, duration: u64) -> Result<(), ErrorCode> {
+        if self.waiting.replace(true) {
+            return Err(ErrorCode::Busy);
+        }
+        let waiting = Waiting(&self.waiting);
+        let interrupted = self.interrupt.listen();
+        task_exit::deferred(async move {
+            let _waiting = waiting;
+            // The timeout *is* the wait: running out is this call's success.
+            let never = std::future::pending::<Result<(), ErrorCode>>();
+            match bounded(Some(duration), interrupted, never).await {
+                Err(ErrorCode::Timeout) => Ok(()),
+                other => other,
+            }
+        })
+        .await
+    }
+
+    fn interrupt(&self) {
+        self.interrupt.notify();
+    }
+}
