@@ -21,15 +21,23 @@ pub fn is_script(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "py")
 }
 
-/// The installed wasio-asyncio version; an error naming the install command when the package or
-/// componentize-py is missing.
-fn package_version() -> anyhow::Result<String> {
+/// The installed wasio-asyncio version and a digest of its files (so an edited package, as in a
+/// development install, is never served from the cache); an error naming the install command
+/// when the package or componentize-py is missing.
+fn package_identity() -> anyhow::Result<String> {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import importlib.metadata as m, shutil, sys\n\
+            "import importlib.metadata as m, hashlib, pathlib, shutil, sys\n\
              v = m.version('wasio-asyncio')\n\
-             sys.exit(3) if shutil.which('componentize-py') is None else print(v)",
+             sys.exit(3) if shutil.which('componentize-py') is None else None\n\
+             import wasio_asyncio\n\
+             root = pathlib.Path(wasio_asyncio.__file__).parent\n\
+             h = hashlib.sha256()\n\
+             for p in sorted(root.rglob('*')):\n\
+             \x20   if p.suffix in ('.py', '.wit', '.toml') and p.parts[len(root.parts)] != 'bindings':\n\
+             \x20       h.update(str(p.relative_to(root)).encode() + b'\\0' + p.read_bytes() + b'\\0')\n\
+             print(v + '+' + h.hexdigest()[:16])",
         ])
         .output();
     match out {
@@ -46,7 +54,7 @@ fn package_version() -> anyhow::Result<String> {
 /// The component for `script` (whose bytes are `source`): from `cache` when built before, else
 /// built (and stored in `cache` when given).
 pub fn component(script: &Path, source: &[u8], cache: Option<&Path>) -> anyhow::Result<Vec<u8>> {
-    let version = package_version()?;
+    let version = package_identity()?;
     let name = script
         .file_name()
         .map_or_else(|| "app.py".into(), |n| n.to_string_lossy().into_owned());

@@ -5,6 +5,7 @@ import errno
 
 from componentize_py_types import Err
 
+from . import _calls
 from .bindings.imports import wasio_types as t
 
 try:
@@ -47,6 +48,10 @@ def to_exception(code: "t.ErrorCode", what: str = "read") -> BaseException:
         return BrokenPipeError(errno.EPIPE, "Broken pipe")
     if isinstance(code, t.ErrorCode_Timeout):
         return TimeoutError()
+    if isinstance(code, t.ErrorCode_Interrupted):
+        # Never reaches a program (`_calls.call` makes an interrupted call again or raises
+        # `CancelledError`); the nearest OSError if it ever did.
+        return InterruptedError(errno.EINTR, "Interrupted system call")
     if isinstance(code, t.ErrorCode_AddressInUse):
         return OSError(errno.EADDRINUSE, "address already in use")
     if isinstance(code, t.ErrorCode_AddressNotAvailable):
@@ -88,10 +93,12 @@ def unwrap(result, what: str = "read"):
     return result.value
 
 
-async def call(awaitable, what: str = "read"):
-    """Awaits a raw async wasio call, raising its error as asyncio would."""
+async def call(start, what: str = "read", interrupt=None, restore=None):
+    """Awaits the raw async wasio call `start()` makes, raising its error as asyncio would;
+    cancelling the awaiting task ends the call with `interrupt` and hands a result that came
+    anyway to `restore` (see `_calls.call`)."""
     try:
-        return await awaitable
+        return await _calls.call(start, interrupt, restore)
     except Err as e:
         raise to_exception(e.value, what) from None
 

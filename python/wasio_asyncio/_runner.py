@@ -3,69 +3,122 @@
 componentize-py imports modules only while it builds the component (pre-initialisation), and
 its event loop is always running, so the script cannot be imported, nor can `asyncio.run` drive
 a loop, at run time. The build compiles the script and imports the modules it names; `run`
-executes it as `__main__`. `asyncio.run(coro)` inside it records `coro`, and `run` awaits the
-recorded coroutines in order once the script's top level has returned.
+executes it as `__main__`.
+
+`asyncio.run(main())` written at the script's top level (also inside `if`, `try`, `with` or loops
+there) is compiled as `await` of a function with `asyncio.run`'s semantics: `main` runs as a
+task, then the tasks it leaves are cancelled and waited for, and the statements after it run
+afterwards, as in CPython. An `asyncio.run` called from inside a function cannot be awaited
+there: it queues its coroutine, which runs once the script's top level has returned.
 """
 
 import ast
 import asyncio
 import builtins
-import contextvars
 import importlib
+import inspect
 import sys
 import traceback
 
 from componentize_py_types import Err
 
 from .bindings import exports
-from . import streams
+from . import _calls, _loop, streams
 
 _pending_mains = []
 
 
 def _asyncio_run(main, *, debug=None, loop_factory=None):
-    """asyncio.run: queued, awaited by the runner after the script's top level (see module doc)."""
+    """`asyncio.run` called from inside a function: queued, run with `asyncio.run`'s semantics
+    after the script's top level (see the module docstring)."""
     if not asyncio.iscoroutine(main):
         raise ValueError(f"a coroutine was expected, got {main!r}")
     _pending_mains.append(main)
 
 
-def _patch_loop():
-    """Fills the gaps of componentize-py's loop that asyncio itself relies on."""
-    loop_cls = type(asyncio.get_event_loop())
-    call_soon = loop_cls.call_soon
-
-    def call_soon_default_context(self, callback, *args, context=None):
-        # componentize-py 0.25.1 asserts a context is given; asyncio (e.g. Timeout) omits it.
-        if context is None:
-            context = contextvars.copy_context()
-        return call_soon(self, callback, *args, context=context)
-
-    def call_exception_handler(self, context):
-        # componentize-py re-raises it from its poll, trapping the component; asyncio logs it.
-        message = context.get("message") or "Unhandled exception in event loop"
-        exc = context.get("exception")
-        lines = [message]
-        for key in sorted(context):
-            if key not in ("message", "exception"):
-                lines.append(f"{key}: {context[key]!r}")
-        if exc is not None:
-            lines.append("".join(traceback.format_exception(exc)).rstrip())
-        print("\n".join(lines), file=sys.stderr)
-
-    loop_cls.call_soon = call_soon_default_context
-    loop_cls.call_exception_handler = call_exception_handler
+_STREAMS = ("open_connection", "start_server", "open_unix_connection", "start_unix_server",
+            "StreamReader", "StreamWriter")
 
 
 def install():
-    """Makes asyncio's stream functions and `asyncio.run` the wasio ones."""
-    _patch_loop()
-    for name in ("open_connection", "start_server", "StreamReader", "StreamWriter"):
+    """Makes asyncio's stream functions, its loop's timers and `asyncio.run` the wasio ones."""
+    _calls.install()
+    _loop.install()
+    for name in _STREAMS:
         setattr(asyncio, name, getattr(streams, name))
         setattr(asyncio.streams, name, getattr(streams, name))
     asyncio.Server = streams.Server
     asyncio.run = _asyncio_run
     asyncio.runners.run = _asyncio_run
+
+
+async def _run_main(main, *, debug=None, loop_factory=None):
+    """`asyncio.run(main)` where the script's top level calls it (see the module docstring)."""
+    if not asyncio.iscoroutine(main):
+        raise ValueError(f"a coroutine was expected, got {main!r}")
+    task = asyncio.get_running_loop().create_task(main)
+    try:
+        return await task
+    finally:
+        await _cancel_all_tasks()
+
+
+async def _cancel_all_tasks():
+    """As `asyncio.run` on its way out: cancels every other task and waits for them, reporting
+    exceptions they raise while cancelled. Their wasio calls are interrupted (`_calls`), so no
+    call is left in flight."""
+    current = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    while True:
+        tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not tasks:
+            return
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                loop.call_exception_handler({
+                    "message": "unhandled exception during asyncio.run() shutdown",
+                    "exception": task.exception(),
+                    "task": task,
+                })
+
+
+class _TopLevelRun(ast.NodeTransformer):
+    """Turns top-level `asyncio.run(x)` calls into `await __wasio_run__(x)` (module docstring)."""
+
+    def __init__(self, tree):
+        self.modules = {"asyncio"}
+        self.functions = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name == "asyncio":
+                        self.modules.add(a.asname or a.name)
+            elif isinstance(node, ast.ImportFrom) and node.module in ("asyncio", "asyncio.runners"):
+                for a in node.names:
+                    if a.name == "run":
+                        self.functions.add(a.asname or a.name)
+        self.found = False
+
+    def _skip(self, node):
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _skip
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        is_run = (isinstance(f, ast.Attribute) and f.attr == "run"
+                  and isinstance(f.value, ast.Name) and f.value.id in self.modules) or (
+                      isinstance(f, ast.Name) and f.id in self.functions)
+        if not is_run:
+            return node
+        self.found = True
+        call = ast.Call(func=ast.Name("__wasio_run__", ast.Load()), args=node.args,
+                        keywords=node.keywords)
+        return ast.copy_location(ast.Await(ast.copy_location(call, node)), node)
 
 
 def _preimport(tree):
@@ -84,18 +137,15 @@ def _preimport(tree):
 
 
 async def _finish():
-    """Leaves no wasio call in flight: closes servers and connections, then ends other tasks."""
+    """Leaves no wasio call in flight when `run` returns (componentize-py traps otherwise): ends
+    every task, then closes the servers and aborts the connections the program left open, as
+    CPython's process exit does."""
+    await _cancel_all_tasks()
     for server in list(streams._open_servers):
         server.close()
     for writer in list(streams._open_writers):
-        writer._raw.abort()
-    current = asyncio.current_task()
-    for _ in range(3):
-        await asyncio.sleep(0)
-    for task in asyncio.all_tasks():
-        if task is not current and not task.done():
-            task.cancel()
-    await asyncio.sleep(0)
+        if not writer.is_closing():
+            writer._raw.abort()
 
 
 def load(source: str, filename: str):
@@ -103,7 +153,8 @@ def load(source: str, filename: str):
     install()
     tree = ast.parse(source, filename)
     _preimport(tree)
-    code = compile(tree, filename, "exec")
+    tree = ast.fix_missing_locations(_TopLevelRun(tree).visit(tree))
+    code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
     class Run(exports.Run):
         async def run(self) -> None:
@@ -111,13 +162,16 @@ def load(source: str, filename: str):
             module = type(sys)("__main__")
             module.__file__ = filename
             module.__builtins__ = builtins
+            module.__wasio_run__ = _run_main
             sys.modules["__main__"] = module
             if not sys.argv or not sys.argv[0]:
                 sys.argv = [filename]
             try:
-                exec(code, module.__dict__)
+                done = eval(code, module.__dict__)
+                if code.co_flags & inspect.CO_COROUTINE:
+                    await done
                 while _pending_mains:
-                    await _pending_mains.pop(0)
+                    await _run_main(_pending_mains.pop(0))
             except SystemExit as e:
                 code_ = e.code
                 if isinstance(code_, int):

@@ -9,11 +9,14 @@ across components costs well under a microsecond, an async one several.
 
 import asyncio
 import logging
+import os
 import socket as _socket
 import weakref
 
 from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
+from componentize_py_types import Err, Ok
+
 from ._errors import call, from_exception, sync, to_exception, unwrap
 
 _DEFAULT_LIMIT = 2**16
@@ -64,6 +67,14 @@ class StreamReader:
     def __repr__(self):
         return "<StreamReader wasio>"
 
+    def _restore(self, result):
+        """Puts back what a read returned although its task was cancelled (`_calls.call`)."""
+        value = result.value if isinstance(result, (Ok, Err)) else result
+        if isinstance(value, t.ErrorCode_IncompleteRead):
+            value = value.value.partial
+        if isinstance(value, (bytes, bytearray)) and value:
+            self._raw.unread(bytes(value))
+
     def exception(self):
         code = self._raw.exception()
         return None if code is None else to_exception(code)
@@ -78,14 +89,16 @@ class StreamReader:
         r = self._raw.try_read(n)
         if r is not None:
             return unwrap(r, "read")
-        return await call(self._raw.read(n, None), "read")
+        return await call(lambda: self._raw.read(n, None), "read", self._raw.interrupt,
+                          self._restore)
 
     async def readline(self) -> bytes:
         try:
             r = self._raw.try_readline()
             if r is not None:
                 return unwrap(r, "readline")
-            return await call(self._raw.readline(None), "readline")
+            return await call(lambda: self._raw.readline(None), "readline", self._raw.interrupt,
+                              self._restore)
         except asyncio.LimitOverrunError as e:
             # asyncio's readline discards (the provider did) and raises ValueError instead.
             raise ValueError(e.args[0]) from None
@@ -98,7 +111,8 @@ class StreamReader:
         r = self._raw.try_readuntil(seps)
         if r is not None:
             return unwrap(r, "readuntil")
-        return await call(self._raw.readuntil(seps, None), "readuntil")
+        return await call(lambda: self._raw.readuntil(seps, None), "readuntil",
+                          self._raw.interrupt, self._restore)
 
     async def readexactly(self, n: int) -> bytes:
         if n < 0:
@@ -106,7 +120,8 @@ class StreamReader:
         r = self._raw.try_readexactly(n)
         if r is not None:
             return unwrap(r, "readexactly")
-        return await call(self._raw.readexactly(n, None), "readexactly")
+        return await call(lambda: self._raw.readexactly(n, None), "readexactly",
+                          self._raw.interrupt, self._restore)
 
     def __aiter__(self):
         return self
@@ -187,7 +202,7 @@ class StreamWriter:
         return self._raw.is_closing()
 
     async def wait_closed(self):
-        await call(self._raw.wait_closed(None), "wait_closed")
+        await call(lambda: self._raw.wait_closed(None), "wait_closed", self._raw.interrupt)
 
     async def drain(self):
         r = self._raw.try_drain()
@@ -196,7 +211,7 @@ class StreamWriter:
             # asyncio's drain always yields once, letting other tasks run.
             await asyncio.sleep(0)
             return
-        await call(self._raw.drain(None), "drain")
+        await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
 
     def get_extra_info(self, name, default=None):
         info = self._raw.extra_info()
@@ -219,6 +234,27 @@ class StreamWriter:
         else:
             v = None
         return default if v is None else v
+
+
+def _ok(result):
+    """The value of a call's lifted result, or None for an error."""
+    if isinstance(result, Err):
+        return None
+    return result.value if isinstance(result, Ok) else result
+
+
+def _abandon_connection(result):
+    """Aborts a connection made or accepted for a task that was cancelled meanwhile."""
+    conn = _ok(result)
+    if conn is not None:
+        s.Connection.split(conn)[1].abort()
+
+
+def _abandon_server(result):
+    """Closes a server started for a task that was cancelled meanwhile."""
+    server = _ok(result)
+    if server is not None:
+        server.close()
 
 
 def _pair(conn: "s.Connection"):
@@ -246,7 +282,8 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         else int(happy_eyeballs_delay * 1e9),
         interleave=interleave, timeout=None, write_queue_cap=None,
     )
-    conn = await call(s.open_connection(host, int(port), opts), "open_connection")
+    conn = await call(lambda: s.open_connection(host, int(port), opts), "open_connection",
+                      restore=_abandon_connection)
     return _pair(conn)
 
 
@@ -308,7 +345,8 @@ class Server:
                 if r is not None:
                     conn = unwrap(r, "accept")
                 else:
-                    conn = await call(self._raw.accept(None), "accept")
+                    conn = await call(lambda: self._raw.accept(None), "accept",
+                                      self._raw.interrupt, _abandon_connection)
             except RuntimeError:  # `closed`: every connection accepted before close handed out
                 return
             except OSError as e:
@@ -366,7 +404,7 @@ class Server:
             await asyncio.shield(self._closed_fut)
         if self._accepting is not None:
             await asyncio.shield(self._accepting)
-        await call(self._raw.wait_closed(None), "wait_closed")
+        await call(lambda: self._raw.wait_closed(None), "wait_closed", self._raw.interrupt)
 
     async def serve_forever(self):
         if self._serve_forever_fut is not None:
@@ -416,7 +454,58 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
         ssl=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
         start_serving=bool(start_serving), write_queue_cap=None,
     )
-    raw = await call(s.start_server(hosts, int(port or 0), opts), "start_server")
+    raw = await call(lambda: s.start_server(hosts, int(port or 0), opts), "start_server",
+                     restore=_abandon_server)
+    server = Server(raw, client_connected_cb)
+    if start_serving:
+        server._start_accepting()
+    return server
+
+
+def _path(path) -> str:
+    if path is None:
+        raise ValueError("path was not specified, and no sock specified")
+    path = os.fspath(path)
+    return path.decode() if isinstance(path, bytes) else path
+
+
+async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, sock=None,
+                               server_hostname=None, ssl_handshake_timeout=None,
+                               ssl_shutdown_timeout=None, **kwds):
+    """asyncio `open_unix_connection` over wasio's `open-unix-connection` (the path must be
+    granted with `wasio run --allow-unix`)."""
+    if ssl not in (None, False):
+        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    if sock is not None:
+        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+    opts = t.UnixConnectOptions(
+        limit=_limit(limit), ssl=None, server_hostname=server_hostname,
+        ssl_handshake_timeout=None, ssl_shutdown_timeout=None, timeout=None,
+        write_queue_cap=None,
+    )
+    path = _path(path)
+    conn = await call(lambda: s.open_unix_connection(path, opts), "open_unix_connection",
+                      restore=_abandon_connection)
+    return _pair(conn)
+
+
+async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LIMIT, sock=None,
+                            backlog=100, ssl=None, ssl_handshake_timeout=None,
+                            ssl_shutdown_timeout=None, start_serving=True, cleanup_socket=True,
+                            **kwds):
+    """asyncio `start_unix_server` over wasio's `start-unix-server`."""
+    if ssl not in (None, False):
+        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    if sock is not None:
+        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+    opts = t.UnixServerOptions(
+        limit=_limit(limit), backlog=backlog, ssl=None, ssl_handshake_timeout=None,
+        ssl_shutdown_timeout=None, start_serving=bool(start_serving),
+        cleanup_socket=bool(cleanup_socket), write_queue_cap=None,
+    )
+    path = _path(path)
+    raw = await call(lambda: s.start_unix_server(path, opts), "start_unix_server",
+                     restore=_abandon_server)
     server = Server(raw, client_connected_cb)
     if start_serving:
         server._start_accepting()

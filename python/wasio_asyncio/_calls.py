@@ -1,0 +1,102 @@
+"""Awaiting imported async calls so that cancelling the awaiting task loses nothing and never traps.
+
+componentize-py 0.25.1 cannot cancel an imported call in flight: if the task awaiting one is
+cancelled, the call keeps running, and when it completes the runtime sets the result of a
+cancelled future and the component traps (and returning from `run` with a call in flight traps
+too). So a call is never abandoned here. When its task is cancelled, the call is ended with the
+`interrupt` of the wasio object it waits on (the provider then fails it with `interrupted`,
+changing no state), the task waits for that, and a result that won the race is put back
+(`restore`: bytes unread, a connection closed) before `CancelledError` is raised.
+
+`install` replaces componentize-py's `await_result` (the one function its generated bindings
+await every imported async call through) with `_await_result` below.
+"""
+
+import asyncio
+import contextvars
+
+import componentize_py_async_support as _support
+import componentize_py_runtime as _runtime
+from componentize_py_types import Err, Ok
+
+from .bindings.imports import wasio_types as t
+
+# How to end the imported call the current task awaits: its object's `interrupt`, or None
+# (the call then runs to its end, which its own timeout bounds, before the task is cancelled).
+_interrupt = contextvars.ContextVar("wasio_interrupt", default=None)
+
+
+class _Cancelled(asyncio.CancelledError):
+    """The `CancelledError` of a task whose imported call completed anyway: `result` is the
+    call's lifted result, for the caller to put back."""
+
+    def __init__(self, original: asyncio.CancelledError, result):
+        super().__init__(*original.args)
+        self.result = result
+
+
+def _detached(future: asyncio.Future) -> asyncio.Future:
+    """A future that follows `future`; cancelling it leaves `future` alone (a light `shield`)."""
+    outer = future.get_loop().create_future()
+
+    def copy(done: asyncio.Future) -> None:
+        if not outer.done():
+            outer.set_result(done.result())
+
+    future.add_done_callback(copy)
+    return outer
+
+
+async def _await_result(result):
+    """componentize-py's `await_result` (same contract), made safe to cancel (module docstring)."""
+    if isinstance(result, Ok):
+        return result.value
+    state = _support._future_state.get()
+    waitable, promise = result.value
+    future = asyncio.get_running_loop().create_future()
+    state.futures[waitable] = future
+    if state.waitable_set is None:
+        state.waitable_set = _runtime.waitable_set_new()
+    _runtime.waitable_join(waitable, state.waitable_set)
+    try:
+        event = await _detached(future)
+    except asyncio.CancelledError as cancel:
+        interrupt = _interrupt.get()
+        if interrupt is not None:
+            interrupt()
+        while not future.done():
+            try:
+                await _detached(future)
+            except asyncio.CancelledError:
+                pass  # cancelled again: the call still has to end first
+        raise _Cancelled(cancel, _runtime.promise_get_result(future.result(), promise)) from None
+    return _runtime.promise_get_result(event, promise)
+
+
+async def call(start, interrupt=None, restore=None):
+    """Awaits the imported async call `start()` makes and returns its value; its error is raised
+    as `componentize_py_types.Err`. `interrupt` ends the call if the task is cancelled; `restore`
+    takes back what a call that completed although the task was cancelled returned (its lifted
+    result: `Ok(value)` or `Err(error-code)`). A call ended
+    by an `interrupt` meant for another waiter on the same object is made again: an interrupt
+    changes no state.
+    """
+    while True:
+        token = _interrupt.set(interrupt)
+        try:
+            return await start()
+        except _Cancelled as cancelled:
+            if restore is not None:
+                restore(cancelled.result)
+            raise asyncio.CancelledError(*cancelled.args) from None
+        except Err as e:
+            if isinstance(e.value, t.ErrorCode_Interrupted):
+                continue
+            raise
+        finally:
+            _interrupt.reset(token)
+
+
+def install() -> None:
+    """Routes every imported async call through `_await_result`."""
+    _support.await_result = _await_result

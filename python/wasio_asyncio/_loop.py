@@ -1,0 +1,157 @@
+"""The event loop asyncio programs expect, completed on top of componentize-py's.
+
+componentize-py 0.25.1's loop implements `call_soon`, `create_task` and `create_future` only:
+`loop.time`, `call_later` and `call_at` raise `NotImplementedError` (so do `asyncio.sleep(d > 0)`,
+`wait_for` and `asyncio.timeout`), `call_soon` without `context=` asserts, `create_task` drops
+the task's name, and an exception handed to `call_exception_handler` is re-raised from its poll,
+trapping the component. `install` fills these in:
+
+- time is `time.monotonic()`; timers are a heap of `asyncio.TimerHandle`s run by one driver task
+  that sleeps on a wasio `timer` (an interruptible wait: it is interrupted when an earlier timer
+  is scheduled or the driver is cancelled, so no clock wait is ever left in flight); the driver
+  exits when no timer is left;
+- exceptions are reported by asyncio's own default handler (logged to stderr), or the handler a
+  program sets with `set_exception_handler`.
+"""
+
+import asyncio
+import contextvars
+import heapq
+import time
+
+import componentize_py_async_support as _support
+
+from . import _calls
+from .bindings.imports import wasio_streams as s
+
+
+class _Timers:
+    """The loop's timers: a heap of handles and the task that runs them when due."""
+
+    def __init__(self):
+        self.heap: list[asyncio.TimerHandle] = []
+        self.cancelled = 0
+        self.driver: asyncio.Task | None = None
+        self.timer: "s.Timer | None" = None
+        # The deadline the driver sleeps until, or None while it is not sleeping.
+        self.sleeping_until: float | None = None
+
+    def add(self, handle: asyncio.TimerHandle) -> None:
+        heapq.heappush(self.heap, handle)
+        handle._scheduled = True
+        if self.driver is None:
+            self.driver = asyncio.get_running_loop().create_task(self._drive())
+        elif self.sleeping_until is not None and handle._when < self.sleeping_until:
+            self._wake()
+
+    def cancelled_one(self, handle: asyncio.TimerHandle) -> None:
+        if not handle._scheduled:
+            return
+        self.cancelled += 1
+        if self.cancelled * 2 > len(self.heap) and self.cancelled > 50:
+            # As asyncio: drop cancelled handles once they are most of the heap.
+            self.heap = [h for h in self.heap if not h._cancelled]
+            heapq.heapify(self.heap)
+            self.cancelled = 0
+        if self.cancelled == len(self.heap):
+            self._wake()  # nothing live is left: let the driver exit now
+
+    def _wake(self) -> None:
+        if self.timer is not None:
+            self.timer.interrupt()
+
+    async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.timer = timer = s.Timer()
+        try:
+            while True:
+                now = loop.time()
+                while self.heap and (self.heap[0]._cancelled or self.heap[0]._when <= now):
+                    handle = heapq.heappop(self.heap)
+                    handle._scheduled = False
+                    if handle._cancelled:
+                        self.cancelled -= 1
+                    else:
+                        # Run like a `call_soon` callback, in the handle's own context.
+                        _support._future_state.get().handles.append(handle)
+                if not self.heap or self.cancelled == len(self.heap):
+                    return
+                when = self.heap[0]._when
+                self.sleeping_until = when
+                nanos = max(0, int((when - loop.time()) * 1e9))
+                try:
+                    await _calls.call(lambda: timer.wait(nanos), timer.interrupt)
+                finally:
+                    self.sleeping_until = None
+        finally:
+            # Also when cancelled (the program is ending): a later timer starts a new driver.
+            self.driver = None
+            self.timer = None
+
+
+_timers = _Timers()
+
+
+def install() -> None:
+    """Completes componentize-py's loop class (see the module docstring)."""
+    loop_cls = type(asyncio.get_event_loop())
+    call_soon = loop_cls.call_soon
+
+    def call_soon_default_context(self, callback, *args, context=None):
+        if context is None:
+            context = contextvars.copy_context()
+        return call_soon(self, callback, *args, context=context)
+
+    def call_at(self, when, callback, *args, context=None):
+        if context is None:
+            context = contextvars.copy_context()
+        handle = asyncio.TimerHandle(when, callback, args, self, context)
+        _timers.add(handle)
+        return handle
+
+    def call_later(self, delay, callback, *args, context=None):
+        return call_at(self, self.time() + delay, callback, *args, context=context)
+
+    def create_task(self, coro, *, name=None, context=None, **kwargs):
+        return asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)
+
+    def call_exception_handler(self, context):
+        handler = getattr(self, "_wasio_exception_handler", None)
+        if handler is None:
+            try:
+                self.default_exception_handler(context)
+            except BaseException as exc:  # as asyncio: a broken handler must not stop the loop
+                print(f"Exception in default exception handler: {exc!r}")
+            return
+        try:
+            handler(self, context)
+        except BaseException as exc:
+            self.default_exception_handler({
+                "message": "Unhandled error in exception handler",
+                "exception": exc,
+                "context": context,
+            })
+
+    def set_exception_handler(self, handler):
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._wasio_exception_handler = handler
+
+    def get_exception_handler(self):
+        return getattr(self, "_wasio_exception_handler", None)
+
+    loop_cls.call_soon = call_soon_default_context
+    loop_cls.call_soon_threadsafe = call_soon_default_context
+    loop_cls.call_at = call_at
+    loop_cls.call_later = call_later
+    loop_cls.time = lambda self: time.monotonic()
+    loop_cls._timer_handle_cancelled = lambda self, handle: _timers.cancelled_one(handle)
+    loop_cls.create_task = create_task
+    loop_cls.call_exception_handler = call_exception_handler
+    loop_cls.set_exception_handler = set_exception_handler
+    loop_cls.get_exception_handler = get_exception_handler
+    # asyncio's own default handler (it logs to the "asyncio" logger, as CPython does); it reads
+    # `_current_handle`, which componentize-py's loop does not keep.
+    loop_cls.default_exception_handler = asyncio.BaseEventLoop.default_exception_handler
+    loop_cls._current_handle = None
+    loop_cls.get_debug = lambda self: False
