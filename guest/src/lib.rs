@@ -171,15 +171,13 @@ impl Guest for Provider {
         .await
     }
 
-    async fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
-        task_exit::deferred(shutdown::unless_shutting_down(async move {
-            let (a, b) = unix::socketpair(options)?;
-            Ok((
-                Connection::new(ConnectionImpl::new(a)),
-                Connection::new(ConnectionImpl::new(b)),
-            ))
-        }))
-        .await
+    fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
+        shutdown::refuse_while_shutting_down()?;
+        let (a, b) = unix::socketpair(options)?;
+        Ok((
+            Connection::new(ConnectionImpl::new(a)),
+            Connection::new(ConnectionImpl::new(b)),
+        ))
     }
 
     async fn preopened_servers(options: ServerOptions) -> Result<Vec<(String, Server)>, ErrorCode> {

@@ -149,6 +149,15 @@ fn shutting_down() -> ErrorCode {
     ErrorCode::Closed("the run is shutting down".to_string())
 }
 
+/// `closed` while the run is shutting down: the check of an export that opens connections
+/// without waiting.
+pub fn refuse_while_shutting_down() -> Result<(), ErrorCode> {
+    if registry().shutting_down() {
+        return Err(shutting_down());
+    }
+    Ok(())
+}
+
 /// Runs `body`, an export that opens servers or connections, unless the run is shutting down:
 /// then it fails with `closed`, at once or as soon as the shutdown is requested while it waits
 /// (dropping `body`, as a timeout would: whatever it opened so far is closed).

@@ -20,6 +20,7 @@ import heapq
 import time
 
 import componentize_py_async_support as _support
+from componentize_py_types import Err
 
 from . import _calls
 from .bindings.imports import wasio_streams as s
@@ -80,7 +81,11 @@ class _Timers:
                 self.sleeping_until = when
                 nanos = max(0, int((when - loop.time()) * 1e9))
                 try:
-                    await _calls.call(lambda: timer.wait(nanos), timer.interrupt)
+                    # `interrupted` is a wake-up: an earlier timer came, or none is left.
+                    await _calls.call(lambda: timer.wait(nanos), timer.interrupt,
+                                      again_if_interrupted=False)
+                except Err:
+                    pass
                 finally:
                     self.sleeping_until = None
         finally:

@@ -17,13 +17,14 @@ import asyncio
 import builtins
 import importlib
 import inspect
+import socket
 import sys
 import traceback
 
 from componentize_py_types import Err
 
 from .bindings import exports
-from . import _calls, _loop, streams
+from . import _calls, _loop, _socketpair, streams
 
 _pending_mains = []
 
@@ -48,6 +49,7 @@ def install():
         setattr(asyncio, name, getattr(streams, name))
         setattr(asyncio.streams, name, getattr(streams, name))
     asyncio.Server = streams.Server
+    socket.socketpair = _socketpair.socketpair
     asyncio.run = _asyncio_run
     asyncio.runners.run = _asyncio_run
 

@@ -18,6 +18,7 @@ from .bindings.imports import wasio_types as t
 from componentize_py_types import Err, Ok
 
 from ._errors import call, from_exception, sync, to_exception, unwrap
+from ._socketpair import PairSocket
 
 _DEFAULT_LIMIT = 2**16
 _logger = logging.getLogger("asyncio")
@@ -257,6 +258,18 @@ def _abandon_server(result):
         server.close()
 
 
+def _adopted(sock, limit):
+    """The streams of a socket made inside the component (`socket.socketpair()`)."""
+    if not isinstance(sock, PairSocket):
+        raise NotImplementedError(
+            "sock= takes only an end of socket.socketpair() made inside the component; "
+            "a wasio component has no other socket descriptors")
+    reader, writer = _pair(sock._adopt())
+    if limit is not None:
+        sync(reader._raw.set_limit, _limit(limit), what="open_connection")
+    return reader, writer
+
+
 def _pair(conn: "s.Connection"):
     raw_reader, raw_writer = s.Connection.split(conn)
     reader = StreamReader(raw_reader)
@@ -271,7 +284,9 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
     if ssl not in (None, False):
         raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
     if sock is not None:
-        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+        if host is not None or port is not None:
+            raise ValueError("host/port and sock can not be specified at the same time")
+        return _adopted(sock, limit)
     if host is None or port is None:
         raise ValueError("host and port was not specified and no sock specified")
     opts = t.ConnectOptions(
@@ -477,7 +492,9 @@ async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, soc
     if ssl not in (None, False):
         raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
     if sock is not None:
-        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+        if path is not None:
+            raise ValueError("path and sock can not be specified at the same time")
+        return _adopted(sock, limit)
     opts = t.UnixConnectOptions(
         limit=_limit(limit), ssl=None, server_hostname=server_hostname,
         ssl_handshake_timeout=None, ssl_shutdown_timeout=None, timeout=None,

@@ -79,6 +79,6 @@ pub async fn open_unix_connection_with(
 /// pairs. Errors: [`Error::NotSupported`](crate::Error::NotSupported) where the host has no Unix
 /// sockets.
 pub async fn socketpair() -> Result<((Reader, Writer), (Reader, Writer))> {
-    let (a, b) = raw::socketpair(AdoptOptions::default()).await?;
+    let (a, b) = raw::socketpair(AdoptOptions::default())?;
     Ok((split(a), split(b)))
 }

@@ -36,7 +36,7 @@ async fn wait_for_data() -> Result<(), ErrorCode> {
         limit: None,
         write_queue_cap: None,
     };
-    let (rsock, wsock) = streams::socketpair(options).await?;
+    let (rsock, wsock) = streams::socketpair(options)?;
     let (reader, writer) = Connection::split(rsock);
     let (_wreader, wwriter) = Connection::split(wsock);
 

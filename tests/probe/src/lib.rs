@@ -595,7 +595,7 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
                 limit: None,
                 write_queue_cap: None,
             };
-            let (a, b) = streams::socketpair(options()).await?;
+            let (a, b) = streams::socketpair(options())?;
             let (a_reader, a_writer) = Connection::split(a);
             let (b_reader, b_writer) = Connection::split(b);
             let info = a_writer.extra_info();
