@@ -39,7 +39,7 @@ def to_exception(code: "t.ErrorCode", what: str = "read") -> BaseException:
     if isinstance(code, t.ErrorCode_Closed):
         return RuntimeError(code.value)
     if isinstance(code, t.ErrorCode_ConnectionReset):
-        return ConnectionResetError("Connection lost")
+        return ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
     if isinstance(code, t.ErrorCode_ConnectionRefused):
         return ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
     if isinstance(code, t.ErrorCode_ConnectionAborted):

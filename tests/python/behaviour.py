@@ -1,0 +1,394 @@
+"""asyncio Streams behaviour, printed so that two runs can be compared line by line.
+
+Run natively by CPython (`python3 behaviour.py TMPDIR`) and as a wasio component (`wasio run
+--allow-listen 127.0.0.1:0 --allow-connect '127.0.0.1:*' --allow-unix TMPDIR/ behaviour.py --
+TMPDIR`): the outputs must be identical. Lines tagged `[3.13+]` exercise API added in CPython
+3.13 and print only where it exists (wasio's Python is 3.14). Every peer is an asyncio server or
+client in this same program, on 127.0.0.1 or in TMPDIR.
+"""
+
+import asyncio
+import errno
+import os
+import sys
+
+NEW = sys.version_info >= (3, 13)
+
+
+def show(what, value):
+    print(f"{what}: {value}", flush=True)
+
+
+async def outcome(aw):
+    """What awaiting `aw` gives: its value, or the exception's class and telling attributes."""
+    try:
+        return f"ok {await aw!r}"
+    except asyncio.IncompleteReadError as e:
+        return f"IncompleteReadError partial={e.partial!r} expected={e.expected!r}"
+    except asyncio.LimitOverrunError as e:
+        return f"LimitOverrunError consumed={e.consumed}"
+    except asyncio.CancelledError:
+        return "CancelledError"
+    except OSError as e:
+        # By name: the numbers differ between Linux and WASI (wasio's Python), the names do not.
+        return f"{type(e).__name__} {errno.errorcode.get(e.errno, e.errno)}"
+    except Exception as e:
+        return type(e).__name__
+
+
+async def scripted(steps, **kw):
+    """A server whose one connection plays `steps`: bytes are sent, "wait" waits for a line
+    from the client, "eof" half-closes, "sleep" pauses, "abort" resets, "close" closes."""
+    done = asyncio.get_running_loop().create_future()
+
+    async def play(reader, writer):
+        try:
+            for step in steps:
+                if isinstance(step, bytes):
+                    writer.write(step)
+                    await writer.drain()
+                elif step == "wait":
+                    await reader.readline()
+                elif step == "eof":
+                    writer.write_eof()
+                elif step == "sleep":
+                    await asyncio.sleep(0.05)
+                elif step == "abort":
+                    writer.transport.abort()
+                    return
+            writer.close()
+            await writer.wait_closed()
+        except Exception as e:
+            show("peer error", type(e).__name__)
+        finally:
+            if not done.done():
+                done.set_result(None)
+
+    server = await asyncio.start_server(play, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, **kw)
+    return server, reader, writer, done
+
+
+async def finish(server, writer, done):
+    writer.close()
+    await writer.wait_closed()
+    await done
+    server.close()
+    await server.wait_closed()
+
+
+async def reads():
+    server, r, w, done = await scripted([b"line1\nline2\nrest", "eof"])
+    show("readline", await outcome(r.readline()))
+    show("readuntil", await outcome(r.readuntil(b"2\n")))
+    show("read 2", await outcome(r.read(2)))
+    show("at_eof before", r.at_eof())
+    show("readexactly past EOF", await outcome(r.readexactly(5)))
+    show("at_eof after", r.at_eof())
+    show("read at EOF", await outcome(r.read()))
+    show("readline at EOF", await outcome(r.readline()))
+    show("exception", r.exception())
+    await finish(server, w, done)
+
+    server, r, w, done = await scripted([b"a\r\nb\nc|d", "eof"])
+    show("read(0)", await outcome(r.read(0)))
+    show("readexactly 2", await outcome(r.readexactly(2)))
+    if NEW:
+        show("readuntil several [3.13+]", await outcome(r.readuntil((b"\n", b"\r\n"))))
+        show("readuntil several [3.13+]", await outcome(r.readuntil([b"|", b"\n"])))
+        show("readuntil several at EOF [3.13+]", await outcome(r.readuntil((b"|", b"\n"))))
+    else:
+        for separator in (b"\n", b"\n", b"|"):
+            await r.readuntil(separator)
+    lines = [line async for line in r]
+    show("async for at EOF", lines)
+    await finish(server, w, done)
+
+    server, r, w, done = await scripted([b"one\ntwo\nthree", "eof"])
+    show("async for", [line async for line in r])
+    await finish(server, w, done)
+
+    server, r, w, done = await scripted([b"x" * 10, "eof"])
+    show("read(-1)", await outcome(r.read(-1)))
+    await finish(server, w, done)
+
+
+async def limits():
+    steps = [b"0123456789abcdefghij\nshort\n", "wait", b"0123456789|abcdefghij|\n", "wait",
+             b"no separator here at all", "eof"]
+    server, r, w, done = await scripted(steps, limit=16)
+    show("readuntil over limit", await outcome(r.readuntil(b"\n")))
+    show("after overrun", await outcome(r.readexactly(21)))
+    show("readline", await outcome(r.readline()))
+    w.write(b"go\n")
+    show("separator within limit", await outcome(r.readuntil(b"|")))
+    show("separator past limit", await outcome(r.readuntil(b"|")))
+    show("rest", await outcome(r.readline()))
+    w.write(b"go\n")
+    show("readline over limit", await outcome(r.readline()))
+    show("after readline overrun", await outcome(r.read()))
+    await finish(server, w, done)
+
+    try:
+        await asyncio.open_connection("127.0.0.1", 1, limit=0)
+    except ValueError:
+        show("limit=0", "ValueError")
+
+
+async def writes():
+    server, r, w, done = await scripted(["wait", b"bye\n", "wait"])
+    show("can_write_eof", w.can_write_eof())
+    show("is_closing", w.is_closing())
+    peer = w.get_extra_info("peername")
+    own = w.get_extra_info("sockname")
+    show("peername", (peer[0], type(peer[1]).__name__))
+    show("sockname", (own[0], type(own[1]).__name__))
+    show("unknown extra info", w.get_extra_info("nonsense", "default"))
+    t = w.transport
+    show("write buffer size", t.get_write_buffer_size())
+    t.set_write_buffer_limits(high=100)
+    show("limits high=100", t.get_write_buffer_limits())
+    t.set_write_buffer_limits(high=64 * 1024, low=16 * 1024)
+    show("limits reset", t.get_write_buffer_limits())
+    w.writelines([b"he", b"llo", b"\n"])
+    await w.drain()
+    show("readline", await outcome(r.readline()))
+    w.write(b"x\n")
+    w.write_eof()
+    show("write after write_eof", await outcome(_write(w, b"y")))
+    show("read after peer closes", await outcome(r.read()))
+    w.close()
+    show("is_closing after close", w.is_closing())
+    await w.wait_closed()
+    show("wait_closed twice", await outcome(w.wait_closed()))
+    await done
+    server.close()
+    await server.wait_closed()
+
+
+async def _write(w, data):
+    w.write(data)
+
+
+async def resets():
+    # The peer resets while bytes it never read wait in its socket (more than its reader takes
+    # ahead): the client sees a reset.
+    server, r, w, done = await scripted(["sleep", "sleep", "abort"])
+    w.write(b"x" * 1_000_000)
+    await done
+    show("read after reset", await outcome(r.read(100)))
+    show("exception after reset", type(r.exception()).__name__)
+    show("drain after reset", await outcome(w.drain()))
+    w.close()
+    show("wait_closed after reset", await outcome(w.wait_closed()))
+    server.close()
+    await server.wait_closed()
+
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    show("connect refused", await outcome(asyncio.open_connection("127.0.0.1", port)))
+
+
+async def timeouts_and_cancellation():
+    steps = [b"partial", "wait", b" line\n", "wait", b"0123456789", "wait", b"end\n"]
+    server, r, w, done = await scripted(steps)
+    show("wait_for readline", await outcome(asyncio.wait_for(r.readline(), 0.05)))
+    w.write(b"go\n")
+    show("readline after timeout", await outcome(r.readline()))
+    task = asyncio.ensure_future(r.readexactly(12))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    show("cancelled readexactly", await outcome(task))
+    w.write(b"go\n")
+    await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(0.05):
+            await r.readuntil(b"\n")
+    except TimeoutError:
+        show("asyncio.timeout readuntil", "TimeoutError")
+    w.write(b"go\n")
+    show("nothing lost", await outcome(r.readuntil(b"\n")))
+    await finish(server, w, done)
+
+    loop = asyncio.get_running_loop()
+    order = []
+    loop.call_later(0.03, order.append, "later")
+    loop.call_at(loop.time() + 0.01, order.append, "at")
+    loop.call_soon(order.append, "soon")
+    loop.call_later(0.02, order.append, "cancelled").cancel()
+    start = loop.time()
+    await asyncio.sleep(0.05)
+    show("callbacks", order)
+    show("slept at least 50 ms", loop.time() - start >= 0.05)
+    show("sleep result", await asyncio.sleep(0, "result"))
+    results = await asyncio.gather(asyncio.sleep(0.02, "a"), asyncio.sleep(0.01, "b"))
+    show("gather", results)
+    async with asyncio.TaskGroup() as group:
+        t1 = group.create_task(asyncio.sleep(0.01, 1))
+        t2 = group.create_task(asyncio.sleep(0.02, 2))
+    show("TaskGroup", (t1.result(), t2.result()))
+    show("wait_for in time", await outcome(asyncio.wait_for(asyncio.sleep(0.01, "in time"), 1)))
+
+
+async def servers():
+    async def echo(reader, writer):
+        data = await reader.readline()
+        writer.write(data)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def talk(port, line=b"hi\n"):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(line)
+        got = await r.readline()
+        w.close()
+        await w.wait_closed()
+        return got
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0, start_serving=False)
+    show("is_serving before start", server.is_serving())
+    show("sockets", len(server.sockets))
+    await server.start_serving()
+    show("is_serving after start", server.is_serving())
+    port = server.sockets[0].getsockname()[1]
+    show("echo", await talk(port))
+    server.close()
+    show("is_serving after close", server.is_serving())
+    await server.wait_closed()
+    show("sockets after close", len(server.sockets))
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        forever = asyncio.ensure_future(server.serve_forever())
+        show("echo while serving forever", await talk(port))
+        forever.cancel()
+        show("serve_forever cancelled", await outcome(forever))
+    show("is_serving after async with", server.is_serving())
+
+    # 1000 clients at once.
+    server = await asyncio.start_server(echo, "127.0.0.1", 0, backlog=1000)
+    port = server.sockets[0].getsockname()[1]
+    got = await asyncio.gather(*(talk(port, b"%d\n" % i) for i in range(1000)))
+    show("1000 concurrent clients", got == [b"%d\n" % i for i in range(1000)])
+    server.close()
+    await server.wait_closed()
+
+    if NEW:
+        held = []
+
+        async def hold(reader, writer):
+            held.append(writer)
+            await reader.read()
+
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        while len(held) < 2:
+            await asyncio.sleep(0.01)
+        server.close()
+        server.close_clients()
+        for r, w in clients:
+            show("client after close_clients [3.13+]", await outcome(r.read()))
+            w.close()
+            await w.wait_closed()
+        await server.wait_closed()
+
+    failing = asyncio.get_running_loop().create_future()
+
+    async def broken(reader, writer):
+        try:
+            raise RuntimeError("the handler failed")
+        finally:
+            failing.set_result(None)
+
+    server = await asyncio.start_server(broken, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    await failing
+    show("client of a failed handler", await outcome(r.read()))
+    w.close()
+    await w.wait_closed()
+    server.close()
+    await server.wait_closed()
+
+
+async def unix(tmp):
+    path = os.path.join(tmp, "behaviour.sock")
+
+    async def echo(reader, writer):
+        writer.write(await reader.readline())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_unix_server(echo, path)
+    show("unix sockname is the path", server.sockets[0].getsockname() == path)
+    r, w = await asyncio.open_unix_connection(path)
+    w.write(b"over unix\n")
+    show("unix echo", await outcome(r.readline()))
+    w.close()
+    await w.wait_closed()
+    server.close()
+    await server.wait_closed()
+    if NEW:  # the socket file is removed on close (cleanup_socket, new in 3.13)
+        show("unix connect after close [3.13+]",
+             await outcome(asyncio.open_unix_connection(path)))
+    show("unix connect to nothing",
+         await outcome(asyncio.open_unix_connection(os.path.join(tmp, "missing.sock"))))
+
+
+def error_codes():
+    """[wasio] lines: the exception each wasio error-code raises (printed under wasio only)."""
+    try:
+        from wasio_asyncio._errors import to_exception
+        from wasio_asyncio.bindings.imports import wasio_types as t
+    except ImportError:
+        return
+    payloads = {
+        "ErrorCode_IncompleteRead": t.IncompleteRead(partial=b"ab", expected=5),
+        "ErrorCode_LimitOverrun": t.LimitOverrun(found=True, consumed=3),
+        "ErrorCode_Other": None,
+    }
+    for name in sorted(n for n in dir(t) if n.startswith("ErrorCode_")):
+        case = getattr(t, name)
+        if name in payloads:
+            code = case(payloads[name])
+        elif getattr(case, "__dataclass_fields__", {}):
+            code = case("why")
+        else:
+            code = case()
+        exc = to_exception(code)
+        number = getattr(exc, "errno", None)
+        number = errno.errorcode.get(number, "-") if number is not None else "-"
+        show(f"[wasio] {name[len('ErrorCode_'):]}", f"{type(exc).__name__} {number} {exc}")
+
+
+async def main(tmp):
+    for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers):
+        print(f"== {section.__name__}", flush=True)
+        await section()
+    print("== unix", flush=True)
+    await unix(tmp)
+    error_codes()
+
+    print("== exit with work pending", flush=True)
+
+    async def idle(reader, writer):
+        await reader.read()
+
+    server = await asyncio.start_server(idle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    asyncio.ensure_future(r.read())
+    asyncio.ensure_future(asyncio.sleep(3600))
+    await asyncio.sleep(0.05)
+    show("main returns", "with a read, a sleep, a server and its handler pending")
+
+
+asyncio.run(main(sys.argv[1]))
+print("after asyncio.run")
