@@ -100,7 +100,7 @@ async fn lines(stream: TcpStream) -> std::io::Result<()> {
 async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
     let app = match mode {
         Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
-        Mode::Lines => wasio_components::LINE_ECHO,
+        Mode::Lines => wasio_test_components::LINE_ECHO,
     };
     let mut args: Vec<String> = ["server", "--host", "127.0.0.1", "--port", "0"]
         .map(String::from)

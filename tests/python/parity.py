@@ -1,4 +1,4 @@
-"""The scenarios of tests/streams-app/src/asyncio_parity_tests.rs, run in CPython's asyncio.
+"""The scenarios of tests/apps/streams-app/src/asyncio_parity_tests.rs, run in CPython's asyncio.
 
 Each scenario checks what the wasio test expects, against the same kind of scripted peer, and
 prints `ok NAME`, or `FAIL NAME: why` (exit status 1). Run by the integration test

@@ -17,20 +17,8 @@ use wasmtime::component::Component;
 
 pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, SOCKETPAIR};
 
-/// wasio-bench's line echo server (bench/line-echo): `--port P` on 127.0.0.1, echoes lines.
-pub use wasio_components::LINE_ECHO;
-
-/// The probe test app (tests/probe): runs one named client scenario.
-pub use wasio_components::PROBE;
-
-/// The ported CPython stream tests (tests/streams-app), run by name.
-pub use wasio_components::STREAMS_TESTS;
-
-/// The wasio-sdk test app (tests/sdk-app): runs one named SDK scenario.
-pub use wasio_components::SDK_APP;
-
-/// The TLS test app (tests/tls-app): TLS client and server scenarios.
-pub use wasio_components::TLS_APP;
+/// The test and bench components (tests/apps/*, bench/apps/line-echo).
+pub use wasio_test_components::{LINE_ECHO, PROBE, SDK_APP, STREAMS_TESTS, TLS_APP};
 
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);

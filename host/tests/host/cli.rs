@@ -406,7 +406,7 @@ fn timeout_stops_an_app_that_waits() -> anyhow::Result<()> {
 
 #[test]
 fn timeout_stops_an_app_that_computes_forever() -> anyhow::Result<()> {
-    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
     let out = wasio_within(
         &["run", &app, "--timeout", "500ms", "--", "spin"],
         RUN_LIMIT,
@@ -423,7 +423,7 @@ fn timeout_stops_an_app_that_computes_forever() -> anyhow::Result<()> {
 /// panic the host when it computed the deadline).
 #[test]
 fn a_timeout_too_far_away_never_fires() -> anyhow::Result<()> {
-    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
     let far = "10000000000000000000s";
     let out = wasio_within(
         &["run", &app, "--timeout", far, "--", "alloc", "1"],
@@ -435,7 +435,7 @@ fn a_timeout_too_far_away_never_fires() -> anyhow::Result<()> {
 
 #[test]
 fn the_memory_cap_ends_the_run_with_137() -> anyhow::Result<()> {
-    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
     // Beyond it, while running (tests/tests/integration/limits.rs runs within it too).
     let out = wasio(&["run", &app, "--max-memory", "48MiB", "--", "alloc", "64"])?;
     assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
@@ -493,7 +493,7 @@ fn async_calls_that_finish_at_once_leave_no_memory_behind() -> anyhow::Result<()
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     const BATCHES: usize = 8;
-    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasio"))
@@ -532,7 +532,7 @@ fn async_calls_that_finish_at_once_leave_no_memory_behind() -> anyhow::Result<()
 /// `wasio run` keeps compiled code in $WASIO_CACHE_DIR and reuses it; `--no-cache` writes none.
 #[test]
 fn runs_keep_compiled_code_in_the_cache_unless_told_not_to() -> anyhow::Result<()> {
-    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
     let cache = tempfile::tempdir()?;
     // Compiled code: files of over 100 KiB (wasmtime's cache worker also writes small usage
     // statistics beside them, in the background).
@@ -583,7 +583,7 @@ fn runs_keep_compiled_code_in_the_cache_unless_told_not_to() -> anyhow::Result<(
 /// per 256 KiB), so that peers cannot push the run past its memory cap through the default.
 #[test]
 fn a_lower_memory_cap_lowers_the_default_connection_cap() -> anyhow::Result<()> {
-    let (_dir, app) = app_file("probe.wasm", wasio_components::PROBE)?;
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
     let opened = |flags: &[&str]| -> anyhow::Result<String> {
         let mut args = vec!["run", app.as_str(), "--allow-net"];
         args.extend_from_slice(flags);

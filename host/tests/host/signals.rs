@@ -153,7 +153,7 @@ fn queued_bytes_reach_the_client_before_the_run_ends() -> anyhow::Result<()> {
     const BYTES: usize = 16 << 20;
     let dir = tempfile::tempdir()?;
     let app = dir.path().join("probe.wasm");
-    std::fs::write(&app, wasio_components::PROBE)?;
+    std::fs::write(&app, wasio_test_components::PROBE)?;
     let bytes = BYTES.to_string();
     let wasio = Wasio::start(&[
         "run",
@@ -192,7 +192,7 @@ fn queued_bytes_reach_the_client_before_the_run_ends() -> anyhow::Result<()> {
 /// must go however the run ends.
 fn holding_app(dir: &Path) -> anyhow::Result<(Wasio, [std::path::PathBuf; 2])> {
     let app = dir.join("probe.wasm");
-    std::fs::write(&app, wasio_components::PROBE)?;
+    std::fs::write(&app, wasio_test_components::PROBE)?;
     let own = dir.join("own.sock");
     let preopened = dir.join("preopened.sock");
     let listen = format!("unix:{}", utf8(&preopened)?);

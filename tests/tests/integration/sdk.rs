@@ -1,4 +1,4 @@
-//! The wasio-sdk test app (tests/sdk-app) against native tokio peers: every SDK method through the
+//! The wasio-sdk test app (tests/apps/sdk-app) against native tokio peers: every SDK method through the
 //! real provider, `serve_forever` with a failing handler, and the futures-io adapters copying
 //! between two connections with `futures::io::copy` / `copy_buf`.
 

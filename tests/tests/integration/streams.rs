@@ -1,4 +1,4 @@
-//! CPython's asyncio stream and server tests, ported into a component (tests/streams-app) and run
+//! CPython's asyncio stream and server tests, ported into a component (tests/apps/streams-app) and run
 //! through the real provider: one test here per ported test, each named after it.
 
 use std::time::Duration;

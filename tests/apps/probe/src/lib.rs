@@ -68,7 +68,7 @@
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../../wit",
         inline: "
             package wasio:probe;
             world probe {

@@ -25,7 +25,7 @@
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../../wit",
         world: "wasio:streams/app",
         generate_all,
     });

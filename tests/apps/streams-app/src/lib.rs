@@ -11,7 +11,7 @@
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../../wit",
         inline: "
             package wasio:streams-tests;
             world tests {
