@@ -232,6 +232,31 @@ pub fn assert_success(exit: &Exit, lines: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The names of this test binary's tests in `module` (e.g. `streams` gives `test_read` for
+/// `streams::test_read`), as libtest lists them: a check that each scenario of a test component
+/// has a test of the same name.
+pub fn tests_in_module(module: &str) -> anyhow::Result<Vec<String>> {
+    let exe = std::env::current_exe().context("this test binary's path is unknown")?;
+    let output = std::process::Command::new(&exe)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .with_context(|| format!("could not list the tests of {}", exe.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} --list failed: {}",
+            exe.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let prefix = format!("{module}::");
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .filter_map(|name| name.strip_prefix(&prefix))
+        .map(str::to_string)
+        .collect())
+}
+
 /// Raises this process's soft open-files limit to at least `want` (within the hard limit);
 /// returns the limit now in force.
 pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {

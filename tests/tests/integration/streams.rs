@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use wasio_host::Capabilities;
-use wasio_tests::{STREAMS_TESTS, WAIT, reset, run};
+use wasio_tests::{STREAMS_TESTS, WAIT, reset, run, tests_in_module};
 
 /// Loopback, plus listening on every interface for the all-interfaces test (it sends nothing).
 fn grants() -> anyhow::Result<Capabilities> {
@@ -24,6 +24,23 @@ async fn ported(name: &str) -> anyhow::Result<Vec<String>> {
         "{name} failed ({exit}): {lines:#?}"
     );
     Ok(lines)
+}
+
+/// Each test of the streams app has a test here of the same name (which runs it): a test added to
+/// the app's `tests!` list and not here would otherwise never run, silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_test_of_the_app_runs_here() -> anyhow::Result<()> {
+    let (exit, listed) = run(STREAMS_TESTS, &["--list"], Capabilities::deny_all()).await?;
+    anyhow::ensure!(exit.success(), "--list failed ({exit}): {listed:#?}");
+    anyhow::ensure!(!listed.is_empty(), "the streams app lists no test");
+    let here = tests_in_module("streams")?;
+    let missing: Vec<&String> = listed.iter().filter(|name| !here.contains(name)).collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "tests of the streams app (tests/apps/streams-app) that no test in \
+         tests/tests/integration/streams.rs runs (add them to `ported!`): {missing:?}"
+    );
+    Ok(())
 }
 
 macro_rules! ported {
