@@ -5,8 +5,8 @@
 //! (what Rust's `println!` on wasm32-wasip2 uses, through wasmtime-wasi's default adapter over
 //! [`StdoutStream::async_stream`]) and p3 stdout. Every complete line is delivered (on a channel,
 //! or to any callback) as soon as its newline is written, so a host can react to output while the
-//! component keeps running: the demo learns the echo server's port from its `Serving on ...` line
-//! this way, and merges both components' lines into one channel to print them in order.
+//! component keeps running: the demo waits for the echo server's `Serving on ...` line this way,
+//! and merges both components' lines into one channel to print them in order.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

@@ -82,6 +82,15 @@ impl Preopened {
         }
     }
 
+    /// A TCP listener's local address (`None` for a Unix listener): the port the OS picked for
+    /// `tcp:HOST:0`, for a host that tells a client where to connect (`wasio demo`).
+    pub fn tcp_address(&self) -> Option<SocketAddr> {
+        match &self.listener {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+
     /// The socket file this listener created (a Unix path), for the run's
     /// [`SocketFiles`](crate::socket_files::SocketFiles).
     pub(crate) fn socket_file(&self) -> Option<Arc<SocketFile>> {

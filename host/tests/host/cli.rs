@@ -270,7 +270,7 @@ fn demo_runs_server_and_client_on_loopback() -> std::io::Result<()> {
     let position = |line: &str| lines.iter().position(|l| *l == line);
     let serving = lines
         .iter()
-        .position(|l| l.starts_with("[server] Serving on 127.0.0.1:"));
+        .position(|l| l.starts_with("[server] Serving on tcp:127.0.0.1:0 at 127.0.0.1:"));
     let send = position("[client] Send: 'Hello World!'");
     let received = position("[client] Received: 'Hello World!'");
     let client_close = position("[client] Close the connection");
