@@ -18,7 +18,8 @@
 //! grace period.
 //!
 //! The watcher is spawned from an async export's task or a task it spawned (registrations
-//! happen only there): a task spawned inside a sync export would never run in wasmtime 48.
+//! happen only there): a task spawned inside a sync export would never run in wasmtime 48
+//! (WORKAROUNDS.md, W2).
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasio::host::shutdown as host;

@@ -16,6 +16,8 @@
 //! that finish at once, never waiting, would pile them up. Once [`MOST_WAITING`] tasks wait to
 //! exit, the next call yields *before* it starts its work: its caller waits for it, and while it
 //! waits wasmtime runs the older tasks' exits, which were queued first.
+//!
+//! A wasmtime 48 workaround: WORKAROUNDS.md, W1 (upstream status, when and how to remove it).
 
 use std::cell::Cell;
 use std::future::{Future, poll_fn};

@@ -1,6 +1,7 @@
 //! The `timer` resource: a wait on the monotonic clock that `interrupt` can end. An event loop
 //! whose runtime cannot drop an in-flight call (componentize-py's) sleeps on it and interrupts
-//! it when an earlier deadline is scheduled or the program ends, so no wait outlives its use.
+//! it when an earlier deadline is scheduled or the program ends, so no wait outlives its use
+//! (WORKAROUNDS.md, W7).
 
 use crate::bindings::exports::wasio::streams::streams::GuestTimer;
 use crate::bindings::exports::wasio::streams::types::ErrorCode;

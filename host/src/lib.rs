@@ -100,7 +100,8 @@ pub fn config() -> Config {
 /// Also stops wasmtime from capturing a Rust backtrace in its own error values, process-wide:
 /// its async runtime makes an error value each time it retires a fiber (many times per
 /// request), and with `RUST_BACKTRACE` set each one walked the stack (14% of a busy echo
-/// server's time in a profile). Traps still carry their wasm backtrace.
+/// server's time in a profile). Traps still carry their wasm backtrace. A wasmtime 48
+/// workaround: WORKAROUNDS.md, W4.
 pub fn engine() -> anyhow::Result<Engine> {
     wasmtime::error::disable_backtrace();
     Ok(Engine::new(&config())?)

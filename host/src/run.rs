@@ -323,7 +323,7 @@ const BASE_HANDLES: usize = 100_000;
 
 /// The store's live-handle budget for `max_connections` open connections. wasmtime's default
 /// (100 000) trapped a server near 7 700 connections, below the connection limit; with no
-/// connection limit there is no handle limit either.
+/// connection limit there is no handle limit either (WORKAROUNDS.md, W3).
 fn handle_budget(max_connections: Option<u32>) -> usize {
     max_connections.map_or(usize::MAX, |n| {
         BASE_HANDLES.saturating_add(HANDLES_PER_CONNECTION.saturating_mul(n as usize))

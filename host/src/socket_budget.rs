@@ -41,7 +41,7 @@
 //!   before it accepts, or to expose the accepted resource: a host-side wrapper stream cannot
 //!   do it, because wasmtime 48's only way to read a host `StreamReader` is `pipe`, whose
 //!   driver accepts ahead of the consumer and cannot be cancelled while accept(2) waits, so a
-//!   closed server's listener would stay open until one more client came.)
+//!   closed server's listener would stay open until one more client came; WORKAROUNDS.md, W5.)
 //! - A WASI 0.2 `accept`, which cannot wait, fails with `new-socket-limit` and leaves the client
 //!   in the backlog.
 //!

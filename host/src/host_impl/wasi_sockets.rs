@@ -16,7 +16,8 @@
 //! `TcpAccept` address check ([`crate::capabilities::Capabilities::apply`]), which a 0.2
 //! `accept` here passes at once since it already holds its place. The names and versions below are the ones
 //! wasmtime-wasi 48 links (`wasi:sockets@0.2.12`, `wasi:sockets@0.3.0`); guests importing an
-//! older 0.2 patch version are served by the same entries.
+//! older 0.2 patch version are served by the same entries. Shadowing is a workaround
+//! (WORKAROUNDS.md, W5): wasmtime-wasi has no hook when a socket is made or freed.
 
 use wasmtime::component::{Access, Linker, Resource, ResourceType};
 use wasmtime::{AsContextMut as _, StoreContextMut};

@@ -109,7 +109,7 @@ pub fn server(config: &ServerConfig) -> Result<Arc<rustls::ServerConfig>, ErrorC
     // Each session gets its own configuration, so its session cache could never resume one of
     // these tickets. Not sending them also spares a small write right after the handshake that,
     // with Nagle's algorithm on (wasi:sockets cannot turn it off), held the server's first reply
-    // back by a delayed ACK (~40 ms a handshake).
+    // back by a delayed ACK (~40 ms a handshake; WORKAROUNDS.md, W6).
     tls.send_tls13_tickets = 0;
     Ok(Arc::new(tls))
 }
