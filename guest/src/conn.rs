@@ -30,7 +30,7 @@ use crate::bindings::wasio::host::types::HostSocket;
 use crate::bindings::wit_future::FuturePayload;
 use crate::bindings::wit_stream;
 use crate::errors::WRITE_AFTER_EOF;
-use crate::limits::{Global, Slot};
+use crate::limits::{RunLimits, Slot};
 use crate::notify::Notify;
 use crate::tls::{Side, Timeouts, TlsInfo};
 use futures::future::{Either, select};
@@ -250,7 +250,7 @@ pub struct Conn {
     /// The place under the connection limit; released when the connection is fully closed.
     slot: RefCell<Option<Slot>>,
     /// The run's limits, whose budget counts this connection's buffers.
-    limits: Rc<Global>,
+    limits: Rc<RunLimits>,
 }
 
 impl Drop for Conn {
@@ -307,7 +307,7 @@ impl Conn {
             observer: RefCell::new(None),
             peer_credentials: RefCell::new(None),
             slot: RefCell::new(Some(settings.slot)),
-            limits: crate::limits::global(),
+            limits: crate::limits::run_limits(),
         });
         conn.spawn_pumps(streams);
         crate::shutdown::track_conn(&conn);

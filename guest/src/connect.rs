@@ -80,7 +80,7 @@ fn check_options(
 pub fn settings(limit: usize, write_queue_cap: Option<u64>, slot: Slot) -> Settings {
     Settings {
         limit,
-        write_queue_cap: limits::global().write_queue_cap(write_queue_cap),
+        write_queue_cap: limits::run_limits().write_queue_cap(write_queue_cap),
         slot,
     }
 }
@@ -152,7 +152,7 @@ async fn attempt(
 }
 
 /// Opens the byte streams of a connected wasi TCP socket.
-fn plain(socket: TcpSocket) -> Opened {
+fn open_streams(socket: TcpSocket) -> Opened {
     let peername = socket.get_remote_address().ok().map(addr::to_wasio);
     let sockname = socket.get_local_address().ok().map(addr::to_wasio);
     let streams = Streams::of_socket(socket.receive(), |data| socket.send(data));
@@ -167,7 +167,7 @@ fn plain(socket: TcpSocket) -> Opened {
 
 /// Starts a [`Conn`] over a connected wasi TCP socket.
 pub fn wire(socket: TcpSocket, settings: Settings) -> Result<Rc<Conn>, ErrorCode> {
-    Ok(plain(socket).start(settings))
+    Ok(open_streams(socket).start(settings))
 }
 
 /// Runs a TLS handshake over a connected wasi TCP socket and starts a [`Conn`] over the
@@ -178,5 +178,7 @@ pub async fn wire_tls(
     side: Side,
     timeouts: Timeouts,
 ) -> Result<Rc<Conn>, ErrorCode> {
-    plain(socket).start_tls(settings, side, timeouts).await
+    open_streams(socket)
+        .start_tls(settings, side, timeouts)
+        .await
 }

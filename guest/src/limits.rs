@@ -10,7 +10,7 @@
 //! accept pumps wait for a slot and opening a connection fails at once.
 //!
 //! Every connection reports what its buffers hold to the budget as it changes
-//! ([`Global::rebudget`]); while the budget is spent, accept pumps wait and receive pumps read
+//! ([`RunLimits::rebudget`]); while the budget is spent, accept pumps wait and receive pumps read
 //! only for a waiting read.
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
@@ -21,7 +21,7 @@ use std::rc::Rc;
 use wasio_core::budget::{Budget, Transition};
 
 /// The run's limits and the count of open connections.
-pub struct Global {
+pub struct RunLimits {
     max_connections: Option<usize>,
     write_queue_cap: usize,
     open: Cell<usize>,
@@ -34,9 +34,9 @@ pub struct Global {
 }
 
 thread_local! {
-    static GLOBAL: Rc<Global> = {
+    static RUN_LIMITS: Rc<RunLimits> = {
         let limits = limits::get();
-        Rc::new(Global {
+        Rc::new(RunLimits {
             max_connections: limits.max_connections.map(|m| m as usize),
             write_queue_cap: usize::try_from(limits.write_queue_cap).unwrap_or(usize::MAX),
             open: Cell::new(0),
@@ -48,12 +48,12 @@ thread_local! {
 }
 
 /// The run's limits (read from the host on first use).
-pub fn global() -> Rc<Global> {
-    GLOBAL.with(Rc::clone)
+pub fn run_limits() -> Rc<RunLimits> {
+    RUN_LIMITS.with(Rc::clone)
 }
 
 /// One open connection counted against `max-connections`; dropping it releases the place.
-pub struct Slot(Rc<Global>);
+pub struct Slot(Rc<RunLimits>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -63,7 +63,7 @@ impl Drop for Slot {
     }
 }
 
-impl Global {
+impl RunLimits {
     /// A slot if the run is below its connection limit.
     pub fn try_slot(self: &Rc<Self>) -> Option<Slot> {
         let open = self.open.get();
@@ -106,12 +106,12 @@ impl Global {
 /// A slot for a connection the app opens; at the limit, the error asyncio's `OSError(EMFILE)`
 /// stands for.
 pub fn slot() -> Result<Slot, ErrorCode> {
-    let global = global();
-    global.try_slot().ok_or_else(|| {
+    let limits = run_limits();
+    limits.try_slot().ok_or_else(|| {
         ErrorCode::Other(Some(format!(
             "too many open connections: this run may have {} open at once (the host's \
              max-connections limit)",
-            global.max_connections.unwrap_or(usize::MAX)
+            limits.max_connections.unwrap_or(usize::MAX)
         )))
     })
 }

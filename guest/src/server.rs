@@ -438,7 +438,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         }
         listen.await;
     };
-    let limits = limits::global();
+    let limits = limits::run_limits();
     loop {
         // Wait for room in the queue of accepted connections, for a place under the host's
         // connection limit, and for room in the run's buffer budget (until then clients wait in

@@ -25,7 +25,7 @@ use std::rc::Rc;
 const DEFAULT_BACKLOG: u32 = 100;
 
 /// Opens the byte streams of a connected host socket.
-fn plain(socket: HostSocket) -> Opened {
+fn open_streams(socket: HostSocket) -> Opened {
     let peername = socket.remote_address().ok().map(to_wasio);
     let sockname = socket.local_address().ok().map(to_wasio);
     let credentials = socket.peer_credentials().ok().map(|c| PeerCredentials {
@@ -45,7 +45,7 @@ fn plain(socket: HostSocket) -> Opened {
 
 /// Starts a [`Conn`] over a connected host socket: the twin of [`crate::connect::wire`].
 pub fn wire_host(socket: HostSocket, settings: Settings) -> Rc<Conn> {
-    plain(socket).start(settings)
+    open_streams(socket).start(settings)
 }
 
 /// Starts a [`Conn`] over a TLS session on a connected host socket, once the handshake is done:
@@ -56,7 +56,9 @@ pub async fn wire_host_tls(
     side: Side,
     timeouts: Timeouts,
 ) -> Result<Rc<Conn>, ErrorCode> {
-    plain(socket).start_tls(settings, side, timeouts).await
+    open_streams(socket)
+        .start_tls(settings, side, timeouts)
+        .await
 }
 
 /// asyncio's `peername` / `sockname` form of a host address: a Unix path as is (`""` unnamed,

@@ -26,7 +26,7 @@ impl Reader {
     /// here if needed). Bytes come back as a fresh `Vec`; EOF as an empty one. `None`: another
     /// kind of call finished and left bytes or an error in the reader; the caller looks again.
     fn poll_raw_read(&mut self, cx: &mut Context<'_>, n: i64) -> Poll<Option<io::Result<Vec<u8>>>> {
-        self.give_back();
+        self.return_lines_ahead();
         if matches!(&self.in_flight, Some((op, _)) if *op != Op::Read) {
             let Poll::Ready(()) = self.poll_settle(cx) else {
                 return Poll::Pending;

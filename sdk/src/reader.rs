@@ -123,7 +123,7 @@ impl Reader {
     /// Changes the limit. Errors: [`Error::InvalidArgument`] for 0.
     pub fn set_limit(&self, limit: u64) -> Result<()> {
         // Lines taken ahead were checked against the old limit.
-        self.give_back();
+        self.return_lines_ahead();
         Ok(self.inner.set_limit(limit)?)
     }
 
@@ -158,7 +158,7 @@ impl Reader {
     /// Cancel safety: safe, nothing is consumed until the call returns.
     pub async fn read(&mut self, n: i64) -> Result<Vec<u8>> {
         self.settle().await;
-        self.give_back();
+        self.return_lines_ahead();
         if self.taken_len() > 0 && n != 0 {
             if n > 0 {
                 return Ok(self.take_taken(usize::try_from(n).unwrap_or(usize::MAX)));
@@ -180,7 +180,7 @@ impl Reader {
     /// Cancel safety: safe, nothing is consumed until the call returns.
     pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>> {
         self.settle().await;
-        self.give_back();
+        self.return_lines_ahead();
         let have = self.taken_len();
         if have >= n {
             return Ok(self.take_taken(n));
@@ -231,7 +231,7 @@ impl Reader {
     pub async fn readuntil(&mut self, separators: impl Separators) -> Result<Vec<u8>> {
         let separators = separators.into_separators();
         self.settle().await;
-        self.give_back();
+        self.return_lines_ahead();
         if self.taken_len() > 0 {
             if separators.is_empty() || separators.iter().any(|s| s.is_empty()) {
                 return Err(Error::InvalidArgument(
@@ -305,7 +305,7 @@ impl Reader {
                 "bytes taken by fill_buf are not consumed".to_string(),
             ));
         }
-        self.give_back();
+        self.return_lines_ahead();
         self.in_flight = None;
         Rc::try_unwrap(self.inner).map_err(|_| Error::Busy(crate::error::READ_BUSY))
     }
@@ -457,7 +457,7 @@ impl Reader {
 
     /// Puts the lines taken ahead and not handed out back into the provider, for any read
     /// other than `readline` (see `read_ahead`).
-    pub(crate) fn give_back(&self) {
+    pub(crate) fn return_lines_ahead(&self) {
         let rest = self.ahead.borrow_mut().take_rest();
         if !rest.is_empty() {
             self.inner.unread(&rest);
