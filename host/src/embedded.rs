@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use crate::compose::{compose, imports_streams};
 
-pub use wasio_components::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, PROVIDER, SOCKETPAIR};
+/// Every component `wasio-components` embeds: `PROVIDER` and the examples (`ECHO_SERVER`,
+/// `ECHO_CLIENT`, `HTTP_HEADERS`, `SOCKETPAIR`, and any new one, by the name of its package).
+pub use wasio_components::*;
 
 /// `app` ready to run: composed with the embedded [`PROVIDER`] if it imports `wasio:streams`,
 /// otherwise unchanged.

@@ -17,8 +17,9 @@ use wasmtime::component::Component;
 
 pub use wasio_host::embedded::{ECHO_CLIENT, ECHO_SERVER, HTTP_HEADERS, SOCKETPAIR};
 
-/// The test and bench components (tests/apps/*, bench/apps/line-echo).
-pub use wasio_test_components::{LINE_ECHO, PROBE, SDK_APP, STREAMS_TESTS, TLS_APP};
+/// Every test and bench component (tests/apps/*, bench/apps/*): `PROBE`, `STREAMS_TESTS`,
+/// `SDK_APP`, `TLS_APP`, `LINE_ECHO`, and any new one, by the name of its package.
+pub use wasio_test_components::*;
 
 /// How long any single wait in a test may take before the test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(60);
