@@ -258,6 +258,31 @@ pub fn tests_in_module(module: &str) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Fails unless every scenario `app --list` prints is named, as a string literal (`"NAME"`), in
+/// `sources`: the text of the test files that run `app` (a scenario added to a test component
+/// that no test runs fails the suite instead of passing silently).
+pub async fn every_listed_scenario_is_named(
+    app: &'static [u8],
+    sources: &[&str],
+) -> anyhow::Result<()> {
+    let (exit, listed) = run(app, &["--list"], Capabilities::deny_all()).await?;
+    assert_success(&exit, &listed)?;
+    if listed.is_empty() {
+        bail!("the app lists no scenario");
+    }
+    let missing: Vec<&String> = listed
+        .iter()
+        .filter(|name| {
+            let quoted = format!("\"{name}\"");
+            !sources.iter().any(|source| source.contains(&quoted))
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!("scenarios no test runs (no test file names them): {missing:?}");
+    }
+    Ok(())
+}
+
 /// Raises this process's soft open-files limit to at least `want` (within the hard limit);
 /// returns the limit now in force.
 pub fn raise_nofile(want: u64) -> anyhow::Result<u64> {

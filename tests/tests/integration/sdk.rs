@@ -6,7 +6,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use wasio_host::UnixGrant;
-use wasio_tests::{SDK_APP, WAIT, assert_success, loopback, run, spawn};
+use wasio_tests::{
+    SDK_APP, WAIT, assert_success, every_listed_scenario_is_named, loopback, run, spawn,
+};
 
 /// A native server on loopback that runs `serve` on its first connection and sends back what
 /// `serve` returns; returns the port and that result's receiver.
@@ -39,6 +41,12 @@ async fn arrives_whole(
     assert_eq!(got.len(), want.len());
     assert!(got == want, "the data arrived different");
     Ok(())
+}
+
+/// Every scenario of the SDK test app is run by a test in this file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_of_the_sdk_app_is_run() -> anyhow::Result<()> {
+    every_listed_scenario_is_named(SDK_APP, &[include_str!("sdk.rs")]).await
 }
 
 /// Runs the SDK test app with `args` (the scenario first), expects it to succeed, and returns

@@ -14,7 +14,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use wasio_tests::certs::Pki;
-use wasio_tests::{ECHO_CLIENT, Running, TLS_APP, WAIT, assert_success, loopback, run, spawn};
+use wasio_tests::{
+    ECHO_CLIENT, Running, TLS_APP, WAIT, assert_success, every_listed_scenario_is_named, loopback,
+    run, spawn,
+};
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,6 +52,12 @@ fn native_server_config(cert: &str, key: &str) -> anyhow::Result<Arc<rustls::Ser
             .with_no_client_auth()
             .with_single_cert(certs, key)?,
     ))
+}
+
+/// Every scenario of the TLS test app is run by a test in this file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_of_the_tls_app_is_run() -> anyhow::Result<()> {
+    every_listed_scenario_is_named(TLS_APP, &[include_str!("tls.rs")]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,9 +25,33 @@ use wasio_sdk::{ClientTlsConfig, Error, Reader, Server, TlsConfig, Writer};
 
 wasio_sdk::main!(main);
 
+/// Every scenario, as `--list` prints them: a name missing here is refused, and the integration
+/// tests check that each one listed is run by a test (`every_scenario_of_the_sdk_app_is_run`).
+const SCENARIOS: &[&str] = &[
+    "client",
+    "server",
+    "copy",
+    "mixed-echo",
+    "burst",
+    "exact",
+    "lines-ahead",
+    "unsupported",
+];
+
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if args.as_slice() == ["--list"] {
+        for name in SCENARIOS {
+            println!("{name}");
+        }
+        return Ok(());
+    }
+    if !args.first().is_some_and(|name| SCENARIOS.contains(name)) {
+        return Err(format!(
+            "unknown scenario; one of {SCENARIOS:?}; got {args:?}"
+        ));
+    }
     let result = match args.as_slice() {
         ["client", host, port] => client(host, parse(port)?).await,
         ["server"] => server().await,

@@ -347,9 +347,34 @@ async fn starttls_client(host: String, port: u16, o: &Opts) -> Result<(), ErrorC
     Ok(())
 }
 
+/// Every scenario, as `--list` prints them: a name missing here is refused, and the integration
+/// tests check that each one listed is run by a test (`every_scenario_of_the_tls_app_is_run`).
+const SCENARIOS: &[&str] = &[
+    "client",
+    "quiet-close",
+    "server",
+    "starttls-server",
+    "starttls-client",
+    "close-while-handshaking",
+    "accept-after-close",
+];
+
 impl Guest for TlsApp {
     async fn run() -> Result<(), ()> {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if args == ["--list"] {
+            for name in SCENARIOS {
+                println!("{name}");
+            }
+            return Ok(());
+        }
+        if !args
+            .first()
+            .is_some_and(|name| SCENARIOS.contains(&name.as_str()))
+        {
+            eprintln!("tls-app: unknown scenario; one of {SCENARIOS:?}");
+            return Err(());
+        }
         let (Some(name), Some(host), Some(port)) = (args.first(), args.get(1), args.get(2)) else {
             eprintln!("usage: tls-app SCENARIO HOST PORT [OPTIONS]");
             return Err(());
