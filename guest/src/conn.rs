@@ -172,7 +172,7 @@ pub trait CloseObserver {
 /// Mutable per-connection state.
 pub struct State {
     /// Received, unread bytes and the EOF flag.
-    pub rbuf: ReadBuffer,
+    pub read_buffer: ReadBuffer,
     /// Reader limit.
     pub limit: usize,
     flow: ReadFlow,
@@ -183,7 +183,7 @@ pub struct State {
     /// The stored error: reported once the buffer cannot satisfy a read.
     pub stored_error: Option<ErrorCode>,
     /// Bytes accepted by `write` and not yet taken by the transport.
-    pub wq: WriteQueue,
+    pub write_queue: WriteQueue,
     /// `drain` must wait (above high; cleared at low).
     write_paused: bool,
     /// `write_eof` was called.
@@ -223,19 +223,19 @@ struct Handback {
 /// A connection shared by its reader, writer, pumps and server.
 pub struct Conn {
     /// The state; borrowed only briefly, never across an await.
-    pub st: RefCell<State>,
+    pub state: RefCell<State>,
     /// Data, EOF or an error reached the reader.
-    pub read_ev: Notify,
+    pub read_event: Notify,
     /// The receive pump may pull again, or must stop.
-    pump_ev: Notify,
+    pump_event: Notify,
     /// The send pump has work: queued bytes, EOF, close or abort.
-    send_ev: Notify,
+    send_event: Notify,
     /// The queue fell to the low mark, or the connection was lost or closed.
-    pub drain_ev: Notify,
+    pub drain_event: Notify,
     /// The connection closed.
-    pub closed_ev: Notify,
+    pub closed_event: Notify,
     /// A pump stopped for `detach`.
-    detach_ev: Notify,
+    detach_event: Notify,
     handback: RefCell<Handback>,
     transport: RefCell<Option<Transport>>,
     /// What the TLS handshake settled, once the connection is TLS.
@@ -255,7 +255,7 @@ pub struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let accounted = std::mem::take(&mut self.st.get_mut().accounted);
+        let accounted = std::mem::take(&mut self.state.get_mut().accounted);
         self.limits.rebudget(accounted, 0);
     }
 }
@@ -270,14 +270,14 @@ impl Conn {
         sockname: Option<SocketAddress>,
     ) -> Rc<Conn> {
         let conn = Rc::new(Conn {
-            st: RefCell::new(State {
-                rbuf: ReadBuffer::new(),
+            state: RefCell::new(State {
+                read_buffer: ReadBuffer::new(),
                 limit: settings.limit,
                 flow: ReadFlow::default(),
                 demand: Demand::None,
                 reading: false,
                 stored_error: None,
-                wq: WriteQueue::new(settings.write_queue_cap),
+                write_queue: WriteQueue::new(settings.write_queue_cap),
                 write_paused: false,
                 eof_requested: false,
                 closing: false,
@@ -293,12 +293,12 @@ impl Conn {
                 receiving: 0,
                 accounted: 0,
             }),
-            read_ev: Notify::default(),
-            pump_ev: Notify::default(),
-            send_ev: Notify::default(),
-            drain_ev: Notify::default(),
-            closed_ev: Notify::default(),
-            detach_ev: Notify::default(),
+            read_event: Notify::default(),
+            pump_event: Notify::default(),
+            send_event: Notify::default(),
+            drain_event: Notify::default(),
+            closed_event: Notify::default(),
+            detach_event: Notify::default(),
             handback: RefCell::new(Handback::default()),
             transport: RefCell::new(Some(transport)),
             tls: RefCell::new(None),
@@ -342,35 +342,37 @@ impl Conn {
     /// ends meanwhile.
     pub async fn detach(&self) -> Result<(Streams, Vec<u8>), ErrorCode> {
         {
-            let mut st = self.st.borrow_mut();
-            if st.reading {
+            let mut state = self.state.borrow_mut();
+            if state.reading {
                 return Err(ErrorCode::Busy);
             }
-            if st.closing || st.aborted || st.lost || st.closed || st.eof_requested {
+            if state.closing || state.aborted || state.lost || state.closed || state.eof_requested {
                 return Err(ErrorCode::ConnectionReset);
             }
-            st.detaching = true;
+            state.detaching = true;
         }
-        self.pump_ev.notify();
-        self.send_ev.notify();
+        self.pump_event.notify();
+        self.send_event.notify();
         loop {
-            let listen = self.detach_ev.listen();
+            let listen = self.detach_event.listen();
             {
-                let st = self.st.borrow();
-                if !st.receive_running && !st.send_running {
+                let state = self.state.borrow();
+                if !state.receive_running && !state.send_running {
                     break;
                 }
             }
             listen.await;
         }
         let handback = std::mem::take(&mut *self.handback.borrow_mut());
-        let mut st = self.st.borrow_mut();
-        st.detaching = false;
+        let mut state = self.state.borrow_mut();
+        state.detaching = false;
         match (handback.receive, handback.send) {
-            (Some((receive, receive_done)), Some((send, send_done))) if !st.rbuf.eof() => {
-                let buffered = st.rbuf.take_all();
-                st.rbuf.release_if_empty();
-                drop(st);
+            (Some((receive, receive_done)), Some((send, send_done)))
+                if !state.read_buffer.eof() =>
+            {
+                let buffered = state.read_buffer.take_all();
+                state.read_buffer.release_if_empty();
+                drop(state);
                 self.account();
                 Ok((
                     Streams {
@@ -383,7 +385,7 @@ impl Conn {
                 ))
             }
             _ => {
-                drop(st);
+                drop(state);
                 self.fail_detached(ErrorCode::ConnectionReset);
                 Err(ErrorCode::ConnectionReset)
             }
@@ -396,9 +398,9 @@ impl Conn {
         let old = self.transport.borrow_mut().take();
         *self.transport.borrow_mut() = old.map(wrap);
         {
-            let mut st = self.st.borrow_mut();
-            st.receive_running = true;
-            st.send_running = true;
+            let mut state = self.state.borrow_mut();
+            state.receive_running = true;
+            state.send_running = true;
         }
         self.spawn_pumps(streams);
     }
@@ -407,7 +409,7 @@ impl Conn {
     /// `error` and closes (dropping the transport).
     pub fn fail_detached(&self, error: ErrorCode) {
         self.lose(error);
-        self.st.borrow_mut().closing = true;
+        self.state.borrow_mut().closing = true;
         self.maybe_finish();
     }
 
@@ -447,28 +449,28 @@ impl Conn {
         &self,
         op: impl FnOnce(&mut ReadBuffer, usize) -> Attempt<Result<T, ErrorCode>>,
     ) -> Option<Result<T, ErrorCode>> {
-        let mut st = self.st.borrow_mut();
-        let limit = st.limit;
-        let attempt = if st.stored_error.is_some() {
+        let mut state = self.state.borrow_mut();
+        let limit = state.limit;
+        let attempt = if state.stored_error.is_some() {
             // The stored error takes EOF's place: bytes first, then the error, never EOF.
-            st.rbuf.without_eof(|buf| op(buf, limit))
+            state.read_buffer.without_eof(|buf| op(buf, limit))
         } else {
-            op(&mut st.rbuf, limit)
+            op(&mut state.read_buffer, limit)
         };
         let result = match attempt {
             Attempt::Done(result) => Some(result),
-            Attempt::NeedMore => st.stored_error.clone().map(Err),
+            Attempt::NeedMore => state.stored_error.clone().map(Err),
         };
         if result.is_some() {
-            st.rbuf.release_if_empty();
+            state.read_buffer.release_if_empty();
             // The pump may pull again: flow control resumes at the limit, reading ahead below
             // READ_AHEAD (a sync `try-*` read sets no demand, so this wake-up is its only one).
-            let len = st.rbuf.len();
-            let resume = (st.flow.is_paused() && len <= limit) || len < budget::READ_AHEAD;
-            drop(st);
+            let len = state.read_buffer.len();
+            let resume = (state.flow.is_paused() && len <= limit) || len < budget::READ_AHEAD;
+            drop(state);
             self.account();
             if resume {
-                self.pump_ev.notify();
+                self.pump_event.notify();
             }
         }
         result
@@ -482,7 +484,7 @@ impl Conn {
         demand: impl Fn(&ReadBuffer) -> Demand,
         mut op: impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<T, ErrorCode>>,
     ) -> Result<T, ErrorCode> {
-        if self.st.borrow().reading {
+        if self.state.borrow().reading {
             return Err(ErrorCode::Busy);
         }
         if let Some(result) = self.attempt(&mut op) {
@@ -490,14 +492,14 @@ impl Conn {
         }
         let _waiting = Waiting::new(self);
         loop {
-            let listen = self.read_ev.listen();
+            let listen = self.read_event.listen();
             {
-                let mut st = self.st.borrow_mut();
-                let want = demand(&st.rbuf);
-                if st.demand != want {
-                    st.demand = want;
-                    drop(st);
-                    self.pump_ev.notify();
+                let mut state = self.state.borrow_mut();
+                let want = demand(&state.read_buffer);
+                if state.demand != want {
+                    state.demand = want;
+                    drop(state);
+                    self.pump_event.notify();
                 }
             }
             listen.await;
@@ -509,24 +511,24 @@ impl Conn {
 
     /// Puts back bytes a read consumed but could not hand over (see `handover`).
     pub fn unread(&self, bytes: Vec<u8>) {
-        self.st.borrow_mut().rbuf.unread(bytes);
+        self.state.borrow_mut().read_buffer.unread(bytes);
         self.account();
     }
 
     /// Puts back bytes the app took ahead and did not use (`reader.unread`, `start-tls`'s
     /// `ahead`), and wakes a waiting read, which may now find what it needs.
-    pub fn give_back(&self, bytes: Vec<u8>) {
+    pub fn unread_from_app(&self, bytes: Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
         self.unread(bytes);
-        self.read_ev.notify();
+        self.read_event.notify();
     }
 
     /// Stores an error for the reader (asyncio `set_exception`) and wakes a waiting read.
     pub fn set_exception(&self, error: ErrorCode) {
-        self.st.borrow_mut().stored_error = Some(error);
-        self.read_ev.notify();
+        self.state.borrow_mut().stored_error = Some(error);
+        self.read_event.notify();
     }
 
     // ----- write side -----
@@ -534,44 +536,44 @@ impl Conn {
     /// Queues `parts` as one write (asyncio `writelines`, and `write-stream`'s chunks).
     pub fn write(&self, parts: &[&[u8]]) -> Result<(), ErrorCode> {
         let empty = parts.iter().all(|p| p.is_empty());
-        self.queue(empty, |wq| wq.push(parts))
+        self.queue(empty, |write_queue| write_queue.push(parts))
     }
 
     /// Checks a write of `n` bytes before its bytes are fetched, by the rules of `queue` and the
     /// hard cap. Returns how many bytes to fetch: 0 when the write is dropped or empty.
     pub fn admit_write(&self, n: u64) -> Result<usize, ErrorCode> {
-        let mut st = self.st.borrow_mut();
-        if let Some(result) = gate(&mut st, n == 0) {
+        let mut state = self.state.borrow_mut();
+        if let Some(result) = write_not_queued(&mut state, n == 0) {
             return result.map(|()| 0);
         }
         match usize::try_from(n) {
-            Ok(n) if st.wq.admits(n) => Ok(n),
+            Ok(n) if state.write_queue.admits(n) => Ok(n),
             _ => Err(ErrorCode::BufferFull),
         }
     }
 
     /// Queues `data` as one write (asyncio `write`); into an empty queue without a copy.
     pub fn write_vec(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
-        self.queue(data.is_empty(), |wq| wq.push_vec(data))
+        self.queue(data.is_empty(), |write_queue| write_queue.push_vec(data))
     }
 
-    /// Queues a write that passes `gate` with `push`, and wakes the send pump.
+    /// Queues a write that `write_not_queued` lets through, with `push`, and wakes the send pump.
     fn queue(
         &self,
         empty: bool,
         push: impl FnOnce(&mut WriteQueue) -> Result<(), QueueFull>,
     ) -> Result<(), ErrorCode> {
-        let mut st = self.st.borrow_mut();
-        if let Some(result) = gate(&mut st, empty) {
+        let mut state = self.state.borrow_mut();
+        if let Some(result) = write_not_queued(&mut state, empty) {
             return result;
         }
-        push(&mut st.wq).map_err(|QueueFull| ErrorCode::BufferFull)?;
-        if st.wq.above_high() {
-            st.write_paused = true;
+        push(&mut state.write_queue).map_err(|QueueFull| ErrorCode::BufferFull)?;
+        if state.write_queue.above_high() {
+            state.write_paused = true;
         }
-        drop(st);
+        drop(state);
         self.account();
-        self.send_ev.notify();
+        self.send_event.notify();
         Ok(())
     }
 
@@ -583,20 +585,23 @@ impl Conn {
     /// once the queue is flushed it is "Connection lost" too, and until then it has to wait;
     /// (4) at or below high: done; (5) otherwise wait.
     pub fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
-        let st = self.st.borrow();
-        if let Some(e) = &st.stored_error {
+        let state = self.state.borrow();
+        if let Some(e) = &state.stored_error {
             return Some(Err(e.clone()));
         }
-        if st.lost || st.aborted || st.closed {
+        if state.lost || state.aborted || state.closed {
             return Some(Err(ErrorCode::ConnectionReset));
         }
-        if st.closing {
-            return st.wq.is_empty().then_some(Err(ErrorCode::ConnectionReset));
+        if state.closing {
+            return state
+                .write_queue
+                .is_empty()
+                .then_some(Err(ErrorCode::ConnectionReset));
         }
-        if send_unreported(&st) {
+        if send_unreported(&state) {
             return None;
         }
-        if !st.write_paused {
+        if !state.write_paused {
             return Some(Ok(()));
         }
         None
@@ -611,33 +616,33 @@ impl Conn {
         if let Some(result) = self.try_drain() {
             return result;
         }
-        if self.st.borrow().closing {
+        if self.state.borrow().closing {
             return self.wait_flushed_then_lost().await;
         }
-        if send_unreported(&self.st.borrow()) {
+        if send_unreported(&self.state.borrow()) {
             // asyncio's `write` sends at once; a send error makes the transport close, and the
             // next drain sees `is_closing()`, yields once and raises "Connection lost".
-            wait_until(&self.drain_ev, || {
-                let st = self.st.borrow();
-                !send_unreported(&st) || st.lost || st.aborted || st.closed
+            wait_until(&self.drain_event, || {
+                let state = self.state.borrow();
+                !send_unreported(&state) || state.lost || state.aborted || state.closed
             })
             .await;
-            let st = self.st.borrow();
-            if st.lost || st.aborted || st.closed {
+            let state = self.state.borrow();
+            if state.lost || state.aborted || state.closed {
                 return Err(ErrorCode::ConnectionReset);
             }
         }
         loop {
-            let listen = self.drain_ev.listen();
+            let listen = self.drain_event.listen();
             {
-                let st = self.st.borrow();
-                if let Some(e) = &st.stored_error {
+                let state = self.state.borrow();
+                if let Some(e) = &state.stored_error {
                     return Err(e.clone());
                 }
-                if st.lost || st.aborted {
+                if state.lost || state.aborted {
                     return Err(ErrorCode::ConnectionReset);
                 }
-                if st.closed || !st.write_paused {
+                if state.closed || !state.write_paused {
                     return Ok(());
                 }
             }
@@ -647,16 +652,16 @@ impl Conn {
 
     /// Records that the transport answered the send pump's write of its batch (see `sending`).
     fn attempted(&self) {
-        self.st.borrow_mut().sending = false;
-        self.drain_ev.notify();
+        self.state.borrow_mut().sending = false;
+        self.drain_event.notify();
     }
 
     /// The rest of a drain that started on a closing writer: asyncio's drain looked at the
     /// reader's error before it yielded, so whatever ends the wait is "Connection lost".
     async fn wait_flushed_then_lost(&self) -> Result<(), ErrorCode> {
-        wait_until(&self.drain_ev, || {
-            let st = self.st.borrow();
-            st.wq.is_empty() || st.lost || st.aborted || st.closed
+        wait_until(&self.drain_event, || {
+            let state = self.state.borrow();
+            state.write_queue.is_empty() || state.lost || state.aborted || state.closed
         })
         .await;
         Err(ErrorCode::ConnectionReset)
@@ -664,56 +669,56 @@ impl Conn {
 
     /// asyncio `set_write_buffer_limits`: new marks, and the pause state re-evaluated against them.
     pub fn set_write_buffer_limits(&self, marks: WaterMarks) {
-        let mut st = self.st.borrow_mut();
-        st.wq.set_marks(marks);
-        let release = if st.wq.above_high() {
-            st.write_paused = true;
+        let mut state = self.state.borrow_mut();
+        state.write_queue.set_marks(marks);
+        let release = if state.write_queue.above_high() {
+            state.write_paused = true;
             false
         } else {
-            std::mem::replace(&mut st.write_paused, false)
+            std::mem::replace(&mut state.write_paused, false)
         };
-        drop(st);
+        drop(state);
         if release {
-            self.drain_ev.notify();
+            self.drain_event.notify();
         }
     }
 
     /// asyncio `write_eof`: flush, then FIN. No-op when closing or already requested.
     pub fn write_eof(&self) {
-        let mut st = self.st.borrow_mut();
-        if st.closing || st.eof_requested || st.aborted || st.closed {
+        let mut state = self.state.borrow_mut();
+        if state.closing || state.eof_requested || state.aborted || state.closed {
             return;
         }
-        st.eof_requested = true;
-        drop(st);
-        self.send_ev.notify();
+        state.eof_requested = true;
+        drop(state);
+        self.send_event.notify();
     }
 
     /// asyncio `close`: flush the queue, then close the connection. Idempotent.
     pub fn close(&self) {
-        let mut st = self.st.borrow_mut();
-        if st.closing || st.closed {
+        let mut state = self.state.borrow_mut();
+        if state.closing || state.closed {
             return;
         }
-        st.closing = true;
-        drop(st);
-        self.send_ev.notify();
+        state.closing = true;
+        drop(state);
+        self.send_event.notify();
         // After write_eof the send side may be done already: the receive side stops now.
-        self.pump_ev.notify();
+        self.pump_event.notify();
         self.maybe_finish();
     }
 
     /// asyncio `abort`: close at once, dropping the queue. Over TLS the session is dropped
     /// first, so no close_notify is sent (as asyncio, which aborts the transport underneath).
     pub fn abort(&self) {
-        let mut st = self.st.borrow_mut();
-        if st.closed {
+        let mut state = self.state.borrow_mut();
+        if state.closed {
             return;
         }
-        st.aborted = true;
-        st.closing = true;
-        st.wq.clear();
-        drop(st);
+        state.aborted = true;
+        state.closing = true;
+        state.write_queue.clear();
+        drop(state);
         self.account();
         self.drop_tls_session();
         self.wake_all();
@@ -722,23 +727,23 @@ impl Conn {
 
     /// asyncio `is_closing`.
     pub fn is_closing(&self) -> bool {
-        let st = self.st.borrow();
-        st.closing || st.aborted || st.lost || st.closed
+        let state = self.state.borrow();
+        state.closing || state.aborted || state.lost || state.closed
     }
 
     /// True once fully closed.
     pub fn is_closed(&self) -> bool {
-        self.st.borrow().closed
+        self.state.borrow().closed
     }
 
     /// asyncio `wait_closed`: waits for the close to finish; reports the error it was lost with.
     pub async fn wait_closed(&self) -> Result<(), ErrorCode> {
         loop {
-            let listen = self.closed_ev.listen();
+            let listen = self.closed_event.listen();
             {
-                let st = self.st.borrow();
-                if st.closed {
-                    return st.close_error.clone().map_or(Ok(()), Err);
+                let state = self.state.borrow();
+                if state.closed {
+                    return state.close_error.clone().map_or(Ok(()), Err);
                 }
             }
             listen.await;
@@ -760,43 +765,47 @@ impl Conn {
     }
 
     fn wake_all(&self) {
-        self.read_ev.notify();
-        self.pump_ev.notify();
-        self.send_ev.notify();
-        self.drain_ev.notify();
+        self.read_event.notify();
+        self.pump_event.notify();
+        self.send_event.notify();
+        self.drain_event.notify();
     }
 
     /// Reports what this connection's buffers hold now to the run's budget.
     fn account(&self) {
-        let mut st = self.st.borrow_mut();
-        let now = st.rbuf.capacity() + st.receiving + st.wq.held();
-        let before = std::mem::replace(&mut st.accounted, now);
-        drop(st);
+        let mut state = self.state.borrow_mut();
+        let now = state.read_buffer.capacity() + state.receiving + state.write_queue.held();
+        let before = std::mem::replace(&mut state.accounted, now);
+        drop(state);
         self.limits.rebudget(before, now);
     }
 
     /// Whether a receive in flight reads ahead of the app while the budget is spent (it is then
     /// cancelled, keeping what it got).
     fn read_ahead_under_pressure(&self) -> bool {
-        let st = self.st.borrow();
-        budget::cancel_read_ahead(st.rbuf.len(), st.demand, self.limits.under_pressure())
+        let state = self.state.borrow();
+        budget::cancel_read_ahead(
+            state.read_buffer.len(),
+            state.demand,
+            self.limits.under_pressure(),
+        )
     }
 
     /// Marks the connection lost with `error` (first error wins) and stops both pumps.
     fn lose(&self, error: ErrorCode) {
-        let mut st = self.st.borrow_mut();
-        if !st.lost {
-            st.lost = true;
+        let mut state = self.state.borrow_mut();
+        if !state.lost {
+            state.lost = true;
             // After abort the transport's errors are its consequences: readers see EOF.
-            if st.stored_error.is_none() && !st.aborted {
-                st.stored_error = Some(error.clone());
+            if state.stored_error.is_none() && !state.aborted {
+                state.stored_error = Some(error.clone());
             }
-            if st.close_error.is_none() && !st.aborted {
-                st.close_error = Some(error);
+            if state.close_error.is_none() && !state.aborted {
+                state.close_error = Some(error);
             }
-            st.wq.clear();
+            state.write_queue.clear();
         }
-        drop(st);
+        drop(state);
         self.account();
         self.wake_all();
     }
@@ -805,26 +814,26 @@ impl Conn {
     /// was lost): drops the transport, marks EOF for the reader unless the connection was lost
     /// with an error, and wakes every waiter.
     fn maybe_finish(&self) {
-        let mut st = self.st.borrow_mut();
-        if st.closed || st.receive_running || st.send_running {
+        let mut state = self.state.borrow_mut();
+        if state.closed || state.receive_running || state.send_running {
             return;
         }
-        if !(st.closing || st.aborted || st.lost) {
+        if !(state.closing || state.aborted || state.lost) {
             return;
         }
-        st.closed = true;
-        st.write_paused = false;
+        state.closed = true;
+        state.write_paused = false;
         // asyncio's `connection_lost(exc)` feeds EOF only when `exc` is None; after an error the
         // reader keeps it (`set_exception`) and `at_eof` stays false. Reads never wait on a
         // closed connection either way: they get EOF or the stored error.
-        if st.close_error.is_none() {
-            st.rbuf.set_eof();
+        if state.close_error.is_none() {
+            state.read_buffer.set_eof();
         }
-        drop(st);
+        drop(state);
         self.transport.borrow_mut().take();
         self.slot.borrow_mut().take();
         self.wake_all();
-        self.closed_ev.notify();
+        self.closed_event.notify();
         let observer = self.observer.borrow_mut().take();
         if let Some(observer) = observer.and_then(|o| o.upgrade()) {
             observer.connection_closed();
@@ -833,14 +842,14 @@ impl Conn {
 
     /// Whether the receive pump should stop: after close flushed the send side, on abort, when lost.
     fn receive_should_stop(&self) -> bool {
-        let st = self.st.borrow();
-        st.detaching || st.aborted || st.lost || (st.closing && !st.send_running)
+        let state = self.state.borrow();
+        state.detaching || state.aborted || state.lost || (state.closing && !state.send_running)
     }
 
     /// Whether a stopping pump hands its streams back instead of ending them.
     fn handing_back(&self) -> bool {
-        let st = self.st.borrow();
-        st.detaching && !(st.aborted || st.lost)
+        let state = self.state.borrow();
+        state.detaching && !(state.aborted || state.lost)
     }
 }
 
@@ -851,16 +860,16 @@ struct Waiting<'a> {
 
 impl<'a> Waiting<'a> {
     fn new(conn: &'a Conn) -> Self {
-        conn.st.borrow_mut().reading = true;
+        conn.state.borrow_mut().reading = true;
         Waiting { conn }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let mut st = self.conn.st.borrow_mut();
-        st.reading = false;
-        st.demand = Demand::None;
+        let mut state = self.conn.state.borrow_mut();
+        state.reading = false;
+        state.demand = Demand::None;
     }
 }
 
@@ -874,22 +883,22 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
         // the pump gives back its receive buffer and what the read buffer does not need.
         let mut trimmed = false;
         let want = loop {
-            let listen = conn.pump_ev.listen();
+            let listen = conn.pump_event.listen();
             let pressure = conn.limits.pressure.listen();
             if conn.receive_should_stop() {
                 break None;
             }
             {
-                let mut st = conn.st.borrow_mut();
-                let st = &mut *st;
-                let (len, limit, demand) = (st.rbuf.len(), st.limit, st.demand);
+                let mut state = conn.state.borrow_mut();
+                let state = &mut *state;
+                let (len, limit, demand) = (state.read_buffer.len(), state.limit, state.demand);
                 let spent = conn.limits.under_pressure();
-                match budget::pull(&mut st.flow, len, limit, demand, spent, sizer.next()) {
+                match budget::pull(&mut state.flow, len, limit, demand, spent, sizer.next()) {
                     Pull::Receive(want) => break Some(want),
                     Pull::Wait if !trimmed => {
-                        st.rbuf.trim();
+                        state.read_buffer.trim();
                         chunk = Vec::new();
-                        st.receiving = 0;
+                        state.receiving = 0;
                     }
                     Pull::Wait => {}
                 }
@@ -910,14 +919,14 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
             chunk.reserve_exact(want);
         }
         let requested = chunk.capacity();
-        conn.st.borrow_mut().receiving = requested;
+        conn.state.borrow_mut().receiving = requested;
         conn.account();
         let (result, buf, stopped) = {
             let mut read = pin!(rx.read(chunk));
             // Stop, or cancel a read-ahead receive once the budget is spent.
             let interrupt = pin!(async {
                 loop {
-                    let listen = conn.pump_ev.listen();
+                    let listen = conn.pump_event.listen();
                     let pressure = conn.limits.pressure.listen();
                     if conn.receive_should_stop() || conn.read_ahead_under_pressure() {
                         return;
@@ -937,12 +946,12 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
         chunk = buf;
         sizer.record(requested, chunk.len());
         if !chunk.is_empty() {
-            let mut st = conn.st.borrow_mut();
-            chunk = st.rbuf.absorb(std::mem::take(&mut chunk));
-            drop(st);
-            conn.read_ev.notify();
+            let mut state = conn.state.borrow_mut();
+            chunk = state.read_buffer.absorb(std::mem::take(&mut chunk));
+            drop(state);
+            conn.read_event.notify();
         }
-        conn.st.borrow_mut().receiving = chunk.capacity();
+        conn.state.borrow_mut().receiving = chunk.capacity();
         conn.account();
         match result {
             StreamResult::Dropped => break true,
@@ -951,28 +960,28 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
         }
     };
     drop(chunk);
-    conn.st.borrow_mut().receiving = 0;
+    conn.state.borrow_mut().receiving = 0;
     conn.account();
     if !ended && conn.handing_back() {
         conn.handback.borrow_mut().receive = Some((rx, done));
-        conn.st.borrow_mut().receive_running = false;
-        conn.detach_ev.notify();
+        conn.state.borrow_mut().receive_running = false;
+        conn.detach_event.notify();
         return;
     }
     drop(rx);
     // Never drop the completion: it says whether the receive side ended cleanly.
     let result = done.await;
-    conn.detach_ev.notify();
+    conn.detach_event.notify();
     {
-        let mut st = conn.st.borrow_mut();
-        st.receive_running = false;
+        let mut state = conn.state.borrow_mut();
+        state.receive_running = false;
         if ended && result.is_ok() {
-            st.rbuf.set_eof();
+            state.read_buffer.set_eof();
         }
     }
     match result {
         Err(error) if ended => conn.lose(error),
-        _ => conn.read_ev.notify(),
+        _ => conn.read_event.notify(),
     }
     conn.maybe_finish();
 }
@@ -991,20 +1000,20 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
     let mut peer_gone = false;
     loop {
         let step = loop {
-            let listen = conn.send_ev.listen();
+            let listen = conn.send_event.listen();
             {
-                let mut st = conn.st.borrow_mut();
-                if st.aborted || st.lost {
+                let mut state = conn.state.borrow_mut();
+                if state.aborted || state.lost {
                     break SendStep::Abort;
                 }
-                if st.wq.has_queued() {
-                    st.sending = true;
-                    break SendStep::Send(st.wq.take());
+                if state.write_queue.has_queued() {
+                    state.sending = true;
+                    break SendStep::Send(state.write_queue.take());
                 }
-                if st.detaching {
+                if state.detaching {
                     break SendStep::HandBack;
                 }
-                if st.closing || st.eof_requested {
+                if state.closing || state.eof_requested {
                     break SendStep::Finish;
                 }
             }
@@ -1014,8 +1023,8 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
             SendStep::Send(data) => data,
             SendStep::HandBack => {
                 conn.handback.borrow_mut().send = Some((tx, done));
-                conn.st.borrow_mut().send_running = false;
-                conn.detach_ev.notify();
+                conn.state.borrow_mut().send_running = false;
+                conn.detach_event.notify();
                 return;
             }
             SendStep::Finish | SendStep::Abort => break,
@@ -1037,9 +1046,9 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
                     }
                     poll
                 });
-                let abort = pin!(wait_until(&conn.send_ev, || {
-                    let st = conn.st.borrow();
-                    st.aborted || st.lost
+                let abort = pin!(wait_until(&conn.send_event, || {
+                    let state = conn.state.borrow();
+                    state.aborted || state.lost
                 }));
                 match select(pin!(write), abort).await {
                     Either::Left((outcome, _)) => Some(outcome),
@@ -1072,47 +1081,47 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
     }
     drop(tx);
     let result = done.await;
-    conn.st.borrow_mut().send_running = false;
-    conn.detach_ev.notify();
+    conn.state.borrow_mut().send_running = false;
+    conn.detach_event.notify();
     match result {
         Err(error) => conn.lose(error),
         Ok(()) if peer_gone => conn.lose(ErrorCode::BrokenPipe),
-        Ok(()) => conn.drain_ev.notify(),
+        Ok(()) => conn.drain_event.notify(),
     }
     // A closing connection's receive side stops once the send side is flushed.
-    conn.pump_ev.notify();
+    conn.pump_event.notify();
     conn.maybe_finish();
 }
 
 impl Conn {
     /// Records `n` bytes taken by the transport and releases drains at the low mark.
     fn progress(&self, n: usize) {
-        let mut st = self.st.borrow_mut();
-        st.wq.sent(n);
-        let release = st.write_paused && st.wq.at_or_below_low();
+        let mut state = self.state.borrow_mut();
+        state.write_queue.sent(n);
+        let release = state.write_paused && state.write_queue.at_or_below_low();
         if release {
-            st.write_paused = false;
+            state.write_paused = false;
         }
         // A drain on a closing writer waits for the flush.
-        let flushed = st.closing && st.wq.is_empty();
-        drop(st);
+        let flushed = state.closing && state.write_queue.is_empty();
+        drop(state);
         self.account();
         if release || flushed {
-            self.drain_ev.notify();
+            self.drain_event.notify();
         }
     }
 }
 
 /// The rules every write meets before it is queued: refused after `write_eof`, dropped once
 /// closing or lost, ignored when `empty`. `Some(result)` when the write is not to be queued.
-fn gate(st: &mut State, empty: bool) -> Option<Result<(), ErrorCode>> {
-    if st.eof_requested {
+fn write_not_queued(state: &mut State, empty: bool) -> Option<Result<(), ErrorCode>> {
+    if state.eof_requested {
         return Some(Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string())));
     }
-    if st.closing || st.aborted || st.lost || st.closed {
+    if state.closing || state.aborted || state.lost || state.closed {
         // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
-        st.dropped_writes += 1;
-        if st.dropped_writes == DROPPED_WRITES_WARNING {
+        state.dropped_writes += 1;
+        if state.dropped_writes == DROPPED_WRITES_WARNING {
             eprintln!(
                 "wasio: socket.send() raised exception: writes to a closed connection are dropped"
             );
@@ -1130,15 +1139,16 @@ fn gate(st: &mut State, empty: bool) -> Option<Result<(), ErrorCode>> {
 /// then only a send reports the peer gone, and asyncio's `write` would have sent them already.
 /// Bytes queued behind a batch the socket has not taken yet do not count: asyncio's `write`
 /// buffers those without sending either.
-fn send_unreported(st: &State) -> bool {
-    let receive_blind = !st.receive_running || st.rbuf.eof() || st.flow.is_paused();
-    receive_blind && (st.sending || (st.wq.has_queued() && !st.wq.has_in_flight()))
+fn send_unreported(state: &State) -> bool {
+    let receive_blind = !state.receive_running || state.read_buffer.eof() || state.flow.is_paused();
+    receive_blind
+        && (state.sending || (state.write_queue.has_queued() && !state.write_queue.has_in_flight()))
 }
 
-/// Waits on `ev` until `cond` holds.
-async fn wait_until(ev: &Notify, cond: impl Fn() -> bool) {
+/// Waits on `event` until `cond` holds.
+async fn wait_until(event: &Notify, cond: impl Fn() -> bool) {
     loop {
-        let listen = ev.listen();
+        let listen = event.listen();
         if cond() {
             return;
         }

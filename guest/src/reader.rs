@@ -88,7 +88,7 @@ impl ReaderImpl {
         &self,
         op: impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>>,
     ) -> Option<Result<Vec<u8>, ErrorCode>> {
-        if self.conn.st.borrow().reading {
+        if self.conn.state.borrow().reading {
             return Some(Err(ErrorCode::Busy));
         }
         self.conn.attempt(op)
@@ -117,7 +117,7 @@ impl ReaderImpl {
 
     /// `read(0)`: empty, but a stored error is still reported.
     fn read_zero(&self) -> Result<Vec<u8>, ErrorCode> {
-        match &self.conn.st.borrow().stored_error {
+        match &self.conn.state.borrow().stored_error {
             Some(e) => Err(e.clone()),
             None => Ok(Vec::new()),
         }
@@ -126,25 +126,25 @@ impl ReaderImpl {
 
 impl GuestReader for ReaderImpl {
     fn limit(&self) -> u64 {
-        self.conn.st.borrow().limit as u64
+        self.conn.state.borrow().limit as u64
     }
 
     fn set_limit(&self, limit: u64) -> Result<(), ErrorCode> {
         let limit = wasio_core::validate_limit(limit)?;
-        self.conn.st.borrow_mut().limit = limit;
+        self.conn.state.borrow_mut().limit = limit;
         Ok(())
     }
 
     fn buffered(&self) -> u64 {
-        self.conn.st.borrow().rbuf.len() as u64
+        self.conn.state.borrow().read_buffer.len() as u64
     }
 
     fn at_eof(&self) -> bool {
-        self.conn.st.borrow().rbuf.at_eof()
+        self.conn.state.borrow().read_buffer.at_eof()
     }
 
     fn exception(&self) -> Option<ErrorCode> {
-        self.conn.st.borrow().stored_error.clone()
+        self.conn.state.borrow().stored_error.clone()
     }
 
     fn set_exception(&self, error: ErrorCode) {
@@ -267,7 +267,7 @@ impl GuestReader for ReaderImpl {
     }
 
     fn unread(&self, data: Vec<u8>) {
-        self.conn.give_back(data);
+        self.conn.unread_from_app(data);
     }
 
     fn interrupt(&self) {
@@ -292,7 +292,7 @@ impl GuestReader for ReaderImpl {
     ) -> Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>), ErrorCode> {
         task_exit::deferred(async move {
             let conn = this.get::<ReaderImpl>().conn.clone();
-            if conn.st.borrow().reading {
+            if conn.state.borrow().reading {
                 return Err(ErrorCode::Busy);
             }
             drop(this);

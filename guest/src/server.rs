@@ -150,9 +150,9 @@ struct ServerState {
 
 /// A server shared by its resource, its accept pumps and its connections.
 pub struct ServerShared {
-    st: RefCell<ServerState>,
+    state: RefCell<ServerState>,
     /// Something changed: a connection is pending, serving started, closed, a client closed.
-    ev: Notify,
+    changed: Notify,
     /// Notified by `interrupt`: ends the accepts and `wait-closed`s waiting.
     interrupt: Notify,
 }
@@ -171,7 +171,7 @@ impl ServerState {
 
 impl CloseObserver for ServerShared {
     fn connection_closed(&self) {
-        self.ev.notify();
+        self.changed.notify();
     }
 }
 
@@ -253,7 +253,7 @@ pub fn serve(
 ) -> Result<Rc<ServerShared>, ErrorCode> {
     let count = listeners.len();
     let server = Rc::new(ServerShared {
-        st: RefCell::new(ServerState {
+        state: RefCell::new(ServerState {
             listeners,
             serving: false,
             closed: false,
@@ -270,7 +270,7 @@ pub fn serve(
             write_queue_cap: config.write_queue_cap,
             tls: config.tls,
         }),
-        ev: Notify::default(),
+        changed: Notify::default(),
         interrupt: Notify::default(),
     });
     for index in 0..count {
@@ -288,19 +288,19 @@ pub fn serve(
 impl ServerShared {
     /// asyncio `start_serving`: listens on every socket; idempotent.
     pub fn start_serving(&self) -> Result<(), ErrorCode> {
-        let mut st = self.st.borrow_mut();
-        if st.closed {
+        let mut state = self.state.borrow_mut();
+        if state.closed {
             return Err(ErrorCode::Closed("the server is closed".to_string()));
         }
-        if st.serving {
+        if state.serving {
             return Ok(());
         }
-        for listener in st.listeners.iter_mut() {
+        for listener in state.listeners.iter_mut() {
             listener.listen()?;
         }
-        st.serving = true;
-        drop(st);
-        self.ev.notify();
+        state.serving = true;
+        drop(state);
+        self.changed.notify();
         Ok(())
     }
 
@@ -312,16 +312,16 @@ impl ServerShared {
     /// accept tasks next run (in the same turn of the event loop, not inside this call);
     /// `wait_closed` waits for that too.
     pub fn close(&self) {
-        let mut st = self.st.borrow_mut();
-        if st.closed {
+        let mut state = self.state.borrow_mut();
+        if state.closed {
             return;
         }
-        st.closed = true;
-        st.serving = false;
-        let listeners = std::mem::take(&mut st.listeners);
-        drop(st);
+        state.closed = true;
+        state.serving = false;
+        let listeners = std::mem::take(&mut state.listeners);
+        drop(state);
         drop(listeners);
-        self.ev.notify();
+        self.changed.notify();
     }
 
     /// The app dropped the server: closes it and aborts the accepted connections nobody can
@@ -329,9 +329,9 @@ impl ServerShared {
     fn discard(&self) {
         self.close();
         let pending: Vec<Rc<Conn>> = {
-            let mut st = self.st.borrow_mut();
-            st.discarded = true;
-            st.pending.drain(..).collect()
+            let mut state = self.state.borrow_mut();
+            state.discarded = true;
+            state.pending.drain(..).collect()
         };
         for conn in pending {
             conn.abort();
@@ -341,14 +341,14 @@ impl ServerShared {
     /// Closed, with its accept pumps and its clients' TLS handshakes ended (its accepted
     /// connections aside).
     pub fn is_stopped(&self) -> bool {
-        let st = self.st.borrow();
-        st.closed && st.pumps == 0 && st.handshakes == 0
+        let state = self.state.borrow();
+        state.closed && state.pumps == 0 && state.handshakes == 0
     }
 
     /// Waits until [`is_stopped`](Self::is_stopped).
     pub async fn stopped(&self) {
         loop {
-            let listen = self.ev.listen();
+            let listen = self.changed.listen();
             if self.is_stopped() {
                 return;
             }
@@ -357,15 +357,15 @@ impl ServerShared {
     }
 
     fn live_clients(&self) -> Vec<Rc<Conn>> {
-        let mut st = self.st.borrow_mut();
-        st.prune_clients();
-        st.clients.iter().filter_map(Weak::upgrade).collect()
+        let mut state = self.state.borrow_mut();
+        state.prune_clients();
+        state.clients.iter().filter_map(Weak::upgrade).collect()
     }
 
     /// Waits for the next accepted connection.
     pub async fn accept(&self) -> Result<Rc<Conn>, ErrorCode> {
         loop {
-            let listen = self.ev.listen();
+            let listen = self.changed.listen();
             if let Some(result) = self.try_accept() {
                 return result;
             }
@@ -376,14 +376,14 @@ impl ServerShared {
     /// The next accepted connection if one is pending. After `close`: the ones accepted before
     /// it (waiting for those still in their TLS handshake), then `closed`.
     pub fn try_accept(&self) -> Option<Result<Rc<Conn>, ErrorCode>> {
-        let mut st = self.st.borrow_mut();
-        if let Some(conn) = st.pending.pop_front() {
-            drop(st);
+        let mut state = self.state.borrow_mut();
+        if let Some(conn) = state.pending.pop_front() {
+            drop(state);
             // Room in the queue: the accept pumps may go on.
-            self.ev.notify();
+            self.changed.notify();
             return Some(Ok(conn));
         }
-        if st.closed && st.handshakes == 0 {
+        if state.closed && state.handshakes == 0 {
             return Some(Err(ErrorCode::Closed("the server is closed".to_string())));
         }
         None
@@ -406,33 +406,33 @@ impl Counted {
 
     /// Adds a unit to the count.
     fn add(server: Rc<ServerShared>, count: fn(&mut ServerState) -> &mut usize) -> Self {
-        *count(&mut server.st.borrow_mut()) += 1;
+        *count(&mut server.state.borrow_mut()) += 1;
         Self { server, count }
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        let mut st = self.server.st.borrow_mut();
-        let n = (self.count)(&mut st);
+        let mut state = self.server.state.borrow_mut();
+        let n = (self.count)(&mut state);
         *n = n.saturating_sub(1);
-        drop(st);
-        self.server.ev.notify();
+        drop(state);
+        self.server.changed.notify();
     }
 }
 
 /// Accepts connections on listener `index` while the server serves and the queue has room.
 async fn accept_pump(server: Rc<ServerShared>, index: usize) {
-    let _running = Counted::already(server.clone(), |st| &mut st.pumps);
+    let _running = Counted::already(server.clone(), |state| &mut state.pumps);
     // Wait for `start_serving` to hand us the listen stream.
     let mut stream = loop {
-        let listen = server.ev.listen();
+        let listen = server.changed.listen();
         {
-            let mut st = server.st.borrow_mut();
-            if st.closed {
+            let mut state = server.state.borrow_mut();
+            if state.closed {
                 return;
             }
-            if let Some(stream) = st.listeners.get_mut(index).and_then(|l| l.stream.take()) {
+            if let Some(stream) = state.listeners.get_mut(index).and_then(|l| l.stream.take()) {
                 break stream;
             }
         }
@@ -444,15 +444,15 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         // connection limit, and for room in the run's buffer budget (until then clients wait in
         // the listen backlog).
         let slot = loop {
-            let listen = server.ev.listen();
+            let listen = server.changed.listen();
             let released = limits.released.listen();
             let pressure = limits.pressure.listen();
             {
-                let st = server.st.borrow();
-                if st.closed {
+                let state = server.state.borrow();
+                if state.closed {
                     return;
                 }
-                if st.pending.len() < st.backlog
+                if state.pending.len() < state.backlog
                     && !limits.under_pressure()
                     && let Some(slot) = limits.try_slot()
                 {
@@ -466,8 +466,8 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             let room = pin!(host_limits::socket_room());
             let closed = pin!(async {
                 loop {
-                    let listen = server.ev.listen();
-                    if server.st.borrow().closed {
+                    let listen = server.changed.listen();
+                    if server.state.borrow().closed {
                         return;
                     }
                     listen.await;
@@ -482,8 +482,8 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             let next = pin!(stream.next());
             let closed = pin!(async {
                 loop {
-                    let listen = server.ev.listen();
-                    if server.st.borrow().closed {
+                    let listen = server.changed.listen();
+                    if server.state.borrow().closed {
                         return;
                     }
                     listen.await;
@@ -498,11 +498,11 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
             return;
         };
         let (keep_alive, settings, tls): (bool, Settings, _) = {
-            let st = server.st.borrow();
+            let state = server.state.borrow();
             (
-                st.keep_alive,
-                settings(st.limit, st.write_queue_cap, slot),
-                st.tls.clone(),
+                state.keep_alive,
+                settings(state.limit, state.write_queue_cap, slot),
+                state.tls.clone(),
             )
         };
         if keep_alive && let Accepted::Tcp(socket) = &socket {
@@ -512,7 +512,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         if let Some((config, timeouts)) = tls {
             // The handshake runs on its own, so a slow or broken client never holds up others.
             wit_bindgen::spawn_local(handshake_then_enqueue(
-                Counted::add(server.clone(), |st| &mut st.handshakes),
+                Counted::add(server.clone(), |state| &mut state.handshakes),
                 socket,
                 settings,
                 config,
@@ -568,21 +568,21 @@ impl ServerShared {
     fn enqueue(self: &Rc<Self>, conn: Rc<Conn>) -> bool {
         let observer: Weak<dyn CloseObserver> = Rc::downgrade(self) as Weak<dyn CloseObserver>;
         conn.set_observer(observer);
-        let mut st = self.st.borrow_mut();
-        if st.discarded {
-            drop(st);
+        let mut state = self.state.borrow_mut();
+        if state.discarded {
+            drop(state);
             conn.abort();
             return false;
         }
-        if st.clients.len() >= st.prune_clients_at {
+        if state.clients.len() >= state.prune_clients_at {
             // Without this a long-running server kept one dead connection's memory per accept
             // (about 1 KiB; found by `wasio-bench soak`).
-            st.prune_clients();
+            state.prune_clients();
         }
-        st.clients.push(Rc::downgrade(&conn));
-        st.pending.push_back(conn);
-        drop(st);
-        self.ev.notify();
+        state.clients.push(Rc::downgrade(&conn));
+        state.pending.push_back(conn);
+        drop(state);
+        self.changed.notify();
         true
     }
 }
@@ -600,12 +600,12 @@ impl Drop for ServerImpl {
 
 impl GuestServer for ServerImpl {
     fn sockets(&self) -> Vec<SocketAddress> {
-        let st = self.server.st.borrow();
-        st.listeners.iter().map(|l| l.address.clone()).collect()
+        let state = self.server.state.borrow();
+        state.listeners.iter().map(|l| l.address.clone()).collect()
     }
 
     fn is_serving(&self) -> bool {
-        self.server.st.borrow().serving
+        self.server.state.borrow().serving
     }
 
     fn start_serving(&self) -> Result<(), ErrorCode> {
@@ -629,14 +629,14 @@ impl GuestServer for ServerImpl {
 
     fn serve_forever(&self) -> Result<Serving, ErrorCode> {
         {
-            let mut st = self.server.st.borrow_mut();
-            if st.closed {
+            let mut state = self.server.state.borrow_mut();
+            if state.closed {
                 return Err(ErrorCode::Closed("the server is closed".to_string()));
             }
-            if st.forever {
+            if state.forever {
                 return Err(ErrorCode::Busy);
             }
-            st.forever = true;
+            state.forever = true;
         }
         self.server.start_serving()?;
         Ok(Serving::new(ServingImpl {
@@ -670,7 +670,7 @@ impl GuestServer for ServerImpl {
             let server = self.server.clone();
             bounded(timeout, interrupted, async move {
                 loop {
-                    let listen = server.ev.listen();
+                    let listen = server.changed.listen();
                     if server.is_stopped() && server.live_clients().is_empty() {
                         return Ok(());
                     }
@@ -690,7 +690,7 @@ pub struct ServingImpl {
 
 impl Drop for ServingImpl {
     fn drop(&mut self) {
-        self.server.st.borrow_mut().forever = false;
+        self.server.state.borrow_mut().forever = false;
         self.server.close();
     }
 }

@@ -197,18 +197,18 @@ pub async fn secure(
 #[derive(Default)]
 struct Outcome {
     result: RefCell<Option<Result<(), ErrorCode>>>,
-    ev: Notify,
+    result_set: Notify,
 }
 
 impl Outcome {
     fn set(&self, result: Result<(), ErrorCode>) {
         *self.result.borrow_mut() = Some(result);
-        self.ev.notify();
+        self.result_set.notify();
     }
 
     async fn wait(&self) -> Result<(), ErrorCode> {
         loop {
-            let listen = self.ev.listen();
+            let listen = self.result_set.listen();
             if let Some(result) = self.result.borrow().clone() {
                 return result;
             }

@@ -106,11 +106,11 @@ impl GuestWriter for WriterImpl {
     }
 
     fn get_write_buffer_size(&self) -> u64 {
-        self.conn.st.borrow().wq.size() as u64
+        self.conn.state.borrow().write_queue.size() as u64
     }
 
     fn get_write_buffer_limits(&self) -> (u64, u64) {
-        let marks = self.conn.st.borrow().wq.marks();
+        let marks = self.conn.state.borrow().write_queue.marks();
         (marks.low, marks.high)
     }
 
@@ -176,7 +176,7 @@ impl GuestWriter for WriterImpl {
     ) -> Result<(), ErrorCode> {
         task_exit::deferred(async move {
             // Back in the reader's buffer first, so no error below loses them.
-            self.conn.give_back(ahead);
+            self.conn.unread_from_app(ahead);
             if self.conn.is_tls() {
                 return Err(invalid("the connection already uses TLS"));
             }
