@@ -378,6 +378,13 @@ async def main(tmp):
 
     print("== exit with work pending", flush=True)
 
+    async def fails():
+        raise LookupError("nobody retrieves this")
+
+    task = asyncio.ensure_future(fails())
+    await asyncio.sleep(0.01)
+    del task  # asyncio logs "Task exception was never retrieved" (stderr)
+
     async def idle(reader, writer):
         await reader.read()
 
