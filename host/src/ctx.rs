@@ -4,10 +4,11 @@
 //! [`ResourceTable`] and a [`WasioHostCtx`] into their own type and implement [`WasioView`].
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::StdoutStream;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::Capabilities;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
@@ -380,6 +381,27 @@ impl WasioCtxBuilder {
     pub fn timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
         self.limits.timeout = timeout;
         self
+    }
+
+    /// Lets the app read the host directory `host_dir`, which it sees at `guest_dir` (`wasio run
+    /// --dir HOST_DIR::GUEST_DIR`): it may list the directory and read the files under it, and
+    /// may not create, change or remove anything there (wasmtime-wasi's read-only preopen). Apps
+    /// see no files without such a grant; a Python app reads its TLS certificates through one.
+    /// The directory is opened now, so the grant is the directory found now. Errors: `host_dir`
+    /// cannot be opened as a directory.
+    pub fn read_only_dir(
+        mut self,
+        host_dir: impl AsRef<Path>,
+        guest_dir: &str,
+    ) -> anyhow::Result<Self> {
+        let host_dir = host_dir.as_ref();
+        if let Err(e) = self
+            .wasi
+            .preopened_dir(host_dir, guest_dir, FsPerms::ReadOnly)
+        {
+            anyhow::bail!("cannot open {} as a directory: {e}", host_dir.display());
+        }
+        Ok(self)
     }
 
     /// Hands a listener the host opened ([`Preopened::open`]) to the app, which adopts it with

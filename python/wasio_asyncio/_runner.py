@@ -18,6 +18,7 @@ import traceback
 from componentize_py_types import Err
 
 from .bindings import exports
+from . import ssl as _ssl
 from . import streams
 
 _pending_mains = []
@@ -58,7 +59,9 @@ def _patch_loop():
 
 
 def install():
-    """Makes asyncio's stream functions and `asyncio.run` the wasio ones."""
+    """Makes asyncio's stream functions and `asyncio.run` the wasio ones, and `import ssl` the
+    package's stand-in (componentize-py has no `ssl`; the provider does TLS)."""
+    sys.modules["ssl"] = _ssl
     _patch_loop()
     for name in ("open_connection", "start_server", "StreamReader", "StreamWriter"):
         setattr(asyncio, name, getattr(streams, name))

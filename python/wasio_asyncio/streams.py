@@ -15,6 +15,7 @@ import weakref
 from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
 from ._errors import call, from_exception, sync, to_exception, unwrap
+from . import _tls
 
 _DEFAULT_LIMIT = 2**16
 _logger = logging.getLogger("asyncio")
@@ -204,21 +205,19 @@ class StreamWriter:
             v = _address(info.peername)
         elif name == "sockname":
             v = _address(info.sockname)
-        elif name == "cipher":
-            v = None if info.cipher is None else (info.cipher, info.tls_version, None)
-        elif name == "peercert":
-            v = None if info.peercert is None else {
-                "subject": info.peercert.subject,
-                "issuer": info.peercert.issuer,
-                "subjectAltName": tuple(info.peercert.subject_alt_names),
-                "notBefore": info.peercert.not_before,
-                "notAfter": info.peercert.not_after,
-            }
+        elif name in _tls.EXTRA_NAMES:
+            v = _tls.extra_info(self, info, name)
         elif name == "server_hostname":
             v = info.server_hostname
         else:
             v = None
         return default if v is None else v
+
+    async def start_tls(self, sslcontext, *, server_hostname=None, ssl_handshake_timeout=None,
+                        ssl_shutdown_timeout=None):
+        """Upgrades the connection to TLS in place; this reader and writer go on over it."""
+        await _tls.start_tls(self, sslcontext, server_hostname, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
 
 
 def _pair(conn: "s.Connection"):
@@ -232,22 +231,24 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
                           ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
                           happy_eyeballs_delay=None, interleave=None, **kwds):
     """asyncio `open_connection` over wasio's `open-connection`."""
-    if ssl not in (None, False):
-        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    tls = _tls.client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeout)
     if sock is not None:
         raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
     if host is None or port is None:
         raise ValueError("host and port was not specified and no sock specified")
     opts = t.ConnectOptions(
-        limit=_limit(limit), ssl=None, server_hostname=server_hostname,
-        ssl_handshake_timeout=None, ssl_shutdown_timeout=None, family=_family(family),
+        limit=_limit(limit), ssl=tls.config, server_hostname=tls.server_hostname,
+        ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
+        family=_family(family),
         local_addr=None if local_addr is None else (local_addr[0], local_addr[1]),
         happy_eyeballs_delay=None if happy_eyeballs_delay is None
         else int(happy_eyeballs_delay * 1e9),
         interleave=interleave, timeout=None, write_queue_cap=None,
     )
     conn = await call(s.open_connection(host, int(port), opts), "open_connection")
-    return _pair(conn)
+    reader, writer = _pair(conn)
+    _tls.opened(writer, tls)
+    return reader, writer
 
 
 class _ServerSocket:
@@ -315,6 +316,7 @@ class Server:
                 _logger.error("Error on accepting a connection: %s", e)
                 continue
             reader, writer = _pair(conn)
+            _tls.accepted(self, writer)
             self._run_handler(reader, writer)
 
     def _run_handler(self, reader, writer):
@@ -400,8 +402,7 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
                        reuse_port=None, keep_alive=None, ssl_handshake_timeout=None,
                        ssl_shutdown_timeout=None, start_serving=True, **kwds):
     """asyncio `start_server` over wasio's `start-server`."""
-    if ssl not in (None, False):
-        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    tls = _tls.server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     if sock is not None:
         raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
     if host is None or host == "":
@@ -413,11 +414,13 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
     opts = t.ServerOptions(
         limit=_limit(limit), family=_family(family), backlog=backlog,
         reuse_address=reuse_address, reuse_port=bool(reuse_port), keep_alive=bool(keep_alive),
-        ssl=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+        ssl=tls.config, ssl_handshake_timeout=tls.handshake_timeout,
+        ssl_shutdown_timeout=tls.shutdown_timeout,
         start_serving=bool(start_serving), write_queue_cap=None,
     )
     raw = await call(s.start_server(hosts, int(port or 0), opts), "start_server")
     server = Server(raw, client_connected_cb)
+    _tls.serving(server, tls)
     if start_serving:
         server._start_accepting()
     return server
