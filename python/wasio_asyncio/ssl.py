@@ -388,7 +388,7 @@ class SSLContext:
         protocols = []
         for p in alpn_protocols:
             if len(p.encode("ascii")) < 1 or len(p.encode("ascii")) > 255:
-                raise ValueError("ALPN protocols must be 1 to 255 in length")
+                raise SSLError("ALPN protocols must be 1 to 255 in length")
             protocols.append(p)
         self._alpn = protocols
 
