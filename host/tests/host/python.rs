@@ -218,7 +218,10 @@ fn output_within(command: &mut Command, limit: Duration) -> anyhow::Result<std::
     );
     let start = Instant::now();
     while child.0.try_wait()?.is_none() {
-        anyhow::ensure!(start.elapsed() < limit, "{command:?} did not end within {limit:?}");
+        anyhow::ensure!(
+            start.elapsed() < limit,
+            "{command:?} did not end within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut out = std::process::Output {
@@ -299,7 +302,11 @@ fn tls_run(
         anyhow::ensure!(start.elapsed() < STEP_WAIT, "the app did not end");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "the app failed ({status}): {out:?}\n{}", stderr_text());
+    assert!(
+        status.success(),
+        "the app failed ({status}): {out:?}\n{}",
+        stderr_text()
+    );
     Ok((out, text(&peer.stdout)))
 }
 
