@@ -6,8 +6,11 @@ Its peer is tls_asyncio_peer.py, run by CPython.
       (a) a TLS client of the peer's TLS echo server at TLS_PORT, trusting CERTS/ca.pem;
       (c) STARTTLS with the peer's plain server at PLAIN_PORT, then start_tls;
       (d) the two verification failures: an unrelated CA, a name the certificate lacks;
-      (b) a TLS server (CERTS/server.pem, server.key) on 127.0.0.1, port 0: prints
-          "server: PORT n", serves one client (tls_asyncio_peer.py connect), then ends.
+      (e) ssl=True: the default context, trusting the platform store (the test sets
+          SSL_CERT_FILE=CERTS/ca.pem);
+      (b) a TLS server (CERTS/server.pem, server.key) on 127.0.0.1, port 0, asking for a client
+          certificate from CERTS/ca.pem: prints "server: PORT n", serves one client
+          (tls_asyncio_peer.py connect), then ends.
   tls_app.py files DIR
       reads DIR/hello.txt, then tries to create DIR/written.txt (for `wasio run --dir`).
 """
@@ -77,10 +80,20 @@ async def tls(certs, tls_port, plain_port):
             print(f"{label}: connected")
             w.close()
 
-    # (b) server
+    # (e) ssl=True
+    reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=True,
+                                                   server_hostname="localhost")
+    print("default: echo", await echo(reader, writer, "hello with ssl=True"))
+    print("default: verifies", writer.get_extra_info("sslcontext").verify_mode == ssl.CERT_REQUIRED)
+    writer.close()
+    await writer.wait_closed()
+
+    # (b) server, with client certificates
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(os.path.join(certs, "server.pem"),
                                os.path.join(certs, "server.key"))
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.load_verify_locations(cafile=os.path.join(certs, "ca.pem"))
     server_ctx.set_alpn_protocols(["wasio-test"])
     served = asyncio.Event()
 
@@ -88,8 +101,9 @@ async def tls(certs, tls_port, plain_port):
         line = await reader.readline()
         print("server: got", line.decode().rstrip())
         tls = writer.get_extra_info("ssl_object")
+        client = dict(rdn[0] for rdn in tls.getpeercert()["subject"])
         print("server: version", tls.version(), "alpn", tls.selected_alpn_protocol(),
-              "server_side", tls.server_side, "peercert", tls.getpeercert(),
+              "server_side", tls.server_side, "client", client["commonName"],
               "sslcontext", writer.get_extra_info("sslcontext") is server_ctx)
         writer.write(line)
         await writer.drain()

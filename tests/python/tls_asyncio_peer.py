@@ -5,8 +5,9 @@
       that answers "STARTTLS" with "OK", upgrades with start_tls and echoes; both on 127.0.0.1,
       free ports. Prints "PORTS TLS_PORT PLAIN_PORT", then serves until it is killed.
   tls_asyncio_peer.py connect CERTS PORT
-      a TLS client of 127.0.0.1:PORT verifying the name localhost against CERTS/ca.pem: sends a
-      line, prints the echo and what it saw of the session.
+      a TLS client of 127.0.0.1:PORT verifying the name localhost against CERTS/ca.pem, with
+      CERTS/server.pem as its client certificate: sends a line, prints the echo and what it saw
+      of the session.
 """
 
 import asyncio
@@ -55,6 +56,7 @@ async def serve(certs):
 async def connect(certs, port):
     ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
     ctx.set_alpn_protocols(["wasio-test"])
+    ctx.load_cert_chain(os.path.join(certs, "server.pem"), os.path.join(certs, "server.key"))
     reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
                                                    server_hostname="localhost")
     writer.write(b"hello from CPython\n")

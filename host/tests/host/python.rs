@@ -260,6 +260,7 @@ fn tls_run(
     let stderr = tempfile::NamedTempFile::new()?;
     app.arg("tls")
         .arg(certs)
+        .env("SSL_CERT_FILE", certs.join("ca.pem"))
         .args(ports)
         .stdout(Stdio::piped())
         .stderr(Stdio::from(stderr.reopen()?));
@@ -311,9 +312,11 @@ fn tls_run(
 }
 
 /// TLS both ways with asyncio's `ssl` (tests/python/tls_app.py): a client and a STARTTLS
-/// upgrade against a CPython asyncio TLS server, both verification failures, and a server a
-/// CPython client verifies; the certificates are read through `--dir`. The script prints the
-/// same lines under wasio as run natively by CPython.
+/// upgrade against a CPython asyncio TLS server, both verification failures, `ssl=True` (the
+/// platform store, which SSL_CERT_FILE points at the test CA for CPython and for wasio's host),
+/// and a server that a CPython client verifies and that verifies the client's certificate; the
+/// certificates are read through `--dir`. The script prints the same lines under wasio as run
+/// natively by CPython.
 #[test]
 fn python_tls_both_ways_prints_what_cpython_prints() -> anyhow::Result<()> {
     let _turn = one_at_a_time();
@@ -363,8 +366,10 @@ fn python_tls_both_ways_prints_what_cpython_prints() -> anyhow::Result<()> {
          code 20: unable to get local issuer certificate",
         "wrong name: SSLCertVerificationError SSLError True reason CERTIFICATE_VERIFY_FAILED \
          code 62: Hostname mismatch, certificate is not valid for 'example.com'.",
+        "default: echo hello with ssl=True",
+        "default: verifies True",
         "server: got hello from CPython",
-        "server: version TLSv1.3 alpn wasio-test server_side True peercert None sslcontext True",
+        "server: version TLSv1.3 alpn wasio-test server_side True client localhost sslcontext True",
         "server: closed",
     ] {
         assert!(
