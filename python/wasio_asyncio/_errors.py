@@ -12,7 +12,8 @@ try:
 except ImportError:  # no socket module: a plain OSError says the same
     _gaierror, _EAI_NONAME = OSError, -2
 
-from .ssl import SSLError, _from_provider as _ssl_error  # the `ssl` stand-in's (noqa: F401)
+# The `ssl` stand-in's exceptions; `SSLError` stays importable from here.
+from .ssl import SSLError, _from_provider as _ssl_error  # noqa: F401
 
 
 def _overrun_message(found: bool) -> str:

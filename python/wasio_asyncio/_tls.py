@@ -29,10 +29,13 @@ class _Conn:
 class _Client:
     """The TLS fields of a client's connect options (`config` None: plain TCP)."""
 
-    def __init__(self, context, config, server_hostname, handshake_timeout, shutdown_timeout):
+    def __init__(self, context, config, server_hostname, handshake_timeout, shutdown_timeout,
+                 asked_hostname=None):
         self.context = context
         self.config = config
+        # What the provider gets ("" when the name is not checked) and what the app asked for.
         self.server_hostname = server_hostname
+        self.asked_hostname = asked_hostname
         self.handshake_timeout = handshake_timeout
         self.shutdown_timeout = shutdown_timeout
 
@@ -150,7 +153,7 @@ def client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeo
     handshake = _nanoseconds("ssl_handshake_timeout", ssl_handshake_timeout)
     shutdown = _nanoseconds("ssl_shutdown_timeout", ssl_shutdown_timeout)
     config, name = _client_config(ctx, server_hostname)
-    return _Client(ctx, config, name, handshake, shutdown)
+    return _Client(ctx, config, name, handshake, shutdown, server_hostname or None)
 
 
 def server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout) -> _Server:
@@ -170,9 +173,27 @@ def server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout) -> _Server:
     return _Server(ssl, _server_config(ssl), handshake, shutdown)
 
 
+def _handshake_timed_out(handshake_timeout) -> ConnectionAbortedError:
+    """asyncio's error for a TLS handshake that ran out of time (sslproto)."""
+    seconds = (handshake_timeout or 60_000_000_000) / 1_000_000_000
+    return ConnectionAbortedError(
+        f"SSL handshake is taking longer than {seconds:g} seconds: aborting the connection")
+
+
+async def connecting(tls: _Client, awaitable):
+    """Awaits `open-connection`; with TLS, its `timeout` (the handshake's: no connect timeout is
+    set) is asyncio's ConnectionAbortedError."""
+    try:
+        return await awaitable
+    except TimeoutError:
+        if tls.config is None:
+            raise
+        raise _handshake_timed_out(tls.handshake_timeout) from None
+
+
 def opened(writer, tls: _Client) -> None:
     """Records a connection `open_connection` made (a client end)."""
-    _writers[writer] = _Conn(tls.context, False, tls.server_hostname or None)
+    _writers[writer] = _Conn(tls.context, False, tls.asked_hostname)
 
 
 def serving(server_obj, tls: _Server) -> None:
@@ -199,8 +220,11 @@ async def start_tls(writer, sslcontext, server_hostname, ssl_handshake_timeout,
         client_config, name = _client_config(ctx, server_hostname)
         config = t.TlsConfig_Client(client_config)
     # `ahead` is empty: this package's reader keeps no bytes of its own (the provider buffers).
-    await call(writer._raw.start_tls(config, name, handshake, shutdown, b""), "start_tls")
-    _writers[writer] = _Conn(ctx, conn.server_side, name or None)
+    try:
+        await call(writer._raw.start_tls(config, name, handshake, shutdown, b""), "start_tls")
+    except TimeoutError:
+        raise _handshake_timed_out(handshake) from None
+    _writers[writer] = _Conn(ctx, conn.server_side, server_hostname)
 
 
 def extra_info(writer, info: "t.ExtraInfo", name: str):

@@ -466,6 +466,20 @@ def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=N
     return context
 
 
+def DER_cert_to_PEM_cert(der_cert_bytes) -> str:
+    """A DER certificate as PEM text."""
+    return _der_to_pem(bytes(der_cert_bytes))
+
+
+def PEM_cert_to_DER_cert(pem_cert_string: str) -> bytes:
+    """The first PEM certificate of `pem_cert_string` as DER bytes."""
+    found = _pem_blocks(pem_cert_string, ("CERTIFICATE",))
+    if not found:
+        raise ValueError("Invalid PEM encoding; must start with -----BEGIN CERTIFICATE-----")
+    body = found[0].split("-----")[2]
+    return base64.b64decode(body)
+
+
 # -- a finished handshake, as `get_extra_info('ssl_object')` ------------------------------------
 
 # X.509 attribute short names (as the host prints them) -> the long names CPython uses.

@@ -245,7 +245,8 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         else int(happy_eyeballs_delay * 1e9),
         interleave=interleave, timeout=None, write_queue_cap=None,
     )
-    conn = await call(s.open_connection(host, int(port), opts), "open_connection")
+    conn = await _tls.connecting(
+        tls, call(s.open_connection(host, int(port), opts), "open_connection"))
     reader, writer = _pair(conn)
     _tls.opened(writer, tls)
     return reader, writer

@@ -97,6 +97,7 @@ same("cadata int", lambda m: m.create_default_context().load_verify_locations(ca
 same("cadata without a certificate",
      lambda m: m.create_default_context().load_verify_locations(cadata="nothing"),
      compare_message=False)
+same("PEM and DER", lambda m: (m.PEM_cert_to_DER_cert(ca_pem), m.DER_cert_to_PEM_cert(der)))
 same("missing cafile", lambda m: m.create_default_context().load_verify_locations(
     cafile=os.path.join(certs, "missing.pem")), compare_message=False)
 same("cert chain", lambda m: m.create_default_context(m.Purpose.CLIENT_AUTH).load_cert_chain(

@@ -2,12 +2,13 @@
 under `wasio run --dir CERTS` it prints the same lines (host/tests/host/python.rs compares them).
 Its peer is tls_asyncio_peer.py, run by CPython.
 
-  tls_app.py tls CERTS TLS_PORT PLAIN_PORT
+  tls_app.py tls CERTS TLS_PORT PLAIN_PORT SILENT_PORT
       (a) a TLS client of the peer's TLS echo server at TLS_PORT, trusting CERTS/ca.pem;
       (c) STARTTLS with the peer's plain server at PLAIN_PORT, then start_tls;
       (d) the two verification failures: an unrelated CA, a name the certificate lacks;
       (e) ssl=True: the default context, trusting the platform store (the test sets
           SSL_CERT_FILE=CERTS/ca.pem);
+      (f) a handshake with a server that never answers, at SILENT_PORT, running out of time;
       (b) a TLS server (CERTS/server.pem, server.key) on 127.0.0.1, port 0, asking for a client
           certificate from CERTS/ca.pem: prints "server: PORT n", serves one client
           (tls_asyncio_peer.py connect), then ends.
@@ -41,7 +42,7 @@ def describe(who, writer, ctx):
           "der", tls.getpeercert(binary_form=True)[:1] == b"\x30")
 
 
-async def tls(certs, tls_port, plain_port):
+async def tls(certs, tls_port, plain_port, silent_port):
     ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
     ctx.set_alpn_protocols(["wasio-test", "http/1.1"])
     ctx.options |= ssl.OP_NO_COMPRESSION
@@ -87,6 +88,15 @@ async def tls(certs, tls_port, plain_port):
     print("default: verifies", writer.get_extra_info("sslcontext").verify_mode == ssl.CERT_REQUIRED)
     writer.close()
     await writer.wait_closed()
+
+    # (f) handshake timeout
+    try:
+        await asyncio.open_connection("127.0.0.1", silent_port, ssl=ctx,
+                                      server_hostname="localhost", ssl_handshake_timeout=0.5)
+    except ConnectionAbortedError as e:
+        print("silent:", type(e).__name__, e)
+    else:
+        print("silent: connected")
 
     # (b) server, with client certificates
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -137,4 +147,4 @@ def files(directory):
 if sys.argv[1] == "files":
     files(sys.argv[2])
 else:
-    asyncio.run(tls(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    asyncio.run(tls(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))

@@ -2,8 +2,9 @@
 
   tls_asyncio_peer.py serve CERTS
       a TLS echo server (CERTS/server.pem, server.key; ALPN "wasio-test") and a plain server
-      that answers "STARTTLS" with "OK", upgrades with start_tls and echoes; both on 127.0.0.1,
-      free ports. Prints "PORTS TLS_PORT PLAIN_PORT", then serves until it is killed.
+      that answers "STARTTLS" with "OK", upgrades with start_tls and echoes, and a server that
+      accepts and never reads nor writes; on 127.0.0.1, free ports. Prints
+      "PORTS TLS_PORT PLAIN_PORT SILENT_PORT", then serves until it is killed.
   tls_asyncio_peer.py connect CERTS PORT
       a TLS client of 127.0.0.1:PORT verifying the name localhost against CERTS/ca.pem, with
       CERTS/server.pem as its client certificate: sends a line, prints the echo and what it saw
@@ -46,11 +47,17 @@ async def serve(certs):
         await writer.start_tls(ctx)
         await echo(reader, writer)
 
-    tls_server = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=ctx)
-    plain_server = await asyncio.start_server(starttls, "127.0.0.1", 0)
-    ports = [s.sockets[0].getsockname()[1] for s in (tls_server, plain_server)]
+    never = asyncio.Event()
+
+    async def silent(reader, writer):
+        await never.wait()
+
+    servers = [await asyncio.start_server(echo, "127.0.0.1", 0, ssl=ctx),
+               await asyncio.start_server(starttls, "127.0.0.1", 0),
+               await asyncio.start_server(silent, "127.0.0.1", 0)]
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
     print("PORTS", *ports, flush=True)
-    await asyncio.Event().wait()
+    await never.wait()
 
 
 async def connect(certs, port):
