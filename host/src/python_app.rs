@@ -1,9 +1,8 @@
 //! Python scripts as apps: `wasio run app.py` and `wasio build app.py` build the script into an
 //! app component with the wasio-asyncio package (python/ in the repository) and componentize-py,
 //! both found through `python3` in the environment, and keep the built component in the compile
-//! cache directory, keyed by the script's bytes and name, the installed package (its version
-//! and a digest of its modules and WIT, so a package reinstalled with changes at the same
-//! version builds afresh) and the provider, so later runs skip the build (about 10 s).
+//! cache directory, keyed by the script's bytes and name, the package's version and the
+//! provider, so later runs skip the build (about 10 s).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,23 +21,15 @@ pub fn is_script(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "py")
 }
 
-/// The installed wasio-asyncio version and a digest of its files (Python modules, WIT,
-/// componentize-py.toml); an error naming the install command when the package or
+/// The installed wasio-asyncio version; an error naming the install command when the package or
 /// componentize-py is missing.
 fn package_version() -> anyhow::Result<String> {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import importlib.metadata as m, hashlib, pathlib, shutil, sys\n\
+            "import importlib.metadata as m, shutil, sys\n\
              v = m.version('wasio-asyncio')\n\
-             shutil.which('componentize-py') is None and sys.exit(3)\n\
-             import wasio_asyncio\n\
-             root = pathlib.Path(wasio_asyncio.__file__).parent\n\
-             h = hashlib.sha256()\n\
-             for p in sorted(root.rglob('*')):\n\
-             \x20   if p.is_file() and p.suffix in ('.py', '.wit', '.toml'):\n\
-             \x20       h.update(str(p.relative_to(root)).encode() + b'\\0' + p.read_bytes())\n\
-             print(v, h.hexdigest())",
+             sys.exit(3) if shutil.which('componentize-py') is None else print(v)",
         ])
         .output();
     match out {

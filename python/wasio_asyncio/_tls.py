@@ -4,13 +4,14 @@ values of `get_extra_info`.
 
 The checks and messages are asyncio's (`base_events.create_connection` / `create_server`,
 `sslproto.SSLProtocol`); the TLS itself is the provider's. `streams.py` calls `client`,
-`server`, `opened`, `accepted`, `start_tls` and `extra_info`.
+`server`, `handshake`, `opened`, `serving`, `accepted`, `upgrade` and `extra_info`, and makes the
+wasio calls itself.
 """
 
+import contextlib
 import weakref
 
 from .bindings.imports import wasio_types as t
-from ._errors import call
 from . import ssl as _ssl
 
 # The extra-info names answered here.
@@ -180,11 +181,13 @@ def _handshake_timed_out(handshake_timeout) -> ConnectionAbortedError:
         f"SSL handshake is taking longer than {seconds:g} seconds: aborting the connection")
 
 
-async def connecting(tls: _Client, awaitable):
-    """Awaits `open-connection`; with TLS, its `timeout` (the handshake's: no connect timeout is
-    set) is asyncio's ConnectionAbortedError."""
+@contextlib.contextmanager
+def handshake(tls):
+    """Around the wasio call that runs a TLS handshake (`open-connection` with `tls.config`,
+    `start-tls`): its `timeout`, the handshake's (no other timeout is set), becomes asyncio's
+    ConnectionAbortedError."""
     try:
-        return await awaitable
+        yield
     except TimeoutError:
         if tls.config is None:
             raise
@@ -206,25 +209,37 @@ def accepted(server_obj, writer) -> None:
     _writers[writer] = _Conn(_servers.get(server_obj), True)
 
 
-async def start_tls(writer, sslcontext, server_hostname, ssl_handshake_timeout,
-                    ssl_shutdown_timeout) -> None:
-    """asyncio `StreamWriter.start_tls` over `writer.start-tls`: the side is the connection's
-    (an accepted one serves), the reader and writer stay the same objects."""
+class _Upgrade:
+    """A `StreamWriter.start_tls` in preparation: `arguments` are `writer.start-tls`'s."""
+
+    def __init__(self, writer, ctx, server_side, arguments, server_hostname):
+        self.config = arguments[0]
+        self.handshake_timeout = arguments[2]
+        self.arguments = arguments
+        self._writer = writer
+        self._conn = _Conn(ctx, server_side, server_hostname)
+
+    def done(self) -> None:
+        """Records that the connection now runs TLS with this context."""
+        _writers[self._writer] = self._conn
+
+
+def upgrade(writer, sslcontext, server_hostname, ssl_handshake_timeout,
+            ssl_shutdown_timeout) -> _Upgrade:
+    """asyncio `StreamWriter.start_tls`'s checks, and `writer.start-tls`'s arguments: the side
+    is the connection's (an accepted one serves)."""
     ctx = _context(sslcontext, "sslcontext")
     conn = _writers.get(writer) or _Conn(None, False)
-    handshake = _nanoseconds("ssl_handshake_timeout", ssl_handshake_timeout)
-    shutdown = _nanoseconds("ssl_shutdown_timeout", ssl_shutdown_timeout)
+    handshake_ns = _nanoseconds("ssl_handshake_timeout", ssl_handshake_timeout)
+    shutdown_ns = _nanoseconds("ssl_shutdown_timeout", ssl_shutdown_timeout)
     if conn.server_side:
         config, name = t.TlsConfig_Server(_server_config(ctx)), None
     else:
         client_config, name = _client_config(ctx, server_hostname)
         config = t.TlsConfig_Client(client_config)
     # `ahead` is empty: this package's reader keeps no bytes of its own (the provider buffers).
-    try:
-        await call(writer._raw.start_tls(config, name, handshake, shutdown, b""), "start_tls")
-    except TimeoutError:
-        raise _handshake_timed_out(handshake) from None
-    _writers[writer] = _Conn(ctx, conn.server_side, server_hostname)
+    arguments = (config, name, handshake_ns, shutdown_ns, b"")
+    return _Upgrade(writer, ctx, conn.server_side, arguments, server_hostname)
 
 
 def extra_info(writer, info: "t.ExtraInfo", name: str):

@@ -216,8 +216,11 @@ class StreamWriter:
     async def start_tls(self, sslcontext, *, server_hostname=None, ssl_handshake_timeout=None,
                         ssl_shutdown_timeout=None):
         """Upgrades the connection to TLS in place; this reader and writer go on over it."""
-        await _tls.start_tls(self, sslcontext, server_hostname, ssl_handshake_timeout,
-                             ssl_shutdown_timeout)
+        up = _tls.upgrade(self, sslcontext, server_hostname, ssl_handshake_timeout,
+                          ssl_shutdown_timeout)
+        with _tls.handshake(up):
+            await call(self._raw.start_tls(*up.arguments), "start_tls")
+        up.done()
 
 
 def _pair(conn: "s.Connection"):
@@ -245,8 +248,8 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         else int(happy_eyeballs_delay * 1e9),
         interleave=interleave, timeout=None, write_queue_cap=None,
     )
-    conn = await _tls.connecting(
-        tls, call(s.open_connection(host, int(port), opts), "open_connection"))
+    with _tls.handshake(tls):
+        conn = await call(s.open_connection(host, int(port), opts), "open_connection")
     reader, writer = _pair(conn)
     _tls.opened(writer, tls)
     return reader, writer
