@@ -17,8 +17,8 @@ import traceback
 
 from componentize_py_types import Err
 
-from .bindings import exports
 from . import ssl as _ssl
+from .bindings import exports
 from . import streams
 
 _pending_mains = []
@@ -59,9 +59,7 @@ def _patch_loop():
 
 
 def install():
-    """Makes asyncio's stream functions and `asyncio.run` the wasio ones, and `import ssl` the
-    package's stand-in (componentize-py has no `ssl`; the provider does TLS)."""
-    sys.modules["ssl"] = _ssl
+    """Makes asyncio's stream functions and `asyncio.run` the wasio ones."""
     _patch_loop()
     for name in ("open_connection", "start_server", "StreamReader", "StreamWriter"):
         setattr(asyncio, name, getattr(streams, name))
@@ -104,6 +102,9 @@ async def _finish():
 def load(source: str, filename: str):
     """Compiles `source` and returns the `Run` export class that executes it as `__main__`."""
     install()
+    # Before the script's imports are resolved: `import ssl` gets the package's stand-in
+    # (componentize-py has no `ssl` module; the provider does TLS).
+    sys.modules["ssl"] = _ssl
     tree = ast.parse(source, filename)
     _preimport(tree)
     code = compile(tree, filename, "exec")

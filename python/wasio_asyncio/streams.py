@@ -12,10 +12,10 @@ import logging
 import socket as _socket
 import weakref
 
+from . import _tls
 from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
 from ._errors import call, from_exception, sync, to_exception, unwrap
-from . import _tls
 
 _DEFAULT_LIMIT = 2**16
 _logger = logging.getLogger("asyncio")
