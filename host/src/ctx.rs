@@ -426,8 +426,8 @@ impl WasioCtxBuilder {
     }
 
     /// Direct access to the underlying WASI builder, for settings this builder does not wrap
-    /// (preopened directories, clocks, ...). Network settings made here are overridden by the
-    /// capabilities in [`build`](Self::build).
+    /// (writable preopened directories, clocks, ...). Network settings made here are overridden
+    /// by the capabilities in [`build`](Self::build).
     pub fn wasi_mut(&mut self) -> &mut WasiCtxBuilder {
         &mut self.wasi
     }
