@@ -130,9 +130,11 @@ def _server_config(ctx: "_ssl.SSLContext") -> "t.ServerTlsConfig":
     )
 
 
-def client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeout) -> _Client:
+def client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeout,
+           unix=False) -> _Client:
     """The TLS part of `open_connection`'s options (asyncio's checks: `ssl=True` is the default
-    client context; `server_hostname` defaults to `host`)."""
+    client context; `server_hostname` defaults to `host`). `unix`: for `open_unix_connection`
+    (no host; `server_hostname` is required with `ssl`)."""
     if not ssl:
         if server_hostname is not None:
             raise ValueError("server_hostname is only meaningful with ssl")
@@ -142,6 +144,8 @@ def client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeo
             raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
         return _Client(None, None, None, None, None)
     if server_hostname is None:
+        if unix:
+            raise ValueError("you have to pass server_hostname when using ssl")
         if not host:
             raise ValueError("You must set server_hostname when using ssl without a host")
         server_hostname = host
