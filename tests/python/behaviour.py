@@ -364,7 +364,10 @@ def error_codes():
             code = case()
         exc = to_exception(code)
         number = getattr(exc, "errno", None)
-        number = errno.errorcode.get(number, "-") if number is not None else "-"
+        if number is None:
+            number = "-"
+        elif not type(exc).__name__.startswith("SSL"):  # an SSLError's errno is SSL's own code
+            number = errno.errorcode.get(number, number)
         show(f"[wasio] {name[len('ErrorCode_'):]}", f"{type(exc).__name__} {number} {exc}")
 
 

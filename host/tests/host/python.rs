@@ -11,18 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/python")
         .join(name)
 }
 
 /// Kills the child whatever happens in the test.
-struct Kill(Child);
+pub(crate) struct Kill(pub(crate) Child);
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -222,12 +222,12 @@ const ERROR_CODES: &[&str] = &[
     "[wasio] Interrupted: InterruptedError EINTR [Errno 27] Interrupted system call",
     "[wasio] InvalidArgument: ValueError - why",
     "[wasio] LimitOverrun: LimitOverrunError - Separator is found, but chunk is longer than limit",
-    "[wasio] NameUnresolvable: gaierror - [Errno -2] Name or service not known",
+    "[wasio] NameUnresolvable: gaierror -2 [Errno -2] Name or service not known",
     "[wasio] NotFound: FileNotFoundError ENOENT [Errno 44] No such file or directory",
     "[wasio] NotSupported: NotImplementedError - why",
     "[wasio] Other: OSError - unknown error",
     "[wasio] Timeout: TimeoutError - ",
-    "[wasio] Tls: SSLError - why",
+    "[wasio] Tls: SSLError 1 why",
 ];
 
 /// tests/python/behaviour.py (reads, separators, limits and overruns, writes and flow control,
