@@ -4,9 +4,11 @@
 //!
 //! `cargo run --release -p wasio-bench -- [--quick] [--json PATH]`
 //!
-//! `wasio-bench soak [--minutes N]` runs the bounded soak instead (see [`soak`]).
+//! `wasio-bench soak [--minutes N]` runs the bounded soak instead (see [`soak`]);
+//! `wasio-bench python [--quick]` the Python rows (see [`python`]).
 
 mod load;
+mod python;
 mod report;
 mod serve;
 mod server;
@@ -67,6 +69,16 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
     },
+    /// Python asyncio programs natively by CPython and as wasio components, side by side:
+    /// an echo server and the asyncio docs' echo server under load, and a ping-pong client.
+    Python {
+        /// Shorter runs (finishes in about 2 minutes once the scripts are built).
+        #[arg(long)]
+        quick: bool,
+        /// Also write the results as JSON to PATH.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+    },
     /// A bounded soak: mixed connect / echo / close load on loopback against wasio's echo and line
     /// servers, every byte checked by a checksum, host RSS sampled; fails on any mismatch, error
     /// or RSS growth after the warm-up above the bound.
@@ -105,6 +117,9 @@ fn main() -> anyhow::Result<()> {
             let rate = rt.block_on(load::drive(port, workload, size, conns, window))?;
             println!("{rate:.0} {}", workload.unit());
             return Ok(());
+        }
+        Some(Command::Python { quick, json }) => {
+            return python::run(&load::Plan::new(quick), json.as_deref());
         }
         Some(Command::Soak {
             minutes,

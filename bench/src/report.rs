@@ -97,7 +97,8 @@ fn fmt(v: f64) -> String {
     }
 }
 
-fn quote(s: &str) -> String {
+/// `s` as a JSON string.
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

@@ -28,11 +28,13 @@ pub fn default_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|d| d.join(".cache").join("wasio")))
 }
 
-/// Makes engines built from `config` look up and store compiled components in `dir` (created
-/// if missing).
+/// Makes engines built from `config` look up and store compiled components in `dir/compiled`
+/// (created if missing). wasmtime's cache worker deletes files it does not recognise in its
+/// directory, so it gets a subdirectory of its own: other entries of `dir` (the Python apps
+/// `wasio run app.py` built, in `dir/python`) are left alone.
 pub fn enable(config: &mut Config, dir: &Path) -> anyhow::Result<()> {
     let mut cache = CacheConfig::new();
-    cache.with_directory(dir);
+    cache.with_directory(dir.join("compiled"));
     let cache =
         Cache::new(cache).wcontext(format!("setting up the compile cache in {}", dir.display()))?;
     config.cache(Some(cache));

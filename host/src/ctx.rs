@@ -4,10 +4,11 @@
 //! [`ResourceTable`] and a [`WasioHostCtx`] into their own type and implement [`WasioView`].
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::StdoutStream;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::Capabilities;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
@@ -382,6 +383,27 @@ impl WasioCtxBuilder {
         self
     }
 
+    /// Lets the app read the host directory `host_dir`, which it sees at `guest_dir` (`wasio run
+    /// --dir HOST_DIR::GUEST_DIR`): it may list the directory and read the files under it, and
+    /// may not create, change or remove anything there (wasmtime-wasi's read-only preopen). Apps
+    /// see no files without such a grant; a Python app reads its TLS certificates through one.
+    /// The directory is opened now, so the grant is the directory found now. Errors: `host_dir`
+    /// cannot be opened as a directory.
+    pub fn read_only_dir(
+        mut self,
+        host_dir: impl AsRef<Path>,
+        guest_dir: &str,
+    ) -> anyhow::Result<Self> {
+        let host_dir = host_dir.as_ref();
+        if let Err(e) = self
+            .wasi
+            .preopened_dir(host_dir, guest_dir, FsPerms::ReadOnly)
+        {
+            anyhow::bail!("cannot open {} as a directory: {e}", host_dir.display());
+        }
+        Ok(self)
+    }
+
     /// Hands a listener the host opened ([`Preopened::open`]) to the app, which adopts it with
     /// `preopened-servers` (`wasio run --listen`).
     pub fn preopen(mut self, listener: Preopened) -> Self {
@@ -404,8 +426,8 @@ impl WasioCtxBuilder {
     }
 
     /// Direct access to the underlying WASI builder, for settings this builder does not wrap
-    /// (preopened directories, clocks, ...). Network settings made here are overridden by the
-    /// capabilities in [`build`](Self::build).
+    /// (writable preopened directories, clocks, ...). Network settings made here are overridden
+    /// by the capabilities in [`build`](Self::build).
     pub fn wasi_mut(&mut self) -> &mut WasiCtxBuilder {
         &mut self.wasi
     }

@@ -35,16 +35,22 @@ class _Cancelled(asyncio.CancelledError):
         self.result = result
 
 
-def _detached(future: asyncio.Future) -> asyncio.Future:
-    """A future that follows `future`; cancelling it leaves `future` alone (a light `shield`)."""
-    outer = future.get_loop().create_future()
+class _CallFuture(asyncio.Future):
+    """The future an imported call's completion resolves. Cancelling it (what `Task.cancel`
+    does to the future its task awaits) does not cancel it: it interrupts the call instead, and
+    the task, which asyncio cancels only once the future it waits on is done, then sees
+    `CancelledError` at the `await`, after the call ended. So the runtime never resolves a
+    cancelled future, and no extra future or callback is needed per call."""
 
-    def copy(done: asyncio.Future) -> None:
-        if not outer.done():
-            outer.set_result(done.result())
+    def __init__(self, interrupt):
+        super().__init__()
+        self._interrupt = interrupt
 
-    future.add_done_callback(copy)
-    return outer
+    def cancel(self, msg=None):
+        interrupt, self._interrupt = self._interrupt, None
+        if interrupt is not None and not self.done():
+            interrupt()
+        return False
 
 
 async def _await_result(result):
@@ -53,22 +59,15 @@ async def _await_result(result):
         return result.value
     state = _support._future_state.get()
     waitable, promise = result.value
-    future = asyncio.get_running_loop().create_future()
+    future = _CallFuture(_interrupt.get())
     state.futures[waitable] = future
     if state.waitable_set is None:
         state.waitable_set = _runtime.waitable_set_new()
     _runtime.waitable_join(waitable, state.waitable_set)
     try:
-        event = await _detached(future)
+        event = await future
     except asyncio.CancelledError as cancel:
-        interrupt = _interrupt.get()
-        if interrupt is not None:
-            interrupt()
-        while not future.done():
-            try:
-                await _detached(future)
-            except asyncio.CancelledError:
-                pass  # cancelled again: the call still has to end first
+        # The call has ended (see `_CallFuture`): hand what it returned to the caller.
         raise _Cancelled(cancel, _runtime.promise_get_result(future.result(), promise)) from None
     return _runtime.promise_get_result(event, promise)
 

@@ -13,9 +13,8 @@ try:
 except ImportError:  # no socket module: a plain OSError says the same
     _gaierror, _EAI_NONAME = OSError, -2
 
-
-class SSLError(OSError):
-    """A TLS failure (CPython's `ssl.SSLError`; componentize-py has no `ssl` module)."""
+# The `ssl` stand-in's exceptions; `SSLError` stays importable from here.
+from .ssl import SSLError, _from_provider as _ssl_error  # noqa: F401
 
 
 def _overrun_message(found: bool) -> str:
@@ -67,7 +66,7 @@ def to_exception(code: "t.ErrorCode", what: str = "read") -> BaseException:
     if isinstance(code, t.ErrorCode_BufferFull):
         return OSError(errno.ENOBUFS, "the write queue is full")
     if isinstance(code, t.ErrorCode_Tls):
-        return SSLError(code.value)
+        return _ssl_error(code.value)
     if isinstance(code, t.ErrorCode_Other):
         return OSError(code.value or "unknown error")
     return OSError(f"unknown wasio error {type(code).__name__}")

@@ -23,6 +23,7 @@ import traceback
 
 from componentize_py_types import Err
 
+from . import ssl as _ssl
 from .bindings import exports
 from . import _calls, _loop, _socketpair, streams
 
@@ -153,6 +154,9 @@ async def _finish():
 def load(source: str, filename: str):
     """Compiles `source` and returns the `Run` export class that executes it as `__main__`."""
     install()
+    # Before the script's imports are resolved: `import ssl` gets the package's stand-in
+    # (componentize-py has no `ssl` module; the provider does TLS).
+    sys.modules["ssl"] = _ssl
     tree = ast.parse(source, filename)
     _preimport(tree)
     tree = ast.fix_missing_locations(_TopLevelRun(tree).visit(tree))

@@ -13,6 +13,7 @@ import os
 import socket as _socket
 import weakref
 
+from . import _tls
 from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
 from componentize_py_types import Err, Ok
@@ -220,21 +221,22 @@ class StreamWriter:
             v = _address(info.peername)
         elif name == "sockname":
             v = _address(info.sockname)
-        elif name == "cipher":
-            v = None if info.cipher is None else (info.cipher, info.tls_version, None)
-        elif name == "peercert":
-            v = None if info.peercert is None else {
-                "subject": info.peercert.subject,
-                "issuer": info.peercert.issuer,
-                "subjectAltName": tuple(info.peercert.subject_alt_names),
-                "notBefore": info.peercert.not_before,
-                "notAfter": info.peercert.not_after,
-            }
+        elif name in _tls.EXTRA_NAMES:
+            v = _tls.extra_info(self, info, name)
         elif name == "server_hostname":
             v = info.server_hostname
         else:
             v = None
         return default if v is None else v
+
+    async def start_tls(self, sslcontext, *, server_hostname=None, ssl_handshake_timeout=None,
+                        ssl_shutdown_timeout=None):
+        """Upgrades the connection to TLS in place; this reader and writer go on over it."""
+        up = _tls.upgrade(self, sslcontext, server_hostname, ssl_handshake_timeout,
+                          ssl_shutdown_timeout)
+        with _tls.handshake(up):
+            await call(lambda: self._raw.start_tls(*up.arguments), "start_tls")
+        up.done()
 
 
 def _ok(result):
@@ -258,15 +260,23 @@ def _abandon_server(result):
         server.close()
 
 
-def _adopted(sock, limit):
-    """The streams of a socket made inside the component (`socket.socketpair()`)."""
+async def _adopted(sock, limit, ssl, server_hostname, handshake_timeout, shutdown_timeout):
+    """The streams of a socket made inside the component (`socket.socketpair()`), upgraded to
+    TLS when `ssl` is given, as asyncio does for `sock=`."""
     if not isinstance(sock, PairSocket):
         raise NotImplementedError(
             "sock= takes only an end of socket.socketpair() made inside the component; "
             "a wasio component has no other socket descriptors")
+    if ssl and server_hostname is None:
+        raise ValueError("You must set server_hostname when using ssl without a host")
     reader, writer = _pair(sock._adopt())
     if limit is not None:
         sync(reader._raw.set_limit, _limit(limit), what="open_connection")
+    if ssl:
+        context = _tls.default_client_context() if ssl is True else ssl
+        await writer.start_tls(context, server_hostname=server_hostname,
+                               ssl_handshake_timeout=handshake_timeout,
+                               ssl_shutdown_timeout=shutdown_timeout)
     return reader, writer
 
 
@@ -281,25 +291,29 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
                           ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
                           happy_eyeballs_delay=None, interleave=None, **kwds):
     """asyncio `open_connection` over wasio's `open-connection`."""
-    if ssl not in (None, False):
-        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    tls = _tls.client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeout)
     if sock is not None:
         if host is not None or port is not None:
             raise ValueError("host/port and sock can not be specified at the same time")
-        return _adopted(sock, limit)
+        return await _adopted(sock, limit, ssl, server_hostname, ssl_handshake_timeout,
+                              ssl_shutdown_timeout)
     if host is None or port is None:
         raise ValueError("host and port was not specified and no sock specified")
     opts = t.ConnectOptions(
-        limit=_limit(limit), ssl=None, server_hostname=server_hostname,
-        ssl_handshake_timeout=None, ssl_shutdown_timeout=None, family=_family(family),
+        limit=_limit(limit), ssl=tls.config, server_hostname=tls.server_hostname,
+        ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
+        family=_family(family),
         local_addr=None if local_addr is None else (local_addr[0], local_addr[1]),
         happy_eyeballs_delay=None if happy_eyeballs_delay is None
         else int(happy_eyeballs_delay * 1e9),
         interleave=interleave, timeout=None, write_queue_cap=None,
     )
-    conn = await call(lambda: s.open_connection(host, int(port), opts), "open_connection",
-                      restore=_abandon_connection)
-    return _pair(conn)
+    with _tls.handshake(tls):
+        conn = await call(lambda: s.open_connection(host, int(port), opts), "open_connection",
+                          restore=_abandon_connection)
+    reader, writer = _pair(conn)
+    _tls.opened(writer, tls)
+    return reader, writer
 
 
 class _ServerSocket:
@@ -368,6 +382,7 @@ class Server:
                 _logger.error("Error on accepting a connection: %s", e)
                 continue
             reader, writer = _pair(conn)
+            _tls.accepted(self, writer)
             self._run_handler(reader, writer)
 
     def _run_handler(self, reader, writer):
@@ -453,10 +468,10 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
                        reuse_port=None, keep_alive=None, ssl_handshake_timeout=None,
                        ssl_shutdown_timeout=None, start_serving=True, **kwds):
     """asyncio `start_server` over wasio's `start-server`."""
-    if ssl not in (None, False):
-        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
+    tls = _tls.server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     if sock is not None:
-        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+        raise NotImplementedError(
+            "sock= is not supported: a wasio component has no socket descriptors to serve on")
     if host is None or host == "":
         hosts = []
     elif isinstance(host, str):
@@ -466,12 +481,14 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
     opts = t.ServerOptions(
         limit=_limit(limit), family=_family(family), backlog=backlog,
         reuse_address=reuse_address, reuse_port=bool(reuse_port), keep_alive=bool(keep_alive),
-        ssl=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+        ssl=tls.config, ssl_handshake_timeout=tls.handshake_timeout,
+        ssl_shutdown_timeout=tls.shutdown_timeout,
         start_serving=bool(start_serving), write_queue_cap=None,
     )
     raw = await call(lambda: s.start_server(hosts, int(port or 0), opts), "start_server",
                      restore=_abandon_server)
     server = Server(raw, client_connected_cb)
+    _tls.serving(server, tls)
     if start_serving:
         server._start_accepting()
     return server
@@ -489,21 +506,25 @@ async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, soc
                                ssl_shutdown_timeout=None, **kwds):
     """asyncio `open_unix_connection` over wasio's `open-unix-connection` (the path must be
     granted with `wasio run --allow-unix`)."""
-    if ssl not in (None, False):
-        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
     if sock is not None:
         if path is not None:
             raise ValueError("path and sock can not be specified at the same time")
-        return _adopted(sock, limit)
+        return await _adopted(sock, limit, ssl, server_hostname, ssl_handshake_timeout,
+                              ssl_shutdown_timeout)
+    tls = _tls.client(ssl, server_hostname, None, ssl_handshake_timeout, ssl_shutdown_timeout,
+                      unix=True)
     opts = t.UnixConnectOptions(
-        limit=_limit(limit), ssl=None, server_hostname=server_hostname,
-        ssl_handshake_timeout=None, ssl_shutdown_timeout=None, timeout=None,
-        write_queue_cap=None,
+        limit=_limit(limit), ssl=tls.config, server_hostname=tls.server_hostname,
+        ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
+        timeout=None, write_queue_cap=None,
     )
     path = _path(path)
-    conn = await call(lambda: s.open_unix_connection(path, opts), "open_unix_connection",
-                      restore=_abandon_connection)
-    return _pair(conn)
+    with _tls.handshake(tls):
+        conn = await call(lambda: s.open_unix_connection(path, opts), "open_unix_connection",
+                          restore=_abandon_connection)
+    reader, writer = _pair(conn)
+    _tls.opened(writer, tls)
+    return reader, writer
 
 
 async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LIMIT, sock=None,
@@ -511,19 +532,21 @@ async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LI
                             ssl_shutdown_timeout=None, start_serving=True, cleanup_socket=True,
                             **kwds):
     """asyncio `start_unix_server` over wasio's `start-unix-server`."""
-    if ssl not in (None, False):
-        raise NotImplementedError("ssl= is not supported by wasio-asyncio yet")
     if sock is not None:
-        raise NotImplementedError("sock= is not supported by wasio-asyncio yet")
+        raise NotImplementedError(
+            "sock= is not supported: a wasio component has no socket descriptors to serve on")
+    tls = _tls.server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     opts = t.UnixServerOptions(
-        limit=_limit(limit), backlog=backlog, ssl=None, ssl_handshake_timeout=None,
-        ssl_shutdown_timeout=None, start_serving=bool(start_serving),
-        cleanup_socket=bool(cleanup_socket), write_queue_cap=None,
+        limit=_limit(limit), backlog=backlog, ssl=tls.config,
+        ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
+        start_serving=bool(start_serving), cleanup_socket=bool(cleanup_socket),
+        write_queue_cap=None,
     )
     path = _path(path)
     raw = await call(lambda: s.start_unix_server(path, opts), "start_unix_server",
                      restore=_abandon_server)
     server = Server(raw, client_connected_cb)
+    _tls.serving(server, tls)
     if start_serving:
         server._start_accepting()
     return server

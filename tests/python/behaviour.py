@@ -364,7 +364,10 @@ def error_codes():
             code = case()
         exc = to_exception(code)
         number = getattr(exc, "errno", None)
-        number = errno.errorcode.get(number, "-") if number is not None else "-"
+        if number is None:
+            number = "-"
+        elif not type(exc).__name__.startswith("SSL"):  # an SSLError's errno is SSL's own code
+            number = errno.errorcode.get(number, number)
         show(f"[wasio] {name[len('ErrorCode_'):]}", f"{type(exc).__name__} {number} {exc}")
 
 
@@ -377,6 +380,13 @@ async def main(tmp):
     error_codes()
 
     print("== exit with work pending", flush=True)
+
+    async def fails():
+        raise LookupError("nobody retrieves this")
+
+    task = asyncio.ensure_future(fails())
+    await asyncio.sleep(0.01)
+    del task  # asyncio logs "Task exception was never retrieved" (stderr)
 
     async def idle(reader, writer):
         await reader.read()

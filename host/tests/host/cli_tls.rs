@@ -17,12 +17,12 @@ use tokio::time::timeout;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A CA, a server certificate for `localhost` and 127.0.0.1 signed by it, and an unrelated CA.
-struct Certs {
+pub(crate) struct Certs {
     dir: TempDir,
 }
 
 impl Certs {
-    fn new() -> anyhow::Result<Self> {
+    pub(crate) fn new() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let req = "req -x509 -days 2 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1";
         for (name, cn) in [("ca", "wasio CLI test CA"), ("other-ca", "unrelated CA")] {
@@ -58,7 +58,7 @@ impl Certs {
         Ok(Self { dir })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }

@@ -15,6 +15,10 @@ Network access is denied unless granted. PATTERN is HOST:PORT, where HOST is an 
 are not patterns: the app resolves names itself and the address it then uses is checked.
 Name lookup is allowed whenever a TCP address is granted (not with --allow-unix alone).
 
+Files are denied unless a directory is granted with --dir HOST_DIR[::GUEST_DIR], read-only:
+the app may list it and read the files under it (a Python app's TLS certificates, say), and
+may not create, change or remove anything there.
+
 Unix socket paths are denied unless granted with --allow-unix: a file, a directory (and
 everything under it; an existing directory or a path ending in /), @NAME for a Linux
 abstract-namespace name, or @* for all of them. --listen opens a listener in the host before
@@ -55,8 +59,8 @@ pub(crate) enum Command {
     /// Run an app component's wasi:cli/run@0.3.0.
     ///
     /// If APP imports wasio:streams it is first composed with the provider built into wasio.
-    /// The app inherits wasio's stdin, stdout and stderr; it sees no environment variables, no
-    /// files and, unless granted, no network.
+    /// The app inherits wasio's stdin, stdout and stderr; it sees no environment variables and,
+    /// unless granted, no files and no network.
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
     /// Build a Python asyncio script into an app component (needs `pip install ./python`).
@@ -232,6 +236,11 @@ pub(crate) struct RunArgs {
     /// (repeatable).
     #[arg(long, value_name = "SPEC", value_parser = parse_listen)]
     pub(crate) listen: Vec<ListenSpec>,
+    /// Let the app read the host directory HOST_DIR, which it sees at GUEST_DIR (default: the
+    /// same path), read-only: it may list it and read the files under it, not create, change or
+    /// remove anything there (repeatable; as `wasmtime run --dir`). HOST_DIR must exist.
+    #[arg(long, value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
+    pub(crate) dir: Vec<DirGrant>,
     #[command(flatten)]
     pub(crate) flags: RunFlags,
     /// Arguments passed to the app (after `--`).
@@ -291,6 +300,26 @@ pub(crate) enum DemoExample {
     /// Run the built-in socketpair example (the asyncio docs' "register an open socket to
     /// wait for data"); prints `Received: abc`.
     Socketpair,
+}
+
+/// A `--dir HOST_DIR[::GUEST_DIR]` grant: the host directory and where the app sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct DirGrant {
+    pub(crate) host: PathBuf,
+    pub(crate) guest: String,
+}
+
+fn parse_dir(s: &str) -> Result<DirGrant, String> {
+    let (host, guest) = s.split_once("::").unwrap_or((s, s));
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!(
+            "`{s}` is not HOST_DIR or HOST_DIR::GUEST_DIR (neither may be empty)"
+        ));
+    }
+    Ok(DirGrant {
+        host: PathBuf::from(host),
+        guest: guest.to_owned(),
+    })
 }
 
 fn parse_listen(s: &str) -> Result<ListenSpec, String> {

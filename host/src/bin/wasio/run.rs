@@ -45,6 +45,13 @@ pub(crate) fn python_cache(no_cache: bool) -> Option<PathBuf> {
 /// `wasio run APP`: the app (a component, or a Python script built first) with the granted
 /// capabilities, limits and listeners, and inherited stdio.
 pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Result<i32> {
+    // The directories are opened first: a missing one is reported before any slow build.
+    let mut dirs = WasioCtx::builder();
+    for grant in &args.dir {
+        dirs = dirs
+            .read_only_dir(&grant.host, &grant.guest)
+            .map_err(|e| anyhow::anyhow!("--dir: {e}"))?;
+    }
     let bytes = if python_app::is_script(&args.app) {
         let source = read_script(&args.app)?;
         python_app::component(
@@ -80,8 +87,7 @@ pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Resul
     let component =
         prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
     let mut builder = interrupts.ctx(
-        WasioCtx::builder()
-            .args(&argv)
+        dirs.args(&argv)
             .inherit_stdio()
             .capabilities(caps)
             .limits(limits),

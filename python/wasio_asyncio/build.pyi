@@ -1,0 +1,6 @@
+"""Types of `python3 -m wasio_asyncio.build`."""
+
+WORLD: str
+
+def build(script: str, output: str, search: list[str] | None = None) -> None: ...
+def main(argv: list[str] | None = None) -> None: ...
