@@ -210,8 +210,9 @@ class StreamWriter:
         r = self._raw.try_drain()
         if r is not None:
             unwrap(r, "drain")
-            # asyncio's drain always yields once, letting other tasks run.
-            await asyncio.sleep(0)
+            if self._raw.is_closing():
+                # As asyncio: a closing writer yields once, so a lost connection is noticed.
+                await asyncio.sleep(0)
             return
         await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
 
