@@ -176,3 +176,22 @@ async fn connecting_to_a_closed_port_is_connection_refused() -> anyhow::Result<(
     assert_eq!(lines, ["error ErrorCode::ConnectionRefused"]);
     Ok(())
 }
+
+/// Every scenario of the probe is run by a test: in this binary's files, or in the host's CLI
+/// and signal tests, which run it through the `wasio` binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_of_the_probe_is_run() -> anyhow::Result<()> {
+    wasio_tests::every_listed_scenario_is_named(
+        PROBE,
+        &[
+            include_str!("capabilities.rs"),
+            include_str!("client.rs"),
+            include_str!("faults.rs"),
+            include_str!("limits.rs"),
+            include_str!("unix.rs"),
+            include_str!("../../../host/tests/host/cli.rs"),
+            include_str!("../../../host/tests/host/signals.rs"),
+        ],
+    )
+    .await
+}

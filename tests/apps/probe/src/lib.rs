@@ -622,9 +622,50 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
     }
 }
 
+/// Every scenario, as `--list` prints them: a name missing here is refused, and the tests check
+/// that each one listed is run by a test (`every_scenario_of_the_probe_is_run`).
+const SCENARIOS: &[&str] = &[
+    "reads",
+    "half-close",
+    "connect",
+    "unix-half-close",
+    "unix-connect",
+    "unix-serve",
+    "unix-cleanup",
+    "unix-race",
+    "unix-hold",
+    "socketpair",
+    "flood",
+    "fill",
+    "connect-many",
+    "immediate-calls",
+    "alloc",
+    "spin",
+    "big-reply",
+    "std-many",
+    "raw-connect",
+    "raw-udp",
+    "raw-lookup",
+    "raw-many",
+    "raw-accept",
+];
+
 impl Guest for Probe {
     async fn run() -> Result<(), ()> {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if args == ["--list"] {
+            for name in SCENARIOS {
+                println!("{name}");
+            }
+            return Ok(());
+        }
+        if !args
+            .first()
+            .is_some_and(|name| SCENARIOS.contains(&name.as_str()))
+        {
+            eprintln!("unknown scenario; one of {SCENARIOS:?}; got {args:?}");
+            return Err(());
+        }
         if let Some((first, rest)) = args.split_first()
             && first == "std-many"
         {
