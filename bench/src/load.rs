@@ -139,7 +139,7 @@ pub async fn drive(
 }
 
 /// The median of `runs` measurements.
-async fn median<F, Fut>(runs: usize, mut measure: F) -> anyhow::Result<f64>
+pub async fn median<F, Fut>(runs: usize, mut measure: F) -> anyhow::Result<f64>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<f64>>,

@@ -159,11 +159,6 @@ fn client_rate(
         .with_context(|| format!("the client printed {text:?} instead of its rate"))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Runs the Python rows and prints their table (and writes JSON to `json`).
 pub fn run(plan: &Plan, json: Option<&Path>) -> anyhow::Result<()> {
     let wasio = wasio_binary()?;
@@ -215,64 +210,32 @@ pub fn run(plan: &Plan, json: Option<&Path>) -> anyhow::Result<()> {
             }
         );
         let (server, port) = start_server(runner, &wasio, &echo_script)?;
+        // The median of `plan.runs` runs of `workload` against `port`.
+        let drive = |port, workload, size, conns| {
+            rt.block_on(load::median(plan.runs, || {
+                load::drive(port, workload, size, conns, plan.window)
+            }))
+        };
         for (size, conns) in [(1024, 1), (1024, 3), (10 * 1024, 1)] {
-            let mut values = Vec::new();
-            for _ in 0..plan.runs {
-                values.push(rt.block_on(load::drive(
-                    port,
-                    Workload::PingPong,
-                    size,
-                    conns,
-                    plan.window,
-                ))?);
-            }
+            let rate = drive(port, Workload::PingPong, size, conns)?;
             let name = format!("server: ping-pong {}KiB x{conns} req/s", size / 1024);
-            record(&name, runner, median(values));
+            record(&name, runner, rate);
         }
-        let mut values = Vec::new();
-        for _ in 0..plan.runs {
-            values.push(rt.block_on(load::drive(
-                port,
-                Workload::Connections,
-                0,
-                1,
-                plan.window,
-            ))?);
-        }
-        record("server: connections/s", runner, median(values));
+        let rate = drive(port, Workload::Connections, 0, 1)?;
+        record("server: connections/s", runner, rate);
         drop(server);
 
         let docs = start_docs_server(runner, &wasio)?;
-        let mut values = Vec::new();
-        for _ in 0..plan.runs {
-            values.push(rt.block_on(load::drive(
-                8888,
-                Workload::Connections,
-                0,
-                1,
-                plan.window,
-            ))?);
-        }
-        record(
-            "docs' tcp_echo_server.py: connections/s",
-            runner,
-            median(values),
-        );
+        let rate = drive(8888, Workload::Connections, 0, 1)?;
+        record("docs' tcp_echo_server.py: connections/s", runner, rate);
         drop(docs);
 
         for size in [1024, 10 * 1024] {
-            let mut values = Vec::new();
-            for _ in 0..plan.runs {
-                values.push(client_rate(
-                    runner,
-                    &wasio,
-                    tokio_server.port,
-                    size,
-                    plan.window,
-                )?);
-            }
+            let rate = rt.block_on(load::median(plan.runs, || async {
+                client_rate(runner, &wasio, tokio_server.port, size, plan.window)
+            }))?;
             let name = format!("client: ping-pong {}KiB round trips/s", size / 1024);
-            record(&name, runner, median(values));
+            record(&name, runner, rate);
         }
     }
     drop(tokio_server);

@@ -5,6 +5,7 @@
 
 use crate::bindings::exports::wasio::streams::streams::GuestTimer;
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::notify::Notify;
 use crate::task_exit;
 use crate::timeout::bounded;
@@ -41,12 +42,11 @@ impl GuestTimer for TimerImpl {
         let interrupted = self.interrupt.listen();
         task_exit::deferred(async move {
             let _waiting = waiting;
-            // The timeout *is* the wait: running out is this call's success.
-            let never = std::future::pending::<Result<(), ErrorCode>>();
-            match bounded(Some(duration), interrupted, never).await {
-                Err(ErrorCode::Timeout) => Ok(()),
-                other => other,
-            }
+            let sleep = async {
+                monotonic_clock::wait_for(duration).await;
+                Ok(())
+            };
+            bounded(None, interrupted, sleep).await
         })
         .await
     }

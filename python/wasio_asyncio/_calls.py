@@ -76,9 +76,9 @@ async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True
     """Awaits the imported async call `start()` makes and returns its value; its error is raised
     as `componentize_py_types.Err`. `interrupt` ends the call if the task is cancelled; `restore`
     takes back what a call that completed although the task was cancelled returned (its lifted
-    result: `Ok(value)` or `Err(error-code)`). A call ended
-    by an `interrupt` meant for another waiter on the same object is made again (an interrupt
-    changes no state), unless `again_if_interrupted` is false: the caller then sees `interrupted`.
+    result: `Ok(value)` or `Err(error-code)`). A call ended by an `interrupt` meant for another
+    waiter on the same object is made again (an interrupt changes no state), unless
+    `again_if_interrupted` is false: the caller then sees `interrupted`.
     """
     while True:
         token = _interrupt.set(interrupt)

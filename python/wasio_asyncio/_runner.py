@@ -30,12 +30,17 @@ from . import _calls, _loop, _socketpair, streams
 _pending_mains = []
 
 
+def _coroutine(main):
+    """`main`, checked as `asyncio.run` checks it."""
+    if not asyncio.iscoroutine(main):
+        raise ValueError(f"a coroutine was expected, got {main!r}")
+    return main
+
+
 def _asyncio_run(main, *, debug=None, loop_factory=None):
     """`asyncio.run` called from inside a function: queued, run with `asyncio.run`'s semantics
     after the script's top level (see the module docstring)."""
-    if not asyncio.iscoroutine(main):
-        raise ValueError(f"a coroutine was expected, got {main!r}")
-    _pending_mains.append(main)
+    _pending_mains.append(_coroutine(main))
 
 
 _STREAMS = ("open_connection", "start_server", "open_unix_connection", "start_unix_server",
@@ -57,9 +62,7 @@ def install():
 
 async def _run_main(main, *, debug=None, loop_factory=None):
     """`asyncio.run(main)` where the script's top level calls it (see the module docstring)."""
-    if not asyncio.iscoroutine(main):
-        raise ValueError(f"a coroutine was expected, got {main!r}")
-    task = asyncio.get_running_loop().create_task(main)
+    task = asyncio.get_running_loop().create_task(_coroutine(main))
     try:
         return await task
     finally:

@@ -130,11 +130,6 @@ def _server_config(ctx: "_ssl.SSLContext") -> "t.ServerTlsConfig":
     )
 
 
-def default_client_context() -> "_ssl.SSLContext":
-    """What `ssl=True` stands for: `ssl.create_default_context()`."""
-    return _ssl.create_default_context()
-
-
 def client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeout,
            unix=False) -> _Client:
     """The TLS part of `open_connection`'s options (asyncio's checks: `ssl=True` is the default

@@ -261,24 +261,37 @@ def _abandon_server(result):
         server.close()
 
 
-async def _adopted(sock, limit, ssl, server_hostname, handshake_timeout, shutdown_timeout):
+async def _adopted(sock, limit, tls, handshake_timeout, shutdown_timeout):
     """The streams of a socket made inside the component (`socket.socketpair()`), upgraded to
-    TLS when `ssl` is given, as asyncio does for `sock=`."""
+    TLS with the client context `tls` holds (from `_tls.client`), as asyncio does for `sock=`."""
     if not isinstance(sock, PairSocket):
         raise NotImplementedError(
             "sock= takes only an end of socket.socketpair() made inside the component; "
             "a wasio component has no other socket descriptors")
-    if ssl and server_hostname is None:
-        raise ValueError("You must set server_hostname when using ssl without a host")
     reader, writer = _pair(sock._adopt())
     if limit is not None:
         sync(reader._raw.set_limit, _limit(limit), what="open_connection")
-    if ssl:
-        context = _tls.default_client_context() if ssl is True else ssl
-        await writer.start_tls(context, server_hostname=server_hostname,
+    if tls.context is not None:
+        await writer.start_tls(tls.context, server_hostname=tls.asked_hostname,
                                ssl_handshake_timeout=handshake_timeout,
                                ssl_shutdown_timeout=shutdown_timeout)
     return reader, writer
+
+
+def _opened(conn: "s.Connection", tls):
+    """The streams of a connection `open_connection` / `open_unix_connection` made."""
+    reader, writer = _pair(conn)
+    _tls.opened(writer, tls)
+    return reader, writer
+
+
+def _serve(raw: "s.Server", client_connected_cb, tls, start_serving):
+    """The `Server` of a server `start_server` / `start_unix_server` started."""
+    server = Server(raw, client_connected_cb)
+    _tls.serving(server, tls)
+    if start_serving:
+        server._start_accepting()
+    return server
 
 
 def _pair(conn: "s.Connection"):
@@ -296,8 +309,7 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
     if sock is not None:
         if host is not None or port is not None:
             raise ValueError("host/port and sock can not be specified at the same time")
-        return await _adopted(sock, limit, ssl, server_hostname, ssl_handshake_timeout,
-                              ssl_shutdown_timeout)
+        return await _adopted(sock, limit, tls, ssl_handshake_timeout, ssl_shutdown_timeout)
     if host is None or port is None:
         raise ValueError("host and port was not specified and no sock specified")
     opts = t.ConnectOptions(
@@ -312,9 +324,7 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
     with _tls.handshake(tls):
         conn = await call(lambda: s.open_connection(host, int(port), opts), "open_connection",
                           restore=_abandon_connection)
-    reader, writer = _pair(conn)
-    _tls.opened(writer, tls)
-    return reader, writer
+    return _opened(conn, tls)
 
 
 class _ServerSocket:
@@ -488,11 +498,7 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
     )
     raw = await call(lambda: s.start_server(hosts, int(port or 0), opts), "start_server",
                      restore=_abandon_server)
-    server = Server(raw, client_connected_cb)
-    _tls.serving(server, tls)
-    if start_serving:
-        server._start_accepting()
-    return server
+    return _serve(raw, client_connected_cb, tls, start_serving)
 
 
 def _path(path) -> str:
@@ -507,13 +513,12 @@ async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, soc
                                ssl_shutdown_timeout=None, **kwds):
     """asyncio `open_unix_connection` over wasio's `open-unix-connection` (the path must be
     granted with `wasio run --allow-unix`)."""
+    tls = _tls.client(ssl, server_hostname, None, ssl_handshake_timeout, ssl_shutdown_timeout,
+                      unix=True)
     if sock is not None:
         if path is not None:
             raise ValueError("path and sock can not be specified at the same time")
-        return await _adopted(sock, limit, ssl, server_hostname, ssl_handshake_timeout,
-                              ssl_shutdown_timeout)
-    tls = _tls.client(ssl, server_hostname, None, ssl_handshake_timeout, ssl_shutdown_timeout,
-                      unix=True)
+        return await _adopted(sock, limit, tls, ssl_handshake_timeout, ssl_shutdown_timeout)
     opts = t.UnixConnectOptions(
         limit=_limit(limit), ssl=tls.config, server_hostname=tls.server_hostname,
         ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
@@ -523,9 +528,7 @@ async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, soc
     with _tls.handshake(tls):
         conn = await call(lambda: s.open_unix_connection(path, opts), "open_unix_connection",
                           restore=_abandon_connection)
-    reader, writer = _pair(conn)
-    _tls.opened(writer, tls)
-    return reader, writer
+    return _opened(conn, tls)
 
 
 async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LIMIT, sock=None,
@@ -546,8 +549,4 @@ async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LI
     path = _path(path)
     raw = await call(lambda: s.start_unix_server(path, opts), "start_unix_server",
                      restore=_abandon_server)
-    server = Server(raw, client_connected_cb)
-    _tls.serving(server, tls)
-    if start_serving:
-        server._start_accepting()
-    return server
+    return _serve(raw, client_connected_cb, tls, start_serving)
