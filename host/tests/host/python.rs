@@ -163,19 +163,27 @@ fn python_package_wit_matches_the_repository_wit() -> anyhow::Result<()> {
 
 /// The asyncio docs' "register an open socket to wait for data" example (`socket.socketpair()`
 /// and `open_connection(sock=...)`), byte-identical to the docs, prints what CPython prints; it
-/// needs no grant.
+/// needs no grant. The built app stays in the cache directory for the next run (wasmtime's
+/// cache worker, which shares that directory, once deleted it).
 #[test]
 fn asyncio_docs_socketpair_example_runs_unmodified() -> anyhow::Result<()> {
     let example = script("socketpair_example.py");
     let native = Command::new("python3").arg(&example).output()?;
     assert!(native.status.success(), "{}", text(&native.stderr));
+    let cache = tempfile::tempdir()?;
     let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
         .arg("run")
         .arg(&example)
+        .env("WASIO_CACHE_DIR", cache.path())
         .output()?;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "Received: abc\n");
     assert_eq!(text(&out.stdout), text(&native.stdout));
+    let built: Vec<_> = std::fs::read_dir(cache.path().join("python"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    assert_eq!(built.len(), 1, "the built app is not in the cache");
     Ok(())
 }
 
