@@ -14,6 +14,7 @@ pub mod error;
 pub mod flow;
 #[cfg(feature = "model")]
 pub mod model;
+pub mod notify;
 pub mod read;
 pub mod read_exactly;
 pub mod read_line;

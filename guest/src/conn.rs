@@ -31,7 +31,6 @@ use crate::bindings::wit_future::FuturePayload;
 use crate::bindings::wit_stream;
 use crate::errors::WRITE_AFTER_EOF;
 use crate::limits::{RunLimits, Slot};
-use crate::notify::Notify;
 use crate::tls::{Side, Timeouts, TlsInfo};
 use futures::future::{Either, select};
 use std::cell::RefCell;
@@ -40,6 +39,7 @@ use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use wasio_core::budget::{self, Pull};
 use wasio_core::flow::ReadFlow;
+use wasio_core::notify::Notify;
 use wasio_core::{Attempt, ChunkSizer, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
 use wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWriter};
 

@@ -11,7 +11,6 @@ mod connect;
 mod errors;
 mod handover;
 mod limits;
-mod notify;
 mod reader;
 mod server;
 mod shutdown;

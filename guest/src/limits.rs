@@ -15,10 +15,10 @@
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasio::host::limits;
-use crate::notify::Notify;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasio_core::budget::{Budget, Transition};
+use wasio_core::notify::Notify;
 
 /// The run's limits and the count of open connections.
 pub struct RunLimits {

@@ -9,11 +9,11 @@ use crate::bindings::{wit_future, wit_stream};
 use crate::conn::Conn;
 use crate::errors::invalid;
 use crate::handover;
-use crate::notify::Notify;
 use crate::task_exit;
 use crate::timeout::bounded;
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasio_core::notify::Notify;
 use wasio_core::{
     Attempt, Demand, ReadBuffer, ReadError, read, read_exactly, read_line, read_lines, read_until,
 };

@@ -20,7 +20,6 @@ use crate::conn::{CloseObserver, Conn, Settings};
 use crate::connect::{resolve, settings, wire, wire_tls};
 use crate::errors::invalid;
 use crate::limits;
-use crate::notify::Notify;
 use crate::task_exit;
 use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
@@ -29,6 +28,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::pin::pin;
 use std::rc::{Rc, Weak};
+use wasio_core::notify::Notify;
 use wit_bindgen::StreamReader;
 
 /// asyncio's default listen backlog.

@@ -175,7 +175,7 @@ pub async fn unless_shutting_down<T>(
     }
 }
 
-/// Resolves once the run is shutting down. Unlike a [`Notify`](crate::notify::Notify) listener
+/// Resolves once the run is shutting down. Unlike a [`Notify`](wasio_core::notify::Notify) listener
 /// it takes its waker out of the registry when dropped, so the many calls that finish before any
 /// shutdown leave nothing behind.
 struct Closing {

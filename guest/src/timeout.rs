@@ -5,10 +5,10 @@
 
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::notify::Listen;
 use futures::future::{Either, select};
 use std::future::Future;
 use std::pin::pin;
+use wasio_core::notify::Listen;
 
 /// Runs `fut`, giving up with `ErrorCode::Timeout` after `timeout` nanoseconds.
 pub async fn with_timeout<T>(

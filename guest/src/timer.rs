@@ -6,10 +6,10 @@
 use crate::bindings::exports::wasio::streams::streams::GuestTimer;
 use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::notify::Notify;
 use crate::task_exit;
 use crate::timeout::bounded;
 use std::cell::Cell;
+use wasio_core::notify::Notify;
 
 /// One timer; at most one wait at a time.
 #[derive(Default)]

@@ -18,10 +18,10 @@ use crate::bindings::wasio::host::tls::{ClientConfig, Roots, ServerConfig, Sessi
 use crate::bindings::wit_stream;
 use crate::conn::{Completion, Streams};
 use crate::errors::invalid;
-use crate::notify::Notify;
 use crate::timeout::with_timeout;
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasio_core::notify::Notify;
 use wit_bindgen::{StreamReader, StreamResult, StreamWriter};
 
 /// asyncio's default TLS handshake timeout: 60 s, in nanoseconds.

@@ -6,12 +6,12 @@ use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsC
 use crate::conn::{Conn, Transport};
 use crate::errors::invalid;
 use crate::handover;
-use crate::notify::Notify;
 use crate::task_exit;
 use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
 use std::rc::Rc;
 use wasio_core::WaterMarks;
+use wasio_core::notify::Notify;
 use wit_bindgen::{StreamReader, StreamResult};
 
 /// Bytes `write-stream` takes from its stream at once.
