@@ -188,6 +188,11 @@ def load(source: str, filename: str):
                 elif code_ is not None:
                     print(code_, file=sys.stderr)
                     status = 1
+            except asyncio.CancelledError:
+                # What Ctrl-C leads to: the run's shutdown closed the servers, so a
+                # `serve_forever` ended as after `server.close()`. One line, not a traceback.
+                print("CancelledError: the program's main task was cancelled", file=sys.stderr)
+                status = 1
             except BaseException:
                 traceback.print_exc()
                 status = 1

@@ -387,7 +387,11 @@ class Server:
                 else:
                     conn = await call(lambda: self._raw.accept(None), "accept",
                                       self._raw.interrupt, _abandon_connection)
-            except RuntimeError:  # `closed`: every connection accepted before close handed out
+            except RuntimeError:
+                # `closed`: every connection accepted before the close is handed out. The close
+                # may be the run's shutdown (Ctrl-C) rather than `close()`: finish it as `close()`
+                # does, so `serve_forever` and `wait_closed` end as in asyncio.
+                self.close()
                 return
             except OSError as e:
                 _logger.error("Error on accepting a connection: %s", e)

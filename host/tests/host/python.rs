@@ -107,6 +107,33 @@ fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
         ["Send: 'Hello World!'", "Close the connection"]
     );
     assert!(child.0.try_wait()?.is_none(), "the server stopped");
+
+    // Ctrl-C: the run's shutdown closes the server, so `serve_forever` ends (as after
+    // `server.close()`) and the run returns well within the grace period.
+    let grace = wasio_host::shutdown::DEFAULT_GRACE;
+    let started = Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child.0),
+        rustix::process::Signal::INT,
+    )?;
+    let status = loop {
+        if let Some(status) = child.0.try_wait()? {
+            break status;
+        }
+        anyhow::ensure!(started.elapsed() < grace * 2, "the server ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        std::io::Read::read_to_string(&mut e, &mut err)?;
+    }
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        started.elapsed() < grace,
+        "took {:?}: {err}",
+        started.elapsed()
+    );
+    assert!(!err.contains("did not end"), "{err}");
     Ok(())
 }
 
