@@ -249,6 +249,26 @@ fn a_run_that_does_not_end_is_stopped_after_the_grace_period() -> anyhow::Result
     Ok(())
 }
 
+/// An app that computes without ever waiting holds the thread its run is on: the signal
+/// handler, on a thread of its own, still ends the process once the grace period is over.
+#[test]
+fn an_app_that_computes_forever_is_stopped_after_the_grace_period() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let app = dir.path().join("probe.wasm");
+    std::fs::write(&app, wasio_test_components::PROBE)?;
+    let wasio = Wasio::start(&["run", utf8(&app)?, "--", "spin"])?;
+    assert_eq!(wasio.line(START_LIMIT)?, "spinning");
+    wasio.signal(Signal::INT)?;
+    let (code, took, stderr) = wasio.wait(GRACE * 3)?;
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(took >= GRACE, "took {took:?}");
+    assert!(
+        stderr.contains("wasio: the run did not end within 3s; stopping it"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 /// The library's side: an embedder's `Shutdown` handle ends a run of the echo server on a Unix
 /// path, whose client sees its connection closed cleanly; the run returns the app's own ending
 /// within the grace period, with the socket file gone.

@@ -36,34 +36,73 @@ const HARD_STOP_MARGIN: Duration = Duration::from_secs(1);
 
 impl Interrupts {
     /// Catches SIGINT and SIGTERM from now on (they no longer end the process at once).
+    ///
+    /// The signals are handled on a thread of their own: runs share the main thread's
+    /// single-threaded runtime (no cross-thread wake-up per I/O event), and an app computing
+    /// without ever waiting holds that thread, which must not keep the hard stop from happening.
     pub(crate) fn install() -> anyhow::Result<Self> {
-        let mut int = signal(SignalKind::interrupt()).context("catching SIGINT")?;
-        let mut term = signal(SignalKind::terminate()).context("catching SIGTERM")?;
         let interrupts = Self {
             shutdown: Shutdown::new(),
             files: SocketFiles::new(),
             status: Arc::new(AtomicI32::new(0)),
         };
         let this = interrupts.clone();
-        tokio::spawn(async move {
-            let (name, status) = next_signal(&mut int, &mut term).await;
-            this.status.store(status, Ordering::SeqCst);
-            let grace = this.shutdown.grace();
-            eprintln!(
-                "wasio: {name} received: closing the app's servers and connections (at most \
-                 {grace:?}; {name} again stops it at once)"
-            );
-            this.shutdown.request();
-            tokio::select! {
-                _ = next_signal(&mut int, &mut term) => {}
-                () = tokio::time::sleep(grace + HARD_STOP_MARGIN) => {
-                    eprintln!("wasio: the run did not end within {grace:?}; stopping it");
-                }
-            }
-            this.files.remove_all();
-            std::process::exit(status);
-        });
+        let (caught, catching) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("wasio-signals".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the signal handler's runtime");
+                let runtime = match runtime {
+                    Ok(runtime) => runtime,
+                    Err(e) => return drop(caught.send(Err(e))),
+                };
+                runtime.block_on(async move {
+                    let signals = signal(SignalKind::interrupt())
+                        .context("catching SIGINT")
+                        .and_then(|int| {
+                            let term =
+                                signal(SignalKind::terminate()).context("catching SIGTERM")?;
+                            Ok((int, term))
+                        });
+                    let (mut int, mut term) = match signals {
+                        Ok(signals) => {
+                            let _ = caught.send(Ok(()));
+                            signals
+                        }
+                        Err(e) => return drop(caught.send(Err(e))),
+                    };
+                    this.handle(&mut int, &mut term).await;
+                });
+            })
+            .context("starting the signal handler's thread")?;
+        catching
+            .recv()
+            .context("the signal handler's thread ended before it started")??;
         Ok(interrupts)
+    }
+
+    /// The first signal requests the graceful shutdown; a second one, or the grace period
+    /// running out, ends the process.
+    async fn handle(&self, int: &mut Signal, term: &mut Signal) {
+        let (name, status) = next_signal(int, term).await;
+        self.status.store(status, Ordering::SeqCst);
+        let grace = self.shutdown.grace();
+        eprintln!(
+            "wasio: {name} received: closing the app's servers and connections (at most \
+             {grace:?}; {name} again stops it at once)"
+        );
+        self.shutdown.request();
+        tokio::select! {
+            _ = next_signal(int, term) => {}
+            () = tokio::time::sleep(grace + HARD_STOP_MARGIN) => {
+                eprintln!("wasio: the run did not end within {grace:?}; stopping it");
+            }
+        }
+        self.files.remove_all();
+        std::process::exit(status);
     }
 
     /// `builder` with this process's shutdown handle and socket file registry.

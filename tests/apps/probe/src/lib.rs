@@ -38,7 +38,7 @@
 //!   [`IMMEDIATE_CALLS`] pairs of async calls that finish at once (`read(0)` and an unpaused
 //!   `drain`), prints `batch K` and waits for one byte from the peer before the next batch.
 //! - `alloc MIB`: allocates and touches MIB MiB; prints `allocated`.
-//! - `spin`: computes forever without waiting.
+//! - `spin`: prints `spinning`, then computes forever without waiting.
 //!
 //! Shutdown scenarios (`wasio run` interrupted by a signal):
 //!
@@ -300,6 +300,8 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             println!("eof");
         }
         "spin" => {
+            println!("spinning");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
             let mut n = 0u64;
             loop {
                 n = std::hint::black_box(n.wrapping_add(1));
