@@ -53,10 +53,17 @@ class _CallFuture(asyncio.Future):
         return False
 
 
+# How many imported calls had to wait (did not complete at once): a reader compares it before
+# and after a call to learn whether the call waited.
+waits = 0
+
+
 async def _await_result(result):
     """componentize-py's `await_result` (same contract), made safe to cancel (module docstring)."""
+    global waits
     if isinstance(result, Ok):
         return result.value
+    waits += 1
     state = _support._future_state.get()
     waitable, promise = result.value
     future = _CallFuture(_interrupt.get())

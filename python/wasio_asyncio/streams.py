@@ -2,9 +2,10 @@
 `Server`) over the provider's `wasio:streams` contract.
 
 The provider does the stream semantics (buffering, limits, separators, flow control); these
-classes only translate calls, results and errors. Each operation first tries the sync `try-*`
-form and makes the async call only when it would have to wait, as wasio-sdk does: a sync call
-across components costs well under a microsecond, an async one several.
+classes only translate calls, results and errors. A read first tries the sync `try-*` form and
+makes the async call only when it would have to wait, as wasio-sdk does, unless the reader's
+last read had to wait: then the next one most likely waits too (a request-response exchange),
+and the try would be a wasted call across components (about 1.5 us each).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
 from componentize_py_types import Err, Ok
 
+from . import _calls
 from ._errors import call, from_exception, sync, to_exception, unwrap
 from ._socketpair import PairSocket
 
@@ -65,9 +67,23 @@ class StreamReader:
 
     def __init__(self, raw: "s.Reader"):
         self._raw = raw
+        # False after a read that had to wait: the next read skips its `try-*` call.
+        self._try_first = True
 
     def __repr__(self):
         return "<StreamReader wasio>"
+
+    async def _read(self, attempt, wait, what: str) -> bytes:
+        """A read: `attempt()` (its `try-*` call) when it is likely to find what it needs, else
+        (or when it does not) the async `wait()`, whose task can be cancelled losing nothing."""
+        if self._try_first:
+            r = attempt()
+            if r is not None:
+                return unwrap(r, what)
+        waits = _calls.waits
+        value = await call(wait, what, self._raw.interrupt, self._restore)
+        self._try_first = _calls.waits == waits
+        return value
 
     def _restore(self, result):
         """Puts back what a read returned although its task was cancelled (`_calls.call`)."""
@@ -88,19 +104,13 @@ class StreamReader:
         return self._raw.at_eof()
 
     async def read(self, n: int = -1) -> bytes:
-        r = self._raw.try_read(n)
-        if r is not None:
-            return unwrap(r, "read")
-        return await call(lambda: self._raw.read(n, None), "read", self._raw.interrupt,
-                          self._restore)
+        return await self._read(lambda: self._raw.try_read(n), lambda: self._raw.read(n, None),
+                                "read")
 
     async def readline(self) -> bytes:
         try:
-            r = self._raw.try_readline()
-            if r is not None:
-                return unwrap(r, "readline")
-            return await call(lambda: self._raw.readline(None), "readline", self._raw.interrupt,
-                              self._restore)
+            return await self._read(self._raw.try_readline, lambda: self._raw.readline(None),
+                                    "readline")
         except asyncio.LimitOverrunError as e:
             # asyncio's readline discards (the provider did) and raises ValueError instead.
             raise ValueError(e.args[0]) from None
@@ -110,20 +120,14 @@ class StreamReader:
             seps = [bytes(separator)]
         else:
             seps = [bytes(x) for x in separator]
-        r = self._raw.try_readuntil(seps)
-        if r is not None:
-            return unwrap(r, "readuntil")
-        return await call(lambda: self._raw.readuntil(seps, None), "readuntil",
-                          self._raw.interrupt, self._restore)
+        return await self._read(lambda: self._raw.try_readuntil(seps),
+                                lambda: self._raw.readuntil(seps, None), "readuntil")
 
     async def readexactly(self, n: int) -> bytes:
         if n < 0:
             raise ValueError("readexactly size can not be less than zero")
-        r = self._raw.try_readexactly(n)
-        if r is not None:
-            return unwrap(r, "readexactly")
-        return await call(lambda: self._raw.readexactly(n, None), "readexactly",
-                          self._raw.interrupt, self._restore)
+        return await self._read(lambda: self._raw.try_readexactly(n),
+                                lambda: self._raw.readexactly(n, None), "readexactly")
 
     def __aiter__(self):
         return self
@@ -209,10 +213,9 @@ class StreamWriter:
     async def drain(self):
         r = self._raw.try_drain()
         if r is not None:
+            # `ok` only while the writer is not closing: asyncio's yield on a closing writer is
+            # the provider's (a closing writer's drain waits for the flush, then fails).
             unwrap(r, "drain")
-            if self._raw.is_closing():
-                # As asyncio: a closing writer yields once, so a lost connection is noticed.
-                await asyncio.sleep(0)
             return
         await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
 
