@@ -22,6 +22,7 @@ pub mod compile_cache;
 pub mod compose;
 pub mod conv;
 pub mod ctx;
+pub mod denials;
 #[cfg(feature = "embed")]
 pub mod embedded;
 pub mod host_impl;
@@ -35,6 +36,7 @@ pub mod shutdown;
 pub mod socket_budget;
 pub mod socket_files;
 pub mod streams_io;
+pub mod tcp;
 pub mod tls;
 
 /// Unix socket path grants (`--allow-unix`); they live in wasio-host-config with the other
@@ -74,6 +76,7 @@ pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()>
     wasmtime_wasi::p2::add_to_linker_async(linker).wcontext("linking WASI 0.2")?;
     wasmtime_wasi::p3::add_to_linker(linker).wcontext("linking WASI 0.3")?;
     host_impl::add_to_linker(linker).wcontext("linking wasio:host")?;
+    host_impl::wasi_tcp::add_to_linker(linker).wcontext("linking the host's TCP")?;
     host_impl::wasi_sockets::add_to_linker(linker)
         .wcontext("linking wasi:sockets under the socket budget")?;
     Ok(())

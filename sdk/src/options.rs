@@ -64,6 +64,7 @@ impl Default for ConnectOptions {
             interleave: None,
             timeout: None,
             write_queue_cap: None,
+            tcp_nodelay: None,
         }
     }
 }
@@ -83,6 +84,7 @@ impl Default for ServerOptions {
             ssl_shutdown_timeout: None,
             start_serving: None,
             write_queue_cap: None,
+            tcp_nodelay: None,
         }
     }
 }

@@ -19,6 +19,7 @@ mod tls;
 mod types;
 pub(crate) mod unix;
 pub mod wasi_sockets;
+pub mod wasi_tcp;
 
 use wasmtime::component::{HasData, Linker};
 
