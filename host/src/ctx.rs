@@ -150,14 +150,9 @@ impl WasioHostCtx {
         self.permits.remove(&rep);
     }
 
-    /// Where refused network and Unix path uses are reported ([`crate::denials`]).
+    /// Where refused network and Unix path uses are reported, once each ([`crate::denials`]).
     pub fn denials(&self) -> &Denials {
         &self.denials
-    }
-
-    /// Reports refusals to `denials` (e.g. [`Denials::new`]`(true)`: on stderr).
-    pub fn set_denials(&mut self, denials: Denials) {
-        self.denials = denials;
     }
 
     /// The run's network grants.
@@ -270,7 +265,6 @@ pub struct WasioCtxBuilder {
     limits: Limits,
     shutdown: Option<Shutdown>,
     socket_files: Option<SocketFiles>,
-    denials: Denials,
 }
 
 impl Default for WasioCtxBuilder {
@@ -289,16 +283,7 @@ impl WasioCtxBuilder {
             limits: Limits::default(),
             shutdown: None,
             socket_files: None,
-            denials: Denials::default(),
         }
-    }
-
-    /// Reports every refused connect, bind, listen or Unix path once on the host's stderr,
-    /// with the flag that grants it (`wasio run` does; see [`crate::denials`]). Off by
-    /// default: refusals are then only `tracing` events.
-    pub fn report_denials(mut self) -> Self {
-        self.denials = Denials::new(true);
-        self
     }
 
     /// Sets the app's arguments; the first is its name (argv\[0\]).
@@ -432,8 +417,7 @@ impl WasioCtxBuilder {
             self.socket_files.unwrap_or_default(),
         );
         self.capabilities
-            .apply(&mut self.wasi, host.socket_budget(), &self.denials);
-        host.set_denials(self.denials);
+            .apply(&mut self.wasi, host.socket_budget(), host.denials());
         for listener in self.preopened {
             host.add_preopened(listener);
         }

@@ -1,11 +1,12 @@
 //! The operator's view of what a run was refused: every TCP connect, bind, listen or Unix socket
-//! path the grants refuse is reported once on the host's stderr, naming the flag that would
-//! grant it, so that an operator sees why an app failed without reading its code. The app gets
-//! its `access-denied` error as before.
+//! path the grants refuse is reported once per run, naming the flag that would grant it, so that
+//! an operator sees why an app failed without reading its code. The app gets its
+//! `access-denied` error as before.
 //!
-//! Reports are `tracing` events too (target `wasio::denied`, level WARN), next to the
-//! connection-level events the host emits at DEBUG (target `wasio::net`); `wasio run` shows
-//! those with `WASIO_LOG` (see the README).
+//! Reports are `tracing` events (target [`TARGET`], level WARN), the host's one logging
+//! mechanism (wasmtime's too), next to the connection-level events it emits at DEBUG (target
+//! `wasio::net`). `wasio run` always shows the reports on stderr, and other events when asked
+//! with `WASIO_LOG` (see the README); an embedder's own subscriber decides for its runs.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -83,42 +84,24 @@ impl Denied {
     }
 }
 
-/// Where a run's refusals go: each distinct one once to stderr when enabled, and always as a
-/// `tracing` event. Cheap to clone (clones share what was reported).
-#[derive(Clone, Debug, Default)]
-pub struct Denials(Arc<Inner>);
+/// The `tracing` target of refusal reports.
+pub const TARGET: &str = "wasio::denied";
 
-#[derive(Debug, Default)]
-struct Inner {
-    to_stderr: bool,
-    reported: Mutex<HashSet<Denied>>,
-}
+/// Where a run's refusals go: each distinct one once, as a `tracing` event. Cheap to clone
+/// (clones share what was reported).
+#[derive(Clone, Debug, Default)]
+pub struct Denials(Arc<Mutex<HashSet<Denied>>>);
 
 impl Denials {
-    /// Refusals reported on stderr (`wasio run`'s choice) or only as `tracing` events (the
-    /// default for embedders, whose stderr may be someone else's).
-    pub fn new(to_stderr: bool) -> Self {
-        Self(Arc::new(Inner {
-            to_stderr,
-            reported: Mutex::new(HashSet::new()),
-        }))
-    }
-
     /// Reports `denied`, unless it was already.
     pub fn report(&self, denied: Denied) {
         let first = self
             .0
-            .reported
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(denied.clone());
-        if !first {
-            return;
-        }
-        let message = denied.message();
-        tracing::warn!(target: "wasio::denied", "{message}");
-        if self.0.to_stderr {
-            eprintln!("wasio: {message}");
+        if first {
+            tracing::warn!(target: TARGET, "{}", denied.message());
         }
     }
 
@@ -159,10 +142,10 @@ mod tests {
 
     #[test]
     fn each_refusal_is_reported_once() {
-        let denials = Denials::new(false);
+        let denials = Denials::default();
         denials.report(Denied::Network);
         denials.report(Denied::Network);
-        let reported = denials.0.reported.lock().map(|r| r.len()).unwrap_or(0);
+        let reported = denials.0.lock().map(|r| r.len()).unwrap_or(0);
         assert_eq!(reported, 1);
     }
 }

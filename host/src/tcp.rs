@@ -8,11 +8,12 @@
 //!
 //! # Where listeners are made
 //!
-//! A TCP socket is bound only in [`bind_socket`] and starts listening only in [`listen_socket`];
-//! [`open_listener`] composes the two for listeners the host opens itself (`--listen`). The
-//! wasi:sockets path calls them from its own `bind` and `listen`, one call each. A change that
-//! shares listeners across stores hooks these two functions, keyed by the address and
-//! [`BindOptions`].
+//! A TCP socket is bound only in [`bind_socket`], from a parsed address and [`BindOptions`]:
+//! by wasi:sockets `bind` (or the implicit bind of `listen`), and by [`open_listener`] for the
+//! listeners the host opens itself (`--listen`). It starts listening in [`listen_socket`] (the
+//! wasi:sockets path) or in [`open_listener`]. A change that shares listeners across stores
+//! hooks [`bind_socket`] (with SO_REUSEPORT every store's listener can bind the same address)
+//! or, to hand every store one shared listener, `TcpSocket::listen` and [`open_listener`].
 //!
 //! Errors are wasmtime-wasi's native [`ErrorCode`] (no WIT type), converted from OS errors
 //! exactly as wasmtime-wasi's own TCP does, so that apps see the same error codes as before.
@@ -236,10 +237,11 @@ impl TcpSocket {
         let Some(socket) = self.take_socket() else {
             return Err(ErrorCode::InvalidState);
         };
-        // An unbound socket is bound by the OS to an ephemeral port: that bind is checked (not
-        // made here, which would hasten port exhaustion), then the connect itself.
-        let allowed = (bound || check(self.family.unspecified(), SocketAddrUse::TcpBind))
-            && check(addr, SocketAddrUse::TcpConnect);
+        // The connect itself, then (an unbound socket is bound by the OS to an ephemeral port)
+        // that bind, which is checked but not made here (that would hasten port exhaustion).
+        // The connect first, so that a refusal names the connect.
+        let allowed = check(addr, SocketAddrUse::TcpConnect)
+            && (bound || check(self.family.unspecified(), SocketAddrUse::TcpBind));
         if !allowed {
             drop(socket);
             self.state = State::Closed(ErrorCode::AccessDenied);
@@ -518,24 +520,22 @@ impl TcpSocket {
 /// Binds `socket` to `addr` with `options`: the one place a TCP socket is bound. SO_REUSEADDR
 /// is set unless `options` turn it off (wasi:sockets wants a bind unaffected by TIME_WAIT).
 pub fn bind_socket(
-    socket: &tokio::net::TcpSocket,
+    socket: impl AsFd,
     addr: SocketAddr,
     options: BindOptions,
 ) -> Result<(), ErrorCode> {
-    socket.set_reuseaddr(options.reuse_address)?;
+    sockopt::set_socket_reuseaddr(&socket, options.reuse_address)?;
     if options.reuse_port {
-        socket.set_reuseport(true)?;
+        sockopt::set_socket_reuseport(&socket, true)?;
     }
-    socket
-        .bind(addr)
-        .map_err(|e| match Errno::from_io_error(&e) {
-            Some(Errno::AFNOSUPPORT) => ErrorCode::InvalidArgument,
-            _ => ErrorCode::from(e),
-        })
+    rustix::net::bind(&socket, &addr).map_err(|e| match e {
+        Errno::AFNOSUPPORT => ErrorCode::InvalidArgument,
+        e => ErrorCode::from(e),
+    })
 }
 
 /// Starts `socket` (bound by [`bind_socket`]) listening with `backlog`: the one place a TCP
-/// socket starts listening.
+/// socket of the wasi:sockets path starts listening.
 pub fn listen_socket(
     socket: tokio::net::TcpSocket,
     backlog: u32,
@@ -543,25 +543,34 @@ pub fn listen_socket(
     socket.listen(backlog)
 }
 
-/// A listener on `addr` with `options` and `backlog`, for a listener the host opens itself
-/// (`--listen`): [`bind_socket`] then [`listen_socket`]. Needs a tokio runtime.
+/// A non-blocking listener on `addr` with `options` and `backlog`, for a listener the host
+/// opens itself (`--listen`): created, bound by [`bind_socket`], listening. Needs no async
+/// runtime. An IPv6 wildcard listener takes IPv4 clients too (the OS default), as before.
 pub fn open_listener(
     addr: SocketAddr,
     options: BindOptions,
     backlog: u32,
-) -> io::Result<tokio::net::TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+) -> io::Result<std::net::TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
     };
+    let socket = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
     bind_socket(&socket, addr, options).map_err(|code| match code {
-        ErrorCode::AddressInUse => io::ErrorKind::AddrInUse.into(),
+        ErrorCode::AddressInUse => io::Error::from(io::ErrorKind::AddrInUse),
         ErrorCode::AddressNotBindable => io::ErrorKind::AddrNotAvailable.into(),
         ErrorCode::AccessDenied => io::ErrorKind::PermissionDenied.into(),
         ErrorCode::InvalidArgument => io::ErrorKind::InvalidInput.into(),
         _ => io::Error::other("the address could not be bound"),
     })?;
-    listen_socket(socket, backlog)
+    rustix::net::listen(&socket, i32::try_from(backlog.max(1)).unwrap_or(i32::MAX))?;
+    Ok(std::net::TcpListener::from(socket))
 }
 
 /// Accepts the next connection on `listener` whose peer `check` admits; a refused peer is reset
@@ -655,5 +664,145 @@ fn hint(result: rustix::io::Result<()>) -> Result<(), ErrorCode> {
     match result {
         Ok(()) | Err(Errno::NOBUFS) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt as _;
+
+    fn allow(_: SocketAddr, _: SocketAddrUse) -> bool {
+        true
+    }
+
+    fn at(port: u16) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+    }
+
+    /// A listener on 127.0.0.1 (a free port) with `reuse_port`, through the wasi:sockets path.
+    fn listener(port: u16, reuse_port: bool) -> Result<(TcpSocket, u16), ErrorCode> {
+        let mut socket = TcpSocket::new(Family::V4)?;
+        socket.set_reuse_port(reuse_port)?;
+        socket.bind(at(port), &allow)?;
+        let port = socket.listen(&allow)?.local_addr()?.port();
+        Ok((socket, port))
+    }
+
+    #[tokio::test]
+    async fn reuse_port_shares_a_port_only_among_listeners_that_ask() -> anyhow::Result<()> {
+        let (_first, port) = listener(0, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let second = listener(port, true);
+        assert!(second.is_ok(), "a second SO_REUSEPORT listener was refused");
+        let plain = listener(port, false);
+        assert!(
+            matches!(plain, Err(ErrorCode::AddressInUse)),
+            "{plain:?}",
+            plain = plain.err()
+        );
+        let (_plain, port) = listener(0, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let asking = listener(port, true);
+        assert!(
+            matches!(asking, Err(ErrorCode::AddressInUse)),
+            "{asking:?}",
+            asking = asking.err()
+        );
+        Ok(())
+    }
+
+    /// SO_REUSEADDR decides whether a port whose last connection lingers in TIME_WAIT can be
+    /// bound again: on by default (wasi:sockets, asyncio), refused when turned off.
+    #[tokio::test]
+    async fn reuse_address_off_refuses_a_port_in_time_wait() -> anyhow::Result<()> {
+        let listener =
+            tokio::net::TcpListener::from_std(open_listener(at(0), BindOptions::default(), 1)?)?;
+        let port = listener.local_addr()?.port();
+        let mut client = tokio::net::TcpStream::connect(at(port)).await?;
+        let (server_side, _) = listener.accept().await?;
+        // The server closes first, so its side of the connection goes to TIME_WAIT.
+        drop(server_side);
+        let mut buf = [0u8; 1];
+        assert_eq!(client.read(&mut buf).await?, 0);
+        drop(client);
+        drop(listener);
+        let mut strict = TcpSocket::new(Family::V4)?;
+        strict
+            .set_reuse_address(false)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let refused = strict.bind(at(port), &allow);
+        assert!(
+            matches!(refused, Err(ErrorCode::AddressInUse)),
+            "{:?}",
+            refused.err()
+        );
+        let mut default = TcpSocket::new(Family::V4)?;
+        default
+            .bind(at(port), &allow)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Once bound, the option can no longer change.
+        assert!(matches!(
+            default.set_reuse_address(false),
+            Err(ErrorCode::InvalidState)
+        ));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn connections_have_nodelay_unless_turned_off() -> anyhow::Result<()> {
+        let listener =
+            tokio::net::TcpListener::from_std(open_listener(at(0), BindOptions::default(), 4)?)?;
+        let port = listener.local_addr()?.port();
+        let nodelay = |socket: &TcpSocket| -> anyhow::Result<bool> {
+            let fd = socket.fd().map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(sockopt::tcp_nodelay(fd)?)
+        };
+        for wanted in [true, false] {
+            let mut socket = TcpSocket::new(Family::V4)?;
+            if !wanted {
+                socket
+                    .set_nodelay(false)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            let native = socket
+                .start_connect(at(port), &allow)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let connected = native.connect(at(port)).await;
+            socket
+                .finish_connect(connected)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            assert_eq!(nodelay(&socket)?, wanted);
+            let (stream, _) = listener.accept().await?;
+            let accepted = TcpSocket::accepted(stream, Family::V4, wanted);
+            assert_eq!(nodelay(&accepted)?, wanted);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refused_addresses_are_access_denied_and_leave_no_socket_behind() -> anyhow::Result<()> {
+        let deny = |_: SocketAddr, _: SocketAddrUse| false;
+        let mut socket = TcpSocket::new(Family::V4)?;
+        assert!(matches!(
+            socket.bind(at(0), &deny),
+            Err(ErrorCode::AccessDenied)
+        ));
+        assert!(matches!(socket.listen(&deny), Err(ErrorCode::AccessDenied)));
+        // Still unbound and usable: a refused listen changes nothing.
+        assert!(matches!(
+            socket.local_address(),
+            Err(ErrorCode::InvalidState)
+        ));
+        assert!(matches!(
+            socket.start_connect(at(9), &deny),
+            Err(ErrorCode::AccessDenied)
+        ));
+        // A refused connect ends the socket, as in wasmtime-wasi.
+        assert!(matches!(socket.take_send(), Err(ErrorCode::AccessDenied)));
+        let mut v6 = TcpSocket::new(Family::V6)?;
+        assert!(matches!(
+            v6.bind(at(0), &allow),
+            Err(ErrorCode::InvalidArgument)
+        ));
+        Ok(())
     }
 }
