@@ -2,8 +2,10 @@
 //! with WASI 0.3 (component-model async).
 //!
 //! - [`add_to_linker`] links everything a composed wasio app imports: wasmtime-wasi p2 (Rust's
-//!   std on wasm32-wasip2 imports WASI 0.2), wasmtime-wasi p3 (`wasi:sockets@0.3.0` and the rest)
-//!   and the `wasio:host` interfaces ([`host_impl`]).
+//!   std on wasm32-wasip2 imports WASI 0.2), wasmtime-wasi p3 (WASI 0.3 but its TCP), the host's
+//!   own `wasi:sockets@0.3.0` TCP ([`tcp`], glue in [`host_impl::wasi_tcp`]) and the
+//!   `wasio:host` interfaces ([`host_impl`]).
+//! - [`denials`] reports what the grants refused, for the operator.
 //! - [`ctx::WasioCtx`] is the store data; [`capabilities::Capabilities`] the deny-by-default
 //!   network grants it carries.
 //! - [`limits::Limits`] are the run's resource limits (memory, connections, write queue, time).
@@ -69,9 +71,9 @@ impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
     }
 }
 
-/// Adds all of wasio's imports to `linker`: WASI 0.2 and 0.3 from wasmtime-wasi, and the
-/// `wasio:host` interfaces; every socket either opens counts against the run's socket budget
-/// ([`socket_budget`]).
+/// Adds all of wasio's imports to `linker`: WASI 0.2 and 0.3 from wasmtime-wasi, the host's own
+/// WASI 0.3 TCP in place of wasmtime-wasi's, and the `wasio:host` interfaces; every socket any
+/// of them opens counts against the run's socket budget ([`socket_budget`]).
 pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker).wcontext("linking WASI 0.2")?;
     wasmtime_wasi::p3::add_to_linker(linker).wcontext("linking WASI 0.3")?;
