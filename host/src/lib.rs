@@ -75,10 +75,40 @@ impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
 /// WASI 0.3 TCP in place of wasmtime-wasi's, and the `wasio:host` interfaces; every socket any
 /// of them opens counts against the run's socket budget ([`socket_budget`]).
 pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    add_to_linker_with(linker, TcpImpl::Host)
+}
+
+/// Which implementation serves `wasi:sockets@0.3.0` TCP: the host's own ([`tcp`], the default
+/// and the only one a run should use), or wasmtime-wasi's, kept selectable only so that
+/// wasio-bench can measure both side by side. With wasmtime-wasi's, TCP_NODELAY is off, 0.3 TCP
+/// sockets are not counted in the run's socket budget, refusals are not reported and the
+/// `wasio:host/tcp` options are `not-supported`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TcpImpl {
+    /// The host's own TCP.
+    #[default]
+    Host,
+    /// wasmtime-wasi's TCP (for comparison only).
+    WasmtimeWasi,
+}
+
+/// [`add_to_linker`] with `tcp` serving WASI 0.3 TCP (see [`TcpImpl`]).
+#[doc(hidden)]
+pub fn add_to_linker_with<T: WasioView>(
+    linker: &mut Linker<T>,
+    tcp: TcpImpl,
+) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker).wcontext("linking WASI 0.2")?;
     wasmtime_wasi::p3::add_to_linker(linker).wcontext("linking WASI 0.3")?;
     host_impl::add_to_linker(linker).wcontext("linking wasio:host")?;
-    host_impl::wasi_tcp::add_to_linker(linker).wcontext("linking the host's TCP")?;
+    match tcp {
+        TcpImpl::Host => {
+            host_impl::wasi_tcp::add_to_linker(linker).wcontext("linking the host's TCP")?;
+        }
+        TcpImpl::WasmtimeWasi => host_impl::wasi_tcp::add_options_unsupported(linker)
+            .wcontext("linking wasio:host/tcp over wasmtime-wasi's TCP")?,
+    }
     host_impl::wasi_sockets::add_to_linker(linker)
         .wcontext("linking wasi:sockets under the socket budget")?;
     Ok(())
@@ -163,7 +193,14 @@ impl Runtime {
 
     /// A runtime over `engine` (made from [`config`] or a configuration based on it).
     pub fn with_engine(engine: Engine) -> anyhow::Result<Self> {
-        let linker = linker(&engine)?;
+        Self::with_tcp(engine, TcpImpl::Host)
+    }
+
+    /// A runtime over `engine` whose WASI 0.3 TCP is `tcp`'s (see [`TcpImpl`]: for benchmarks).
+    #[doc(hidden)]
+    pub fn with_tcp(engine: Engine, tcp: TcpImpl) -> anyhow::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        add_to_linker_with(&mut linker, tcp)?;
         Ok(Self { engine, linker })
     }
 

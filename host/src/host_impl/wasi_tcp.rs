@@ -451,3 +451,22 @@ fn add_host_tcp<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     )?;
     Ok(())
 }
+
+/// Links `wasio:host/tcp` over wasmtime-wasi's own `tcp-socket` (for [`crate::TcpImpl`]'s
+/// comparison setting): every option is `not-supported` there.
+pub fn add_options_unsupported<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    type WasiTcp = wasmtime_wasi::sockets::TcpSocket;
+    fn unsupported() -> Result<(), HostError> {
+        Err(HostError::NotSupported(
+            "wasmtime-wasi's TCP (a benchmark setting of the host) has no such option".to_owned(),
+        ))
+    }
+    let mut tcp = linker.instance(HOST_TCP)?;
+    for name in ["set-nodelay", "set-reuse-address", "set-reuse-port"] {
+        tcp.func_wrap(
+            name,
+            |_: StoreContextMut<'_, T>, (_, _): (Resource<WasiTcp>, bool)| Ok((unsupported(),)),
+        )?;
+    }
+    Ok(())
+}

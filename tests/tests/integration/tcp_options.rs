@@ -56,9 +56,11 @@ async fn exchange(nodelay: &str) -> anyhow::Result<Duration> {
         &["write-write-read", "127.0.0.1", &port, &rounds, nodelay],
         loopback(),
     )?;
-    let mut times = delaying_peer(listener, ROUNDS).await?;
+    let peer = tokio::spawn(delaying_peer(listener, ROUNDS));
+    // The app's end first: an app that fails before connecting fails the test at once.
     let (exit, lines) = app.finish().await?;
     assert_success(&exit, &lines)?;
+    let mut times = tokio::time::timeout(WAIT, peer).await???;
     anyhow::ensure!(lines.contains(&format!("rounds {ROUNDS}")), "{lines:?}");
     times.sort();
     let median = times[times.len() / 2];
