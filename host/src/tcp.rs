@@ -573,19 +573,19 @@ pub fn open_listener(
     Ok(std::net::TcpListener::from(socket))
 }
 
-/// Accepts the next connection on `listener` whose peer `check` admits; a refused peer is reset
-/// and the next one accepted. Errors of one client that Linux reports from accept(2) are
-/// `connection-aborted`, as in wasmtime-wasi.
+/// Accepts the next connection on `listener` whose peer `check` admits (with the peer's
+/// address); a refused peer is reset and the next one accepted. Errors of one client that Linux
+/// reports from accept(2) are `connection-aborted`, as in wasmtime-wasi.
 pub fn poll_accept(
     listener: &tokio::net::TcpListener,
     cx: &mut Context<'_>,
     check: AddrCheck<'_>,
-) -> Poll<io::Result<tokio::net::TcpStream>> {
+) -> Poll<io::Result<(tokio::net::TcpStream, SocketAddr)>> {
     loop {
         match listener.poll_accept(cx) {
             Poll::Ready(Ok((stream, peer))) => {
                 if check(peer, SocketAddrUse::TcpAccept) {
-                    return Poll::Ready(Ok(stream));
+                    return Poll::Ready(Ok((stream, peer)));
                 }
                 let _ = stream.set_zero_linger();
             }

@@ -102,10 +102,8 @@ impl Acceptor for TcpAcceptor {
             }
             allowed
         };
-        crate::tcp::poll_accept(&self.listener, cx, &check).map_ok(|stream| {
-            if let Ok(peer) = stream.peer_addr() {
-                tracing::debug!(target: "wasio::net", %peer, "accepted a TCP connection");
-            }
+        crate::tcp::poll_accept(&self.listener, cx, &check).map_ok(|(stream, peer)| {
+            tracing::debug!(target: "wasio::net", %peer, "accepted a TCP connection");
             TcpSocket::accepted(stream, self.family, self.nodelay)
         })
     }

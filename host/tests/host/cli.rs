@@ -692,3 +692,40 @@ fn refusals_are_reported_once_with_the_flag_that_grants_them() -> anyhow::Result
     );
     Ok(())
 }
+
+/// `WASIO_LOG` shows the host's connection-level events on stderr; without it they stay quiet.
+#[test]
+fn wasio_log_shows_connection_events() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port().to_string();
+    let run = |log: Option<&str>| -> anyhow::Result<Output> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasio"));
+        cmd.args([
+            "run",
+            &app,
+            "--allow-connect",
+            "127.0.0.1:*",
+            "--",
+            "connect",
+            "127.0.0.1",
+            &port,
+        ]);
+        cmd.env_remove("WASIO_LOG");
+        if let Some(log) = log {
+            cmd.env("WASIO_LOG", log);
+        }
+        Ok(cmd.output()?)
+    };
+    let out = run(Some("wasio::net=debug"))?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("connecting over TCP") && err.contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    let out = run(None)?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    Ok(())
+}
