@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use wasio_host::capture::LineCapture;
 use wasio_host::embedded::prepare;
 use wasio_host::limits::MemoryUsage;
-use wasio_host::{Capabilities, Runtime, WasioCtx};
+use wasio_host::{Capabilities, Runtime, TcpImpl, WasioCtx};
 
 /// The linear memory of the wasio server's components, once it runs.
 static GUEST_MEMORY: OnceLock<MemoryUsage> = OnceLock::new();
@@ -36,7 +36,8 @@ pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
     rt.block_on(async {
         match system {
             System::Tokio => serve_tokio(mode).await,
-            System::Wasio => serve_wasio(mode).await,
+            System::Wasio => serve_wasio(mode, TcpImpl::Host).await,
+            System::WasioWasi => serve_wasio(mode, TcpImpl::WasmtimeWasi).await,
             System::Asyncio | System::Uvloop => anyhow::bail!("python servers run as python"),
         }
     })
@@ -97,7 +98,7 @@ async fn lines(stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
+async fn serve_wasio(mode: Mode, tcp: TcpImpl) -> anyhow::Result<()> {
     let app = match mode {
         Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
         Mode::Lines => wasio_test_components::LINE_ECHO,
@@ -108,7 +109,7 @@ async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
     if mode == Mode::TlsEcho {
         args.extend(crate::tls::pem_args()?);
     }
-    let runtime = Runtime::new()?;
+    let runtime = Runtime::with_tcp(wasio_host::engine()?, tcp)?;
     let component = runtime.compile(&prepare(app)?)?;
     let (capture, mut lines) = LineCapture::new();
     let ctx = WasioCtx::builder()

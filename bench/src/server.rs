@@ -11,6 +11,10 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 pub enum System {
     /// wasio's example component under the wasio host (wasmtime).
     Wasio,
+    /// The same, with wasmtime-wasi's WASI 0.3 TCP in place of the host's own (a comparison
+    /// setting of the host: no TCP_NODELAY, as wasio was before).
+    #[value(name = "wasio-wasi")]
+    WasioWasi,
     /// A native tokio server: the baseline every ratio is against.
     Tokio,
     /// CPython asyncio streams (`asyncio.start_server`).
@@ -21,8 +25,9 @@ pub enum System {
 
 impl System {
     /// Every system, the baseline second so ratios read naturally.
-    pub const ALL: [System; 4] = [
+    pub const ALL: [System; 5] = [
         System::Wasio,
+        System::WasioWasi,
         System::Tokio,
         System::Asyncio,
         System::Uvloop,
@@ -32,6 +37,7 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Wasio => "wasio",
+            System::WasioWasi => "wasio-wasi",
             System::Tokio => "tokio",
             System::Asyncio => "asyncio",
             System::Uvloop => "uvloop",
@@ -73,7 +79,7 @@ impl Server {
     /// Starts `system` speaking `mode`; `python` runs the asyncio and uvloop servers.
     pub fn start(system: System, mode: Mode, python: &Path) -> anyhow::Result<Server> {
         let mut cmd = match system {
-            System::Wasio | System::Tokio => {
+            System::Wasio | System::WasioWasi | System::Tokio => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.args(["serve", system.name(), mode.name()]);
                 cmd

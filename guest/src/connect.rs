@@ -116,7 +116,7 @@ pub async fn open_connection(
     let local = local.as_ref();
     let socket = staggered::staggered_race(
         addresses.len(),
-        |i| attempt(addresses[i], port, local),
+        |i| attempt(addresses[i], port, local, options.tcp_nodelay),
         || async move {
             match delay {
                 Some(nanos) => monotonic_clock::wait_for(nanos).await,
@@ -134,13 +134,18 @@ pub async fn open_connection(
     }
 }
 
-/// One connection attempt to `ip:port`, bound first to a local address of the same family if asked.
+/// One connection attempt to `ip:port`, bound first to a local address of the same family if
+/// asked; TCP_NODELAY as `nodelay` says (the host's default, on, when `None`).
 async fn attempt(
     ip: IpAddr,
     port: u16,
     local: Option<&(Vec<IpAddr>, u16)>,
+    nodelay: Option<bool>,
 ) -> Result<TcpSocket, ErrorCode> {
     let socket = TcpSocket::create(addr::family_of(ip))?;
+    if let Some(nodelay) = nodelay {
+        crate::bindings::wasio::host::tcp::set_nodelay(&socket, nodelay)?;
+    }
     if let Some((local_ips, local_port)) = local {
         let Some(local_ip) = local_ips.iter().find(|l| l.is_ipv4() == ip.is_ipv4()) else {
             return Err(ErrorCode::AddressNotAvailable);

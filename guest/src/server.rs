@@ -15,6 +15,7 @@ use crate::bindings::exports::wasio::streams::types::{
 };
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wasio::host::limits as host_limits;
+use crate::bindings::wasio::host::tcp;
 use crate::bindings::wasio::host::types::HostSocket;
 use crate::conn::{CloseObserver, Conn, Settings};
 use crate::connect::{resolve, settings, wire, wire_tls};
@@ -175,7 +176,7 @@ impl CloseObserver for ServerShared {
     }
 }
 
-/// Checks the option rules and what wasi:sockets can honour.
+/// Checks the option rules.
 pub fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
     let limit =
         wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
@@ -183,16 +184,6 @@ pub fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
         && (options.ssl_handshake_timeout.is_some() || options.ssl_shutdown_timeout.is_some())
     {
         return Err(invalid("ssl timeouts are only meaningful with ssl"));
-    }
-    if options.reuse_address == Some(false) {
-        return Err(ErrorCode::NotSupported(
-            "wasi:sockets 0.3 always sets SO_REUSEADDR on listeners; reuse_address=False cannot be honoured".to_string(),
-        ));
-    }
-    if options.reuse_port {
-        return Err(ErrorCode::NotSupported(
-            "wasi:sockets 0.3 has no SO_REUSEPORT".to_string(),
-        ));
     }
     Ok(limit)
 }
@@ -219,6 +210,17 @@ pub async fn start_server(
     for host in &hosts {
         for ip in resolve(host, options.family).await? {
             let socket = TcpSocket::create(addr::family_of(ip))?;
+            // Options wasi:sockets lacks, through the host (wasio:host/tcp), before the bind.
+            if let Some(reuse) = options.reuse_address {
+                tcp::set_reuse_address(&socket, reuse)?;
+            }
+            if options.reuse_port {
+                tcp::set_reuse_port(&socket, true)?;
+            }
+            if let Some(nodelay) = options.tcp_nodelay {
+                // A listener's setting applies to the connections it accepts.
+                tcp::set_nodelay(&socket, nodelay)?;
+            }
             socket.bind(addr::socket_address(ip, port))?;
             socket.set_listen_backlog_size(u64::from(backlog.max(1)))?;
             let address = addr::to_wasio(socket.get_local_address()?);

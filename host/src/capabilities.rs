@@ -32,6 +32,7 @@ use std::sync::Arc;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
+use crate::denials::Denials;
 use crate::socket_budget::SocketBudget;
 use crate::unix_grants::{self, UnixGrant};
 
@@ -167,8 +168,13 @@ impl Capabilities {
     /// [`check`](Self::check). An allowed `TcpAccept` then waits for room in `budget`
     /// ([`SocketBudget::admit_accept`]): the one hook wasmtime-wasi offers between accepting a
     /// connection and accepting the next, so that a WASI accept stream stops accepting at
-    /// the run's socket limit. Replaces any `socket_addr_check` set on `builder` before.
-    pub fn apply(&self, builder: &mut WasiCtxBuilder, budget: &SocketBudget) {
+    /// the run's socket limit. A refused use is reported to `denials`. Replaces any
+    /// `socket_addr_check` set on `builder` before.
+    ///
+    /// This covers what wasmtime-wasi still serves (WASI 0.2 sockets, UDP, name lookup); WASI
+    /// 0.3 TCP is the host's own and checks [`check`](Self::check) itself
+    /// ([`crate::host_impl::wasi_tcp`]).
+    pub fn apply(&self, builder: &mut WasiCtxBuilder, budget: &SocketBudget, denials: &Denials) {
         let any = self.any();
         builder
             .allow_tcp(any)
@@ -176,8 +182,12 @@ impl Capabilities {
             .allow_ip_name_lookup(any);
         let caps = Arc::new(self.clone());
         let budget = budget.clone();
+        let denials = denials.clone();
         builder.socket_addr_check(move |addr, use_| {
             let allowed = caps.check(addr, use_);
+            if !allowed {
+                denials.report_address(addr, use_);
+            }
             if allowed && matches!(use_, SocketAddrUse::TcpAccept) {
                 let admitted = budget.admit_accept();
                 return Box::pin(async move {

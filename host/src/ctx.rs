@@ -11,6 +11,7 @@ use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::Capabilities;
+use crate::denials::Denials;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::preopen::{Preopened, SocketFileGuard};
 use crate::shutdown::{ProviderPhase, RunShutdown, Shutdown};
@@ -41,10 +42,8 @@ pub struct WasioHostCtx {
     /// The places of open socket resources, by resource-table index, freed by their
     /// destructors.
     permits: HashMap<u32, Permit>,
-    /// The places of wasi:sockets 0.3 accepted sockets (their table indices are not seen).
-    p3_accepted: Vec<Permit>,
-    /// The next sockets-view lookup is wasmtime-wasi's listen itself, not an accept.
-    skip_p3_accept: bool,
+    /// Where refused network and Unix path uses are reported.
+    denials: Denials,
 }
 
 impl Default for WasioHostCtx {
@@ -70,8 +69,7 @@ impl WasioHostCtx {
             limiter: MemoryLimiter::new(limits.max_memory, memory.clone()),
             sockets: SocketBudget::new(limits.max_connections),
             permits: HashMap::new(),
-            p3_accepted: Vec::new(),
-            skip_p3_accept: false,
+            denials: Denials::default(),
             limits,
             memory,
             shutdown: RunShutdown::new(Shutdown::new()),
@@ -152,31 +150,9 @@ impl WasioHostCtx {
         self.permits.remove(&rep);
     }
 
-    /// Counts a socket wasmtime-wasi's 0.3 accept stream has accepted (see
-    /// [`crate::host_impl::wasi_sockets`]), unless the lookup is listen's own.
-    pub(crate) fn count_p3_accept(&mut self) {
-        if std::mem::take(&mut self.skip_p3_accept) {
-            return;
-        }
-        self.p3_accepted.push(self.sockets.force_acquire());
-    }
-
-    /// The next [`count_p3_accept`](Self::count_p3_accept) is listen's own lookup.
-    pub(crate) fn skip_next_p3_accept(&mut self) {
-        self.skip_p3_accept = true;
-    }
-
-    /// Listen has returned: its lookup, if it made none, must not skip an accept.
-    pub(crate) fn clear_skip_p3_accept(&mut self) {
-        self.skip_p3_accept = false;
-    }
-
-    /// Frees the place of the 0.3 TCP socket at `rep`: its own, or (an accepted socket) one of
-    /// the accepted sockets' places.
-    pub(crate) fn release_p3_tcp_permit(&mut self, rep: u32) {
-        if self.permits.remove(&rep).is_none() {
-            self.p3_accepted.pop();
-        }
+    /// Where refused network and Unix path uses are reported, once each ([`crate::denials`]).
+    pub fn denials(&self) -> &Denials {
+        &self.denials
     }
 
     /// The run's network grants.
@@ -441,7 +417,7 @@ impl WasioCtxBuilder {
             self.socket_files.unwrap_or_default(),
         );
         self.capabilities
-            .apply(&mut self.wasi, host.socket_budget());
+            .apply(&mut self.wasi, host.socket_budget(), host.denials());
         for listener in self.preopened {
             host.add_preopened(listener);
         }

@@ -2,8 +2,10 @@
 //! with WASI 0.3 (component-model async).
 //!
 //! - [`add_to_linker`] links everything a composed wasio app imports: wasmtime-wasi p2 (Rust's
-//!   std on wasm32-wasip2 imports WASI 0.2), wasmtime-wasi p3 (`wasi:sockets@0.3.0` and the rest)
-//!   and the `wasio:host` interfaces ([`host_impl`]).
+//!   std on wasm32-wasip2 imports WASI 0.2), wasmtime-wasi p3 (WASI 0.3 but its TCP), the host's
+//!   own `wasi:sockets@0.3.0` TCP ([`tcp`], glue in [`host_impl::wasi_tcp`]) and the
+//!   `wasio:host` interfaces ([`host_impl`]).
+//! - [`denials`] reports what the grants refused, for the operator.
 //! - [`ctx::WasioCtx`] is the store data; [`capabilities::Capabilities`] the deny-by-default
 //!   network grants it carries.
 //! - [`limits::Limits`] are the run's resource limits (memory, connections, write queue, time).
@@ -22,6 +24,7 @@ pub mod compile_cache;
 pub mod compose;
 pub mod conv;
 pub mod ctx;
+pub mod denials;
 #[cfg(feature = "embed")]
 pub mod embedded;
 pub mod host_impl;
@@ -35,6 +38,7 @@ pub mod shutdown;
 pub mod socket_budget;
 pub mod socket_files;
 pub mod streams_io;
+pub mod tcp;
 pub mod tls;
 
 /// Unix socket path grants (`--allow-unix`); they live in wasio-host-config with the other
@@ -67,13 +71,44 @@ impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
     }
 }
 
-/// Adds all of wasio's imports to `linker`: WASI 0.2 and 0.3 from wasmtime-wasi, and the
-/// `wasio:host` interfaces; every socket either opens counts against the run's socket budget
-/// ([`socket_budget`]).
+/// Adds all of wasio's imports to `linker`: WASI 0.2 and 0.3 from wasmtime-wasi, the host's own
+/// WASI 0.3 TCP in place of wasmtime-wasi's, and the `wasio:host` interfaces; every socket any
+/// of them opens counts against the run's socket budget ([`socket_budget`]).
 pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    add_to_linker_with(linker, TcpImpl::Host)
+}
+
+/// Which implementation serves `wasi:sockets@0.3.0` TCP: the host's own ([`tcp`], the default
+/// and the only one a run should use), or wasmtime-wasi's, kept selectable only so that
+/// wasio-bench can measure both side by side. With wasmtime-wasi's, TCP_NODELAY is off, 0.3 TCP
+/// sockets are not counted in the run's socket budget, refusals are not reported and the
+/// `wasio:host/tcp` options are `not-supported`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TcpImpl {
+    /// The host's own TCP.
+    #[default]
+    Host,
+    /// wasmtime-wasi's TCP (for comparison only).
+    WasmtimeWasi,
+}
+
+/// [`add_to_linker`] with `tcp` serving WASI 0.3 TCP (see [`TcpImpl`]).
+#[doc(hidden)]
+pub fn add_to_linker_with<T: WasioView>(
+    linker: &mut Linker<T>,
+    tcp: TcpImpl,
+) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker).wcontext("linking WASI 0.2")?;
     wasmtime_wasi::p3::add_to_linker(linker).wcontext("linking WASI 0.3")?;
     host_impl::add_to_linker(linker).wcontext("linking wasio:host")?;
+    match tcp {
+        TcpImpl::Host => {
+            host_impl::wasi_tcp::add_to_linker(linker).wcontext("linking the host's TCP")?;
+        }
+        TcpImpl::WasmtimeWasi => host_impl::wasi_tcp::add_options_unsupported(linker)
+            .wcontext("linking wasio:host/tcp over wasmtime-wasi's TCP")?,
+    }
     host_impl::wasi_sockets::add_to_linker(linker)
         .wcontext("linking wasi:sockets under the socket budget")?;
     Ok(())
@@ -158,7 +193,14 @@ impl Runtime {
 
     /// A runtime over `engine` (made from [`config`] or a configuration based on it).
     pub fn with_engine(engine: Engine) -> anyhow::Result<Self> {
-        let linker = linker(&engine)?;
+        Self::with_tcp(engine, TcpImpl::Host)
+    }
+
+    /// A runtime over `engine` whose WASI 0.3 TCP is `tcp`'s (see [`TcpImpl`]: for benchmarks).
+    #[doc(hidden)]
+    pub fn with_tcp(engine: Engine, tcp: TcpImpl) -> anyhow::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        add_to_linker_with(&mut linker, tcp)?;
         Ok(Self { engine, linker })
     }
 

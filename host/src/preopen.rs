@@ -10,6 +10,7 @@ use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::sync::Arc;
 
 use crate::host_impl::socket::{HostSocket, SocketFile};
+use crate::tcp::BindOptions;
 
 // The `--listen` value itself (parsing and display) lives in wasio-host-config, free of wasmtime so
 // that it can be fuzzed on its own; it is part of this module's API.
@@ -45,9 +46,22 @@ impl Preopened {
                     .to_socket_addrs()
                     .map_err(|e| anyhow::anyhow!("resolving {addr}: {e}"))?
                     .collect();
-                let listener = std::net::TcpListener::bind(addrs.as_slice())
-                    .map_err(|e| anyhow::anyhow!("listening on {name}: {e}"))?;
-                listener.set_nonblocking(true)?;
+                // The first address that can be bound, as std's `TcpListener::bind`.
+                let mut last = None;
+                let mut opened = None;
+                for addr in addrs {
+                    match crate::tcp::open_listener(addr, BindOptions::default(), BACKLOG) {
+                        Ok(listener) => {
+                            opened = Some(listener);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                let listener = opened.ok_or_else(|| match last {
+                    Some(e) => anyhow::anyhow!("listening on {name}: {e}"),
+                    None => anyhow::anyhow!("listening on {name}: the name has no address"),
+                })?;
                 Ok(Self {
                     name,
                     listener: Listener::Tcp(listener),

@@ -21,32 +21,18 @@
 //!
 //! - Creating a socket fails: WASI 0.2 `new-socket-limit` (Rust's std reports EMFILE), WASI 0.3
 //!   and `wasio:host` `other("too many open sockets ...")`. Never a trap.
-//! - Accepting waits: a `host-socket` accept stream (the host's own) takes a place before it
-//!   accepts, so clients wait in the listen backlog. A WASI accept stream or `accept` is
-//!   wasmtime-wasi's, whose one hook is the `socket_addr_check` it awaits for `TcpAccept` right
-//!   after accept(2) and before it accepts the next connection: there the host waits for room
-//!   ([`SocketBudget::admit_accept`]). So at the limit a 0.3 accept stream, whoever reads it,
-//!   hands out nothing more until a socket closes; the connection accept(2) already returned
-//!   waits in the host (uncounted, unseen by the app; at most one per listener) and the
-//!   others in the backlog. Once admitted, the socket is counted from the sockets-view lookup
-//!   wasmtime-wasi makes to add it to the table, in the same poll, so nothing can take the
-//!   place in between (after a zero-length read, which only waits for readiness, something
-//!   can: the socket then still counts, one over the limit, until a socket closes). Its table
-//!   index is never seen by the host (wasmtime-wasi hands the resource straight to the
-//!   reader), so its place is one of a pool freed by the 0.3 `tcp-socket` destructors of
-//!   indices with no place of their own. The provider also awaits
-//!   `wasio:host/limits.socket-room` before it reads the next connection, so that at the
-//!   limit it leaves even that one connection in the backlog.
-//!   (Exact counting by index would need wasmtime-wasi's `ListenStreamProducer` to take a hook
-//!   before it accepts, or to expose the accepted resource: a host-side wrapper stream cannot
-//!   do it, because wasmtime 48's only way to read a host `StreamReader` is `pipe`, whose
-//!   driver accepts ahead of the consumer and cannot be cancelled while accept(2) waits, so a
-//!   closed server's listener would stay open until one more client came; WORKAROUNDS.md, W5.)
+//! - Accepting waits: an accept stream of the host's own (a `host-socket`'s, or a WASI 0.3
+//!   `tcp-socket`'s: the host serves 0.3 TCP itself, [`crate::host_impl::wasi_tcp`]) takes a
+//!   place before it accepts, so clients wait in the listen backlog, and the accepted socket
+//!   holds that place by its resource-table index. The provider also awaits
+//!   `wasio:host/limits.socket-room` before it reads the next connection.
 //! - A WASI 0.2 `accept`, which cannot wait, fails with `new-socket-limit` and leaves the client
 //!   in the backlog.
 //!
-//! The wiring into the linker (shadowing wasmtime-wasi's entries for these functions and the
-//! sockets' destructors, delegating to wasmtime-wasi) is in [`crate::host_impl::wasi_sockets`].
+//! The wiring into the linker for what wasmtime-wasi still serves (shadowing its entries for
+//! these functions and the sockets' destructors, delegating to wasmtime-wasi: WASI 0.2 sockets,
+//! 0.3 UDP) is in [`crate::host_impl::wasi_sockets`]; a WASI 0.2 accept is admitted through the
+//! `socket_addr_check` wasmtime-wasi awaits for `TcpAccept` ([`SocketBudget::admit_accept`]).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -131,14 +117,6 @@ impl SocketBudget {
             waiting.push(cx.waker().clone());
         }
         Poll::Pending
-    }
-
-    /// A place for one more socket whatever the limit: for a socket that already exists and
-    /// could not be refused (one wasmtime-wasi's 0.3 accept stream has accepted and admitted).
-    /// The count may then exceed the limit until sockets close (see the module docs).
-    pub fn force_acquire(&self) -> Permit {
-        self.0.open.fetch_add(1, Ordering::AcqRel);
-        Permit(self.0.clone())
     }
 
     /// `Ready` once the run is below its limit (taking nothing), or `Pending` until a socket

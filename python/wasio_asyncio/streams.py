@@ -322,7 +322,7 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         local_addr=None if local_addr is None else (local_addr[0], local_addr[1]),
         happy_eyeballs_delay=None if happy_eyeballs_delay is None
         else int(happy_eyeballs_delay * 1e9),
-        interleave=interleave, timeout=None, write_queue_cap=None,
+        interleave=interleave, timeout=None, write_queue_cap=None, tcp_nodelay=None,
     )
     with _tls.handshake(tls):
         conn = await call(lambda: s.open_connection(host, int(port), opts), "open_connection",
@@ -501,7 +501,7 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
         reuse_address=reuse_address, reuse_port=bool(reuse_port), keep_alive=bool(keep_alive),
         ssl=tls.config, ssl_handshake_timeout=tls.handshake_timeout,
         ssl_shutdown_timeout=tls.shutdown_timeout,
-        start_serving=bool(start_serving), write_queue_cap=None,
+        start_serving=bool(start_serving), write_queue_cap=None, tcp_nodelay=None,
     )
     raw = await call(lambda: s.start_server(hosts, int(port or 0), opts), "start_server",
                      restore=_abandon_server)

@@ -11,6 +11,19 @@
 //! assert_eq!(options.limit, Some(1024));
 //! assert!(options.ssl.is_none());
 //! ```
+//!
+//! TCP connections have TCP_NODELAY, as asyncio's (small writes go out at once);
+//! `tcp_nodelay: Some(false)` turns it off, for a connection or for every connection a server
+//! accepts, letting Nagle's algorithm coalesce small writes. `ServerOptions::reuse_port` lets
+//! several servers share a port (SO_REUSEPORT).
+//!
+//! ```
+//! use wasio_sdk::{ConnectOptions, ServerOptions};
+//!
+//! let batched = ConnectOptions { tcp_nodelay: Some(false), ..Default::default() };
+//! let shared = ServerOptions { reuse_port: true, ..Default::default() };
+//! assert_eq!((batched.tcp_nodelay, shared.reuse_port), (Some(false), true));
+//! ```
 
 use std::time::Duration;
 
@@ -50,7 +63,8 @@ impl Default for ClientTlsConfig {
 }
 
 impl Default for ConnectOptions {
-    /// asyncio's `open_connection` defaults: plain TCP, limit 64 KiB, no timeout.
+    /// asyncio's `open_connection` defaults: plain TCP with TCP_NODELAY, limit 64 KiB, no
+    /// timeout.
     fn default() -> Self {
         ConnectOptions {
             limit: None,
@@ -64,12 +78,14 @@ impl Default for ConnectOptions {
             interleave: None,
             timeout: None,
             write_queue_cap: None,
+            tcp_nodelay: None,
         }
     }
 }
 
 impl Default for ServerOptions {
-    /// asyncio's `start_server` defaults: backlog 100, reuse-address on, serving at once.
+    /// asyncio's `start_server` defaults: backlog 100, reuse-address on, reuse-port off,
+    /// TCP_NODELAY on accepted connections, serving at once.
     fn default() -> Self {
         ServerOptions {
             limit: None,
@@ -83,6 +99,7 @@ impl Default for ServerOptions {
             ssl_shutdown_timeout: None,
             start_serving: None,
             write_queue_cap: None,
+            tcp_nodelay: None,
         }
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! `host-socket` is [`socket::HostSocket`], a native tokio socket (Unix stream or listener, or a
 //! TCP stream or listener the host opened with `--listen`). TLS sessions run on rustls (see
-//! [`crate::tls`]; the glue is in `tls.rs`).
+//! [`crate::tls`]; the glue is in `tls.rs`). `wasi:sockets@0.3.0` TCP and `wasio:host/tcp` are
+//! linked by hand in [`wasi_tcp`] (their resource is [`crate::tcp::TcpSocket`]); the byte-stream
+//! and accept-stream adapters in `types.rs` serve both kinds of socket.
 
 mod limits;
 mod preopens;
@@ -19,6 +21,7 @@ mod tls;
 mod types;
 pub(crate) mod unix;
 pub mod wasi_sockets;
+pub mod wasi_tcp;
 
 use wasmtime::component::{HasData, Linker};
 

@@ -168,6 +168,33 @@ impl HostSocket {
 }
 
 impl NativeStream {
+    /// The socket's descriptor.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Self::Unix(s) => s.as_fd(),
+            Self::Tcp(s) => s.as_fd(),
+        }
+    }
+
+    /// Sets TCP_NODELAY (a Unix socket has no Nagle algorithm: nothing to do).
+    pub(crate) fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
+        match self {
+            Self::Unix(_) => Ok(()),
+            Self::Tcp(s) => s.set_nodelay(enabled),
+        }
+    }
+
+    /// A TCP connection's local and peer addresses.
+    pub(crate) fn tcp_addresses(&self) -> io::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
+        match self {
+            Self::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a Unix socket has no internet address",
+            )),
+            Self::Tcp(s) => Ok((s.local_addr()?, s.peer_addr()?)),
+        }
+    }
+
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Self::Unix(s) => s.poll_read_ready(cx),
@@ -249,9 +276,12 @@ impl NativeListener {
             Self::Unix(l, local) => l
                 .poll_accept(cx)
                 .map_ok(|(stream, _)| HostSocket::unix_accepted(stream, local)),
-            Self::Tcp(l) => l
-                .poll_accept(cx)
-                .map_ok(|(stream, _)| HostSocket::tcp_stream(stream)),
+            Self::Tcp(l) => l.poll_accept(cx).map_ok(|(stream, _)| {
+                // As on every TCP connection the host makes (see `crate::tcp`); a failure
+                // leaves the kernel's default.
+                let _ = stream.set_nodelay(true);
+                HostSocket::tcp_stream(stream)
+            }),
         }
     }
 }

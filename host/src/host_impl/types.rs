@@ -117,13 +117,8 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
             }
             Kind::Stream(_) => return Ok(Err(wrong_kind("accept on a connected socket"))),
         };
-        let producer = AcceptProducer {
-            listener,
-            pending: None,
-            budget: host.get().ctx.socket_budget().clone(),
-            permit: None,
-            getter,
-        };
+        let producer =
+            AcceptProducer::new(listener, host.get().ctx.socket_budget().clone(), getter);
         Ok(Ok(StreamReader::new(&mut host, producer)?))
     }
 
@@ -145,7 +140,10 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
         match stream {
             Ok(stream) => {
                 let (done, result) = oneshot::channel();
-                data.pipe(&mut host, SendConsumer(Some((stream, done))))?;
+                data.pipe(
+                    &mut host,
+                    SendConsumer::new(Side::new(stream, done, ErrorCode::from)),
+                )?;
                 FutureReader::new(&mut host, result)
             }
             Err(error) => {
@@ -173,7 +171,10 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
             Ok(stream) => {
                 let (done, result) = oneshot::channel();
                 Ok((
-                    StreamReader::new(&mut host, ReceiveProducer(Some((stream, done))))?,
+                    StreamReader::new(
+                        &mut host,
+                        ReceiveProducer::new(Side::new(stream, done, ErrorCode::from)),
+                    )?,
                     FutureReader::new(&mut host, result)?,
                 ))
             }
@@ -185,29 +186,61 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
     }
 }
 
-/// The end of one side of a stream socket: the socket and where to report how it ended.
-type Side = (Arc<NativeStream>, oneshot::Sender<Result<(), ErrorCode>>);
+/// One side of a connected stream socket, as a byte-stream adapter holds it: the socket, where
+/// to report how the side ended, and how an OS error becomes the interface's error (this pair
+/// of adapters serves `host-socket`s and wasi:sockets TCP alike).
+pub(crate) struct Side<E> {
+    stream: Arc<NativeStream>,
+    done: oneshot::Sender<Result<(), E>>,
+    error: fn(std::io::Error) -> E,
+}
 
-/// Feeds the guest's receive stream from the socket; EOF or an error ends it.
-struct ReceiveProducer(Option<Side>);
+impl<E> Side<E> {
+    /// The side of `stream` that reports its end to `done`, with OS errors mapped by `error`.
+    pub(crate) fn new(
+        stream: Arc<NativeStream>,
+        done: oneshot::Sender<Result<(), E>>,
+        error: fn(std::io::Error) -> E,
+    ) -> Self {
+        Self {
+            stream,
+            done,
+            error,
+        }
+    }
 
-impl ReceiveProducer {
-    fn finish(&mut self, result: Result<(), ErrorCode>) {
-        if let Some((stream, done)) = self.0.take() {
-            stream.shutdown(rustix::net::Shutdown::Read);
-            let _ = done.send(result);
+    /// Shuts the direction `how` down and reports `result`.
+    fn end(self, how: rustix::net::Shutdown, result: Result<(), std::io::Error>) {
+        self.stream.shutdown(how);
+        let _ = self.done.send(result.map_err(self.error));
+    }
+}
+
+/// Feeds the guest's receive stream from the socket, reading straight into the guest's buffer;
+/// EOF or an error ends it.
+pub(crate) struct ReceiveProducer<E>(Option<Side<E>>);
+
+impl<E> ReceiveProducer<E> {
+    /// A producer reading `side`.
+    pub(crate) fn new(side: Side<E>) -> Self {
+        Self(Some(side))
+    }
+
+    fn finish(&mut self, result: Result<(), std::io::Error>) {
+        if let Some(side) = self.0.take() {
+            side.end(rustix::net::Shutdown::Read, result);
         }
     }
 }
 
-impl Drop for ReceiveProducer {
+impl<E> Drop for ReceiveProducer<E> {
     fn drop(&mut self) {
         // The guest dropped its stream: stop receiving (as wasmtime-wasi's TCP does).
         self.finish(Ok(()));
     }
 }
 
-impl<D> StreamProducer<D> for ReceiveProducer {
+impl<D, E: Send + 'static> StreamProducer<D> for ReceiveProducer<E> {
     type Item = u8;
     type Buffer = VecBuffer<u8>;
 
@@ -218,22 +251,22 @@ impl<D> StreamProducer<D> for ReceiveProducer {
         dst: Destination<'a, Self::Item, Self::Buffer>,
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
-        let Some((stream, _)) = self.0.as_ref() else {
+        let this = &mut *self;
+        let Some(side) = this.0.as_ref() else {
             return Poll::Ready(Ok(StreamResult::Dropped));
         };
-        let stream = stream.clone();
         // A zero-length read is a readiness check.
         if dst.remaining(&mut store) == Some(0) {
-            return match stream.poll_read_ready(cx) {
+            return match side.stream.poll_read_ready(cx) {
                 Poll::Ready(_) => Poll::Ready(Ok(StreamResult::Completed)),
                 Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
                 Poll::Pending => Poll::Pending,
             };
         }
         let mut dst = dst.as_direct(store, RECEIVE_CAPACITY);
-        match stream.poll_read(cx, dst.remaining()) {
+        match side.stream.poll_read(cx, dst.remaining()) {
             Poll::Ready(Ok(0)) => {
-                self.finish(Ok(()));
+                this.finish(Ok(()));
                 Poll::Ready(Ok(StreamResult::Dropped))
             }
             Poll::Ready(Ok(n)) => {
@@ -241,7 +274,7 @@ impl<D> StreamProducer<D> for ReceiveProducer {
                 Poll::Ready(Ok(StreamResult::Completed))
             }
             Poll::Ready(Err(e)) => {
-                self.finish(Err(e.into()));
+                this.finish(Err(e));
                 Poll::Ready(Ok(StreamResult::Dropped))
             }
             Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
@@ -250,26 +283,30 @@ impl<D> StreamProducer<D> for ReceiveProducer {
     }
 }
 
-/// Writes the guest's send stream to the socket; when the stream ends (this consumer is dropped)
-/// the write half is shut down.
-struct SendConsumer(Option<Side>);
+/// Writes the guest's send stream to the socket straight from the guest's buffer; when the
+/// stream ends (this consumer is dropped) the write half is shut down.
+pub(crate) struct SendConsumer<E>(Option<Side<E>>);
 
-impl SendConsumer {
-    fn finish(&mut self, result: Result<(), ErrorCode>) {
-        if let Some((stream, done)) = self.0.take() {
-            stream.shutdown(rustix::net::Shutdown::Write);
-            let _ = done.send(result);
+impl<E> SendConsumer<E> {
+    /// A consumer writing to `side`.
+    pub(crate) fn new(side: Side<E>) -> Self {
+        Self(Some(side))
+    }
+
+    fn finish(&mut self, result: Result<(), std::io::Error>) {
+        if let Some(side) = self.0.take() {
+            side.end(rustix::net::Shutdown::Write, result);
         }
     }
 }
 
-impl Drop for SendConsumer {
+impl<E> Drop for SendConsumer<E> {
     fn drop(&mut self) {
         self.finish(Ok(()));
     }
 }
 
-impl<D> StreamConsumer<D> for SendConsumer {
+impl<D, E: Send + 'static> StreamConsumer<D> for SendConsumer<E> {
     type Item = u8;
 
     fn poll_consume(
@@ -279,26 +316,26 @@ impl<D> StreamConsumer<D> for SendConsumer {
         src: Source<Self::Item>,
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
-        let Some((stream, _)) = self.0.as_ref() else {
+        let this = &mut *self;
+        let Some(side) = this.0.as_ref() else {
             return Poll::Ready(Ok(StreamResult::Dropped));
         };
-        let stream = stream.clone();
         let mut src = src.as_direct(store);
         // A zero-length write is a readiness check.
         if src.remaining().is_empty() {
-            return match stream.poll_write_ready(cx) {
+            return match side.stream.poll_write_ready(cx) {
                 Poll::Ready(_) => Poll::Ready(Ok(StreamResult::Completed)),
                 Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
                 Poll::Pending => Poll::Pending,
             };
         }
-        match stream.poll_write(cx, src.remaining()) {
+        match side.stream.poll_write(cx, src.remaining()) {
             Poll::Ready(Ok(n)) => {
                 src.mark_read(n);
                 Poll::Ready(Ok(StreamResult::Completed))
             }
             Poll::Ready(Err(e)) => {
-                self.finish(Err(e.into()));
+                this.finish(Err(e));
                 Poll::Ready(Ok(StreamResult::Dropped))
             }
             Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
@@ -307,22 +344,55 @@ impl<D> StreamConsumer<D> for SendConsumer {
     }
 }
 
-/// Hands out accepted connections as new `host-socket` resources, each only once it has a
-/// place in the run's socket budget (until then clients wait in the listen backlog).
-struct AcceptProducer<T: 'static> {
-    listener: Arc<NativeListener>,
+/// A listener an accept stream takes connections from.
+pub(crate) trait Acceptor: Send + Unpin + 'static {
+    /// The resource an accepted connection becomes.
+    type Socket: Send + Unpin + 'static;
+
+    /// Accepts the next connection.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<Self::Socket>>;
+}
+
+impl Acceptor for Arc<NativeListener> {
+    type Socket = HostSocket;
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<HostSocket>> {
+        NativeListener::poll_accept(self, cx)
+    }
+}
+
+/// Hands out accepted connections as new resources, each only once it has a place in the run's
+/// socket budget (until then clients wait in the listen backlog).
+pub(crate) struct AcceptProducer<T: 'static, A: Acceptor> {
+    listener: A,
     /// A connection accepted during a readiness check, handed out by the next read.
-    pending: Option<HostSocket>,
+    pending: Option<A::Socket>,
     budget: SocketBudget,
     /// The place for the next connection, taken before accepting it.
     permit: Option<Permit>,
     getter: for<'a> fn(&'a mut T) -> WasioHostView<'a>,
 }
 
-impl<T: 'static> AcceptProducer<T> {
+impl<T: 'static, A: Acceptor> AcceptProducer<T, A> {
+    /// A producer of the connections `listener` accepts, counted in `budget`, pushed into the
+    /// resource table `getter` finds.
+    pub(crate) fn new(
+        listener: A,
+        budget: SocketBudget,
+        getter: for<'a> fn(&'a mut T) -> WasioHostView<'a>,
+    ) -> Self {
+        Self {
+            listener,
+            pending: None,
+            budget,
+            permit: None,
+            getter,
+        }
+    }
+
     /// The next connection, accepting one if none is pending. Accept errors of one client
     /// (ECONNABORTED and the like) are skipped, as a server would; other errors end the stream.
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<HostSocket>> {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<A::Socket>> {
         if let Some(socket) = self.pending.take() {
             return Poll::Ready(Some(socket));
         }
@@ -346,8 +416,8 @@ fn per_connection(error: &std::io::Error) -> bool {
     )
 }
 
-impl<T: 'static> StreamProducer<T> for AcceptProducer<T> {
-    type Item = Resource<HostSocket>;
+impl<T: 'static, A: Acceptor> StreamProducer<T> for AcceptProducer<T, A> {
+    type Item = Resource<A::Socket>;
     type Buffer = Option<Self::Item>;
 
     fn poll_produce<'a>(
@@ -357,14 +427,15 @@ impl<T: 'static> StreamProducer<T> for AcceptProducer<T> {
         mut dst: Destination<'a, Self::Item, Self::Buffer>,
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
-        if self.permit.is_none() {
-            match self.budget.poll_acquire(cx) {
-                Poll::Ready(permit) => self.permit = Some(permit),
+        let this = &mut *self;
+        if this.permit.is_none() {
+            match this.budget.poll_acquire(cx) {
+                Poll::Ready(permit) => this.permit = Some(permit),
                 Poll::Pending if finish => return Poll::Ready(Ok(StreamResult::Cancelled)),
                 Poll::Pending => return Poll::Pending,
             }
         }
-        let socket = match self.poll_next(cx) {
+        let socket = match this.poll_next(cx) {
             Poll::Ready(Some(socket)) => socket,
             Poll::Ready(None) => return Poll::Ready(Ok(StreamResult::Dropped)),
             Poll::Pending if finish => return Poll::Ready(Ok(StreamResult::Cancelled)),
@@ -372,15 +443,15 @@ impl<T: 'static> StreamProducer<T> for AcceptProducer<T> {
         };
         // A zero-length read is a readiness check: keep the connection for the next read.
         if dst.remaining(&mut store) == Some(0) {
-            self.pending = Some(socket);
+            this.pending = Some(socket);
             return Poll::Ready(Ok(StreamResult::Completed));
         }
-        let view = (self.getter)(store.data_mut());
+        let view = (this.getter)(store.data_mut());
         let resource = view
             .table
             .push(socket)
-            .context("pushing an accepted host-socket")?;
-        if let Some(permit) = self.permit.take() {
+            .context("pushing an accepted socket")?;
+        if let Some(permit) = this.permit.take() {
             view.ctx.hold_permit(resource.rep(), permit);
         }
         dst.set_buffer(Some(resource));

@@ -29,6 +29,7 @@ use super::bindings::unix::{Host, HostWithStore};
 use super::socket::{HostSocket, SocketFile};
 use super::types::socket_permit;
 use crate::ctx::WasioHostView;
+use crate::denials::Denied;
 
 /// Checks the form of a Unix socket address: not empty, no NUL except a leading one, a path no
 /// longer than a socket address holds (as the kernel would refuse it).
@@ -61,6 +62,13 @@ fn refused(address: &str, refusal: Refusal) -> ErrorCode {
         Refusal::Invalid(why) => ErrorCode::InvalidArgument(why),
         Refusal::NotGranted => not_granted(address),
         Refusal::Missing(e) | Refusal::Io(e) => e.into(),
+    }
+}
+
+/// Reports a refusal of `address` that the grants made (not a malformed or missing path).
+fn report(ctx: &crate::ctx::WasioHostCtx, address: &str, refusal: &Refusal) {
+    if matches!(refusal, Refusal::NotGranted) {
+        ctx.denials().report(Denied::UnixPath(address.to_owned()));
     }
 }
 
@@ -228,6 +236,7 @@ impl Host for WasioHostView<'_> {
         let grants = self.ctx.unix_grants();
         let bound = if let Some(name) = path.strip_prefix('\0') {
             if !grants.allows_abstract(name.as_bytes()) {
+                self.ctx.denials().report(Denied::UnixPath(path.clone()));
                 return Ok(Err(not_granted(&path)));
             }
             bind_abstract(name.as_bytes())
@@ -236,7 +245,10 @@ impl Host for WasioHostView<'_> {
         } else {
             let place = match grants.locate(rustix::fs::CWD, Path::new(&path)) {
                 Ok(place) => place,
-                Err(refusal) => return Ok(Err(refused(&path, refusal))),
+                Err(refusal) => {
+                    report(self.ctx, &path, &refusal);
+                    return Ok(Err(refused(&path, refusal)));
+                }
             };
             bind_at(place, backlog).map(|(l, file)| (l, Some(file)))
         };
@@ -294,12 +306,14 @@ impl<T> HostWithStore<T> for WasioHost {
                 return if grants.allows_abstract(name.as_bytes()) {
                     Ok((None, socket_permit(&view)?))
                 } else {
+                    view.ctx.denials().report(Denied::UnixPath(path.clone()));
                     Err(not_granted(&path))
                 };
             }
-            let file = grants
-                .open_granted(Path::new(&path))
-                .map_err(|refusal| refused(&path, refusal))?;
+            let file = grants.open_granted(Path::new(&path)).map_err(|refusal| {
+                report(view.ctx, &path, &refusal);
+                refused(&path, refusal)
+            })?;
             Ok((Some(file), socket_permit(&view)?))
         });
         let (file, permit) = match checked {

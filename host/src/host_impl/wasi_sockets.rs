@@ -5,26 +5,23 @@
 //!
 //! - 0.2: `create-tcp-socket`, `create-udp-socket`, `tcp-socket.accept` and the destructors of
 //!   `tcp-socket` and `udp-socket`;
-//! - 0.3: `tcp-socket.create`, `udp-socket.create`, `tcp-socket.listen` (given a sockets view
-//!   that counts each socket its accept stream adds) and the destructors of `tcp-socket` and
-//!   `udp-socket`.
+//! - 0.3: `udp-socket.create` and the destructor of `udp-socket` (0.3 TCP is the host's own:
+//!   [`super::wasi_tcp`]).
 //!
 //! Every socket resource created here holds a [`Permit`] in the store's host state, keyed by
-//! its resource-table index, until its destructor runs. A 0.3 accepted socket, whose index the
-//! host never sees, holds one of a pool of permits; a 0.3 `tcp-socket` destructor for an index
-//! with no permit of its own returns one of those. At the limit, accepting waits in the
-//! `TcpAccept` address check ([`crate::capabilities::Capabilities::apply`]), which a 0.2
-//! `accept` here passes at once since it already holds its place. The names and versions below are the ones
+//! its resource-table index, until its destructor runs. A 0.2 `accept` here takes its place
+//! before accepting, and passes the `TcpAccept` address check
+//! ([`crate::capabilities::Capabilities::apply`]) at once since it already holds it. The names and versions below are the ones
 //! wasmtime-wasi 48 links (`wasi:sockets@0.2.12`, `wasi:sockets@0.3.0`); guests importing an
 //! older 0.2 patch version are served by the same entries. Shadowing is a workaround
 //! (WORKAROUNDS.md, W5): wasmtime-wasi has no hook when a socket is made or freed.
 
-use wasmtime::component::{Access, Linker, Resource, ResourceType};
-use wasmtime::{AsContextMut as _, StoreContextMut};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource, ResourceType};
 use wasmtime_wasi::TrappableError;
 use wasmtime_wasi::p2::bindings::sockets as p2;
 use wasmtime_wasi::p3::bindings::sockets::types as p3;
-use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsCtxView, WasiSocketsView as _};
+use wasmtime_wasi::sockets::WasiSocketsView as _;
 
 use crate::ctx::WasioView;
 use crate::socket_budget::Permit;
@@ -150,17 +147,6 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     )?;
 
     let mut types = linker.instance(P3_TYPES)?;
-    types.func_wrap(
-        "[static]tcp-socket.create",
-        |mut store: StoreContextMut<'_, T>, (family,): (p3::IpAddressFamily,)| {
-            let permit = match acquire(&mut store) {
-                Ok(permit) => permit,
-                Err(message) => return Ok((Err(p3::ErrorCode::Other(Some(message))),)),
-            };
-            let created = p3::HostTcpSocket::create(&mut store.data_mut().sockets(), family);
-            Ok((held(&mut store, permit, created)?,))
-        },
-    )?;
     types.func_wrap_async(
         "[static]udp-socket.create",
         |mut store: StoreContextMut<'_, T>, (family,): (p3::IpAddressFamily,)| {
@@ -175,34 +161,6 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
             })
         },
     )?;
-    types.func_wrap_async(
-        "[method]tcp-socket.listen",
-        |mut store: StoreContextMut<'_, T>,
-         (socket,): (Resource<wasmtime_wasi::sockets::TcpSocket>,)| {
-            Box::new(async move {
-                // wasmtime-wasi's listen looks its view up once now, synchronously, and its
-                // accept stream once per accepted socket: only the latter are counted.
-                store.data_mut().host().ctx.skip_next_p3_accept();
-                let access =
-                    Access::<T, WasiSockets>::new(store.as_context_mut(), counting_sockets::<T>);
-                let result =
-                    <WasiSockets as p3::HostTcpSocketWithStore<T>>::listen(access, socket).await;
-                store.data_mut().host().ctx.clear_skip_p3_accept();
-                Ok((match result {
-                    Ok(accepted) => Ok(accepted),
-                    Err(e) => Err(e.downcast()?),
-                },))
-            })
-        },
-    )?;
-    types.resource(
-        "tcp-socket",
-        ResourceType::host::<wasmtime_wasi::sockets::TcpSocket>(),
-        |mut store, rep| {
-            store.data_mut().host().ctx.release_p3_tcp_permit(rep);
-            p3::HostTcpSocket::drop(&mut store.data_mut().sockets(), Resource::new_own(rep))
-        },
-    )?;
     types.resource(
         "udp-socket",
         ResourceType::host::<wasmtime_wasi::sockets::UdpSocket>(),
@@ -212,12 +170,4 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
-}
-
-/// The sockets view wasmtime-wasi's 0.3 accept stream looks up right before it adds an accepted
-/// socket to the table: the one place the host learns of that socket. It is counted then (the
-/// connection is already accepted and cannot be refused; see [`crate::socket_budget`]).
-fn counting_sockets<T: WasioView>(data: &mut T) -> WasiSocketsCtxView<'_> {
-    data.host().ctx.count_p3_accept();
-    data.sockets()
 }

@@ -107,9 +107,8 @@ pub fn server(config: &ServerConfig) -> Result<Arc<rustls::ServerConfig>, ErrorC
         .map_err(|e| invalid(identity_error(&e)))?;
     tls.alpn_protocols = alpn(&config.alpn_protocols)?;
     // Each session gets its own configuration, so its session cache could never resume one of
-    // these tickets. Not sending them also spares a small write right after the handshake that,
-    // with Nagle's algorithm on (wasi:sockets cannot turn it off), held the server's first reply
-    // back by a delayed ACK (~40 ms a handshake; WORKAROUNDS.md, W6).
+    // these tickets (they once also cost a delayed ACK, before the host set TCP_NODELAY:
+    // WORKAROUNDS.md, W6).
     tls.send_tls13_tickets = 0;
     Ok(Arc::new(tls))
 }

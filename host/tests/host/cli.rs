@@ -604,3 +604,128 @@ fn a_lower_memory_cap_lowers_the_default_connection_cap() -> anyhow::Result<()> 
     assert_eq!(opened(&[])?, "opened 100");
     Ok(())
 }
+
+/// A refused connect, listen or Unix path is reported on stderr once per run, with the flag
+/// that would grant it (the app still gets its access-denied error).
+#[test]
+fn refusals_are_reported_once_with_the_flag_that_grants_them() -> anyhow::Result<()> {
+    let (dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
+    let reports = |out: &Output| -> Vec<String> {
+        text(&out.stderr)
+            .lines()
+            .filter(|line| line.starts_with("wasio: "))
+            .map(str::to_owned)
+            .collect()
+    };
+    // Two connects to the same address (connect-many, then its reconnect): one report.
+    let out = wasio_within(
+        &[
+            "run",
+            &app,
+            "--allow-listen",
+            "127.0.0.1:*",
+            "--",
+            "connect-many",
+            "127.0.0.1",
+            "9",
+            "3",
+        ],
+        RUN_LIMIT,
+    )?;
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        reports(&out),
+        [
+            "wasio: refused a TCP connection to 127.0.0.1:9 (grant it with --allow-connect \
+          127.0.0.1:9)"
+        ],
+        "{}",
+        text(&out.stderr)
+    );
+    let out = wasio_within(
+        &[
+            "run",
+            &app,
+            "--allow-connect",
+            "127.0.0.1:*",
+            "--",
+            "big-reply",
+            "127.0.0.1",
+            "10",
+        ],
+        RUN_LIMIT,
+    )?;
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        reports(&out),
+        [
+            "wasio: refused binding TCP address 127.0.0.1:0 (grant it with --allow-listen \
+          127.0.0.1:0)"
+        ],
+        "{}",
+        text(&out.stderr)
+    );
+    // No grant at all: the socket itself is refused.
+    let out = wasio_within(
+        &["run", &app, "--", "raw-connect", "127.0.0.1", "9"],
+        RUN_LIMIT,
+    )?;
+    assert_eq!(
+        reports(&out),
+        [
+            "wasio: the app opened a TCP socket, but the run grants no network access (grant it \
+          with --allow-connect, --allow-listen or --allow-net)"
+        ],
+        "{}",
+        text(&out.stderr)
+    );
+    let path = dir.path().join("x.sock");
+    let path = path.to_str().unwrap_or_default();
+    let out = wasio_within(&["run", &app, "--", "unix-connect", path], RUN_LIMIT)?;
+    assert_eq!(
+        reports(&out),
+        [format!(
+            "wasio: refused the Unix socket path {path:?} (grant it with --allow-unix {path})"
+        )],
+        "{}",
+        text(&out.stderr)
+    );
+    Ok(())
+}
+
+/// `WASIO_LOG` shows the host's connection-level events on stderr; without it they stay quiet.
+#[test]
+fn wasio_log_shows_connection_events() -> anyhow::Result<()> {
+    let (_dir, app) = app_file("probe.wasm", wasio_test_components::PROBE)?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port().to_string();
+    let run = |log: Option<&str>| -> anyhow::Result<Output> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasio"));
+        cmd.args([
+            "run",
+            &app,
+            "--allow-connect",
+            "127.0.0.1:*",
+            "--",
+            "connect",
+            "127.0.0.1",
+            &port,
+        ]);
+        cmd.env_remove("WASIO_LOG");
+        if let Some(log) = log {
+            cmd.env("WASIO_LOG", log);
+        }
+        Ok(cmd.output()?)
+    };
+    let out = run(Some("wasio::net=debug"))?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("connecting over TCP") && err.contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    let out = run(None)?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    Ok(())
+}

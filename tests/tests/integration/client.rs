@@ -188,6 +188,7 @@ async fn every_scenario_of_the_probe_is_run() -> anyhow::Result<()> {
             include_str!("client.rs"),
             include_str!("faults.rs"),
             include_str!("limits.rs"),
+            include_str!("tcp_options.rs"),
             include_str!("unix.rs"),
             include_str!("../../../host/tests/host/cli.rs"),
             include_str!("../../../host/tests/host/signals.rs"),

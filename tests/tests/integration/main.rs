@@ -11,6 +11,7 @@ mod limits;
 mod pressure;
 mod sdk;
 mod streams;
+mod tcp_options;
 mod tls;
 #[cfg(unix)]
 mod unix;

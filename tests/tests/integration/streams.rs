@@ -133,7 +133,7 @@ ported![
     serve_forever_rules,
     start_serving_is_idempotent,
     several_hosts_and_all_interfaces,
-    unsupported_server_options,
+    server_option_rules,
     connect_option_rules,
     local_addr_and_family,
     happy_eyeballs_single_address,

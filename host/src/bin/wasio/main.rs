@@ -2,13 +2,15 @@
 //!
 //! One module per part of the command line: [`args`] (every clap type), [`run`] (`wasio run`),
 //! [`compose`] (`wasio compose`), [`demo`] (`wasio demo`), [`interrupts`] (SIGINT and SIGTERM
-//! during a run) and [`files`] (reading the files the command line names).
+//! during a run), [`files`] (reading the files the command line names) and [`logging`] (the
+//! host's events on stderr).
 
 mod args;
 mod compose;
 mod demo;
 mod files;
 mod interrupts;
+mod logging;
 mod run;
 
 use std::process::ExitCode;
@@ -23,6 +25,7 @@ use run::python_cache;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init();
     // One thread, as asyncio's loop: an I/O event wakes the run on the thread that polls for
     // it, with no cross-thread hand-over (which cost a Python echo server ~20% more CPU per
     // request). Signals are handled on a thread of their own (`Interrupts`).

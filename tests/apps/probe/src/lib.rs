@@ -37,6 +37,11 @@
 //! - `immediate-calls HOST PORT BATCHES`: connects; then BATCHES times makes
 //!   [`IMMEDIATE_CALLS`] pairs of async calls that finish at once (`read(0)` and an unpaused
 //!   `drain`), prints `batch K` and waits for one byte from the peer before the next batch.
+//! - `write-write-read HOST PORT ROUNDS on|off|default`: connects with the `tcp-nodelay`
+//!   option true, false or unset, with write buffer limits 0 (so that `drain` returns once the
+//!   socket took the bytes); prints `connected`; then ROUNDS times writes `ping`, drains,
+//!   writes `\n`, drains and reads a line: the request in two pieces that Nagle's algorithm
+//!   holds apart. Prints `rounds N`.
 //! - `alloc MIB`: allocates and touches MIB MiB; prints `allocated`.
 //! - `spin`: prints `spinning`, then computes forever without waiting.
 //!
@@ -109,6 +114,7 @@ fn options() -> ConnectOptions {
         interleave: None,
         timeout: None,
         write_queue_cap: None,
+        tcp_nodelay: None,
     }
 }
 
@@ -259,6 +265,30 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             writer.close();
             writer.wait_closed(None).await?;
         }
+        "write-write-read" => {
+            let tcp_nodelay = match arg(3).as_str() {
+                "on" => Some(true),
+                "off" => Some(false),
+                _ => None,
+            };
+            let options = ConnectOptions {
+                tcp_nodelay,
+                ..options()
+            };
+            let (reader, writer) = connect_with(arg(0), number(1) as u16, options).await?;
+            writer.set_write_buffer_limits(Some(0), Some(0))?;
+            println!("connected");
+            for _ in 0..number(2) {
+                writer.write(b"ping")?;
+                writer.drain(None).await?;
+                writer.write(b"\n")?;
+                writer.drain(None).await?;
+                reader.readline(None).await?;
+            }
+            println!("rounds {}", number(2));
+            writer.close();
+            writer.wait_closed(None).await?;
+        }
         "immediate-calls" => {
             let (reader, writer) = connect(arg(0), number(1) as u16).await?;
             for batch in 1..=number(2) {
@@ -285,6 +315,7 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
                 ssl_shutdown_timeout: None,
                 start_serving: None,
                 write_queue_cap: None,
+                tcp_nodelay: None,
             };
             let server = streams::start_server(vec![arg(0)], 0, options).await?;
             let port = match server.sockets().first() {
@@ -641,6 +672,7 @@ const SCENARIOS: &[&str] = &[
     "fill",
     "connect-many",
     "immediate-calls",
+    "write-write-read",
     "alloc",
     "spin",
     "big-reply",
@@ -687,6 +719,7 @@ impl Guest for Probe {
                     | "fill"
                     | "connect-many"
                     | "immediate-calls"
+                    | "write-write-read"
                     | "alloc"
                     | "spin"
                     | "big-reply"

@@ -85,6 +85,7 @@ pub fn connect_options(limit: Option<u64>) -> ConnectOptions {
         interleave: None,
         timeout: Some(10 * SECOND),
         write_queue_cap: None,
+        tcp_nodelay: None,
     }
 }
 
@@ -102,6 +103,7 @@ pub fn server_options() -> ServerOptions {
         ssl_shutdown_timeout: None,
         start_serving: None,
         write_queue_cap: None,
+        tcp_nodelay: None,
     }
 }
 

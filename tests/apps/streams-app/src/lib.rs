@@ -136,7 +136,7 @@ tests![
     server_tests::serve_forever_rules,
     server_tests::start_serving_is_idempotent,
     server_tests::several_hosts_and_all_interfaces,
-    server_tests::unsupported_server_options,
+    server_tests::server_option_rules,
     server_tests::connect_option_rules,
     server_tests::local_addr_and_family,
     server_tests::happy_eyeballs_single_address,

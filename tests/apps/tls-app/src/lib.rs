@@ -133,6 +133,7 @@ impl Opts {
             interleave: None,
             timeout: None,
             write_queue_cap: None,
+            tcp_nodelay: None,
         }
     }
 
@@ -149,6 +150,7 @@ impl Opts {
             ssl_shutdown_timeout: if ssl { self.shutdown_timeout } else { None },
             start_serving: None,
             write_queue_cap: None,
+            tcp_nodelay: None,
         })
     }
 }
