@@ -13,6 +13,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::capabilities::Capabilities;
 use crate::denials::Denials;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
+use crate::listener_share::{ListenerShare, Sharing};
 use crate::preopen::{Preopened, SocketFileGuard};
 use crate::shutdown::{ProviderPhase, RunShutdown, Shutdown};
 use crate::socket_budget::{Permit, SocketBudget};
@@ -44,6 +45,9 @@ pub struct WasioHostCtx {
     permits: HashMap<u32, Permit>,
     /// Where refused network and Unix path uses are reported.
     denials: Denials,
+    /// The run's shared listeners, when this is one of several workers
+    /// ([`crate::listener_share`]).
+    sharing: Option<std::sync::Mutex<Sharing>>,
 }
 
 impl Default for WasioHostCtx {
@@ -74,6 +78,7 @@ impl WasioHostCtx {
             memory,
             shutdown: RunShutdown::new(Shutdown::new()),
             socket_files: SocketFiles::new(),
+            sharing: None,
         }
     }
 
@@ -90,6 +95,11 @@ impl WasioHostCtx {
             socket_files,
             ..Self::with_limits(capabilities, limits)
         }
+    }
+
+    /// The run's shared listeners, when this is one of several workers.
+    pub(crate) fn sharing(&self) -> Option<&std::sync::Mutex<Sharing>> {
+        self.sharing.as_ref()
     }
 
     /// The handle that asks this run to shut down gracefully (see [`crate::shutdown`]).
@@ -265,6 +275,8 @@ pub struct WasioCtxBuilder {
     limits: Limits,
     shutdown: Option<Shutdown>,
     socket_files: Option<SocketFiles>,
+    share: Option<ListenerShare>,
+    budget: Option<SocketBudget>,
 }
 
 impl Default for WasioCtxBuilder {
@@ -283,6 +295,8 @@ impl WasioCtxBuilder {
             limits: Limits::default(),
             shutdown: None,
             socket_files: None,
+            share: None,
+            budget: None,
         }
     }
 
@@ -401,6 +415,21 @@ impl WasioCtxBuilder {
         self
     }
 
+    /// Makes this run one of several workers of the same app that share their listeners
+    /// through `share` (see [`crate::listener_share`]): give every worker's context a clone.
+    pub fn share_listeners(mut self, share: ListenerShare) -> Self {
+        self.share = Some(share);
+        self
+    }
+
+    /// Counts this run's sockets in `budget` (see [`crate::socket_budget`]) instead of a budget
+    /// of its own, so that several workers' sockets together stay within one
+    /// `--max-connections`. Overrides the limit [`limits`](Self::limits) sets.
+    pub fn socket_budget(mut self, budget: SocketBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Direct access to the underlying WASI builder, for settings this builder does not wrap
     /// (writable preopened directories, clocks, ...). Network settings made here are overridden
     /// by the capabilities in [`build`](Self::build).
@@ -416,6 +445,12 @@ impl WasioCtxBuilder {
             self.shutdown.unwrap_or_default(),
             self.socket_files.unwrap_or_default(),
         );
+        if let Some(budget) = self.budget {
+            host.sockets = budget;
+        }
+        host.sharing = self
+            .share
+            .map(|share| std::sync::Mutex::new(Sharing::new(share)));
         self.capabilities
             .apply(&mut self.wasi, host.socket_budget(), host.denials());
         for listener in self.preopened {

@@ -29,6 +29,7 @@ pub mod denials;
 pub mod embedded;
 pub mod host_impl;
 pub mod limits;
+pub mod listener_share;
 pub mod pipe;
 pub mod preopen;
 #[cfg(feature = "embed")]
@@ -40,6 +41,7 @@ pub mod socket_files;
 pub mod streams_io;
 pub mod tcp;
 pub mod tls;
+pub mod workers;
 
 /// Unix socket path grants (`--allow-unix`); they live in wasio-host-config with the other
 /// parsers of outside input.
@@ -52,6 +54,7 @@ use wasmtime::{Config, Engine};
 pub use crate::capabilities::{AddrPattern, Capabilities};
 pub use crate::ctx::{WasioCtx, WasioCtxBuilder, WasioView};
 pub use crate::limits::{Limits, MemoryUsage};
+pub use crate::listener_share::ListenerShare;
 pub use crate::preopen::{ListenSpec, Preopened};
 pub use crate::run::{Exit, run};
 pub use crate::shutdown::Shutdown;

@@ -80,6 +80,21 @@ impl Preopened {
         }
     }
 
+    /// The same listener for another worker of the run (`wasio run --workers`): a duplicate of
+    /// its descriptor, so the workers accept from one queue. The socket file (a Unix path) stays
+    /// with this value, which removes it.
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        let listener = match &self.listener {
+            Listener::Tcp(l) => Listener::Tcp(l.try_clone()?),
+            Listener::Unix(l, address) => Listener::Unix(l.try_clone()?, address.clone()),
+        };
+        Ok(Self {
+            name: self.name.clone(),
+            listener,
+            file: None,
+        })
+    }
+
     /// The name the app sees (`tcp:127.0.0.1:8080`, `unix:/run/app.sock`).
     pub fn name(&self) -> &str {
         &self.name

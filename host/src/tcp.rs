@@ -21,7 +21,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ use rustix::net::sockopt;
 use wasmtime_wasi::sockets::{ErrorCode, SocketAddrUse};
 
 use crate::host_impl::socket::NativeStream;
+use crate::listener_share::{ShareKey, Shared, Sharing};
 
 /// The listen backlog when the app sets none (Rust std's).
 const DEFAULT_BACKLOG: u32 = 128;
@@ -121,6 +122,9 @@ pub struct TcpSocket {
     bind: BindOptions,
     /// TCP_NODELAY for the connection a connect makes, or (on a listener) for accepted ones.
     nodelay: bool,
+    /// The address `bind` was asked for, when the bound socket is one the run's workers share
+    /// ([`crate::listener_share`]): a connect then binds a socket of its own there instead.
+    shared_bind: Option<SocketAddr>,
 }
 
 impl TcpSocket {
@@ -160,6 +164,7 @@ impl TcpSocket {
             backlog: DEFAULT_BACKLOG,
             bind: BindOptions::default(),
             nodelay: true,
+            shared_bind: None,
         }
     }
 
@@ -195,21 +200,72 @@ impl TcpSocket {
         }
     }
 
-    /// Binds to `addr` (wasi:sockets `bind`).
-    pub fn bind(&mut self, addr: SocketAddr, check: AddrCheck<'_>) -> Result<(), ErrorCode> {
-        let State::Unbound(socket) = &self.state else {
+    /// Binds to `addr` (wasi:sockets `bind`); with `sharing` (one of several workers), the
+    /// socket is the one every worker's same bind shares ([`crate::listener_share`]).
+    pub fn bind(
+        &mut self,
+        addr: SocketAddr,
+        check: AddrCheck<'_>,
+        sharing: Option<&Mutex<Sharing>>,
+    ) -> Result<(), ErrorCode> {
+        if !matches!(self.state, State::Unbound(_)) {
             return Err(ErrorCode::InvalidState);
-        };
+        }
         if !is_unicast(addr.ip()) || !self.family.admits(addr.ip()) {
             return Err(ErrorCode::InvalidArgument);
         }
         if !check(addr, SocketAddrUse::TcpBind) {
             return Err(ErrorCode::AccessDenied);
         }
-        bind_socket(socket, addr, self.bind)?;
-        if let Some(socket) = self.take_socket() {
-            self.state = State::Bound(socket);
+        self.bind_unbound(addr, sharing)
+    }
+
+    /// Binds the unbound socket to `addr` (its checks passed), or, with `sharing`, adopts the
+    /// socket another worker bound there (see [`crate::listener_share`]).
+    fn bind_unbound(
+        &mut self,
+        addr: SocketAddr,
+        sharing: Option<&Mutex<Sharing>>,
+    ) -> Result<(), ErrorCode> {
+        let State::Unbound(socket) = &self.state else {
+            return Err(ErrorCode::InvalidState);
+        };
+        let options = self.bind;
+        let Some(sharing) = sharing else {
+            bind_socket(socket, addr, options)?;
+            if let Some(socket) = self.take_socket() {
+                self.state = State::Bound(socket);
+            }
+            return Ok(());
+        };
+        let key = ShareKey::Tcp {
+            requested: addr,
+            reuse_address: options.reuse_address,
+            reuse_port: options.reuse_port,
+        };
+        let claimed = sharing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .claim(
+                key,
+                || {
+                    bind_socket(socket, addr, options)?;
+                    Ok::<_, ErrorCode>(socket.as_fd().try_clone_to_owned()?)
+                },
+                Ok,
+            )?;
+        match claimed {
+            Shared::Made(_) => {
+                if let Some(socket) = self.take_socket() {
+                    self.state = State::Bound(socket);
+                }
+            }
+            Shared::Adopted(fd) => {
+                let socket = tokio::net::TcpSocket::from_std_stream(std::net::TcpStream::from(fd));
+                self.state = State::Bound(socket);
+            }
         }
+        self.shared_bind = Some(addr);
         Ok(())
     }
 
@@ -234,9 +290,19 @@ impl TcpSocket {
         {
             return Err(ErrorCode::InvalidArgument);
         }
-        let Some(socket) = self.take_socket() else {
+        let Some(mut socket) = self.take_socket() else {
             return Err(ErrorCode::InvalidState);
         };
+        if let Some(requested) = self.shared_bind.take() {
+            // The workers share this bound socket: connect from one of this worker's own.
+            match self.own_socket_bound_at(requested) {
+                Ok(own) => socket = own,
+                Err(code) => {
+                    self.state = State::Closed(code);
+                    return Err(code);
+                }
+            }
+        }
         // The connect itself, then (an unbound socket is bound by the OS to an ephemeral port)
         // that bind, which is checked but not made here (that would hasten port exhaustion).
         // The connect first, so that a refusal names the connect.
@@ -247,6 +313,16 @@ impl TcpSocket {
             self.state = State::Closed(ErrorCode::AccessDenied);
             return Err(ErrorCode::AccessDenied);
         }
+        Ok(socket)
+    }
+
+    /// A new socket of this family bound at `addr` with this socket's options, shared with
+    /// no one.
+    fn own_socket_bound_at(&self, addr: SocketAddr) -> Result<tokio::net::TcpSocket, ErrorCode> {
+        let State::Unbound(socket) = Self::new(self.family)?.state else {
+            return Err(ErrorCode::InvalidState);
+        };
+        bind_socket(&socket, addr, self.bind)?;
         Ok(socket)
     }
 
@@ -275,9 +351,14 @@ impl TcpSocket {
 
     /// Listens (wasi:sockets `listen`), binding to the wildcard address first if unbound.
     /// Returns the listener for the accept stream.
+    ///
+    /// With `sharing` (one of several workers), an implicit bind is shared as `bind`'s is, and
+    /// a shared socket may already listen (another worker's `listen`): listening again only
+    /// sets the backlog, and this worker then accepts from the same queue.
     pub fn listen(
         &mut self,
         check: AddrCheck<'_>,
+        sharing: Option<&Mutex<Sharing>>,
     ) -> Result<Arc<tokio::net::TcpListener>, ErrorCode> {
         let allowed = match &self.state {
             State::Unbound(_) => {
@@ -290,9 +371,9 @@ impl TcpSocket {
         if !allowed {
             return Err(ErrorCode::AccessDenied);
         }
-        if let State::Unbound(socket) = &self.state {
+        if let State::Unbound(_) = &self.state {
             // Linux binds implicitly on listen, not every OS does: bind as wasi:sockets says.
-            bind_socket(socket, self.family.unspecified(), self.bind)?;
+            self.bind_unbound(self.family.unspecified(), sharing)?;
         }
         let Some(socket) = self.take_socket() else {
             return Err(ErrorCode::InvalidState);
@@ -684,8 +765,8 @@ mod tests {
     fn listener(port: u16, reuse_port: bool) -> Result<(TcpSocket, u16), ErrorCode> {
         let mut socket = TcpSocket::new(Family::V4)?;
         socket.set_reuse_port(reuse_port)?;
-        socket.bind(at(port), &allow)?;
-        let port = socket.listen(&allow)?.local_addr()?.port();
+        socket.bind(at(port), &allow, None)?;
+        let port = socket.listen(&allow, None)?.local_addr()?.port();
         Ok((socket, port))
     }
 
@@ -729,7 +810,7 @@ mod tests {
         strict
             .set_reuse_address(false)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let refused = strict.bind(at(port), &allow);
+        let refused = strict.bind(at(port), &allow, None);
         assert!(
             matches!(refused, Err(ErrorCode::AddressInUse)),
             "{:?}",
@@ -737,7 +818,7 @@ mod tests {
         );
         let mut default = TcpSocket::new(Family::V4)?;
         default
-            .bind(at(port), &allow)
+            .bind(at(port), &allow, None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         // Once bound, the option can no longer change.
         assert!(matches!(
@@ -783,10 +864,13 @@ mod tests {
         let deny = |_: SocketAddr, _: SocketAddrUse| false;
         let mut socket = TcpSocket::new(Family::V4)?;
         assert!(matches!(
-            socket.bind(at(0), &deny),
+            socket.bind(at(0), &deny, None),
             Err(ErrorCode::AccessDenied)
         ));
-        assert!(matches!(socket.listen(&deny), Err(ErrorCode::AccessDenied)));
+        assert!(matches!(
+            socket.listen(&deny, None),
+            Err(ErrorCode::AccessDenied)
+        ));
         // Still unbound and usable: a refused listen changes nothing.
         assert!(matches!(
             socket.local_address(),
@@ -800,7 +884,7 @@ mod tests {
         assert!(matches!(socket.take_send(), Err(ErrorCode::AccessDenied)));
         let mut v6 = TcpSocket::new(Family::V6)?;
         assert!(matches!(
-            v6.bind(at(0), &allow),
+            v6.bind(at(0), &allow, None),
             Err(ErrorCode::InvalidArgument)
         ));
         Ok(())

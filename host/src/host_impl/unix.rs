@@ -13,8 +13,9 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd as _, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
+use std::sync::PoisonError;
 
 use rustix::fs::FileType;
 use tokio::net::{UnixListener, UnixStream};
@@ -30,6 +31,7 @@ use super::socket::{HostSocket, SocketFile};
 use super::types::socket_permit;
 use crate::ctx::WasioHostView;
 use crate::denials::Denied;
+use crate::listener_share::{ShareKey, Shared};
 
 /// Checks the form of a Unix socket address: not empty, no NUL except a leading one, a path no
 /// longer than a socket address holds (as the kernel would refuse it).
@@ -153,6 +155,16 @@ fn without_proc(error: io::Error) -> io::Error {
     error
 }
 
+/// A Unix listener just bound, with the socket file it created (none for an abstract name, or
+/// a listener another worker made).
+struct Bound(std::os::unix::net::UnixListener, Option<SocketFile>);
+
+impl AsFd for Bound {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 /// Listens with `backlog` and makes the listener non-blocking.
 fn listen_on(
     listener: std::os::unix::net::UnixListener,
@@ -234,24 +246,42 @@ impl Host for WasioHostView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         let grants = self.ctx.unix_grants();
-        let bound = if let Some(name) = path.strip_prefix('\0') {
-            if !grants.allows_abstract(name.as_bytes()) {
-                self.ctx.denials().report(Denied::UnixPath(path.clone()));
-                return Ok(Err(not_granted(&path)));
-            }
-            bind_abstract(name.as_bytes())
-                .and_then(|l| listen_on(l, backlog))
-                .map(|l| (l, None))
-        } else {
-            let place = match grants.locate(rustix::fs::CWD, Path::new(&path)) {
-                Ok(place) => place,
-                Err(refusal) => {
-                    report(self.ctx, &path, &refusal);
-                    return Ok(Err(refused(&path, refusal)));
+        let make: Box<dyn FnOnce() -> io::Result<Bound>> =
+            if let Some(name) = path.strip_prefix('\0') {
+                if !grants.allows_abstract(name.as_bytes()) {
+                    self.ctx.denials().report(Denied::UnixPath(path.clone()));
+                    return Ok(Err(not_granted(&path)));
                 }
+                let name = name.as_bytes().to_vec();
+                Box::new(move || {
+                    let listener = listen_on(bind_abstract(&name)?, backlog)?;
+                    Ok(Bound(listener, None))
+                })
+            } else {
+                let place = match grants.locate(rustix::fs::CWD, Path::new(&path)) {
+                    Ok(place) => place,
+                    Err(refusal) => {
+                        report(self.ctx, &path, &refusal);
+                        return Ok(Err(refused(&path, refusal)));
+                    }
+                };
+                Box::new(move || bind_at(place, backlog).map(|(l, file)| Bound(l, Some(file))))
             };
-            bind_at(place, backlog).map(|(l, file)| (l, Some(file)))
+        let bound = match self.ctx.sharing() {
+            None => make(),
+            // One of several workers: the first to bind `path` makes the listener (and its
+            // socket file, registered once); the others accept from a duplicate of it.
+            Some(sharing) => sharing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .claim(ShareKey::Unix(path.clone()), make, |fd| {
+                    Ok(Bound(std::os::unix::net::UnixListener::from(fd), None))
+                })
+                .map(|claimed| match claimed {
+                    Shared::Made(bound) | Shared::Adopted(bound) => bound,
+                }),
         };
+        let bound = bound.map(|Bound(l, file)| (l, file));
         let bound = bound.and_then(|(l, file)| Ok((UnixListener::from_std(l)?, file)));
         let (listener, file) = match bound {
             Ok(bound) => bound,

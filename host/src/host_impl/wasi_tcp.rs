@@ -160,8 +160,11 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
          (socket, local): (Resource<TcpSocket>, p3::IpSocketAddress)| {
             let view = store.data_mut().host();
             let ctx = &*view.ctx;
-            let result =
-                get(view.table, &socket)?.bind(local.into(), &|addr, use_| check(ctx, addr, use_));
+            let result = get(view.table, &socket)?.bind(
+                local.into(),
+                &|addr, use_| check(ctx, addr, use_),
+                ctx.sharing(),
+            );
             Ok((wit(result),))
         },
     )?;
@@ -201,7 +204,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
             let view = store.data_mut().host();
             let ctx = &*view.ctx;
             let tcp = get(view.table, &socket)?;
-            let listener = match tcp.listen(&|addr, use_| check(ctx, addr, use_)) {
+            let listener = match tcp.listen(&|addr, use_| check(ctx, addr, use_), ctx.sharing()) {
                 Ok(listener) => listener,
                 Err(e) => return Ok((Err(p3::ErrorCode::from(e)),)),
             };

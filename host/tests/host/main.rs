@@ -8,6 +8,7 @@ mod compose;
 mod python;
 mod python_tls;
 mod signals;
+mod workers;
 
 #[cfg(feature = "embed")]
 use std::sync::OnceLock;

@@ -12,19 +12,19 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, kill_process};
 
 /// Generous for a debug build on a busy machine: compiling the app is most of it.
-const START_LIMIT: Duration = Duration::from_secs(300);
+pub(crate) const START_LIMIT: Duration = Duration::from_secs(300);
 
 /// The host's grace period after a shutdown request (wasio_host::shutdown::DEFAULT_GRACE).
-const GRACE: Duration = wasio_host::shutdown::DEFAULT_GRACE;
+pub(crate) const GRACE: Duration = wasio_host::shutdown::DEFAULT_GRACE;
 
 /// A `wasio` process with its stdout lines on a channel; killed when dropped.
-struct Wasio {
+pub(crate) struct Wasio {
     child: Child,
-    lines: mpsc::Receiver<String>,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
 impl Wasio {
-    fn start(args: &[&str]) -> anyhow::Result<Self> {
+    pub(crate) fn start(args: &[&str]) -> anyhow::Result<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wasio"))
             .args(args)
             .stdout(Stdio::piped())
@@ -47,20 +47,23 @@ impl Wasio {
     }
 
     /// The next line of stdout, waiting at most `limit`.
-    fn line(&self, limit: Duration) -> anyhow::Result<String> {
+    pub(crate) fn line(&self, limit: Duration) -> anyhow::Result<String> {
         self.lines
             .recv_timeout(limit)
             .map_err(|e| anyhow::anyhow!("no line from wasio within {limit:?}: {e}"))
     }
 
-    fn signal(&self, signal: Signal) -> anyhow::Result<()> {
+    pub(crate) fn signal(&self, signal: Signal) -> anyhow::Result<()> {
         kill_process(Pid::from_child(&self.child), signal)?;
         Ok(())
     }
 
     /// Waits for the process to end within `limit`; its exit code, how long it took and its
     /// stderr.
-    fn wait(mut self, limit: Duration) -> anyhow::Result<(Option<i32>, Duration, String)> {
+    pub(crate) fn wait(
+        mut self,
+        limit: Duration,
+    ) -> anyhow::Result<(Option<i32>, Duration, String)> {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -85,7 +88,7 @@ impl Drop for Wasio {
     }
 }
 
-fn utf8(path: &Path) -> anyhow::Result<&str> {
+pub(crate) fn utf8(path: &Path) -> anyhow::Result<&str> {
     path.to_str()
         .ok_or_else(|| anyhow::anyhow!("temp path is not UTF-8"))
 }

@@ -192,6 +192,7 @@ async fn every_scenario_of_the_probe_is_run() -> anyhow::Result<()> {
             include_str!("unix.rs"),
             include_str!("../../../host/tests/host/cli.rs"),
             include_str!("../../../host/tests/host/signals.rs"),
+            include_str!("../../../host/tests/host/workers.rs"),
         ],
     )
     .await

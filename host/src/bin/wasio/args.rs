@@ -129,6 +129,21 @@ fn parse_connections_cap(s: &str) -> Result<Cap<u32>, String> {
     }
 }
 
+/// The most workers a run may have.
+const MAX_WORKERS: usize = 1024;
+
+fn parse_workers(s: &str) -> Result<usize, String> {
+    if s.trim() == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match s.trim().parse::<usize>() {
+        Ok(n @ 1..=MAX_WORKERS) => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a worker count: write a number from 1 to {MAX_WORKERS}, or `auto`"
+        )),
+    }
+}
+
 fn parse_write_queue_cap(s: &str) -> Result<u64, String> {
     let Size(bytes) = s.parse()?;
     if bytes == 0 {
@@ -241,6 +256,14 @@ pub(crate) struct RunArgs {
     /// remove anything there (repeatable; as `wasmtime run --dir`). HOST_DIR must exist.
     #[arg(long, value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
     pub(crate) dir: Vec<DirGrant>,
+    /// Run N instances of the app (workers), each in its own store on its own thread, or
+    /// `auto`: one per available core. Every listener the app opens, and every --listen one, is
+    /// shared, so connections are spread across the workers; workers share no memory.
+    /// --max-connections counts all workers' sockets together, --max-memory caps each worker.
+    /// With more than one, each line a worker prints starts with `[worker K] `. A worker that
+    /// traps or reaches a limit ends the run (the others shut down as on Ctrl-C).
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_workers)]
+    pub(crate) workers: usize,
     #[command(flatten)]
     pub(crate) flags: RunFlags,
     /// Arguments passed to the app (after `--`).

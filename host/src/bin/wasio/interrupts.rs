@@ -105,6 +105,11 @@ impl Interrupts {
         std::process::exit(status);
     }
 
+    /// The shutdown handle every run of this process is built with.
+    pub(crate) fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
     /// `builder` with this process's shutdown handle and socket file registry.
     pub(crate) fn ctx(&self, builder: WasioCtxBuilder) -> WasioCtxBuilder {
         builder

@@ -4,11 +4,16 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use wasio_host::capture::LineCapture;
 use wasio_host::compile_cache;
 use wasio_host::embedded;
 use wasio_host::python_app;
 use wasio_host::run::trap_report;
-use wasio_host::{Capabilities, Exit, Preopened, Runtime, WasioCtx};
+use wasio_host::socket_budget::SocketBudget;
+use wasio_host::workers;
+use wasio_host::{
+    Capabilities, Exit, ListenerShare, Preopened, Runtime, WasioCtx, WasioCtxBuilder,
+};
 use wasmtime::component::Component;
 
 use crate::args::{RunArgs, RunFlags};
@@ -46,12 +51,7 @@ pub(crate) fn python_cache(no_cache: bool) -> Option<PathBuf> {
 /// capabilities, limits and listeners, and inherited stdio.
 pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Result<i32> {
     // The directories are opened first: a missing one is reported before any slow build.
-    let mut dirs = WasioCtx::builder();
-    for grant in &args.dir {
-        dirs = dirs
-            .read_only_dir(&grant.host, &grant.guest)
-            .map_err(|e| anyhow::anyhow!("--dir: {e}"))?;
-    }
+    let dirs = dir_grants(&args)?;
     let bytes = if python_app::is_script(&args.app) {
         let source = read_script(&args.app)?;
         python_app::component(
@@ -67,31 +67,26 @@ pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Resul
     } else {
         Capabilities::deny_all()
     };
-    for p in args.allow_connect {
-        caps.allow_connect(p);
+    for p in &args.allow_connect {
+        caps.allow_connect(*p);
     }
-    for p in args.allow_listen {
-        caps.allow_listen(p);
+    for p in &args.allow_listen {
+        caps.allow_listen(*p);
     }
-    for g in args.allow_unix {
-        caps.allow_unix(g);
+    for g in &args.allow_unix {
+        caps.allow_unix(g.clone());
     }
     let argv0 = args.app.file_name().map_or_else(
         || args.app.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let mut argv = vec![argv0];
-    argv.extend(args.args);
+    argv.extend(args.args.iter().cloned());
     let limits = args.flags.limits();
     let runtime = args.flags.runtime()?;
     let component =
         prepare(&runtime, &bytes).with_context(|| format!("preparing {}", args.app.display()))?;
-    let mut builder = interrupts.ctx(
-        dirs.args(&argv)
-            .inherit_stdio()
-            .capabilities(caps)
-            .limits(limits),
-    );
+    let mut preopened = Vec::new();
     for spec in &args.listen {
         let listener = Preopened::open(spec)?;
         eprintln!(
@@ -99,12 +94,95 @@ pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Resul
             listener.local_address(),
             listener.name()
         );
-        builder = builder.preopen(listener);
+        preopened.push(listener);
     }
-    let ctx = builder.build();
-    Ok(report(runtime.run(&component, ctx).await?))
+    let base = |dirs: WasioCtxBuilder| {
+        dirs.args(&argv)
+            .capabilities(caps.clone())
+            .limits(limits.clone())
+    };
+    if args.workers == 1 {
+        let mut builder = interrupts.ctx(base(dirs).inherit_stdio());
+        for listener in preopened {
+            builder = builder.preopen(listener);
+        }
+        return Ok(report(runtime.run(&component, builder.build()).await?));
+    }
+    // Workers: one share of listeners and one socket budget for all of them.
+    let share = ListenerShare::new();
+    let budget = SocketBudget::new(limits.max_connections);
+    let mut dirs = Some(dirs);
+    let exits = workers::run(
+        &runtime,
+        &component,
+        args.workers,
+        interrupts.shutdown(),
+        |k| {
+            let dirs = match dirs.take() {
+                Some(dirs) => dirs,
+                None => dir_grants(&args)?,
+            };
+            let mut builder = interrupts
+                .ctx(base(dirs))
+                .stdout(labelled(k, Output::Stdout))
+                .stderr(labelled(k, Output::Stderr))
+                .share_listeners(share.clone())
+                .socket_budget(budget.clone());
+            for listener in &preopened {
+                builder = builder.preopen(
+                    listener
+                        .try_clone()
+                        .with_context(|| format!("sharing {}", listener.name()))?,
+                );
+            }
+            Ok(builder.build())
+        },
+    )
+    .await?;
+    // The run's status: the first worker's that did not end with 0; a trap or a limit is
+    // reported with the worker's label.
+    let mut status = 0;
+    for (k, exit) in (1..).zip(exits) {
+        if !matches!(exit, Exit::Code(_)) {
+            eprint!("[worker {k}] ");
+        }
+        let code = report(exit);
+        if status == 0 {
+            status = code;
+        }
+    }
+    Ok(status)
 }
 
+/// The `--dir` grants as a context builder (each worker opens them anew).
+fn dir_grants(args: &RunArgs) -> anyhow::Result<WasioCtxBuilder> {
+    let mut dirs = WasioCtx::builder();
+    for grant in &args.dir {
+        dirs = dirs
+            .read_only_dir(&grant.host, &grant.guest)
+            .map_err(|e| anyhow::anyhow!("--dir: {e}"))?;
+    }
+    Ok(dirs)
+}
+
+/// Which stream a worker's output goes to.
+#[derive(Clone, Copy)]
+enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// Worker `k`'s stdout or stderr: the process's, each line starting with `[worker K] `.
+fn labelled(k: usize, output: Output) -> LineCapture {
+    LineCapture::with_sink(move |line| {
+        use std::io::Write as _;
+        // A closed or full terminal loses the line, as an app's own write error would.
+        let _ = match output {
+            Output::Stdout => writeln!(std::io::stdout().lock(), "[worker {k}] {line}"),
+            Output::Stderr => writeln!(std::io::stderr().lock(), "[worker {k}] {line}"),
+        };
+    })
+}
 /// Runs a built-in example with inherited stdio.
 pub(crate) async fn run_inherited(
     app: &[u8],

@@ -50,6 +50,10 @@
 //! - `big-reply HOST BYTES`: serves on HOST, a free port, and prints `serving PORT`; accepts
 //!   one client, queues BYTES bytes for it at once (byte `i` is `i % 251`), prints `queued N`
 //!   (the write buffer size then), and reads until EOF; prints `eof` and `done`.
+//! - `count-server HOST|/PATH`: serves on HOST, a free port (or the Unix path), prints
+//!   `serving PORT` (or `serving`); answers each client with how many clients it has served
+//!   (`N\n`, counting this one), closes, and prints `served N`; forever. For workers (each
+//!   counts its own).
 //! - `unix-hold PATH`: serves on PATH with cleanup_socket off, prints `serving`, and then waits
 //!   forever, whatever happens to the server.
 //!
@@ -210,6 +214,24 @@ async fn immediate_calls(reader: &Reader, writer: &Writer) -> Result<(), ErrorCo
     Ok(())
 }
 
+/// A TCP server's options: every one the default.
+fn tcp_server_options() -> ServerOptions {
+    ServerOptions {
+        limit: None,
+        family: AddressFamily::Unspecified,
+        backlog: None,
+        reuse_address: None,
+        reuse_port: false,
+        keep_alive: false,
+        ssl: None,
+        ssl_handshake_timeout: None,
+        ssl_shutdown_timeout: None,
+        start_serving: None,
+        write_queue_cap: None,
+        tcp_nodelay: None,
+    }
+}
+
 /// Limit and fault scenarios with extra arguments (see the crate docs).
 async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -303,21 +325,7 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             println!("allocated {}", block.len() >> 20);
         }
         "big-reply" => {
-            let options = ServerOptions {
-                limit: None,
-                family: AddressFamily::Unspecified,
-                backlog: None,
-                reuse_address: None,
-                reuse_port: false,
-                keep_alive: false,
-                ssl: None,
-                ssl_handshake_timeout: None,
-                ssl_shutdown_timeout: None,
-                start_serving: None,
-                write_queue_cap: None,
-                tcp_nodelay: None,
-            };
-            let server = streams::start_server(vec![arg(0)], 0, options).await?;
+            let server = streams::start_server(vec![arg(0)], 0, tcp_server_options()).await?;
             let port = match server.sockets().first() {
                 Some(SocketAddress::Inet(a)) => a.port,
                 _ => 0,
@@ -329,6 +337,28 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             println!("queued {}", writer.get_write_buffer_size());
             reader.read(-1, None).await?;
             println!("eof");
+        }
+        "count-server" => {
+            let server = if arg(0).starts_with('/') {
+                streams::start_unix_server(arg(0), unix_server_options(None)).await?
+            } else {
+                streams::start_server(vec![arg(0)], 0, tcp_server_options()).await?
+            };
+            match server.sockets().first() {
+                Some(SocketAddress::Inet(a)) => println!("serving {}", a.port),
+                _ => println!("serving"),
+            }
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let mut served = 0u64;
+            loop {
+                let (_reader, writer) = Connection::split(server.accept(None).await?);
+                served += 1;
+                writer.write(format!("{served}\n").as_bytes())?;
+                writer.close();
+                writer.wait_closed(None).await?;
+                println!("served {served}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            }
         }
         "spin" => {
             println!("spinning");
@@ -676,6 +706,7 @@ const SCENARIOS: &[&str] = &[
     "alloc",
     "spin",
     "big-reply",
+    "count-server",
     "std-many",
     "raw-connect",
     "raw-udp",
@@ -723,6 +754,7 @@ impl Guest for Probe {
                     | "alloc"
                     | "spin"
                     | "big-reply"
+                    | "count-server"
             )
         {
             return report(limit_scenario(first, rest).await);
