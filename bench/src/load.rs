@@ -65,6 +65,27 @@ pub async fn run_all(
     }
     let rate = median(plan.runs, || connection_rate(port, plan.window)).await?;
     results.record("connections/s", system, rate);
+    // The server's own CPU time per request, which holds even where the load generator shares
+    // the machine's cores (the rates above then also measure the load generator's share).
+    for (name, conns) in [
+        ("server CPU us/request, ping-pong 1KiB x1", 1),
+        ("server CPU us/request, ping-pong 1KiB x3", 3),
+    ] {
+        let cpu = median(plan.runs, || {
+            cpu_per_request(
+                &echo,
+                || ping_pong(port, 1024, conns, plan.window),
+                plan.window,
+            )
+        })
+        .await?;
+        results.record(name, system, cpu);
+    }
+    let cpu = median(plan.runs, || {
+        cpu_per_request(&echo, || connection_rate(port, plan.window), plan.window)
+    })
+    .await?;
+    results.record("server CPU us/connection", system, cpu);
     drop(echo);
 
     // A fresh server, so memory freed by the workloads above cannot hide what connections take.
@@ -88,6 +109,21 @@ pub async fn run_all(
     let rate = median(plan.runs, || handshake_rate(port, plan.window)).await?;
     results.record("TLS handshakes/s", system, rate);
     Ok(())
+}
+
+/// Runs `workload` (a rate per second over `window`) against `server` and returns the server's
+/// CPU time per unit of it, in microseconds.
+async fn cpu_per_request<F: std::future::Future<Output = anyhow::Result<f64>>>(
+    server: &Server,
+    workload: impl FnOnce() -> F,
+    window: Duration,
+) -> anyhow::Result<f64> {
+    let before = server.cpu_time()?;
+    let rate = workload().await?;
+    let used = server.cpu_time()?.saturating_sub(before);
+    let units = rate * window.as_secs_f64();
+    anyhow::ensure!(units > 0.0, "the workload completed nothing");
+    Ok(used.as_secs_f64() * 1e6 / units)
 }
 
 /// A workload `wasio-bench drive` runs on its own.

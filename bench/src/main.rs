@@ -34,7 +34,7 @@ struct Cli {
     /// Also write the results as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Only these systems (comma-separated: wasio,wasio-wasi,tokio,asyncio,uvloop).
+    /// Only these systems (comma-separated: wasio,wasio-wasi,wasio-x2,tokio,asyncio,uvloop).
     #[arg(long, value_delimiter = ',')]
     systems: Option<Vec<server::System>>,
     #[command(subcommand)]

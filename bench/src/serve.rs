@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use wasio_host::capture::LineCapture;
 use wasio_host::embedded::prepare;
 use wasio_host::limits::MemoryUsage;
-use wasio_host::{Capabilities, Runtime, TcpImpl, WasioCtx};
+use wasio_host::{Capabilities, ListenerShare, Runtime, Shutdown, TcpImpl, WasioCtx};
 
 /// The linear memory of the wasio server's components, once it runs.
 static GUEST_MEMORY: OnceLock<MemoryUsage> = OnceLock::new();
@@ -36,8 +36,9 @@ pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
     rt.block_on(async {
         match system {
             System::Tokio => serve_tokio(mode).await,
-            System::Wasio => serve_wasio(mode, TcpImpl::Host).await,
-            System::WasioWasi => serve_wasio(mode, TcpImpl::WasmtimeWasi).await,
+            System::Wasio => serve_wasio(mode, TcpImpl::Host, 1).await,
+            System::WasioWasi => serve_wasio(mode, TcpImpl::WasmtimeWasi, 1).await,
+            System::WasioX2 => serve_wasio(mode, TcpImpl::Host, 2).await,
             System::Asyncio | System::Uvloop => anyhow::bail!("python servers run as python"),
         }
     })
@@ -98,7 +99,8 @@ async fn lines(stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-async fn serve_wasio(mode: Mode, tcp: TcpImpl) -> anyhow::Result<()> {
+/// wasio's server component over `tcp`, as `workers` workers sharing its listener.
+async fn serve_wasio(mode: Mode, tcp: TcpImpl, workers: usize) -> anyhow::Result<()> {
     let app = match mode {
         Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
         Mode::Lines => wasio_test_components::LINE_ECHO,
@@ -112,14 +114,36 @@ async fn serve_wasio(mode: Mode, tcp: TcpImpl) -> anyhow::Result<()> {
     let runtime = Runtime::with_tcp(wasio_host::engine()?, tcp)?;
     let component = runtime.compile(&prepare(app)?)?;
     let (capture, mut lines) = LineCapture::new();
-    let ctx = WasioCtx::builder()
-        .args(&args)
-        .stdout(capture.clone())
-        .stderr(capture)
-        .capabilities(Capabilities::loopback())
-        .build();
-    let _ = GUEST_MEMORY.set(ctx.memory_usage());
-    let run = tokio::spawn(async move { runtime.run(&component, ctx).await });
+    let builder = || {
+        WasioCtx::builder()
+            .args(&args)
+            .stdout(capture.clone())
+            .stderr(capture.clone())
+            .capabilities(Capabilities::loopback())
+    };
+    let run = if workers == 1 {
+        let ctx = builder().build();
+        let _ = GUEST_MEMORY.set(ctx.memory_usage());
+        tokio::spawn(async move { runtime.run(&component, ctx).await.map(|exit| vec![exit]) })
+    } else {
+        // The workers' memories are not summed: `MEMORY none` for this system.
+        let (share, shutdown) = (ListenerShare::new(), Shutdown::new());
+        let contexts: Vec<WasioCtx> = (0..workers)
+            .map(|_| {
+                builder()
+                    .share_listeners(share.clone())
+                    .shutdown(shutdown.clone())
+                    .build()
+            })
+            .collect();
+        let mut contexts = contexts.into_iter();
+        tokio::spawn(async move {
+            wasio_host::workers::run(&runtime, &component, workers, &shutdown, |_| {
+                contexts.next().context("no context left for a worker")
+            })
+            .await
+        })
+    };
     let port = loop {
         let line = lines
             .recv()
@@ -137,6 +161,7 @@ async fn serve_wasio(mode: Mode, tcp: TcpImpl) -> anyhow::Result<()> {
     println!("PORT {port}");
     // Drain the per-connection lines the example prints.
     tokio::spawn(async move { while lines.recv().await.is_some() {} });
-    let exit = run.await??;
-    anyhow::bail!("the wasio server ended: {exit}")
+    let exits = run.await??;
+    let exits: Vec<String> = exits.iter().map(ToString::to_string).collect();
+    anyhow::bail!("the wasio server ended: {}", exits.join(", "))
 }

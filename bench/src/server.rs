@@ -5,6 +5,7 @@ use anyhow::{Context as _, bail};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 /// A system under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -15,6 +16,10 @@ pub enum System {
     /// setting of the host: no TCP_NODELAY, as wasio was before).
     #[value(name = "wasio-wasi")]
     WasioWasi,
+    /// wasio with two workers (`wasio run --workers 2`): two stores on two threads sharing the
+    /// listener. On a 2-core machine this is also `--workers auto`.
+    #[value(name = "wasio-x2")]
+    WasioX2,
     /// A native tokio server: the baseline every ratio is against.
     Tokio,
     /// CPython asyncio streams (`asyncio.start_server`).
@@ -25,9 +30,10 @@ pub enum System {
 
 impl System {
     /// Every system, the baseline second so ratios read naturally.
-    pub const ALL: [System; 5] = [
+    pub const ALL: [System; 6] = [
         System::Wasio,
         System::WasioWasi,
+        System::WasioX2,
         System::Tokio,
         System::Asyncio,
         System::Uvloop,
@@ -38,6 +44,7 @@ impl System {
         match self {
             System::Wasio => "wasio",
             System::WasioWasi => "wasio-wasi",
+            System::WasioX2 => "wasio-x2",
             System::Tokio => "tokio",
             System::Asyncio => "asyncio",
             System::Uvloop => "uvloop",
@@ -79,7 +86,7 @@ impl Server {
     /// Starts `system` speaking `mode`; `python` runs the asyncio and uvloop servers.
     pub fn start(system: System, mode: Mode, python: &Path) -> anyhow::Result<Server> {
         let mut cmd = match system {
-            System::Wasio | System::WasioWasi | System::Tokio => {
+            System::Wasio | System::WasioWasi | System::WasioX2 | System::Tokio => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.args(["serve", system.name(), mode.name()]);
                 cmd
@@ -136,6 +143,21 @@ impl Server {
 }
 
 impl Server {
+    /// The CPU time the server process has used so far (all its threads, user and system),
+    /// from the scheduler's nanosecond counters.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let mut nanos = 0u64;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            let stat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+            nanos += stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .context("a schedstat line")?;
+        }
+        Ok(Duration::from_nanos(nanos))
+    }
+
     /// The total linear memory of the server's components in bytes (wasio only; `None` for
     /// native servers). Linear memory never shrinks, so this is also its peak.
     pub fn guest_memory(&mut self) -> anyhow::Result<Option<u64>> {
