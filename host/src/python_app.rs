@@ -118,7 +118,8 @@ fn build_into(
         .output()
         .context("starting python3")?;
     if !done.status.success() {
-        eprint!("{}", String::from_utf8_lossy(&done.stderr));
+        // A closed stderr loses the build's messages, not the build.
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), &done.stderr);
         bail!("building {} into a component failed", script.display());
     }
     Ok(())

@@ -53,6 +53,11 @@ impl Wasio {
             .map_err(|e| anyhow::anyhow!("no line from wasio within {limit:?}: {e}"))
     }
 
+    /// Closes the read end of wasio's stderr: its writes then fail (EPIPE).
+    fn close_stderr(&mut self) {
+        drop(self.child.stderr.take());
+    }
+
     pub(crate) fn signal(&self, signal: Signal) -> anyhow::Result<()> {
         kill_process(Pid::from_child(&self.child), signal)?;
         Ok(())
@@ -246,6 +251,23 @@ fn a_run_that_does_not_end_is_stopped_after_the_grace_period() -> anyhow::Result
         ),
         "{stderr}"
     );
+    for file in files {
+        assert!(!file.exists(), "{} was left behind", file.display());
+    }
+    Ok(())
+}
+
+/// With nobody reading wasio's stderr, its messages are lost but a signal still ends the run
+/// (the signal handler's thread used to panic at its first message, and the run went on).
+#[test]
+fn a_signal_ends_the_run_when_nobody_reads_stderr() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (mut wasio, files) = holding_app(dir.path())?;
+    wasio.close_stderr();
+    wasio.signal(Signal::TERM)?;
+    let (code, took, _) = wasio.wait(GRACE * 3)?;
+    assert_eq!(code, Some(143));
+    assert!(took < GRACE * 2, "took {took:?}");
     for file in files {
         assert!(!file.exists(), "{} was left behind", file.display());
     }

@@ -204,7 +204,7 @@ impl RunFlags {
             && let Some(dir) = compile_cache::default_dir()
             && let Err(e) = compile_cache::enable(&mut config, &dir)
         {
-            eprintln!("wasio: warning: compiling without the cache: {e:#}");
+            say!("wasio: warning: compiling without the cache: {e:#}");
         }
         Runtime::from_config(&config)
     }

@@ -90,7 +90,7 @@ impl Interrupts {
         let (name, status) = next_signal(int, term).await;
         self.status.store(status, Ordering::SeqCst);
         let grace = self.shutdown.grace();
-        eprintln!(
+        say!(
             "wasio: {name} received: closing the app's servers and connections (at most \
              {grace:?}; {name} again stops it at once)"
         );
@@ -98,7 +98,7 @@ impl Interrupts {
         tokio::select! {
             _ = next_signal(int, term) => {}
             () = tokio::time::sleep(grace + HARD_STOP_MARGIN) => {
-                eprintln!("wasio: the run did not end within {grace:?}; stopping it");
+                say!("wasio: the run did not end within {grace:?}; stopping it");
             }
         }
         self.files.remove_all();
@@ -126,7 +126,7 @@ impl Interrupts {
         }
         self.files.remove_all();
         if let Err(e) = ended {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
         }
         Ok(status)
     }

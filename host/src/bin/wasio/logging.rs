@@ -27,7 +27,7 @@ pub(crate) fn init() {
             // The refusals have their own line above.
             Ok(targets) => Some(targets.with_target(denials::TARGET, LevelFilter::OFF)),
             Err(e) => {
-                eprintln!("wasio: warning: WASIO_LOG={spec:?} is not a filter ({e}); ignored");
+                say!("wasio: warning: WASIO_LOG={spec:?} is not a filter ({e}); ignored");
                 None
             }
         })

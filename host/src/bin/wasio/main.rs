@@ -5,6 +5,17 @@
 //! during a run), [`files`] (reading the files the command line names) and [`logging`] (the
 //! host's events on stderr).
 
+/// `eprintln!` that cannot panic: when stderr is closed or broken (its reader gone), the message
+/// is lost instead of the thread that wrote it. The signal handler's thread must live on to
+/// stop the run: with `eprintln!` it died at its first message, and SIGTERM then never ended a
+/// run whose stderr pipe had been closed.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod compose;
 mod demo;
@@ -35,14 +46,14 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => exit_code(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -28,10 +28,15 @@ pub(crate) fn prepare(runtime: &Runtime, app: &[u8]) -> anyhow::Result<Component
 
 /// Reports how an app ended and returns its exit status.
 pub(crate) fn report(exit: Exit) -> i32 {
+    report_labelled("", exit)
+}
+
+/// [`report`], each message starting with `label`.
+fn report_labelled(label: &str, exit: Exit) -> i32 {
     match &exit {
-        Exit::Trap(e) => eprintln!("error: the app trapped: {}", trap_report(e)),
+        Exit::Trap(e) => say!("{label}error: the app trapped: {}", trap_report(e)),
         Exit::Timeout(_) | Exit::MemoryLimit(_) | Exit::ShutdownTimedOut(_) => {
-            eprintln!("error: the app was {exit}")
+            say!("{label}error: the app was {exit}")
         }
         Exit::Code(_) => {}
     }
@@ -89,7 +94,7 @@ pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Resul
     let mut preopened = Vec::new();
     for spec in &args.listen {
         let listener = Preopened::open(spec)?;
-        eprintln!(
+        say!(
             "wasio: listening on {} ({})",
             listener.local_address(),
             listener.name()
@@ -143,10 +148,7 @@ pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Resul
     // reported with the worker's label.
     let mut status = 0;
     for (k, exit) in (1..).zip(exits) {
-        if !matches!(exit, Exit::Code(_)) {
-            eprint!("[worker {k}] ");
-        }
-        let code = report(exit);
+        let code = report_labelled(&format!("[worker {k}] "), exit);
         if status == 0 {
             status = code;
         }
