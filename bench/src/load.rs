@@ -63,6 +63,14 @@ pub async fn run_all(
             results.record(&name, system, rate);
         }
     }
+    for conns in [1usize, 3] {
+        let name = format!("server CPU us/req (ping-pong 1KiB x{conns})");
+        let cpu = median(plan.runs, || {
+            cpu_per_request(&echo, 1024, conns, plan.window)
+        })
+        .await?;
+        results.record(&name, system, cpu);
+    }
     let rate = median(plan.runs, || connection_rate(port, plan.window)).await?;
     results.record("connections/s", system, rate);
     drop(echo);
@@ -204,6 +212,31 @@ where
 
 /// Round trips per second of `size`-byte messages over `conns` connections.
 async fn ping_pong(port: u16, size: usize, conns: usize, window: Duration) -> anyhow::Result<f64> {
+    let (count, elapsed) = round_trips(port, size, conns, window).await?;
+    Ok(count as f64 / elapsed.as_secs_f64())
+}
+
+/// The server's CPU time per request (microseconds) over a [`ping_pong`] window.
+async fn cpu_per_request(
+    server: &Server,
+    size: usize,
+    conns: usize,
+    window: Duration,
+) -> anyhow::Result<f64> {
+    let before = server.cpu_time_us()?;
+    let (count, _) = round_trips(server.port, size, conns, window).await?;
+    let used = server.cpu_time_us()? - before;
+    anyhow::ensure!(count > 0, "no round trip completed");
+    Ok(used / count as f64)
+}
+
+/// Round trips of `size` bytes over `conns` connections for `window`: how many, in how long.
+async fn round_trips(
+    port: u16,
+    size: usize,
+    conns: usize,
+    window: Duration,
+) -> anyhow::Result<(u64, Duration)> {
     let mut tasks = Vec::new();
     let start = Instant::now();
     for _ in 0..conns {
@@ -224,7 +257,7 @@ async fn ping_pong(port: u16, size: usize, conns: usize, window: Duration) -> an
     for task in tasks {
         total += task.await??;
     }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    Ok((total, start.elapsed()))
 }
 
 /// Connections per second: connect, one 16-byte exchange, close.

@@ -136,6 +136,25 @@ impl Server {
 }
 
 impl Server {
+    /// The CPU time the server process has used so far (user + system, all its threads), in
+    /// microseconds. Holds when the load generator and other processes share the cores, where
+    /// a rate does not.
+    pub fn cpu_time_us(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // After the command name in parentheses: field 3 (state) on; utime and stime are
+        // fields 14 and 15.
+        let rest = stat.rsplit_once(')').context("a malformed /proc stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(i)
+                .context("a short /proc stat")?
+                .parse::<f64>()?)
+        };
+        // /proc counts in USER_HZ, 100 per second on every Linux architecture wasio runs on.
+        Ok((ticks(11)? + ticks(12)?) * 10_000.0)
+    }
+
     /// The total linear memory of the server's components in bytes (wasio only; `None` for
     /// native servers). Linear memory never shrinks, so this is also its peak.
     pub fn guest_memory(&mut self) -> anyhow::Result<Option<u64>> {
