@@ -127,9 +127,15 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
         |mut store, rep| {
             let view = store.data_mut().host();
             view.ctx.release_permit(rep);
-            view.table
+            let socket = view
+                .table
                 .delete(Resource::<TcpSocket>::new_own(rep))
                 .context("tcp-socket missing from the resource table")?;
+            if tracing::enabled!(target: "wasio::net", tracing::Level::DEBUG)
+                && let Ok(peer) = socket.remote_address()
+            {
+                tracing::debug!(target: "wasio::net", %peer, "closed a TCP connection");
+            }
             Ok(())
         },
     )?;
