@@ -418,6 +418,14 @@ fn host_result(result: Native<()>) -> Result<(), HostError> {
              SO_REUSEPORT only before bind)"
                 .to_owned(),
         ),
+        wasmtime_wasi::sockets::ErrorCode::ConnectionRefused
+        | wasmtime_wasi::sockets::ErrorCode::ConnectionReset
+        | wasmtime_wasi::sockets::ErrorCode::ConnectionAborted
+        | wasmtime_wasi::sockets::ErrorCode::ConnectionBroken
+        | wasmtime_wasi::sockets::ErrorCode::Timeout
+        | wasmtime_wasi::sockets::ErrorCode::AccessDenied => HostError::InvalidArgument(
+            "the socket's connect failed, so its options can no longer be set".to_owned(),
+        ),
         _ => HostError::Other(Some(
             "the operating system refused the TCP socket option".to_owned(),
         )),
