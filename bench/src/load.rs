@@ -63,28 +63,18 @@ pub async fn run_all(
             results.record(&name, system, rate);
         }
     }
-    let rate = median(plan.runs, || connection_rate(port, plan.window)).await?;
-    results.record("connections/s", system, rate);
-    // The server's own CPU time per request, which holds even where the load generator shares
-    // the machine's cores (the rates above then also measure the load generator's share).
-    for (name, conns) in [
-        ("server CPU us/request, ping-pong 1KiB x1", 1),
-        ("server CPU us/request, ping-pong 1KiB x3", 3),
-    ] {
+    for conns in [1usize, 3] {
+        let name = format!("server CPU us/req (ping-pong 1KiB x{conns})");
         let cpu = median(plan.runs, || {
-            cpu_per_request(
-                &echo,
-                || ping_pong(port, 1024, conns, plan.window),
-                plan.window,
-            )
+            cpu_per_request(&echo, 1024, conns, plan.window)
         })
         .await?;
-        results.record(name, system, cpu);
+        results.record(&name, system, cpu);
     }
-    let cpu = median(plan.runs, || {
-        cpu_per_request(&echo, || connection_rate(port, plan.window), plan.window)
-    })
-    .await?;
+    let rate = median(plan.runs, || connection_rate(port, plan.window)).await?;
+    results.record("connections/s", system, rate);
+    // The server's own CPU time per connection (connect, one exchange, close).
+    let cpu = median(plan.runs, || cpu_per_connection(&echo, plan.window)).await?;
     results.record("server CPU us/connection", system, cpu);
     drop(echo);
 
@@ -111,19 +101,15 @@ pub async fn run_all(
     Ok(())
 }
 
-/// Runs `workload` (a rate per second over `window`) against `server` and returns the server's
-/// CPU time per unit of it, in microseconds.
-async fn cpu_per_request<F: std::future::Future<Output = anyhow::Result<f64>>>(
-    server: &Server,
-    workload: impl FnOnce() -> F,
-    window: Duration,
-) -> anyhow::Result<f64> {
-    let before = server.cpu_time()?;
-    let rate = workload().await?;
-    let used = server.cpu_time()?.saturating_sub(before);
-    let units = rate * window.as_secs_f64();
-    anyhow::ensure!(units > 0.0, "the workload completed nothing");
-    Ok(used.as_secs_f64() * 1e6 / units)
+/// The server's CPU time per connection (microseconds) over a [`connection_rate`] window.
+async fn cpu_per_connection(server: &Server, window: Duration) -> anyhow::Result<f64> {
+    let before = server.cpu_time_us()?;
+    let started = Instant::now();
+    let rate = connection_rate(server.port, window).await?;
+    let used = server.cpu_time_us()? - before;
+    let connections = rate * started.elapsed().as_secs_f64();
+    anyhow::ensure!(connections > 0.0, "no connection completed");
+    Ok(used / connections)
 }
 
 /// A workload `wasio-bench drive` runs on its own.
@@ -240,6 +226,31 @@ where
 
 /// Round trips per second of `size`-byte messages over `conns` connections.
 async fn ping_pong(port: u16, size: usize, conns: usize, window: Duration) -> anyhow::Result<f64> {
+    let (count, elapsed) = round_trips(port, size, conns, window).await?;
+    Ok(count as f64 / elapsed.as_secs_f64())
+}
+
+/// The server's CPU time per request (microseconds) over a [`ping_pong`] window.
+async fn cpu_per_request(
+    server: &Server,
+    size: usize,
+    conns: usize,
+    window: Duration,
+) -> anyhow::Result<f64> {
+    let before = server.cpu_time_us()?;
+    let (count, _) = round_trips(server.port, size, conns, window).await?;
+    let used = server.cpu_time_us()? - before;
+    anyhow::ensure!(count > 0, "no round trip completed");
+    Ok(used / count as f64)
+}
+
+/// Round trips of `size` bytes over `conns` connections for `window`: how many, in how long.
+async fn round_trips(
+    port: u16,
+    size: usize,
+    conns: usize,
+    window: Duration,
+) -> anyhow::Result<(u64, Duration)> {
     let mut tasks = Vec::new();
     let start = Instant::now();
     for _ in 0..conns {
@@ -260,7 +271,7 @@ async fn ping_pong(port: u16, size: usize, conns: usize, window: Duration) -> an
     for task in tasks {
         total += task.await??;
     }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    Ok((total, start.elapsed()))
 }
 
 /// Connections per second: connect, one 16-byte exchange, close.

@@ -5,7 +5,6 @@ use anyhow::{Context as _, bail};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::Duration;
 
 /// A system under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -143,19 +142,23 @@ impl Server {
 }
 
 impl Server {
-    /// The CPU time the server process has used so far (all its threads, user and system),
-    /// from the scheduler's nanosecond counters.
-    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let mut nanos = 0u64;
-        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
-            let stat = std::fs::read_to_string(task?.path().join("schedstat"))?;
-            nanos += stat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .context("a schedstat line")?;
-        }
-        Ok(Duration::from_nanos(nanos))
+    /// The CPU time the server process has used so far (user + system, all its threads), in
+    /// microseconds. Holds when the load generator and other processes share the cores, where
+    /// a rate does not.
+    pub fn cpu_time_us(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // After the command name in parentheses: field 3 (state) on; utime and stime are
+        // fields 14 and 15.
+        let rest = stat.rsplit_once(')').context("a malformed /proc stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(i)
+                .context("a short /proc stat")?
+                .parse::<f64>()?)
+        };
+        // /proc counts in USER_HZ, 100 per second on every Linux architecture wasio runs on.
+        Ok((ticks(11)? + ticks(12)?) * 10_000.0)
     }
 
     /// The total linear memory of the server's components in bytes (wasio only; `None` for

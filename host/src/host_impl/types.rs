@@ -218,6 +218,9 @@ impl<E> Side<E> {
 
 /// Feeds the guest's receive stream from the socket, reading straight into the guest's buffer;
 /// EOF or an error ends it.
+///
+/// Cancel safety: a read the guest cancels (`finish`) while the socket has nothing takes
+/// nothing from it; bytes are only taken by a read that completes with them.
 pub(crate) struct ReceiveProducer<E>(Option<Side<E>>);
 
 impl<E> ReceiveProducer<E> {
@@ -363,6 +366,9 @@ impl Acceptor for Arc<NativeListener> {
 
 /// Hands out accepted connections as new resources, each only once it has a place in the run's
 /// socket budget (until then clients wait in the listen backlog).
+///
+/// Cancel safety: a cancelled read loses no connection: one accepted during a readiness check
+/// is kept for the next read, and a read cancelled while waiting has accepted nothing.
 pub(crate) struct AcceptProducer<T: 'static, A: Acceptor> {
     listener: A,
     /// A connection accepted during a readiness check, handed out by the next read.

@@ -287,6 +287,7 @@ impl Host for WasioHostView<'_> {
             Ok(bound) => bound,
             Err(e) => return Ok(Err(e.into())),
         };
+        tracing::debug!(target: "wasio::net", path = %path.escape_debug(), "listening on a Unix socket");
         // Kept run-wide too, so the file goes however the run ends (see `socket_files`).
         let file = file.map(|file| self.ctx.socket_files().register(file));
         let socket = HostSocket::unix_listener(listener, &path, file);
@@ -362,6 +363,7 @@ impl<T> HostWithStore<T> for WasioHost {
             Ok(stream) => stream,
             Err(e) => return Ok(Err(e.into())),
         };
+        tracing::debug!(target: "wasio::net", path = %path.escape_debug(), "connected to a Unix socket");
         let socket = HostSocket::unix_connected(stream, &path);
         accessor.with(|mut access| {
             let view = access.get();

@@ -127,9 +127,15 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
         |mut store, rep| {
             let view = store.data_mut().host();
             view.ctx.release_permit(rep);
-            view.table
+            let socket = view
+                .table
                 .delete(Resource::<TcpSocket>::new_own(rep))
                 .context("tcp-socket missing from the resource table")?;
+            if tracing::enabled!(target: "wasio::net", tracing::Level::DEBUG)
+                && let Ok(peer) = socket.remote_address()
+            {
+                tracing::debug!(target: "wasio::net", %peer, "closed a TCP connection");
+            }
             Ok(())
         },
     )?;
@@ -414,6 +420,14 @@ fn host_result(result: Native<()>) -> Result<(), HostError> {
             "this option cannot be set in the socket's present state (SO_REUSEADDR and \
              SO_REUSEPORT only before bind)"
                 .to_owned(),
+        ),
+        wasmtime_wasi::sockets::ErrorCode::ConnectionRefused
+        | wasmtime_wasi::sockets::ErrorCode::ConnectionReset
+        | wasmtime_wasi::sockets::ErrorCode::ConnectionAborted
+        | wasmtime_wasi::sockets::ErrorCode::ConnectionBroken
+        | wasmtime_wasi::sockets::ErrorCode::Timeout
+        | wasmtime_wasi::sockets::ErrorCode::AccessDenied => HostError::InvalidArgument(
+            "the socket's connect failed, so its options can no longer be set".to_owned(),
         ),
         _ => HostError::Other(Some(
             "the operating system refused the TCP socket option".to_owned(),

@@ -4,7 +4,7 @@
 //!   each, `wasio: refused ... (grant it with --allow-...)`.
 //! - Anything else when `WASIO_LOG` asks for it, as a list of `target=level` directives or one
 //!   level: `WASIO_LOG=wasio::net=debug` for connection-level events (connects, listens,
-//!   accepts), `WASIO_LOG=debug` for wasmtime's too.
+//!   accepts, closes), `WASIO_LOG=debug` for wasmtime's too.
 
 use std::io::IsTerminal as _;
 
