@@ -1,5 +1,5 @@
 //! The servers that run inside a `wasio-bench serve` process: the native tokio baseline, and
-//! wasio's components under the wasio host. Each prints `PORT <n>` and serves until stdin closes.
+//! wasio's components and the raw wasi:sockets floor under the wasio host. Each prints `PORT <n>` and serves until stdin closes.
 
 use crate::server::{Mode, System};
 use anyhow::Context as _;
@@ -37,6 +37,12 @@ pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
         match system {
             System::Tokio => serve_tokio(mode).await,
             System::Wasio => serve_wasio(mode).await,
+            System::Floor => match mode {
+                Mode::Echo => serve_component(wasio_test_components::FLOOR_ECHO, &[]).await,
+                Mode::Lines | Mode::TlsEcho => {
+                    anyhow::bail!("the floor is an echo server: it speaks neither lines nor TLS")
+                }
+            },
             System::Asyncio | System::Uvloop => anyhow::bail!("python servers run as python"),
         }
     })
@@ -102,12 +108,20 @@ async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
         Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
         Mode::Lines => wasio_test_components::LINE_ECHO,
     };
+    let pem = match mode {
+        Mode::TlsEcho => crate::tls::pem_args()?.into(),
+        Mode::Echo | Mode::Lines => Vec::new(),
+    };
+    serve_component(app, &pem).await
+}
+
+/// Runs `app` (composed with the provider if it imports wasio:streams) as `wasio run` does,
+/// with loopback grants and the arguments `server --host 127.0.0.1 --port 0` then `extra`.
+async fn serve_component(app: &[u8], extra: &[String]) -> anyhow::Result<()> {
     let mut args: Vec<String> = ["server", "--host", "127.0.0.1", "--port", "0"]
         .map(String::from)
         .into();
-    if mode == Mode::TlsEcho {
-        args.extend(crate::tls::pem_args()?);
-    }
+    args.extend_from_slice(extra);
     let runtime = Runtime::new()?;
     let component = runtime.compile(&prepare(app)?)?;
     let (capture, mut lines) = LineCapture::new();
@@ -137,5 +151,5 @@ async fn serve_wasio(mode: Mode) -> anyhow::Result<()> {
     // Drain the per-connection lines the example prints.
     tokio::spawn(async move { while lines.recv().await.is_some() {} });
     let exit = run.await??;
-    anyhow::bail!("the wasio server ended: {exit}")
+    anyhow::bail!("the server component ended: {exit}")
 }

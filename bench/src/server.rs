@@ -11,6 +11,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 pub enum System {
     /// wasio's example component under the wasio host (wasmtime).
     Wasio,
+    /// The floor: an echo component over raw wasi:sockets 0.3 with no wasio semantics
+    /// (bench/apps/floor-echo), under the same host as wasio: what the platform allows.
+    Floor,
     /// A native tokio server: the baseline every ratio is against.
     Tokio,
     /// CPython asyncio streams (`asyncio.start_server`).
@@ -20,9 +23,11 @@ pub enum System {
 }
 
 impl System {
-    /// Every system, the baseline second so ratios read naturally.
-    pub const ALL: [System; 4] = [
+    /// Every system: wasio, then the floor it runs on, then the baseline, so ratios read
+    /// naturally.
+    pub const ALL: [System; 5] = [
         System::Wasio,
+        System::Floor,
         System::Tokio,
         System::Asyncio,
         System::Uvloop,
@@ -32,9 +37,18 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Wasio => "wasio",
+            System::Floor => "floor",
             System::Tokio => "tokio",
             System::Asyncio => "asyncio",
             System::Uvloop => "uvloop",
+        }
+    }
+
+    /// The table's column heading.
+    pub fn heading(self) -> &'static str {
+        match self {
+            System::Floor => "raw wasi:sockets floor",
+            other => other.name(),
         }
     }
 }
@@ -73,7 +87,7 @@ impl Server {
     /// Starts `system` speaking `mode`; `python` runs the asyncio and uvloop servers.
     pub fn start(system: System, mode: Mode, python: &Path) -> anyhow::Result<Server> {
         let mut cmd = match system {
-            System::Wasio | System::Tokio => {
+            System::Wasio | System::Floor | System::Tokio => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.args(["serve", system.name(), mode.name()]);
                 cmd
