@@ -52,7 +52,9 @@ async fn connect(port: u16) -> anyhow::Result<TcpStream> {
 
 /// `len` bytes that differ from message to message and within each.
 fn pattern(len: usize, seed: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i * 7 + i / 251 + seed * 13) % 256) as u8).collect()
+    (0..len)
+        .map(|i| ((i * 7 + i / 251 + seed * 13) % 256) as u8)
+        .collect()
 }
 
 /// `rounds` round trips of `size`-byte messages on one connection, each echo compared.
