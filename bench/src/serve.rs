@@ -1,5 +1,6 @@
 //! The servers that run inside a `wasio-bench serve` process: the native tokio baseline, and
-//! wasio's components and the raw wasi:sockets floor under the wasio host. Each prints `PORT <n>` and serves until stdin closes.
+//! wasio's components and the raw wasi:sockets floor under the wasio host. Each prints
+//! `PORT <n>` and serves until stdin closes.
 
 use crate::server::{Mode, System};
 use anyhow::Context as _;

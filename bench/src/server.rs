@@ -23,8 +23,8 @@ pub enum System {
 }
 
 impl System {
-    /// Every system: wasio, then the floor it runs on, then the baseline, so ratios read
-    /// naturally.
+    /// Every system: wasio, then the floor (raw wasi:sockets in the same host), then the
+    /// baseline, so ratios read naturally.
     pub const ALL: [System; 5] = [
         System::Wasio,
         System::Floor,
