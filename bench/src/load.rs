@@ -78,6 +78,14 @@ pub async fn run_all(
     results.record("server CPU us/connection", system, cpu);
     drop(echo);
 
+    if system == System::Floor {
+        // The floor is a bare echo: it shows what the platform allows for the echo workloads.
+        for (workload, reason) in FLOOR_NOT_APPLICABLE {
+            results.not_applicable(workload, system, reason);
+        }
+        return Ok(());
+    }
+
     // A fresh server, so memory freed by the workloads above cannot hide what connections take.
     let mut idle = Server::start(system, Mode::Echo, python)?;
     let (rss, guest) = idle_memory(&mut idle, system, plan.idle_connections).await?;
@@ -111,6 +119,21 @@ async fn cpu_per_connection(server: &Server, window: Duration) -> anyhow::Result
     anyhow::ensure!(connections > 0.0, "no connection completed");
     Ok(used / connections)
 }
+
+/// The workloads the raw wasi:sockets floor does not run, and why.
+const FLOOR_NOT_APPLICABLE: [(&str, &str); 5] = [
+    (
+        "idle bytes/connection",
+        "not a memory floor: a 64 KiB buffer per connection",
+    ),
+    (
+        "idle guest bytes/connection",
+        "not a memory floor: a 64 KiB buffer per connection",
+    ),
+    ("readline lines/s", "an echo reads no lines"),
+    ("TLS bulk MB/s", "raw wasi:sockets has no TLS"),
+    ("TLS handshakes/s", "raw wasi:sockets has no TLS"),
+];
 
 /// A workload `wasio-bench drive` runs on its own.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

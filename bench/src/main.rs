@@ -1,5 +1,6 @@
 //! `wasio-bench`: drives the same workloads, with the same tokio load generator, against wasio's
-//! echo server component (under the wasio host), a native tokio server, CPython asyncio streams
+//! echo server component (under the wasio host), the raw wasi:sockets floor (an echo component
+//! with no wasio semantics, under the same host), a native tokio server, CPython asyncio streams
 //! and uvloop streams, in one run, and prints each system's median and its ratio to native tokio.
 //!
 //! `cargo run --release -p wasio-bench -- [--quick] [--json PATH]`
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(
     version,
-    about = "wasio vs native tokio vs CPython asyncio vs uvloop, side by side"
+    about = "wasio vs raw wasi:sockets vs native tokio vs CPython asyncio vs uvloop, side by side"
 )]
 struct Cli {
     /// Shorter runs and smaller sizes (finishes in under 3 minutes).
@@ -34,7 +35,7 @@ struct Cli {
     /// Also write the results as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Only these systems (comma-separated: wasio,wasio-wasi,wasio-x2,tokio,asyncio,uvloop).
+    /// Only these systems (comma-separated: wasio,wasio-wasi,wasio-x2,floor,tokio,asyncio,uvloop).
     #[arg(long, value_delimiter = ',')]
     systems: Option<Vec<server::System>>,
     #[command(subcommand)]

@@ -1,5 +1,5 @@
 //! Results: per workload, each system's median; printed as a table with ratios to native tokio
-//! and written as JSON.
+//! (and wasio's to the raw wasi:sockets floor) and written as JSON.
 
 use crate::server::System;
 use std::fmt::Write as _;
@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 pub struct Results {
     machine: String,
     rows: Vec<(String, Vec<(System, f64)>)>,
+    /// Workloads a system does not run, with why: (workload, system, reason).
+    not_applicable: Vec<(String, System, String)>,
 }
 
 impl Results {
@@ -16,7 +18,26 @@ impl Results {
         Results {
             machine,
             rows: Vec::new(),
+            not_applicable: Vec::new(),
         }
+    }
+
+    /// Records that `workload` does not apply to `system`, and why (a few words for the table).
+    pub fn not_applicable(&mut self, workload: &str, system: System, reason: &str) {
+        eprintln!("  {workload}: n/a ({reason})");
+        if !self.rows.iter().any(|(w, _)| w == workload) {
+            self.rows.push((workload.to_string(), Vec::new()));
+        }
+        self.not_applicable
+            .push((workload.to_string(), system, reason.to_string()));
+    }
+
+    /// Why `workload` does not apply to `system`, if it does not.
+    fn reason(&self, workload: &str, system: System) -> Option<&str> {
+        self.not_applicable
+            .iter()
+            .find(|(w, s, _)| w == workload && *s == system)
+            .map(|(_, _, reason)| reason.as_str())
     }
 
     /// Records `system`'s median for `workload`.
@@ -30,11 +51,12 @@ impl Results {
         }
     }
 
-    /// A Markdown table: one row per workload, each system's median with its ratio to tokio.
+    /// A Markdown table: one row per workload, each system's median with its ratio to tokio;
+    /// then, when both ran, wasio's ratio to the raw wasi:sockets floor.
     pub fn table(&self, systems: &[System]) -> String {
         let mut out = format!("machine: {}\n\n| workload |", self.machine);
         for s in systems {
-            let _ = write!(out, " {} |", s.name());
+            let _ = write!(out, " {} |", s.heading());
         }
         out.push_str("\n|---|");
         for _ in systems {
@@ -57,18 +79,43 @@ impl Results {
                             let _ = write!(out, " {} |", fmt(*v));
                         }
                     },
-                    None => out.push_str(" - |"),
+                    None => match self.reason(workload, *s) {
+                        Some(reason) => {
+                            let _ = write!(out, " n/a ({reason}) |");
+                        }
+                        None => out.push_str(" - |"),
+                    },
                 }
             }
             out.push('\n');
         }
+        if systems.contains(&System::Wasio) && systems.contains(&System::Floor) {
+            out.push_str(&self.floor_table());
+        }
         out
     }
 
-    /// `{ "workloads": { NAME: { SYSTEM: median, ... }, ... }, "machine": ... }`.
+    /// wasio's median over the floor's, for each workload both ran: how close wasio comes to
+    /// what the platform allows.
+    fn floor_table(&self) -> String {
+        let mut out = String::from("\n| workload | wasio / raw wasi:sockets floor |\n|---|---|\n");
+        for (workload, values) in &self.rows {
+            let of = |system| values.iter().find(|(s, _)| *s == system).map(|(_, v)| *v);
+            if let (Some(wasio), Some(floor)) = (of(System::Wasio), of(System::Floor))
+                && floor > 0.0
+            {
+                let _ = writeln!(out, "| {workload} | {:.2}x |", wasio / floor);
+            }
+        }
+        out
+    }
+
+    /// `{ "workloads": { NAME: { SYSTEM: median, ... }, ... }, "not_applicable": { NAME:
+    /// { SYSTEM: reason, ... }, ... }, "machine": ... }`.
     pub fn json(&self) -> String {
         let mut out = String::from("{\n  \"workloads\": {\n");
-        for (i, (workload, values)) in self.rows.iter().enumerate() {
+        let measured: Vec<_> = self.rows.iter().filter(|(_, v)| !v.is_empty()).collect();
+        for (i, (workload, values)) in measured.iter().enumerate() {
             let _ = write!(out, "    {}: {{", quote(workload));
             for (j, (s, v)) in values.iter().enumerate() {
                 let _ = write!(
@@ -78,7 +125,32 @@ impl Results {
                     quote(s.name())
                 );
             }
-            out.push_str(if i + 1 < self.rows.len() {
+            out.push_str(if i + 1 < measured.len() {
+                " },\n"
+            } else {
+                " }\n"
+            });
+        }
+        out.push_str("  },\n  \"not_applicable\": {\n");
+        let mut workloads: Vec<&str> = Vec::new();
+        for (workload, _, _) in &self.not_applicable {
+            if !workloads.contains(&workload.as_str()) {
+                workloads.push(workload);
+            }
+        }
+        for (i, workload) in workloads.iter().enumerate() {
+            let _ = write!(out, "    {}: {{", quote(workload));
+            let systems = self.not_applicable.iter().filter(|(w, _, _)| w == workload);
+            for (j, (_, s, reason)) in systems.enumerate() {
+                let _ = write!(
+                    out,
+                    "{}{}: {}",
+                    if j > 0 { ", " } else { " " },
+                    quote(s.name()),
+                    quote(reason)
+                );
+            }
+            out.push_str(if i + 1 < workloads.len() {
                 " },\n"
             } else {
                 " }\n"

@@ -1,5 +1,6 @@
 //! The servers that run inside a `wasio-bench serve` process: the native tokio baseline, and
-//! wasio's components under the wasio host. Each prints `PORT <n>` and serves until stdin closes.
+//! wasio's components and the raw wasi:sockets floor under the wasio host. Each prints
+//! `PORT <n>` and serves until stdin closes.
 
 use crate::server::{Mode, System};
 use anyhow::Context as _;
@@ -39,6 +40,15 @@ pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
             System::Wasio => serve_wasio(mode, TcpImpl::Host, 1).await,
             System::WasioWasi => serve_wasio(mode, TcpImpl::WasmtimeWasi, 1).await,
             System::WasioX2 => serve_wasio(mode, TcpImpl::Host, 2).await,
+            System::Floor => match mode {
+                Mode::Echo => {
+                    let floor = wasio_test_components::FLOOR_ECHO;
+                    serve_component(floor, &[], TcpImpl::Host, 1).await
+                }
+                Mode::Lines | Mode::TlsEcho => {
+                    anyhow::bail!("the floor is an echo server: it speaks neither lines nor TLS")
+                }
+            },
             System::Asyncio | System::Uvloop => anyhow::bail!("python servers run as python"),
         }
     })
@@ -99,18 +109,33 @@ async fn lines(stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-/// wasio's server component over `tcp`, as `workers` workers sharing its listener.
+/// wasio's server for `mode` (the example echo server, or the line server) over `tcp`, as
+/// `workers` workers sharing its listener.
 async fn serve_wasio(mode: Mode, tcp: TcpImpl, workers: usize) -> anyhow::Result<()> {
     let app = match mode {
         Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
         Mode::Lines => wasio_test_components::LINE_ECHO,
     };
+    let pem = match mode {
+        Mode::TlsEcho => crate::tls::pem_args()?.into(),
+        Mode::Echo | Mode::Lines => Vec::new(),
+    };
+    serve_component(app, &pem, tcp, workers).await
+}
+
+/// Runs `app` (composed with the provider if it imports wasio:streams) as `wasio run` does,
+/// with loopback grants and the arguments `server --host 127.0.0.1 --port 0` then `extra`, its
+/// TCP from `tcp`, as `workers` workers sharing its listener.
+async fn serve_component(
+    app: &[u8],
+    extra: &[String],
+    tcp: TcpImpl,
+    workers: usize,
+) -> anyhow::Result<()> {
     let mut args: Vec<String> = ["server", "--host", "127.0.0.1", "--port", "0"]
         .map(String::from)
         .into();
-    if mode == Mode::TlsEcho {
-        args.extend(crate::tls::pem_args()?);
-    }
+    args.extend_from_slice(extra);
     let runtime = Runtime::with_tcp(wasio_host::engine()?, tcp)?;
     let component = runtime.compile(&prepare(app)?)?;
     let (capture, mut lines) = LineCapture::new();
@@ -163,5 +188,5 @@ async fn serve_wasio(mode: Mode, tcp: TcpImpl, workers: usize) -> anyhow::Result
     tokio::spawn(async move { while lines.recv().await.is_some() {} });
     let exits = run.await??;
     let exits: Vec<String> = exits.iter().map(ToString::to_string).collect();
-    anyhow::bail!("the wasio server ended: {}", exits.join(", "))
+    anyhow::bail!("the server component ended: {}", exits.join(", "))
 }

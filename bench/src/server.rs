@@ -19,6 +19,9 @@ pub enum System {
     /// listener. On a 2-core machine this is also `--workers auto`.
     #[value(name = "wasio-x2")]
     WasioX2,
+    /// The floor: an echo component over raw wasi:sockets 0.3 with no wasio semantics
+    /// (bench/apps/floor-echo), under the same host as wasio: what the platform allows.
+    Floor,
     /// A native tokio server: the baseline every ratio is against.
     Tokio,
     /// CPython asyncio streams (`asyncio.start_server`).
@@ -28,11 +31,13 @@ pub enum System {
 }
 
 impl System {
-    /// Every system, the baseline second so ratios read naturally.
-    pub const ALL: [System; 6] = [
+    /// Every system: wasio (and its variants), then the floor (raw wasi:sockets in the same
+    /// host), then the baseline, so ratios read naturally.
+    pub const ALL: [System; 7] = [
         System::Wasio,
         System::WasioWasi,
         System::WasioX2,
+        System::Floor,
         System::Tokio,
         System::Asyncio,
         System::Uvloop,
@@ -44,9 +49,18 @@ impl System {
             System::Wasio => "wasio",
             System::WasioWasi => "wasio-wasi",
             System::WasioX2 => "wasio-x2",
+            System::Floor => "floor",
             System::Tokio => "tokio",
             System::Asyncio => "asyncio",
             System::Uvloop => "uvloop",
+        }
+    }
+
+    /// The table's column heading.
+    pub fn heading(self) -> &'static str {
+        match self {
+            System::Floor => "raw wasi:sockets floor",
+            other => other.name(),
         }
     }
 }
@@ -85,7 +99,7 @@ impl Server {
     /// Starts `system` speaking `mode`; `python` runs the asyncio and uvloop servers.
     pub fn start(system: System, mode: Mode, python: &Path) -> anyhow::Result<Server> {
         let mut cmd = match system {
-            System::Wasio | System::WasioWasi | System::WasioX2 | System::Tokio => {
+            System::Wasio | System::WasioWasi | System::WasioX2 | System::Floor | System::Tokio => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.args(["serve", system.name(), mode.name()]);
                 cmd
