@@ -15,10 +15,9 @@ use std::task::{Context, Poll, Waker};
 #[derive(Default)]
 pub struct Notify {
     generation: Cell<u64>,
-    /// The id the next registering listener gets.
-    next_id: Cell<u64>,
-    /// The wakers of the listeners waiting now, by listener id.
-    wakers: RefCell<Vec<(u64, Waker)>>,
+    /// The wakers of the listeners waiting now, each in the slot its listener holds (`None`: a
+    /// free slot, left by a listener dropped before the notification).
+    wakers: RefCell<Vec<Option<Waker>>>,
 }
 
 impl Notify {
@@ -26,7 +25,7 @@ impl Notify {
     pub fn notify(&self) {
         self.generation.set(self.generation.get().wrapping_add(1));
         let wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        for (_, waker) in wakers {
+        for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
     }
@@ -36,11 +35,11 @@ impl Notify {
         Listen {
             notify: self,
             generation: self.generation.get(),
-            id: None,
+            slot: None,
         }
     }
 
-    /// How many listeners have a waker registered.
+    /// How many waker slots are held (registered wakers and free slots between them).
     #[cfg(test)]
     fn registered(&self) -> usize {
         self.wakers.borrow().len()
@@ -51,8 +50,9 @@ impl Notify {
 pub struct Listen<'a> {
     notify: &'a Notify,
     generation: u64,
-    /// This listener's id once it has registered a waker.
-    id: Option<u64>,
+    /// This listener's slot in the wakers once it has registered one (valid while the
+    /// generation has not moved: a notification empties every slot).
+    slot: Option<usize>,
 }
 
 impl Future for Listen<'_> {
@@ -62,33 +62,42 @@ impl Future for Listen<'_> {
         let notify = self.notify;
         if notify.generation.get() != self.generation {
             // `notify` took every registered waker, this one's included.
-            self.id = None;
+            self.slot = None;
             return Poll::Ready(());
         }
         let mut wakers = notify.wakers.borrow_mut();
-        let registered = self
-            .id
-            .and_then(|id| wakers.iter_mut().find(|(other, _)| *other == id));
-        match registered {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => {
-                let id = notify.next_id.get();
-                notify.next_id.set(id.wrapping_add(1));
-                wakers.push((id, cx.waker().clone()));
-                self.id = Some(id);
-            }
+        if let Some(Some(waker)) = self.slot.and_then(|i| wakers.get_mut(i)) {
+            waker.clone_from(cx.waker());
+            return Poll::Pending;
         }
+        let waker = Some(cx.waker().clone());
+        let slot = match wakers.iter().position(Option::is_none) {
+            Some(free) => {
+                wakers[free] = waker;
+                free
+            }
+            None => {
+                wakers.push(waker);
+                wakers.len() - 1
+            }
+        };
+        self.slot = Some(slot);
         Poll::Pending
     }
 }
 
 impl Drop for Listen<'_> {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            let mut wakers = self.notify.wakers.borrow_mut();
-            if let Some(at) = wakers.iter().position(|(other, _)| *other == id) {
-                wakers.swap_remove(at);
-            }
+        let Some(slot) = self.slot else { return };
+        if self.notify.generation.get() != self.generation {
+            return;
+        }
+        let mut wakers = self.notify.wakers.borrow_mut();
+        if let Some(waker) = wakers.get_mut(slot) {
+            *waker = None;
+        }
+        while wakers.last().is_some_and(Option::is_none) {
+            wakers.pop();
         }
     }
 }
