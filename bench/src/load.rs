@@ -109,15 +109,13 @@ pub async fn run_all(
     Ok(())
 }
 
-/// The server's CPU time per connection (microseconds) over a [`connection_rate`] window.
+/// The server's CPU time per connection (microseconds) over a [`connections`] window.
 async fn cpu_per_connection(server: &Server, window: Duration) -> anyhow::Result<f64> {
     let before = server.cpu_time_us()?;
-    let started = Instant::now();
-    let rate = connection_rate(server.port, window).await?;
+    let (count, _) = connections(server.port, window).await?;
     let used = server.cpu_time_us()? - before;
-    let connections = rate * started.elapsed().as_secs_f64();
-    anyhow::ensure!(connections > 0.0, "no connection completed");
-    Ok(used / connections)
+    anyhow::ensure!(count > 0, "no connection completed");
+    Ok(used / count as f64)
 }
 
 /// The workloads the raw wasi:sockets floor does not run, and why.
@@ -299,6 +297,13 @@ async fn round_trips(
 
 /// Connections per second: connect, one 16-byte exchange, close.
 async fn connection_rate(port: u16, window: Duration) -> anyhow::Result<f64> {
+    let (count, elapsed) = connections(port, window).await?;
+    Ok(count as f64 / elapsed.as_secs_f64())
+}
+
+/// Connections (connect, one 16-byte exchange, close) one after another for `window`: how many,
+/// in how long.
+async fn connections(port: u16, window: Duration) -> anyhow::Result<(u64, Duration)> {
     let start = Instant::now();
     let mut count = 0u64;
     let mut back = [0u8; 16];
@@ -309,7 +314,7 @@ async fn connection_rate(port: u16, window: Duration) -> anyhow::Result<f64> {
         drop(stream);
         count += 1;
     }
-    Ok(count as f64 / start.elapsed().as_secs_f64())
+    Ok((count, start.elapsed()))
 }
 
 /// TLS handshakes per second: connect, handshake, one 16-byte exchange, close.

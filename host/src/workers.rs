@@ -16,6 +16,7 @@
 use std::thread;
 
 use anyhow::Context as _;
+use tokio::sync::oneshot;
 use wasmtime::component::Component;
 
 use crate::{Exit, Runtime, Shutdown, WasioCtx};
@@ -33,26 +34,17 @@ pub async fn run(
 ) -> anyhow::Result<Vec<Exit>> {
     let mut endings = Vec::with_capacity(count);
     for k in 1..=count {
-        let ctx = ctx(k).with_context(|| format!("setting up worker {k}"))?;
-        let (done, ending) = tokio::sync::oneshot::channel();
-        let runtime = runtime.clone();
-        let component = component.clone();
-        let shutdown = shutdown.clone();
-        thread::Builder::new()
-            .name(format!("wasio-worker-{k}"))
-            .spawn(move || {
-                let exit = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .context("starting the worker's async runtime")
-                    .and_then(|rt| rt.block_on(runtime.run(&component, ctx)));
-                if !matches!(exit, Ok(Exit::Code(_))) {
-                    shutdown.request();
-                }
-                let _ = done.send(exit);
-            })
-            .with_context(|| format!("starting worker {k}'s thread"))?;
-        endings.push(ending);
+        let started = ctx(k)
+            .with_context(|| format!("setting up worker {k}"))
+            .and_then(|ctx| start(runtime, component, k, shutdown, ctx));
+        match started {
+            Ok(ending) => endings.push(ending),
+            Err(e) => {
+                // The workers already started must not go on alone.
+                shutdown.request();
+                return Err(e);
+            }
+        }
     }
     let mut exits = Vec::with_capacity(count);
     for (k, ending) in (1..).zip(endings) {
@@ -63,4 +55,34 @@ pub async fn run(
         exits.push(exit);
     }
     Ok(exits)
+}
+
+/// Starts worker `k` on a thread of its own; its ending arrives on the returned channel.
+/// `shutdown` is requested when it ends abnormally.
+fn start(
+    runtime: &Runtime,
+    component: &Component,
+    k: usize,
+    shutdown: &Shutdown,
+    ctx: WasioCtx,
+) -> anyhow::Result<oneshot::Receiver<anyhow::Result<Exit>>> {
+    let (done, ending) = oneshot::channel();
+    let runtime = runtime.clone();
+    let component = component.clone();
+    let shutdown = shutdown.clone();
+    thread::Builder::new()
+        .name(format!("wasio-worker-{k}"))
+        .spawn(move || {
+            let exit = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the worker's async runtime")
+                .and_then(|rt| rt.block_on(runtime.run(&component, ctx)));
+            if !matches!(exit, Ok(Exit::Code(_))) {
+                shutdown.request();
+            }
+            let _ = done.send(exit);
+        })
+        .with_context(|| format!("starting worker {k}'s thread"))?;
+    Ok(ending)
 }

@@ -185,6 +185,7 @@ fn labelled(k: usize, output: Output) -> LineCapture {
         };
     })
 }
+
 /// Runs a built-in example with inherited stdio.
 pub(crate) async fn run_inherited(
     app: &[u8],
