@@ -92,16 +92,28 @@ pub const TARGET: &str = "wasio::denied";
 #[derive(Clone, Debug, Default)]
 pub struct Denials(Arc<Mutex<HashSet<Denied>>>);
 
+/// The most distinct refusals a run reports (and remembers): an app can be refused at as many
+/// addresses and paths as it likes, and must not grow the host's memory, or its stderr, without
+/// bound by trying.
+pub const MOST_REPORTED: usize = 256;
+
 impl Denials {
-    /// Reports `denied`, unless it was already.
+    /// Reports `denied`, unless it was already; past [`MOST_REPORTED`] distinct refusals, says
+    /// once that later ones go unreported.
     pub fn report(&self, denied: Denied) {
-        let first = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(denied.clone());
-        if first {
-            tracing::warn!(target: TARGET, "{}", denied.message());
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= MOST_REPORTED || seen.contains(&denied) {
+            return;
+        }
+        seen.insert(denied.clone());
+        let full = seen.len() == MOST_REPORTED;
+        drop(seen);
+        tracing::warn!(target: TARGET, "{}", denied.message());
+        if full {
+            tracing::warn!(
+                target: TARGET,
+                "{MOST_REPORTED} different refusals reported; later ones are not"
+            );
         }
     }
 
@@ -116,6 +128,16 @@ impl Denials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_app_refused_everywhere_grows_the_record_no_further_than_the_bound() {
+        let denials = Denials::default();
+        for i in 0..10 * MOST_REPORTED {
+            denials.report(Denied::UnixPath(format!("/run/{i}.sock")));
+        }
+        let seen = denials.0.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(seen.len(), MOST_REPORTED);
+    }
 
     #[test]
     fn messages_name_the_flag() {
