@@ -152,7 +152,7 @@ async fn serve_component(
         tokio::spawn(async move { runtime.run(&component, ctx).await.map(|exit| vec![exit]) })
     } else {
         // The workers' memories are not summed: `MEMORY none` for this system.
-        let (share, shutdown) = (ListenerShare::new(), Shutdown::new());
+        let (share, shutdown) = (ListenerShare::new(workers), Shutdown::new());
         let contexts: Vec<WasioCtx> = (0..workers)
             .map(|_| {
                 builder()

@@ -8,8 +8,8 @@
 //! is the same socket, on the port the first bind got) and by how many times the app bound that
 //! address before (an app with two servers on `127.0.0.1:0` gets two shared sockets).
 //!
-//! A shared socket stays open while any worker holds it or the run's share lives; a Unix socket
-//! file is registered once, by the first worker, in the run's
+//! A shared socket stays open while any worker holds it (the table lets go of it once every
+//! worker has taken it); a Unix socket file is registered once, by the first worker, in the run's
 //! [`SocketFiles`](crate::socket_files::SocketFiles).
 
 use std::collections::HashMap;
@@ -36,13 +36,35 @@ pub enum ShareKey {
 
 /// The run-wide table of shared sockets: give every worker's context a clone
 /// ([`WasioCtxBuilder::share_listeners`](crate::WasioCtxBuilder::share_listeners)).
-#[derive(Clone, Debug, Default)]
-pub struct ListenerShare(Arc<Mutex<HashMap<(ShareKey, usize), OwnedFd>>>);
+///
+/// The table holds a socket only until every worker has taken it: then the workers alone keep
+/// it open, and it closes when they close it. At most [`MOST_WAITING`] sockets wait in the table
+/// for workers that have not bound them yet; beyond that a bind is not shared (the worker gets
+/// a socket of its own), so an app that binds ever more addresses in one worker only cannot
+/// make the table hold descriptors without bound.
+#[derive(Clone, Debug)]
+pub struct ListenerShare {
+    workers: usize,
+    table: Arc<Mutex<HashMap<(ShareKey, usize), Waiting>>>,
+}
+
+/// The most sockets the table holds for workers that have not taken them yet.
+pub const MOST_WAITING: usize = 64;
+
+/// A shared socket in the table, and how many workers have taken it.
+#[derive(Debug)]
+struct Waiting {
+    fd: OwnedFd,
+    taken: usize,
+}
 
 impl ListenerShare {
-    /// An empty share.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty share for a run of `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        Self {
+            workers,
+            table: Arc::default(),
+        }
     }
 
     /// The `nth` socket (from 0) bound as `key` in this run: a duplicate of the one another
@@ -55,13 +77,31 @@ impl ListenerShare {
         make: impl FnOnce() -> Result<S, E>,
         adopt: impl FnOnce(OwnedFd) -> Result<S, E>,
     ) -> Result<Shared<S>, E> {
-        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(fd) = table.get(&(key.clone(), nth)) {
-            return Ok(Shared::Adopted(adopt(fd.try_clone()?)?));
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let place = (key, nth);
+        if let Some(waiting) = table.get_mut(&place) {
+            let socket = adopt(waiting.fd.try_clone()?)?;
+            waiting.taken += 1;
+            if waiting.taken >= self.workers {
+                table.remove(&place);
+            }
+            return Ok(Shared::Adopted(socket));
         }
         let socket = make()?;
-        table.insert((key, nth), socket.as_fd().try_clone_to_owned()?);
+        if self.workers > 1 && table.len() < MOST_WAITING {
+            let fd = socket.as_fd().try_clone_to_owned()?;
+            table.insert(place, Waiting { fd, taken: 1 });
+        }
         Ok(Shared::Made(socket))
+    }
+
+    /// How many sockets wait in the table.
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -136,8 +176,8 @@ mod tests {
 
     #[test]
     fn the_nth_bind_of_an_address_is_one_socket_across_workers() -> io::Result<()> {
-        let share = ListenerShare::new();
-        let (mut one, mut two) = (Sharing::new(share.clone()), Sharing::new(share));
+        let share = ListenerShare::new(2);
+        let (mut one, mut two) = (Sharing::new(share.clone()), Sharing::new(share.clone()));
         let (first, made_first) = split(one.claim(key(), listener, adopt)?);
         let (second, made_second) = split(one.claim(key(), listener, adopt)?);
         let (first_again, made_first_again) = split(two.claim(key(), listener, adopt)?);
@@ -151,15 +191,32 @@ mod tests {
         assert_eq!(second_again.local_addr()?, second.local_addr()?);
         assert_ne!(first.local_addr()?, second.local_addr()?);
         assert_ne!(first_again.as_raw_fd(), first.as_raw_fd());
+        assert_eq!(
+            share.waiting(),
+            0,
+            "every worker took both: the table holds neither"
+        );
         Ok(())
     }
 
     #[test]
     fn a_failed_make_takes_no_place() -> io::Result<()> {
-        let mut one = Sharing::new(ListenerShare::new());
+        let mut one = Sharing::new(ListenerShare::new(2));
         let failed = one.claim(key(), || Err(io::Error::other("no")), adopt);
         assert!(failed.is_err());
         assert!(split(one.claim(key(), listener, adopt)?).1);
+        Ok(())
+    }
+
+    #[test]
+    fn binds_no_other_worker_takes_hold_at_most_the_bound() -> io::Result<()> {
+        let share = ListenerShare::new(2);
+        let mut one = Sharing::new(share.clone());
+        let mut sockets = Vec::new();
+        for _ in 0..2 * MOST_WAITING {
+            sockets.push(split(one.claim(key(), listener, adopt)?).0);
+        }
+        assert_eq!(share.waiting(), MOST_WAITING);
         Ok(())
     }
 }

@@ -114,7 +114,7 @@ pub(crate) async fn run(args: RunArgs, interrupts: &Interrupts) -> anyhow::Resul
         return Ok(report(runtime.run(&component, builder.build()).await?));
     }
     // Workers: one share of listeners and one socket budget for all of them.
-    let share = ListenerShare::new();
+    let share = ListenerShare::new(args.workers);
     let budget = SocketBudget::new(limits.max_connections);
     let mut dirs = Some(dirs);
     let exits = workers::run(
