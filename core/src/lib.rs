@@ -12,6 +12,7 @@ pub mod buffer;
 pub mod chunk_size;
 pub mod error;
 pub mod flow;
+pub mod lifecycle;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod notify;

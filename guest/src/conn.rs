@@ -39,6 +39,7 @@ use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use wasio_core::budget::{self, Pull};
 use wasio_core::flow::ReadFlow;
+use wasio_core::lifecycle::{Lifecycle, Loss, Pump, SendNext, WriteRule};
 use wasio_core::notify::Notify;
 use wasio_core::{Attempt, ChunkSizer, Demand, QueueFull, ReadBuffer, WaterMarks, WriteQueue};
 use wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWriter};
@@ -186,27 +187,14 @@ pub struct State {
     pub write_queue: WriteQueue,
     /// `drain` must wait (above high; cleared at low).
     write_paused: bool,
-    /// `write_eof` was called.
-    eof_requested: bool,
-    /// `close` was called.
-    closing: bool,
-    /// `abort` was called.
-    aborted: bool,
+    /// Where the connection is in its life (open, eof sent, closing, detaching, aborted, lost,
+    /// closed) and which pumps run; its transitions live in wasio-core.
+    life: Lifecycle<ErrorCode>,
     /// Writes dropped because the connection is closing or lost.
     dropped_writes: u32,
-    /// The connection was lost (peer reset, send failure).
-    lost: bool,
     /// The send pump took a batch and has not yet heard how the transport took it (the first
     /// poll of its write: taken, stopped by an error, or blocked on a full socket).
     sending: bool,
-    receive_running: bool,
-    send_running: bool,
-    /// Fully closed: pumps done, transport dropped.
-    closed: bool,
-    /// The error the connection was lost with.
-    close_error: Option<ErrorCode>,
-    /// `detach` asked both pumps to stop and hand their streams back.
-    detaching: bool,
     /// Capacity of the receive pump's buffer (in flight or kept for the next receive).
     receiving: usize,
     /// What this connection is counted for in the run's budget.
@@ -279,17 +267,9 @@ impl Conn {
                 stored_error: None,
                 write_queue: WriteQueue::new(settings.write_queue_cap),
                 write_paused: false,
-                eof_requested: false,
-                closing: false,
-                aborted: false,
+                life: Lifecycle::new(),
                 dropped_writes: 0,
-                lost: false,
                 sending: false,
-                receive_running: true,
-                send_running: true,
-                closed: false,
-                close_error: None,
-                detaching: false,
                 receiving: 0,
                 accounted: 0,
             }),
@@ -346,10 +326,9 @@ impl Conn {
             if state.reading {
                 return Err(ErrorCode::Busy);
             }
-            if state.closing || state.aborted || state.lost || state.closed || state.eof_requested {
+            if state.life.begin_detach().is_err() {
                 return Err(ErrorCode::ConnectionReset);
             }
-            state.detaching = true;
         }
         self.pump_event.notify();
         self.send_event.notify();
@@ -357,7 +336,7 @@ impl Conn {
             let listen = self.detach_event.listen();
             {
                 let state = self.state.borrow();
-                if !state.receive_running && !state.send_running {
+                if !state.life.running(Pump::Receive) && !state.life.running(Pump::Send) {
                     break;
                 }
             }
@@ -365,7 +344,6 @@ impl Conn {
         }
         let handback = std::mem::take(&mut *self.handback.borrow_mut());
         let mut state = self.state.borrow_mut();
-        state.detaching = false;
         match (handback.receive, handback.send) {
             (Some((receive, receive_done)), Some((send, send_done)))
                 if !state.read_buffer.eof() =>
@@ -399,8 +377,8 @@ impl Conn {
         *self.transport.borrow_mut() = old.map(wrap);
         {
             let mut state = self.state.borrow_mut();
-            state.receive_running = true;
-            state.send_running = true;
+            state.life.end_detach();
+            state.life.pumps_started();
         }
         self.spawn_pumps(streams);
     }
@@ -409,7 +387,7 @@ impl Conn {
     /// `error` and closes (dropping the transport).
     pub fn fail_detached(&self, error: ErrorCode) {
         self.lose(error);
-        self.state.borrow_mut().closing = true;
+        self.state.borrow_mut().life.close();
         self.maybe_finish();
     }
 
@@ -589,10 +567,10 @@ impl Conn {
         if let Some(e) = &state.stored_error {
             return Some(Err(e.clone()));
         }
-        if state.lost || state.aborted || state.closed {
+        if state.life.ended() {
             return Some(Err(ErrorCode::ConnectionReset));
         }
-        if state.closing {
+        if state.life.close_requested() {
             return state
                 .write_queue
                 .is_empty()
@@ -616,7 +594,7 @@ impl Conn {
         if let Some(result) = self.try_drain() {
             return result;
         }
-        if self.state.borrow().closing {
+        if self.state.borrow().life.close_requested() {
             return self.wait_flushed_then_lost().await;
         }
         if send_unreported(&self.state.borrow()) {
@@ -624,11 +602,10 @@ impl Conn {
             // next drain sees `is_closing()`, yields once and raises "Connection lost".
             wait_until(&self.drain_event, || {
                 let state = self.state.borrow();
-                !send_unreported(&state) || state.lost || state.aborted || state.closed
+                !send_unreported(&state) || state.life.ended()
             })
             .await;
-            let state = self.state.borrow();
-            if state.lost || state.aborted || state.closed {
+            if self.state.borrow().life.ended() {
                 return Err(ErrorCode::ConnectionReset);
             }
         }
@@ -639,10 +616,10 @@ impl Conn {
                 if let Some(e) = &state.stored_error {
                     return Err(e.clone());
                 }
-                if state.lost || state.aborted {
+                if state.life.failed() {
                     return Err(ErrorCode::ConnectionReset);
                 }
-                if state.closed || !state.write_paused {
+                if state.life.is_closed() || !state.write_paused {
                     return Ok(());
                 }
             }
@@ -661,7 +638,7 @@ impl Conn {
     async fn wait_flushed_then_lost(&self) -> Result<(), ErrorCode> {
         wait_until(&self.drain_event, || {
             let state = self.state.borrow();
-            state.write_queue.is_empty() || state.lost || state.aborted || state.closed
+            state.write_queue.is_empty() || state.life.ended()
         })
         .await;
         Err(ErrorCode::ConnectionReset)
@@ -685,23 +662,16 @@ impl Conn {
 
     /// asyncio `write_eof`: flush, then FIN. No-op when closing or already requested.
     pub fn write_eof(&self) {
-        let mut state = self.state.borrow_mut();
-        if state.closing || state.eof_requested || state.aborted || state.closed {
-            return;
+        if self.state.borrow_mut().life.write_eof() {
+            self.send_event.notify();
         }
-        state.eof_requested = true;
-        drop(state);
-        self.send_event.notify();
     }
 
     /// asyncio `close`: flush the queue, then close the connection. Idempotent.
     pub fn close(&self) {
-        let mut state = self.state.borrow_mut();
-        if state.closing || state.closed {
+        if !self.state.borrow_mut().life.close() {
             return;
         }
-        state.closing = true;
-        drop(state);
         self.send_event.notify();
         // After write_eof the send side may be done already: the receive side stops now.
         self.pump_event.notify();
@@ -712,11 +682,9 @@ impl Conn {
     /// first, so no close_notify is sent (as asyncio, which aborts the transport underneath).
     pub fn abort(&self) {
         let mut state = self.state.borrow_mut();
-        if state.closed {
+        if !state.life.abort() {
             return;
         }
-        state.aborted = true;
-        state.closing = true;
         state.write_queue.clear();
         drop(state);
         self.account();
@@ -727,13 +695,12 @@ impl Conn {
 
     /// asyncio `is_closing`.
     pub fn is_closing(&self) -> bool {
-        let state = self.state.borrow();
-        state.closing || state.aborted || state.lost || state.closed
+        self.state.borrow().life.is_closing()
     }
 
     /// True once fully closed.
     pub fn is_closed(&self) -> bool {
-        self.state.borrow().closed
+        self.state.borrow().life.is_closed()
     }
 
     /// asyncio `wait_closed`: waits for the close to finish; reports the error it was lost with.
@@ -742,8 +709,8 @@ impl Conn {
             let listen = self.closed_event.listen();
             {
                 let state = self.state.borrow();
-                if state.closed {
-                    return state.close_error.clone().map_or(Ok(()), Err);
+                if state.life.is_closed() {
+                    return state.life.close_error().cloned().map_or(Ok(()), Err);
                 }
             }
             listen.await;
@@ -794,14 +761,10 @@ impl Conn {
     /// Marks the connection lost with `error` (first error wins) and stops both pumps.
     fn lose(&self, error: ErrorCode) {
         let mut state = self.state.borrow_mut();
-        if !state.lost {
-            state.lost = true;
-            // After abort the transport's errors are its consequences: readers see EOF.
-            if state.stored_error.is_none() && !state.aborted {
-                state.stored_error = Some(error.clone());
-            }
-            if state.close_error.is_none() && !state.aborted {
-                state.close_error = Some(error);
+        // After abort the transport's errors are its consequences: readers see EOF.
+        if state.life.lose(error.clone()) == Loss::First {
+            if state.stored_error.is_none() {
+                state.stored_error = Some(error);
             }
             state.write_queue.clear();
         }
@@ -815,18 +778,14 @@ impl Conn {
     /// with an error, and wakes every waiter.
     fn maybe_finish(&self) {
         let mut state = self.state.borrow_mut();
-        if state.closed || state.receive_running || state.send_running {
+        if !state.life.finish() {
             return;
         }
-        if !(state.closing || state.aborted || state.lost) {
-            return;
-        }
-        state.closed = true;
         state.write_paused = false;
         // asyncio's `connection_lost(exc)` feeds EOF only when `exc` is None; after an error the
         // reader keeps it (`set_exception`) and `at_eof` stays false. Reads never wait on a
         // closed connection either way: they get EOF or the stored error.
-        if state.close_error.is_none() {
+        if state.life.close_error().is_none() {
             state.read_buffer.set_eof();
         }
         drop(state);
@@ -842,14 +801,12 @@ impl Conn {
 
     /// Whether the receive pump should stop: after close flushed the send side, on abort, when lost.
     fn receive_should_stop(&self) -> bool {
-        let state = self.state.borrow();
-        state.detaching || state.aborted || state.lost || (state.closing && !state.send_running)
+        self.state.borrow().life.receive_should_stop()
     }
 
     /// Whether a stopping pump hands its streams back instead of ending them.
     fn handing_back(&self) -> bool {
-        let state = self.state.borrow();
-        state.detaching && !(state.aborted || state.lost)
+        self.state.borrow().life.detaching()
     }
 }
 
@@ -964,7 +921,7 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
     conn.account();
     if !ended && conn.handing_back() {
         conn.handback.borrow_mut().receive = Some((rx, done));
-        conn.state.borrow_mut().receive_running = false;
+        conn.state.borrow_mut().life.pump_stopped(Pump::Receive);
         conn.detach_event.notify();
         return;
     }
@@ -974,7 +931,7 @@ async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion
     conn.detach_event.notify();
     {
         let mut state = conn.state.borrow_mut();
-        state.receive_running = false;
+        state.life.pump_stopped(Pump::Receive);
         if ended && result.is_ok() {
             state.read_buffer.set_eof();
         }
@@ -1003,18 +960,18 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
             let listen = conn.send_event.listen();
             {
                 let mut state = conn.state.borrow_mut();
-                if state.aborted || state.lost {
+                let next = state.life.send_step();
+                if next == SendNext::Stop {
                     break SendStep::Abort;
                 }
                 if state.write_queue.has_queued() {
                     state.sending = true;
                     break SendStep::Send(state.write_queue.take());
                 }
-                if state.detaching {
-                    break SendStep::HandBack;
-                }
-                if state.closing || state.eof_requested {
-                    break SendStep::Finish;
+                match next {
+                    SendNext::HandBack => break SendStep::HandBack,
+                    SendNext::Finish => break SendStep::Finish,
+                    SendNext::Send | SendNext::Stop => {}
                 }
             }
             listen.await;
@@ -1023,7 +980,7 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
             SendStep::Send(data) => data,
             SendStep::HandBack => {
                 conn.handback.borrow_mut().send = Some((tx, done));
-                conn.state.borrow_mut().send_running = false;
+                conn.state.borrow_mut().life.pump_stopped(Pump::Send);
                 conn.detach_event.notify();
                 return;
             }
@@ -1047,8 +1004,7 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
                     poll
                 });
                 let abort = pin!(wait_until(&conn.send_event, || {
-                    let state = conn.state.borrow();
-                    state.aborted || state.lost
+                    conn.state.borrow().life.send_step() == SendNext::Stop
                 }));
                 match select(pin!(write), abort).await {
                     Either::Left((outcome, _)) => Some(outcome),
@@ -1081,7 +1037,7 @@ async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
     }
     drop(tx);
     let result = done.await;
-    conn.state.borrow_mut().send_running = false;
+    conn.state.borrow_mut().life.pump_stopped(Pump::Send);
     conn.detach_event.notify();
     match result {
         Err(error) => conn.lose(error),
@@ -1103,7 +1059,7 @@ impl Conn {
             state.write_paused = false;
         }
         // A drain on a closing writer waits for the flush.
-        let flushed = state.closing && state.write_queue.is_empty();
+        let flushed = state.life.is_closing() && state.write_queue.is_empty();
         drop(state);
         self.account();
         if release || flushed {
@@ -1115,18 +1071,19 @@ impl Conn {
 /// The rules every write meets before it is queued: refused after `write_eof`, dropped once
 /// closing or lost, ignored when `empty`. `Some(result)` when the write is not to be queued.
 fn write_not_queued(state: &mut State, empty: bool) -> Option<Result<(), ErrorCode>> {
-    if state.eof_requested {
-        return Some(Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string())));
-    }
-    if state.closing || state.aborted || state.lost || state.closed {
-        // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
-        state.dropped_writes += 1;
-        if state.dropped_writes == DROPPED_WRITES_WARNING {
-            eprintln!(
-                "wasio: socket.send() raised exception: writes to a closed connection are dropped"
-            );
+    match state.life.write_rule() {
+        WriteRule::AfterEof => return Some(Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string()))),
+        WriteRule::Dropped => {
+            // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
+            state.dropped_writes += 1;
+            if state.dropped_writes == DROPPED_WRITES_WARNING {
+                eprintln!(
+                    "wasio: socket.send() raised exception: writes to a closed connection are dropped"
+                );
+            }
+            return Some(Ok(()));
         }
-        return Some(Ok(()));
+        WriteRule::Accept => {}
     }
     if empty {
         return Some(Ok(()));
@@ -1140,7 +1097,8 @@ fn write_not_queued(state: &mut State, empty: bool) -> Option<Result<(), ErrorCo
 /// Bytes queued behind a batch the socket has not taken yet do not count: asyncio's `write`
 /// buffers those without sending either.
 fn send_unreported(state: &State) -> bool {
-    let receive_blind = !state.receive_running || state.read_buffer.eof() || state.flow.is_paused();
+    let receive_blind =
+        !state.life.running(Pump::Receive) || state.read_buffer.eof() || state.flow.is_paused();
     receive_blind
         && (state.sending || (state.write_queue.has_queued() && !state.write_queue.has_in_flight()))
 }
