@@ -1,0 +1,116 @@
+//! The send pump: moves the write queue into the transport's send stream.
+
+use super::{Completion, Conn, wait_until};
+use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use futures::future::{Either, select};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::rc::Rc;
+use wasio_core::lifecycle::{Pump, SendNext};
+use wit_bindgen::{StreamResult, StreamWriter};
+
+/// What the send pump does next.
+enum SendStep {
+    Send(Vec<u8>),
+    Finish,
+    Abort,
+    /// Queue flushed and `detach` asked: hand the stream back.
+    HandBack,
+}
+
+/// Moves queued bytes into the transport until close, write_eof, abort or loss.
+pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
+    let mut peer_gone = false;
+    loop {
+        let step = loop {
+            let listen = conn.send_event.listen();
+            {
+                let mut state = conn.state.borrow_mut();
+                let next = state.life.send_step();
+                if next == SendNext::Stop {
+                    break SendStep::Abort;
+                }
+                if state.write_queue.has_queued() {
+                    state.sending = true;
+                    break SendStep::Send(state.write_queue.take());
+                }
+                match next {
+                    SendNext::HandBack => break SendStep::HandBack,
+                    SendNext::Finish => break SendStep::Finish,
+                    SendNext::Send | SendNext::Stop => {}
+                }
+            }
+            listen.await;
+        };
+        let data = match step {
+            SendStep::Send(data) => data,
+            SendStep::HandBack => {
+                conn.handback.borrow_mut().send = Some((tx, done));
+                conn.state.borrow_mut().life.pump_stopped(Pump::Send);
+                conn.detach_event.notify();
+                return;
+            }
+            SendStep::Finish | SendStep::Abort => break,
+        };
+        let total = data.len();
+        let mut written = 0;
+        let mut write = tx.write(data);
+        // The batch's buffer is dropped here once sent: it is not kept for the next batch.
+        let sent_all = loop {
+            let outcome = {
+                let mut write = pin!(write);
+                let mut first_poll = true;
+                // The transport answers a write in its first poll unless the socket is full;
+                // a drain waiting for that answer goes on once it is known (see `sending`).
+                let write = poll_fn(|cx| {
+                    let poll = write.as_mut().poll(cx);
+                    if std::mem::take(&mut first_poll) && poll.is_pending() {
+                        conn.attempted();
+                    }
+                    poll
+                });
+                let abort = pin!(wait_until(&conn.send_event, || {
+                    conn.state.borrow().life.send_step() == SendNext::Stop
+                }));
+                match select(pin!(write), abort).await {
+                    Either::Left((outcome, _)) => Some(outcome),
+                    Either::Right(((), _)) => None,
+                }
+            };
+            let Some((result, buf)) = outcome else {
+                break false;
+            };
+            if result != StreamResult::Dropped {
+                conn.attempted();
+            }
+            let now = total - buf.remaining();
+            conn.progress(now - written);
+            written = now;
+            if buf.remaining() == 0 {
+                break true;
+            }
+            if result == StreamResult::Dropped {
+                peer_gone = true;
+                break false;
+            }
+            write = tx.write_buf(buf);
+        };
+        if !sent_all {
+            // Aborted, lost, or the transport stopped taking bytes: drop what was in flight.
+            conn.progress(total - written);
+            break;
+        }
+    }
+    drop(tx);
+    let result = done.await;
+    conn.state.borrow_mut().life.pump_stopped(Pump::Send);
+    conn.detach_event.notify();
+    match result {
+        Err(error) => conn.lose(error),
+        Ok(()) if peer_gone => conn.lose(ErrorCode::BrokenPipe),
+        Ok(()) => conn.drain_event.notify(),
+    }
+    // A closing connection's receive side stops once the send side is flushed.
+    conn.pump_event.notify();
+    conn.maybe_finish();
+}

@@ -1,0 +1,133 @@
+//! What keeps a connection's socket open and its byte streams: the same for wasi:sockets TCP,
+//! wasio:host sockets and TLS sessions over either.
+
+use super::Conn;
+use crate::bindings::exports::wasio::streams::types::{ErrorCode, PeerCredentials, SocketAddress};
+use crate::bindings::wasi::sockets::types::TcpSocket;
+use crate::bindings::wasio::host::tls::Session;
+use crate::bindings::wasio::host::types::HostSocket;
+use crate::bindings::wit_future::FuturePayload;
+use crate::bindings::wit_stream;
+use crate::limits::Slot;
+use crate::tls::{Side, Timeouts};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use wit_bindgen::{FutureReader, StreamReader, StreamWriter};
+
+/// The completion of a transport's send or receive side, already in wasio's error terms.
+pub type Completion = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
+
+/// What keeps the OS socket open; dropping it closes the socket.
+pub enum Transport {
+    /// A wasi:sockets TCP socket.
+    Tcp(#[allow(dead_code, reason = "held only so that dropping it closes the socket")] TcpSocket),
+    /// A wasio host socket (Unix, or adopted from the host).
+    Host(
+        #[allow(dead_code, reason = "held only so that dropping it closes the socket")] HostSocket,
+    ),
+    /// A TLS session over another transport (dropping it ends the session, then the socket).
+    Tls(
+        #[allow(dead_code, reason = "held only so that dropping it ends the session")] Session,
+        #[allow(dead_code, reason = "held only so that dropping it closes the socket")]
+        Box<Transport>,
+    ),
+}
+
+/// The byte streams of a freshly made connection, handed to [`Conn::start`].
+pub struct Streams {
+    /// Bytes from the peer.
+    pub receive: StreamReader<u8>,
+    /// Resolves when the receive side ends (ok at EOF, else its error).
+    pub receive_done: Completion,
+    /// Bytes to the peer; dropping it shuts the write half (FIN).
+    pub send: StreamWriter<u8>,
+    /// Resolves when everything handed to `send` went out, or with the error that stopped it.
+    pub send_done: Completion,
+}
+
+impl Streams {
+    /// A socket's streams from its `receive()` pair and its `send` function (wasi:sockets and
+    /// wasio:host sockets have the same shape; only their error types differ).
+    pub fn of_socket<R, S>(
+        receive: (StreamReader<u8>, FutureReader<Result<(), R>>),
+        send: impl FnOnce(StreamReader<u8>) -> FutureReader<Result<(), S>>,
+    ) -> Streams
+    where
+        R: Into<ErrorCode> + 'static,
+        S: Into<ErrorCode> + 'static,
+        Result<(), R>: FuturePayload,
+        Result<(), S>: FuturePayload,
+    {
+        let (receive, receive_done) = receive;
+        let (send_tx, send_rx) = wit_stream::new::<u8>();
+        let send_done = send(send_rx);
+        Streams {
+            receive,
+            receive_done: Box::pin(async move { receive_done.await.map_err(Into::into) }),
+            send: send_tx,
+            send_done: Box::pin(async move { send_done.await.map_err(Into::into) }),
+        }
+    }
+}
+
+/// A connected socket opened for a [`Conn`]: what keeps it open, its byte streams and what is
+/// known of its peer. The same for wasi:sockets TCP and wasio:host sockets.
+pub struct Opened {
+    /// What keeps the socket open.
+    pub transport: Transport,
+    /// Its byte streams.
+    pub streams: Streams,
+    /// asyncio `peername`.
+    pub peername: Option<SocketAddress>,
+    /// asyncio `sockname`.
+    pub sockname: Option<SocketAddress>,
+    /// Unix peer credentials, where the socket has them.
+    pub credentials: Option<PeerCredentials>,
+}
+
+impl Opened {
+    /// Starts a plain [`Conn`] over the socket.
+    pub fn start(self, settings: Settings) -> Rc<Conn> {
+        let conn = Conn::start(
+            self.transport,
+            self.streams,
+            settings,
+            self.peername,
+            self.sockname,
+        );
+        conn.set_peer_credentials(self.credentials);
+        conn
+    }
+
+    /// Runs a TLS handshake over the socket and starts a [`Conn`] over the session's cleartext.
+    /// On failure the socket is closed.
+    pub async fn start_tls(
+        self,
+        settings: Settings,
+        side: Side,
+        timeouts: Timeouts,
+    ) -> Result<Rc<Conn>, ErrorCode> {
+        let secured = crate::tls::secure(self.streams, Vec::new(), side, timeouts).await?;
+        let conn = Conn::start(
+            Transport::Tls(secured.session, Box::new(self.transport)),
+            secured.streams,
+            settings,
+            self.peername,
+            self.sockname,
+        );
+        conn.set_tls(secured.info);
+        conn.set_peer_credentials(self.credentials);
+        Ok(conn)
+    }
+}
+
+/// Settings of one connection.
+pub struct Settings {
+    /// Reader limit (validated, > 0).
+    pub limit: usize,
+    /// Write queue hard cap.
+    pub write_queue_cap: usize,
+    /// The connection's place under the host's connection limit, held until it is fully closed.
+    pub slot: Slot,
+}
