@@ -124,6 +124,18 @@ impl GuestWriter for WriterImpl {
         Ok(())
     }
 
+    fn set_tcp_nodelay(&self, enabled: bool) -> Result<(), ErrorCode> {
+        self.conn.set_tcp_option("TCP_NODELAY", |socket| {
+            crate::bindings::wasio::host::tcp::set_nodelay(socket, enabled).map_err(Into::into)
+        })
+    }
+
+    fn set_keep_alive(&self, enabled: bool) -> Result<(), ErrorCode> {
+        self.conn.set_tcp_option("SO_KEEPALIVE", |socket| {
+            socket.set_keep_alive_enabled(enabled).map_err(Into::into)
+        })
+    }
+
     fn can_write_eof(&self) -> bool {
         !self.conn.is_tls()
     }

@@ -22,6 +22,7 @@ from componentize_py_types import Err, Ok
 from . import _calls
 from ._errors import call, from_exception, sync, to_exception, unwrap
 from ._socketpair import PairSocket
+from ._trsock import TransportSocket
 
 _DEFAULT_LIMIT = 2**16
 _logger = logging.getLogger("asyncio")
@@ -180,6 +181,9 @@ class StreamWriter:
         self._raw = raw
         self._reader = reader
         self._transport = _Transport(self)
+        # `get_extra_info('socket')`, made on first use; SO_KEEPALIVE as the server set it.
+        self._socket = None
+        self._keep_alive = False
         _open_writers.add(self)
 
     def __repr__(self):
@@ -229,6 +233,10 @@ class StreamWriter:
             v = _tls.extra_info(self, info, name)
         elif name == "server_hostname":
             v = info.server_hostname
+        elif name == "socket":
+            if self._socket is None:
+                self._socket = TransportSocket(self, self._keep_alive)
+            v = self._socket
         else:
             v = None
         return default if v is None else v
@@ -288,9 +296,10 @@ def _opened(conn: "s.Connection", tls):
     return reader, writer
 
 
-def _serve(raw: "s.Server", client_connected_cb, tls, start_serving):
+def _serve(raw: "s.Server", client_connected_cb, tls, start_serving, keep_alive=False):
     """The `Server` of a server `start_server` / `start_unix_server` started."""
     server = Server(raw, client_connected_cb)
+    server._keep_alive = keep_alive
     _tls.serving(server, tls)
     if start_serving:
         server._start_accepting()
@@ -360,6 +369,8 @@ class Server:
         self._closed = False
         self._handlers = set()
         self._closed_fut = None
+        # Whether the connections it accepts have SO_KEEPALIVE (`start_server(keep_alive=True)`).
+        self._keep_alive = False
         _open_servers.add(self)
 
     def __repr__(self):
@@ -400,6 +411,7 @@ class Server:
                 _logger.error("Error on accepting a connection: %s", e)
                 continue
             reader, writer = _pair(conn)
+            writer._keep_alive = self._keep_alive
             _tls.accepted(self, writer)
             self._run_handler(reader, writer)
 
@@ -505,7 +517,7 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
     )
     raw = await call(lambda: s.start_server(hosts, int(port or 0), opts), "start_server",
                      restore=_abandon_server)
-    return _serve(raw, client_connected_cb, tls, start_serving)
+    return _serve(raw, client_connected_cb, tls, start_serving, keep_alive=bool(keep_alive))
 
 
 def _path(path) -> str:

@@ -149,6 +149,24 @@ impl Writer {
         Ok(self.inner.set_write_buffer_limits(high, low)?)
     }
 
+    /// Sets TCP_NODELAY on the connection's TCP socket (asyncio apps'
+    /// `setsockopt(IPPROTO_TCP, TCP_NODELAY, ...)`); the host turns it on for every connection
+    /// unless [`ConnectOptions::tcp_nodelay`](crate::ConnectOptions::tcp_nodelay) said otherwise.
+    /// `false` lets the kernel batch small writes (Nagle's algorithm). Over TLS it applies to the
+    /// TCP socket underneath. Errors: [`Error::NotSupported`](crate::Error::NotSupported) on a Unix
+    /// socket or a connection accepted on a listener the host pre-opened;
+    /// [`Error::Closed`](crate::Error::Closed) once closed.
+    pub fn set_tcp_nodelay(&self, enabled: bool) -> Result<()> {
+        Ok(self.inner.set_tcp_nodelay(enabled)?)
+    }
+
+    /// Sets SO_KEEPALIVE on the connection's TCP socket (asyncio apps'
+    /// `setsockopt(SOL_SOCKET, SO_KEEPALIVE, ...)`). Errors: as
+    /// [`set_tcp_nodelay`](Writer::set_tcp_nodelay).
+    pub fn set_keep_alive(&self, enabled: bool) -> Result<()> {
+        Ok(self.inner.set_keep_alive(enabled)?)
+    }
+
     /// True for TCP and Unix connections, false over TLS (asyncio `can_write_eof()`).
     pub fn can_write_eof(&self) -> bool {
         self.inner.can_write_eof()

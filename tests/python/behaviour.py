@@ -10,6 +10,7 @@ client in this same program, on 127.0.0.1 or in TMPDIR.
 import asyncio
 import errno
 import os
+import socket
 import sys
 
 NEW = sys.version_info >= (3, 13)
@@ -145,6 +146,7 @@ async def writes():
     show("peername", (peer[0], type(peer[1]).__name__))
     show("sockname", (own[0], type(own[1]).__name__))
     show("unknown extra info", w.get_extra_info("nonsense", "default"))
+    await socket_options(w, peer)
     t = w.transport
     show("write buffer size", t.get_write_buffer_size())
     t.set_write_buffer_limits(high=100)
@@ -165,6 +167,32 @@ async def writes():
     await done
     server.close()
     await server.wait_closed()
+
+
+async def socket_options(w, peer):
+    """`get_extra_info('socket')`: TCP_NODELAY on (asyncio sets it), both options settable."""
+    sock = w.get_extra_info("socket")
+    show("socket is kept", sock is w.get_extra_info("socket"))
+    show("socket peername", sock.getpeername() == peer)
+    tcp, nodelay = socket.IPPROTO_TCP, socket.TCP_NODELAY
+    show("TCP_NODELAY", bool(sock.getsockopt(tcp, nodelay)))
+    sock.setsockopt(tcp, nodelay, 0)
+    show("TCP_NODELAY after 0", bool(sock.getsockopt(tcp, nodelay)))
+    sock.setsockopt(tcp, nodelay, True)
+    show("TCP_NODELAY after True", bool(sock.getsockopt(tcp, nodelay)))
+    keep = (socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+    show("SO_KEEPALIVE", bool(sock.getsockopt(*keep)))
+    sock.setsockopt(*keep, 1)
+    show("SO_KEEPALIVE after 1", bool(sock.getsockopt(*keep)))
+
+
+def tcp_option_on_unix(w):
+    """Linux refuses TCP_NODELAY on a Unix socket (by number: ENOTSUP's name differs)."""
+    try:
+        w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return "ok"
+    except OSError as e:
+        return f"{type(e).__name__} EOPNOTSUPP={e.errno == errno.EOPNOTSUPP}"
 
 
 async def _write(w, data):
@@ -331,6 +359,7 @@ async def unix(tmp):
     r, w = await asyncio.open_unix_connection(path)
     w.write(b"over unix\n")
     show("unix echo", await outcome(r.readline()))
+    show("unix TCP_NODELAY", tcp_option_on_unix(w))
     w.close()
     await w.wait_closed()
     server.close()

@@ -34,6 +34,42 @@ pub enum Transport {
     ),
 }
 
+impl Transport {
+    /// The wasi:sockets TCP socket at the bottom of the transport, if it is one (under TLS too).
+    fn tcp_socket(&self) -> Option<&TcpSocket> {
+        match self {
+            Transport::Tcp(socket) => Some(socket),
+            Transport::Tls(_, inner) => inner.tcp_socket(),
+            Transport::Host(_) => None,
+        }
+    }
+}
+
+impl Conn {
+    /// Sets a TCP socket option (`what` names it in errors) with `set` on the connection's TCP
+    /// socket: `not-supported` for a host socket (Unix, or accepted on a pre-opened listener),
+    /// `closed` once the connection is closed.
+    pub fn set_tcp_option(
+        &self,
+        what: &str,
+        set: impl FnOnce(&TcpSocket) -> Result<(), ErrorCode>,
+    ) -> Result<(), ErrorCode> {
+        match &*self.transport.borrow() {
+            None => Err(ErrorCode::Closed(format!(
+                "{what} cannot be set: the connection is closed"
+            ))),
+            Some(transport) => match transport.tcp_socket() {
+                Some(socket) => set(socket),
+                None => Err(ErrorCode::NotSupported(format!(
+                    "{what} can be set only on a TCP connection the app opened or accepted itself \
+                     (not on a Unix socket, nor on a connection accepted on a listener the host \
+                     pre-opened)"
+                ))),
+            },
+        }
+    }
+}
+
 /// The byte streams of a freshly made connection, handed to [`Conn::start`].
 pub struct Streams {
     /// Bytes from the peer.

@@ -1,5 +1,6 @@
 //! The host's own TCP options through the provider: TCP_NODELAY is on for every connection
-//! unless the app turns it off with the `tcp-nodelay` option (SO_REUSEPORT and SO_REUSEADDR:
+//! unless the app turns it off with the `tcp-nodelay` option or the writer's `set-tcp-nodelay`
+//! (SO_REUSEPORT and SO_REUSEADDR:
 //! streams.rs `server_option_rules` and the host's `tcp` unit tests).
 
 use std::time::{Duration, Instant};
@@ -45,7 +46,8 @@ async fn read_line(stream: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Runs the probe's write-write-read exchange with `nodelay` (`on`, `off`, `default`) against
+/// Runs the probe's write-write-read exchange with `nodelay` (`on`, `off`, `default`,
+/// `set-off`, `set-on`) against
 /// a delaying peer; returns the median round trip.
 async fn exchange(nodelay: &str) -> anyhow::Result<Duration> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -72,7 +74,7 @@ async fn exchange(nodelay: &str) -> anyhow::Result<Duration> {
 /// delayed ACK of the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_write_read_does_not_wait_for_a_delayed_ack() -> anyhow::Result<()> {
-    for nodelay in ["default", "on"] {
+    for nodelay in ["default", "on", "set-on"] {
         let median = exchange(nodelay).await?;
         assert!(
             median < Duration::from_millis(5),
@@ -82,14 +84,16 @@ async fn write_write_read_does_not_wait_for_a_delayed_ack() -> anyhow::Result<()
     Ok(())
 }
 
-/// `tcp-nodelay` false: Nagle's algorithm holds the second piece until the delayed ACK, about
+/// `tcp-nodelay` false, at connect or set after it: Nagle's algorithm holds the second piece until the delayed ACK, about
 /// 40 ms per round trip (this also shows the peer above does delay its ACKs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_nodelay_write_write_read_waits_for_the_delayed_ack() -> anyhow::Result<()> {
-    let median = exchange("off").await?;
-    assert!(
-        median >= Duration::from_millis(30),
-        "a round trip with Nagle's algorithm on took only {median:?}"
-    );
+    for nodelay in ["off", "set-off"] {
+        let median = exchange(nodelay).await?;
+        assert!(
+            median >= Duration::from_millis(30),
+            "tcp-nodelay {nodelay}: a round trip with Nagle's algorithm on took only {median:?}"
+        );
+    }
     Ok(())
 }

@@ -37,8 +37,9 @@
 //! - `immediate-calls HOST PORT BATCHES`: connects; then BATCHES times makes
 //!   [`IMMEDIATE_CALLS`] pairs of async calls that finish at once (`read(0)` and an unpaused
 //!   `drain`), prints `batch K` and waits for one byte from the peer before the next batch.
-//! - `write-write-read HOST PORT ROUNDS on|off|default`: connects with the `tcp-nodelay`
-//!   option true, false or unset, with write buffer limits 0 (so that `drain` returns once the
+//! - `write-write-read HOST PORT ROUNDS on|off|default|set-off|set-on`: connects with the
+//!   `tcp-nodelay` option true, false or unset (`set-off`: unset, then `set-tcp-nodelay(false)`;
+//!   `set-on`: false, then `set-tcp-nodelay(true)`), with write buffer limits 0 (so that `drain` returns once the
 //!   socket took the bytes); prints `connected`; then ROUNDS times writes `ping`, drains,
 //!   writes `\n`, drains and reads a line: the request in two pieces that Nagle's algorithm
 //!   holds apart. Prints `rounds N`.
@@ -288,16 +289,22 @@ async fn limit_scenario(name: &str, args: &[String]) -> Result<(), ErrorCode> {
             writer.wait_closed(None).await?;
         }
         "write-write-read" => {
-            let tcp_nodelay = match arg(3).as_str() {
-                "on" => Some(true),
-                "off" => Some(false),
-                _ => None,
+            // The option at connect, then what `set-tcp-nodelay` changes after it, if anything.
+            let (tcp_nodelay, set) = match arg(3).as_str() {
+                "on" => (Some(true), None),
+                "off" => (Some(false), None),
+                "set-off" => (None, Some(false)),
+                "set-on" => (Some(false), Some(true)),
+                _ => (None, None),
             };
             let options = ConnectOptions {
                 tcp_nodelay,
                 ..options()
             };
             let (reader, writer) = connect_with(arg(0), number(1) as u16, options).await?;
+            if let Some(enabled) = set {
+                writer.set_tcp_nodelay(enabled)?;
+            }
             writer.set_write_buffer_limits(Some(0), Some(0))?;
             println!("connected");
             for _ in 0..number(2) {

@@ -1,0 +1,127 @@
+"""`get_extra_info('socket')` of a wasio connection: the part of asyncio's `TransportSocket` that
+stream programs use, over the connection instead of a descriptor (a component has none).
+
+`setsockopt` and `getsockopt` take TCP_NODELAY (on for every TCP connection, as asyncio sets it)
+and SO_KEEPALIVE, which wasio's writer sets on the connection's TCP socket; any other option
+raises `OSError(ENOPROTOOPT)` saying so, rather than being ignored. `getsockopt` reports what was
+set: the provider turns TCP_NODELAY on for every connection the package opens or accepts, and
+SO_KEEPALIVE on where `start_server(keep_alive=True)` asked.
+"""
+
+import errno
+import socket as _socket
+import struct
+
+from componentize_py_types import Err
+
+from .bindings.imports import wasio_types as t
+
+_IPPROTO_TCP = getattr(_socket, "IPPROTO_TCP", 6)
+_TCP_NODELAY = getattr(_socket, "TCP_NODELAY", 1)
+_SOL_SOCKET = getattr(_socket, "SOL_SOCKET", 1)
+_SO_KEEPALIVE = getattr(_socket, "SO_KEEPALIVE", 9)
+_AF_UNIX = getattr(_socket, "AF_UNIX", 1)
+
+
+class TransportSocket:
+    """A connection's socket as asyncio's `TransportSocket` offers it to stream programs."""
+
+    def __init__(self, writer, keep_alive: bool):
+        self._writer = writer
+        # What the options are now: set by the provider when the connection was made, and by
+        # `setsockopt` since (the only way to change them).
+        self._options = {"TCP_NODELAY": 1, "SO_KEEPALIVE": int(keep_alive)}
+
+    def _info(self):
+        return self._writer._raw.extra_info()
+
+    def _unix(self) -> bool:
+        return isinstance(self._info().sockname, t.SocketAddress_Unix)
+
+    @property
+    def family(self):
+        if self._unix():
+            return _AF_UNIX
+        return _socket.AF_INET6 if len(self.getsockname()) == 4 else _socket.AF_INET
+
+    @property
+    def type(self):
+        return _socket.SOCK_STREAM
+
+    @property
+    def proto(self):
+        return 0 if self._unix() else _IPPROTO_TCP
+
+    def fileno(self) -> int:
+        """-1: a component has no descriptors (a closed socket's number in CPython)."""
+        return -1
+
+    def getsockname(self):
+        from .streams import _address
+        return _address(self._info().sockname)
+
+    def getpeername(self):
+        from .streams import _address
+        return _address(self._info().peername)
+
+    def gettimeout(self):
+        return 0
+
+    def settimeout(self, value):
+        if value == 0:
+            return
+        raise ValueError("settimeout(): only 0 timeout is allowed on transport sockets")
+
+    def setblocking(self, flag):
+        if not flag:
+            return
+        raise ValueError("setblocking(): transport sockets cannot be blocking")
+
+    def _option(self, level, optname) -> str:
+        if level == _IPPROTO_TCP and optname == _TCP_NODELAY:
+            name = "TCP_NODELAY"
+        elif level == _SOL_SOCKET and optname == _SO_KEEPALIVE:
+            name = "SO_KEEPALIVE"
+        else:
+            raise OSError(
+                errno.ENOPROTOOPT,
+                f"wasio sets only TCP_NODELAY and SO_KEEPALIVE on a connection's socket, not "
+                f"option {optname} at level {level}",
+            )
+        if self._unix():
+            # Linux refuses TCP options on a Unix socket the same way.
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        return name
+
+    def setsockopt(self, level, optname, value, optlen=None):
+        name = self._option(level, optname)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = struct.unpack("i", bytes(value)[:4].ljust(4, b"\0"))[0]
+        enabled = bool(value)
+        raw = self._writer._raw
+        set_option = raw.set_tcp_nodelay if name == "TCP_NODELAY" else raw.set_keep_alive
+        try:
+            set_option(enabled)
+        except Err as e:
+            raise _refusal(e.value) from None
+        self._options[name] = int(enabled)
+
+    def getsockopt(self, level, optname, buflen=None):
+        value = self._options[self._option(level, optname)]
+        if buflen is None:
+            return value
+        return struct.pack("i", value)[:buflen]
+
+    def __repr__(self):
+        try:
+            return f"<asyncio.TransportSocket family={self.family!r}, laddr={self.getsockname()!r}>"
+        except Exception:
+            return "<asyncio.TransportSocket>"
+
+
+def _refusal(code: "t.ErrorCode") -> BaseException:
+    """The exception CPython's socket raises where the provider refused an option."""
+    if isinstance(code, t.ErrorCode_Closed):
+        return OSError(errno.EBADF, "Bad file descriptor")
+    from ._errors import to_exception
+    return to_exception(code, "setsockopt")
