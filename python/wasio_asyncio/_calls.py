@@ -8,6 +8,13 @@ too). So a call is never abandoned here. When its task is cancelled, the call is
 changing no state), the task waits for that, and a result that won the race is put back
 (`restore`: bytes unread, a connection closed) before `CancelledError` is raised.
 
+A call with no `interrupt` but a `restore` (`open_connection`, `start_server` and their Unix
+forms: the contract cannot interrupt them) is left behind instead: the cancelled task stops
+waiting at once, as asyncio's would (so `wait_for(open_connection(...), 5)` times out after 5 s
+even when the connect would hang for minutes), the call runs on to its end, and what it returns
+is put back with `restore` (the connection closed, the server closed). `wait_left_behind` waits
+for such calls before the program exits.
+
 `install` replaces componentize-py's `await_result` (the one function its generated bindings
 await every imported async call through) with `_await_result` below.
 """
@@ -24,6 +31,11 @@ from .bindings.imports import wasio_types as t
 # How to end the imported call the current task awaits: its object's `interrupt`, or None
 # (the call then runs to its end, which its own timeout bounds, before the task is cancelled).
 _interrupt = contextvars.ContextVar("wasio_interrupt", default=None)
+# How to put back what the call the current task awaits returns, if the task was cancelled.
+_restore = contextvars.ContextVar("wasio_restore", default=None)
+
+# The calls cancelled tasks left behind, still in flight (module docstring).
+_left_behind = set()
 
 
 class _Cancelled(asyncio.CancelledError):
@@ -71,6 +83,9 @@ async def _await_result(result):
     if state.waitable_set is None:
         state.waitable_set = _runtime.waitable_set_new()
     _runtime.waitable_join(waitable, state.waitable_set)
+    restore = _restore.get()
+    if future._interrupt is None and restore is not None:
+        return await _leavable(future, promise, restore)
     try:
         event = await future
     except asyncio.CancelledError as cancel:
@@ -79,9 +94,41 @@ async def _await_result(result):
     return _runtime.promise_get_result(event, promise)
 
 
+async def _leavable(future, promise, restore):
+    """Awaits a call that cannot be interrupted through a stand-in future that a cancelled task
+    may stop waiting for at once; the call's own future stays with the runtime, and what it
+    resolves to after the task stopped waiting is put back with `restore`."""
+    waiting = asyncio.get_running_loop().create_future()
+
+    def settle(done):
+        if waiting.cancelled():
+            _left_behind.discard(done)
+            restore(_runtime.promise_get_result(done.result(), promise))
+        elif not waiting.done():
+            waiting.set_result(done.result())
+
+    future.add_done_callback(settle)
+    try:
+        event = await waiting
+    except asyncio.CancelledError:
+        _left_behind.add(future)
+        raise
+    return _runtime.promise_get_result(event, promise)
+
+
+async def wait_left_behind():
+    """Waits until every call a cancelled task left behind has ended and its result was put
+    back (a program must not return with a call in flight)."""
+    while _left_behind:
+        await asyncio.wait(list(_left_behind))
+        # Let the `settle` callbacks of the calls that ended run.
+        await asyncio.sleep(0)
+
+
 async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True):
     """Awaits the imported async call `start()` makes and returns its value; its error is raised
-    as `componentize_py_types.Err`. `interrupt` ends the call if the task is cancelled; `restore`
+    as `componentize_py_types.Err`. `interrupt` ends the call if the task is cancelled; without
+    one, a call with a `restore` is left behind by a cancelled task (module docstring). `restore`
     takes back what a call that completed although the task was cancelled returned (its lifted
     result: `Ok(value)` or `Err(error-code)`). A call ended by an `interrupt` meant for another
     waiter on the same object is made again (an interrupt changes no state), unless
@@ -89,6 +136,7 @@ async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True
     """
     while True:
         token = _interrupt.set(interrupt)
+        restore_token = _restore.set(restore)
         try:
             return await start()
         except _Cancelled as cancelled:
@@ -101,6 +149,7 @@ async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True
             raise
         finally:
             _interrupt.reset(token)
+            _restore.reset(restore_token)
 
 
 def install() -> None:

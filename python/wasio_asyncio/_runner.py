@@ -147,6 +147,7 @@ async def _finish():
     every task, then closes the servers and aborts the connections the program left open, as
     CPython's process exit does."""
     await _cancel_all_tasks()
+    await _calls.wait_left_behind()
     for server in list(streams._open_servers):
         server.close()
     for writer in list(streams._open_writers):

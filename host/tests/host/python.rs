@@ -402,3 +402,113 @@ fn asyncio_docs_http_headers_example_runs_unmodified() -> anyhow::Result<()> {
     assert_eq!(requests.recv_timeout(wait)?, request);
     Ok(())
 }
+
+/// A listener on 127.0.0.1 that never accepts, with its queue full: a connect to it hangs
+/// (the kernel drops the SYN). Kept open while the value lives.
+struct Unanswered {
+    _listener: rustix::fd::OwnedFd,
+    _queued: Vec<std::net::TcpStream>,
+    port: u16,
+}
+
+fn unanswered_listener() -> anyhow::Result<Unanswered> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with};
+    // Close-on-exec: the `wasio` child must not keep it open once the test closes it.
+    let listener = socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    bind(&listener, &std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    listen(&listener, 0)?;
+    let local = rustix::net::getsockname(&listener)?;
+    let port = std::net::SocketAddr::try_from(local)
+        .map_err(|_| anyhow::anyhow!("the listener has no internet address"))?
+        .port();
+    // A backlog of 0 holds one finished handshake; fill it, and check that the next connect
+    // really hangs, so that the test shows what it means to.
+    let mut queued = Vec::new();
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    while queued.len() < 4 {
+        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300)) {
+            Ok(stream) => queued.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return Ok(Unanswered {
+                    _listener: listener,
+                    _queued: queued,
+                    port,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("the listener kept answering: its connects would not hang")
+}
+
+/// `wait_for(open_connection(...), 0.5)` on a connect that hangs times out after 0.5 s, and a
+/// task cancelled while it connects ends at once, as under CPython (the contract cannot
+/// interrupt a connect; the package stops waiting for it and closes what it opens later).
+#[test]
+fn cancelling_a_hanging_open_connection_ends_the_wait_at_once() -> anyhow::Result<()> {
+    let listener = unanswered_listener()?;
+    let port = listener.port.to_string();
+    let program = script("cancel_connect.py");
+    let native = Command::new("python3").arg(&program).arg(&port).output()?;
+    assert!(native.status.success(), "{}", text(&native.stderr));
+    let expected = "wait_for: TimeoutError\nwithin 2 s: True\ncancelled task: CancelledError\n\
+                    task cancelled: True\nafter asyncio.run\n";
+    assert_eq!(text(&native.stdout), expected, "CPython itself");
+
+    let grant = format!("127.0.0.1:{port}");
+    let mut child = Kill(
+        Command::new(env!("CARGO_BIN_EXE_wasio"))
+            .args(["run", "--allow-connect", &grant])
+            .arg(&program)
+            .arg("--")
+            .arg(&port)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?,
+    );
+    // The lines come as soon as the waits end, before the connects the package left behind
+    // have ended (the kernel would retry them for minutes).
+    let Some(stdout) = child.0.stdout.take() else {
+        anyhow::bail!("no stdout");
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines.lines().count() < expected.lines().count() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push_str(&(line + "\n")),
+            Err(_) => anyhow::bail!("under wasio the waits did not end: {lines:?}"),
+        }
+    }
+    assert_eq!(lines, expected);
+    // Closing the listener refuses the connects left behind at their next try; the program
+    // then exits by itself, having closed whatever they opened.
+    drop(listener);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait()? {
+            break status;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the program did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        std::io::Read::read_to_string(&mut e, &mut err)?;
+    }
+    assert!(status.success(), "{err}");
+    Ok(())
+}
