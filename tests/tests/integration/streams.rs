@@ -140,6 +140,7 @@ ported![
     keep_alive_and_backlog,
     accept_while_closing,
     write_eof_rules,
+    socket_options_by_transport,
     connect_by_host_name,
     drain_after_close_is_connection_lost,
     close_hands_out_accepted_connections,

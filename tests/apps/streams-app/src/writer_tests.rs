@@ -410,6 +410,47 @@ pub async fn write_eof_rules() -> TestResult {
         .map_err(fail("wait_closed"))
 }
 
+/// `set-tcp-nodelay` / `set-keep-alive`: set on a TCP connection; `not-supported` on a Unix
+/// socket; `closed` once the connection is closed.
+pub async fn socket_options_by_transport() -> TestResult {
+    let p = pair(None).await?;
+    p.writer
+        .set_tcp_nodelay(false)
+        .map_err(fail("TCP_NODELAY off"))?;
+    p.writer
+        .set_tcp_nodelay(true)
+        .map_err(fail("TCP_NODELAY on"))?;
+    p.peer_writer
+        .set_keep_alive(true)
+        .map_err(fail("SO_KEEPALIVE on an accepted connection"))?;
+    p.writer.close();
+    p.writer
+        .wait_closed(Some(10 * SECOND))
+        .await
+        .map_err(fail("wait_closed"))?;
+    match p.writer.set_tcp_nodelay(true) {
+        Err(ErrorCode::Closed(_)) => {}
+        other => return Err(format!("TCP_NODELAY once closed: {other:?}")),
+    }
+    let options = crate::bindings::wasio::streams::types::AdoptOptions {
+        limit: None,
+        write_queue_cap: None,
+    };
+    let (a, _b) = crate::bindings::wasio::streams::streams::socketpair(options)
+        .map_err(fail("socketpair"))?;
+    let (_reader, writer) = crate::bindings::wasio::streams::streams::Connection::split(a);
+    for (what, result) in [
+        ("TCP_NODELAY", writer.set_tcp_nodelay(false)),
+        ("SO_KEEPALIVE", writer.set_keep_alive(true)),
+    ] {
+        match result {
+            Err(ErrorCode::NotSupported(message)) if message.contains(what) => {}
+            other => return Err(format!("{what} on a Unix socket: {other:?}")),
+        }
+    }
+    Ok(())
+}
+
 pub async fn connect_by_host_name() -> TestResult {
     let srv = server().await?;
     let conn = crate::bindings::wasio::streams::streams::open_connection(
