@@ -25,7 +25,7 @@ from componentize_py_types import Err
 
 from . import ssl as _ssl
 from .bindings import exports
-from . import _calls, _loop, _socketpair, streams
+from . import _calls, _loop, _oldloop, _socketpair, streams
 
 _pending_mains = []
 
@@ -51,6 +51,7 @@ def install():
     """Makes asyncio's stream functions, its loop's timers and `asyncio.run` the wasio ones."""
     _calls.install()
     _loop.install()
+    _oldloop.install()
     for name in _STREAMS:
         setattr(asyncio, name, getattr(streams, name))
         setattr(asyncio.streams, name, getattr(streams, name))
@@ -116,6 +117,13 @@ class _TopLevelRun(ast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         f = node.func
+        # `loop.run_until_complete(x)` / `loop.run_forever()` of any loop (see `_oldloop`); the
+        # loop expression is still evaluated, for its side effects.
+        if isinstance(f, ast.Attribute) and f.attr in ("run_until_complete", "run_forever"):
+            self.found = True
+            call = ast.Call(func=ast.Name(f"__wasio_{f.attr}__", ast.Load()),
+                            args=[f.value, *node.args], keywords=node.keywords)
+            return ast.copy_location(ast.Await(ast.copy_location(call, node)), node)
         is_run = (isinstance(f, ast.Attribute) and f.attr == "run"
                   and isinstance(f.value, ast.Name) and f.value.id in self.modules) or (
                       isinstance(f, ast.Name) and f.id in self.functions)
@@ -173,6 +181,9 @@ def load(source: str, filename: str):
             module.__file__ = filename
             module.__builtins__ = builtins
             module.__wasio_run__ = _run_main
+            module.__wasio_run_until_complete__ = lambda loop, future: (
+                _oldloop.run_until_complete(future))
+            module.__wasio_run_forever__ = lambda loop: _oldloop.run_forever()
             sys.modules["__main__"] = module
             if not sys.argv or not sys.argv[0]:
                 sys.argv = [filename]

@@ -19,7 +19,7 @@ from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
 from componentize_py_types import Err, Ok
 
-from . import _calls
+from . import _calls, _oldloop
 from ._errors import call, from_exception, sync, to_exception, unwrap
 from ._socketpair import PairSocket
 from ._trsock import TransportSocket
@@ -404,7 +404,10 @@ class Server:
             except RuntimeError:
                 # `closed`: every connection accepted before the close is handed out. The close
                 # may be the run's shutdown (Ctrl-C) rather than `close()`: finish it as `close()`
-                # does, so `serve_forever` and `wait_closed` end as in asyncio.
+                # does, so `serve_forever` and `wait_closed` end as in asyncio, and a
+                # `run_forever` raises `KeyboardInterrupt` as on Ctrl-C.
+                if not self._closed:
+                    _oldloop.shutting_down()
                 self.close()
                 return
             except OSError as e:

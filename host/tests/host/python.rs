@@ -512,3 +512,45 @@ fn cancelling_a_hanging_open_connection_ends_the_wait_at_once() -> anyhow::Resul
     assert!(status.success(), "{err}");
     Ok(())
 }
+
+/// A program in the older style that drives the loop itself (`new_event_loop`,
+/// `run_until_complete`, `run_forever` ended by `stop`, `close`) prints under wasio what it
+/// prints under CPython.
+#[test]
+fn old_style_loop_driving_prints_the_same_natively_and_under_wasio() -> anyhow::Result<()> {
+    let program = script("old_style_loop.py");
+    let native = Command::new("python3").arg(&program).output()?;
+    assert!(native.status.success(), "{}", text(&native.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(["run", "--allow-listen", "127.0.0.1:0"])
+        .args(["--allow-connect", "127.0.0.1:*"])
+        .arg(&program)
+        .output()?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), text(&native.stdout));
+    assert!(
+        text(&native.stdout).ends_with("done\n"),
+        "{}",
+        text(&native.stdout)
+    );
+    Ok(())
+}
+
+/// Ctrl-C ends an older-style `run_forever` with `KeyboardInterrupt`, as in CPython, and the
+/// program's own clean-up after it runs before the run exits with 130.
+#[test]
+fn ctrl_c_ends_run_forever_with_keyboard_interrupt() -> anyhow::Result<()> {
+    use crate::signals::{GRACE, START_LIMIT, Wasio};
+    let program = script("old_style_server.py");
+    let program = program
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the script's path is not UTF-8"))?;
+    let wasio = Wasio::start(&["run", "--allow-listen", "127.0.0.1:0", program])?;
+    assert_eq!(wasio.line(START_LIMIT)?, "serving");
+    wasio.signal(rustix::process::Signal::INT)?;
+    assert_eq!(wasio.line(GRACE)?, "KeyboardInterrupt");
+    assert_eq!(wasio.line(GRACE)?, "closed");
+    let (code, _, stderr) = wasio.wait(GRACE * 2)?;
+    assert_eq!(code, Some(130), "{stderr}");
+    Ok(())
+}
