@@ -7,19 +7,23 @@
 //! access through [`WasioHost`], the [`HasData`] marker type implementing the generated
 //! `*WithStore` traits; all other functions are implemented on [`WasioHostView`].
 //!
-//! `host-socket` is [`socket::HostSocket`], a native tokio socket (Unix stream or listener, or a
-//! TCP stream or listener the host opened with `--listen`). TLS sessions run on rustls (see
-//! [`crate::tls`]; the glue is in `tls.rs`). `wasi:sockets@0.3.0` TCP and `wasio:host/tcp` are
-//! linked by hand in [`wasi_tcp`] (their resource is [`crate::tcp::TcpSocket`]); the byte-stream
-//! and accept-stream adapters in `types.rs` serve both kinds of socket.
+//! This module is glue: the sockets themselves are native code in [`crate::net`], free of WIT
+//! types, and [`conv`] is the one place their errors, addresses and credentials become WIT
+//! values. `host-socket` is [`crate::net::socket::HostSocket`] (a Unix stream or listener, or a
+//! TCP stream or listener the host opened with `--listen`); its methods are in `types.rs`,
+//! `wasio:host/unix` in `unix.rs`, `wasio:host/preopens` in `preopens.rs`. TLS sessions run on
+//! rustls (see [`crate::tls`]; the glue is in `tls.rs`). `wasi:sockets@0.3.0` TCP and
+//! `wasio:host/tcp` are linked by hand in [`wasi_tcp`] (their resource is
+//! [`crate::net::tcp::TcpSocket`]); the byte-stream and accept-stream adapters in `types.rs`
+//! serve both kinds of socket.
 
+pub mod conv;
 mod limits;
 mod preopens;
 mod shutdown;
-pub mod socket;
 mod tls;
 mod types;
-pub(crate) mod unix;
+mod unix;
 pub mod wasi_sockets;
 pub mod wasi_tcp;
 
@@ -46,7 +50,7 @@ pub mod bindings {
         path: "../wit",
         world: "wasio:host-imports/imports",
         with: {
-            "wasio:host/types.host-socket": crate::host_impl::socket::HostSocket,
+            "wasio:host/types.host-socket": crate::net::socket::HostSocket,
         },
         imports: {
             "wasio:host/types.[method]host-socket.accept": store | trappable,

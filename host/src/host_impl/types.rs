@@ -1,11 +1,11 @@
-//! `wasio:host/types`: the `host-socket` resource's methods.
+//! `wasio:host/types`: the `host-socket` resource's methods, over [`crate::net::socket`].
 //!
 //! The byte streams mirror wasmtime-wasi's p3 TCP sockets: `receive` hands out a stream fed by a
 //! [`StreamProducer`] that reads the socket, `send` pipes the guest's stream into a
 //! [`StreamConsumer`] that writes it, and dropping the consumer (the guest's stream ended) shuts
 //! the write half down (FIN). `accept` hands out a stream of new `host-socket` resources. Each
 //! of the three may be taken once per socket; the completion futures carry the error that ended
-//! a side, mapped by [`crate::conv`].
+//! a side, mapped by [`super::conv`].
 
 use std::iter;
 use std::pin::Pin;
@@ -24,8 +24,10 @@ use super::WasioHost;
 use super::bindings::types::{
     ErrorCode, Host, HostAddress, HostHostSocket, HostHostSocketWithStore, PeerCredentials,
 };
-use super::socket::{HostSocket, Kind, NativeListener, NativeStream, wrong_kind};
 use crate::ctx::WasioHostView;
+use crate::net::listener::NativeListener;
+use crate::net::socket::HostSocket;
+use crate::net::stream::NativeStream;
 use crate::socket_budget::{Permit, SocketBudget};
 
 /// How many bytes one receive reads at most when the guest offers a larger buffer.
@@ -57,37 +59,29 @@ impl HostHostSocket for WasioHostView<'_> {
         &mut self,
         socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<HostAddress, ErrorCode>> {
-        Ok(Ok(get(self.table, &socket)?.local_address()))
+        Ok(Ok(get(self.table, &socket)?.local_address().into()))
     }
 
     fn remote_address(
         &mut self,
         socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<HostAddress, ErrorCode>> {
-        Ok(match &get(self.table, &socket)?.kind {
-            Kind::Stream(s) => Ok(s.remote.clone()),
-            Kind::Listener(_) => Err(wrong_kind("remote-address of a listener")),
-        })
+        let remote = get(self.table, &socket)?.remote_address();
+        Ok(remote.map(HostAddress::from).map_err(ErrorCode::from))
     }
 
     fn peer_credentials(
         &mut self,
         socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<PeerCredentials, ErrorCode>> {
-        Ok(match &get(self.table, &socket)?.kind {
-            Kind::Stream(s) => s.credentials.ok_or_else(|| {
-                ErrorCode::NotSupported("no peer credentials for this socket".to_owned())
-            }),
-            Kind::Listener(_) => Err(wrong_kind("peer-credentials of a listener")),
-        })
+        let credentials = get(self.table, &socket)?.peer_credentials();
+        Ok(credentials
+            .map(PeerCredentials::from)
+            .map_err(ErrorCode::from))
     }
 
     fn cleanup(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<bool> {
-        Ok(match &mut get(self.table, &socket)?.kind {
-            // Once only: a second call must not remove a file that replaced ours meanwhile.
-            Kind::Listener(l) => l.file.take().is_some_and(|f| f.remove_if_ours()),
-            Kind::Stream(_) => false,
-        })
+        Ok(get(self.table, &socket)?.cleanup())
     }
 
     fn drop(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<()> {
@@ -105,17 +99,9 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
         socket: Resource<HostSocket>,
     ) -> wasmtime::Result<Result<StreamReader<Resource<HostSocket>>, ErrorCode>> {
         let getter = host.getter();
-        let listener = match &mut get(host.get().table, &socket)?.kind {
-            Kind::Listener(l) if !l.accept_taken => {
-                l.accept_taken = true;
-                l.io.clone()
-            }
-            Kind::Listener(_) => {
-                return Ok(Err(ErrorCode::InvalidArgument(
-                    "accept was already called on this listener".to_owned(),
-                )));
-            }
-            Kind::Stream(_) => return Ok(Err(wrong_kind("accept on a connected socket"))),
+        let listener = match get(host.get().table, &socket)?.take_accept() {
+            Ok(listener) => listener,
+            Err(e) => return Ok(Err(e.into())),
         };
         let producer =
             AcceptProducer::new(listener, host.get().ctx.socket_budget().clone(), getter);
@@ -127,17 +113,7 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
         socket: Resource<HostSocket>,
         mut data: StreamReader<u8>,
     ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
-        let stream = match &mut get(host.get().table, &socket)?.kind {
-            Kind::Stream(s) if !s.send_taken => {
-                s.send_taken = true;
-                Ok(s.io.clone())
-            }
-            Kind::Stream(_) => Err(ErrorCode::InvalidArgument(
-                "send was already called on this socket".to_owned(),
-            )),
-            Kind::Listener(_) => Err(wrong_kind("send on a listener")),
-        };
-        match stream {
+        match get(host.get().table, &socket)?.take_send() {
             Ok(stream) => {
                 let (done, result) = oneshot::channel();
                 data.pipe(
@@ -148,6 +124,7 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
             }
             Err(error) => {
                 data.close(&mut host)?;
+                let error = ErrorCode::from(error);
                 FutureReader::new(&mut host, async move { wasmtime::error::Ok(Err(error)) })
             }
         }
@@ -157,17 +134,7 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
         mut host: Access<T, Self>,
         socket: Resource<HostSocket>,
     ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
-        let stream = match &mut get(host.get().table, &socket)?.kind {
-            Kind::Stream(s) if !s.receive_taken => {
-                s.receive_taken = true;
-                Ok(s.io.clone())
-            }
-            Kind::Stream(_) => Err(ErrorCode::InvalidArgument(
-                "receive was already called on this socket".to_owned(),
-            )),
-            Kind::Listener(_) => Err(wrong_kind("receive on a listener")),
-        };
-        match stream {
+        match get(host.get().table, &socket)?.take_receive() {
             Ok(stream) => {
                 let (done, result) = oneshot::channel();
                 Ok((
@@ -178,10 +145,13 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
                     FutureReader::new(&mut host, result)?,
                 ))
             }
-            Err(error) => Ok((
-                StreamReader::new(&mut host, iter::empty())?,
-                FutureReader::new(&mut host, async move { wasmtime::error::Ok(Err(error)) })?,
-            )),
+            Err(error) => {
+                let error = ErrorCode::from(error);
+                Ok((
+                    StreamReader::new(&mut host, iter::empty())?,
+                    FutureReader::new(&mut host, async move { wasmtime::error::Ok(Err(error)) })?,
+                ))
+            }
         }
     }
 }

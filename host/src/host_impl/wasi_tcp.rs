@@ -1,4 +1,4 @@
-//! `wasi:sockets@0.3.0` TCP served by the host's own native sockets ([`crate::tcp`]), in place
+//! `wasi:sockets@0.3.0` TCP served by the host's own native sockets ([`crate::net::tcp`]), in place
 //! of wasmtime-wasi's: the `tcp-socket` resource and all its functions in `wasi:sockets/types`.
 //! wasmtime-wasi still serves the rest of that interface (UDP) and `ip-name-lookup`.
 //!
@@ -32,7 +32,7 @@ use super::types::{AcceptProducer, Acceptor, ReceiveProducer, SendConsumer, Side
 use crate::capabilities::Capabilities;
 use crate::ctx::{WasioHostCtx, WasioView};
 use crate::denials::{Denials, Denied};
-use crate::tcp::{Family, TcpSocket};
+use crate::net::tcp::{Family, TcpSocket};
 
 const P3_TYPES: &str = "wasi:sockets/types@0.3.0";
 const HOST_TCP: &str = "wasio:host/tcp@0.1.0";
@@ -102,7 +102,7 @@ impl Acceptor for TcpAcceptor {
             }
             allowed
         };
-        crate::tcp::poll_accept(&self.listener, cx, &check).map_ok(|(stream, peer)| {
+        crate::net::tcp::poll_accept(&self.listener, cx, &check).map_ok(|(stream, peer)| {
             tracing::debug!(target: "wasio::net", %peer, "accepted a TCP connection");
             TcpSocket::accepted(stream, self.family, self.nodelay)
         })

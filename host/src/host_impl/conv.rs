@@ -1,13 +1,15 @@
-//! The one conversion from the host's OS errors to `wasio:host`'s `error-code`.
+//! The one conversion from the host's native socket values ([`crate::net`]) to `wasio:host`'s
+//! WIT types: errors, addresses, peer credentials.
 //!
 //! Native I/O in the host (Unix sockets, TLS transport) fails with [`std::io::Error`]; this maps
 //! it to the WIT error the provider turns into asyncio's exceptions. The mapping goes by
 //! [`std::io::ErrorKind`], which std derives from the errno portably; cases that carry a message
-//! keep the OS's words.
+//! keep the OS's words (or the host's, for a refusal it makes itself).
 
 use std::io;
 
-use crate::host_impl::bindings::types::ErrorCode;
+use super::bindings::types::{ErrorCode, HostAddress, PeerCredentials};
+use crate::net;
 
 impl From<&io::Error> for ErrorCode {
     fn from(error: &io::Error) -> Self {
@@ -34,6 +36,26 @@ impl From<&io::Error> for ErrorCode {
 impl From<io::Error> for ErrorCode {
     fn from(error: io::Error) -> Self {
         Self::from(&error)
+    }
+}
+
+impl From<net::Address> for HostAddress {
+    fn from(address: net::Address) -> Self {
+        match address {
+            net::Address::Unix(path) => Self::Unix(path),
+            // `ip:port`, `[ip]:port` for IPv6.
+            net::Address::Inet(addr) => Self::Inet(addr.to_string()),
+        }
+    }
+}
+
+impl From<net::PeerCredentials> for PeerCredentials {
+    fn from(credentials: net::PeerCredentials) -> Self {
+        Self {
+            pid: credentials.pid,
+            uid: credentials.uid,
+            gid: credentials.gid,
+        }
     }
 }
 
