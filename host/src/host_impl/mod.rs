@@ -14,9 +14,11 @@
 //! `wasio:host/unix` in `unix.rs`, `wasio:host/preopens` in `preopens.rs`. TLS sessions run on
 //! rustls (see [`crate::tls`]; the glue is in `tls.rs`). `wasi:sockets@0.3.0` TCP and
 //! `wasio:host/tcp` are linked by hand in [`wasi_tcp`] (their resource is
-//! [`crate::net::tcp::TcpSocket`]); the byte-stream and accept-stream adapters in `types.rs`
-//! serve both kinds of socket.
+//! [`crate::net::tcp::TcpSocket`]). Both kinds of socket share the accept-stream adapter in
+//! `accept.rs`; every byte stream, TLS's too, uses the one adapter pair of
+//! [`crate::streams_io`].
 
+mod accept;
 pub mod conv;
 mod limits;
 mod preopens;

@@ -12,7 +12,7 @@ use super::bindings::tls::{
     ClientConfig, ErrorCode, Host, HostSession, HostSessionWithStore, ServerConfig, SessionInfo,
 };
 use crate::ctx::WasioHostView;
-use crate::streams_io::{ReadProducer, WriteConsumer};
+use crate::streams_io::{AsyncSink, AsyncSource, ByteConsumer, ByteProducer};
 use crate::tls::TlsSession;
 use crate::tls::session::{CiphertextEnds, receive_outcome};
 
@@ -41,8 +41,9 @@ fn start<T>(
             return Ok(Err(e));
         }
     };
-    ciphertext_in.pipe(&mut host, WriteConsumer::new(ends.incoming))?;
-    let out = StreamReader::new(&mut host, ReadProducer::new(ends.outgoing))?;
+    ciphertext_in.pipe(&mut host, ByteConsumer::new(AsyncSink::new(ends.incoming)))?;
+    let outgoing = AsyncSource::new(ends.outgoing, drop);
+    let out = StreamReader::new(&mut host, ByteProducer::new(outgoing))?;
     let session = host.get().table.push(session)?;
     Ok(Ok((session, out)))
 }
@@ -111,11 +112,11 @@ impl<T> HostSessionWithStore<T> for WasioHost {
             }
         };
         let (tx, rx) = oneshot::channel();
-        let producer = ReadProducer::new(reader).on_end(move |result| {
+        let source = AsyncSource::new(reader, move |result| {
             let _ = tx.send(receive_outcome(result));
         });
-        let stream = StreamReader::new(&mut host, producer)?;
-        // No outcome: the guest dropped the stream before its end, which is no error.
+        let stream = StreamReader::new(&mut host, ByteProducer::new(source))?;
+        // The producer reports its end however it goes (a dropped stream is `Ok`).
         let done = FutureReader::new(&mut host, async move {
             wasmtime::error::Ok(rx.await.unwrap_or(Ok(())))
         })?;
@@ -135,7 +136,7 @@ impl<T> HostSessionWithStore<T> for WasioHost {
             .start_sending(shutdown_timeout.map(Duration::from_nanos));
         match started {
             Ok((cleartext_in, outcome)) => {
-                data.pipe(&mut host, WriteConsumer::new(cleartext_in))?;
+                data.pipe(&mut host, ByteConsumer::new(AsyncSink::new(cleartext_in)))?;
                 FutureReader::new(&mut host, async move { wasmtime::error::Ok(outcome.await) })
             }
             Err(e) => {

@@ -27,12 +27,13 @@ use wasmtime::error::Context as _;
 use wasmtime_wasi::p3::bindings::sockets::types as p3;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
+use super::accept::{AcceptProducer, Acceptor};
 use super::bindings::types::ErrorCode as HostError;
-use super::types::{AcceptProducer, Acceptor, ReceiveProducer, SendConsumer, Side};
 use crate::capabilities::Capabilities;
 use crate::ctx::{WasioHostCtx, WasioView};
 use crate::denials::{Denials, Denied};
 use crate::net::tcp::{Family, TcpSocket};
+use crate::streams_io::{ByteConsumer, ByteProducer, SocketSide};
 
 const P3_TYPES: &str = "wasi:sockets/types@0.3.0";
 const HOST_TCP: &str = "wasio:host/tcp@0.1.0";
@@ -238,7 +239,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                     let (done, result) = oneshot::channel();
                     data.pipe(
                         &mut store,
-                        SendConsumer::new(Side::new(stream, done, send_error)),
+                        ByteConsumer::new(SocketSide::new(stream, done, send_error)),
                     )?;
                     FutureReader::new(&mut store, result)?
                 }
@@ -261,7 +262,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                     (
                         StreamReader::new(
                             &mut store,
-                            ReceiveProducer::new(Side::new(stream, done, receive_error)),
+                            ByteProducer::new(SocketSide::new(stream, done, receive_error)),
                         )?,
                         FutureReader::new(&mut store, result)?,
                     )
