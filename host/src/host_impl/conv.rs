@@ -5,11 +5,62 @@
 //! it to the WIT error the provider turns into asyncio's exceptions. The mapping goes by
 //! [`std::io::ErrorKind`], which std derives from the errno portably; cases that carry a message
 //! keep the OS's words (or the host's, for a refusal it makes itself).
+//!
+//! [`HostError`] is what the `wasio:host` functions fail with: an `error-code` for the guest,
+//! or a trap.
 
 use std::io;
 
+use wasmtime::component::ResourceTableError;
+
 use super::bindings::types::{ErrorCode, HostAddress, PeerCredentials};
 use crate::net;
+
+/// The failure of a `wasio:host` function that returns `result<_, error-code>`: an error the
+/// guest gets as its `error-code`, or a host failure that traps it (a resource missing from the
+/// table is a host bug, as the component model checks handles). The bindings tell them apart
+/// (`trappable_error_type`), so a host function returns one `Result` and uses `?` for both.
+#[derive(Debug)]
+pub enum HostError {
+    /// An error the guest gets as its `error-code`.
+    Code(ErrorCode),
+    /// A failure that traps the guest.
+    Trap(wasmtime::Error),
+}
+
+impl HostError {
+    /// The guest's `error-code`, or the trap.
+    pub fn into_code(self) -> wasmtime::Result<ErrorCode> {
+        match self {
+            Self::Code(code) => Ok(code),
+            Self::Trap(error) => Err(error),
+        }
+    }
+}
+
+impl From<ErrorCode> for HostError {
+    fn from(code: ErrorCode) -> Self {
+        Self::Code(code)
+    }
+}
+
+impl From<io::Error> for HostError {
+    fn from(error: io::Error) -> Self {
+        Self::Code(error.into())
+    }
+}
+
+impl From<wasmtime::Error> for HostError {
+    fn from(error: wasmtime::Error) -> Self {
+        Self::Trap(error)
+    }
+}
+
+impl From<ResourceTableError> for HostError {
+    fn from(error: ResourceTableError) -> Self {
+        Self::Trap(error.into())
+    }
+}
 
 impl From<&io::Error> for ErrorCode {
     fn from(error: &io::Error) -> Self {
@@ -119,6 +170,16 @@ mod tests {
         assert!(matches!(os(ECONNREFUSED), ErrorCode::ConnectionRefused));
         assert!(matches!(os(ENOENT), ErrorCode::NotFound));
         assert!(matches!(os(EPIPE), ErrorCode::BrokenPipe));
+    }
+
+    #[test]
+    fn host_errors_are_codes_for_the_guest_or_traps() {
+        let code = HostError::from(io::Error::from(io::ErrorKind::AddrInUse)).into_code();
+        assert!(matches!(code, Ok(ErrorCode::AddressInUse)));
+        let code = HostError::from(ErrorCode::Timeout).into_code();
+        assert!(matches!(code, Ok(ErrorCode::Timeout)));
+        let trap = HostError::from(wasmtime::Error::msg("a host bug")).into_code();
+        assert!(trap.is_err_and(|e| e.to_string() == "a host bug"));
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! the `wasio:host` interfaces from `wit/` (the WASI interfaces are served by wasmtime-wasi).
 //! Functions that take or hand out `stream`/`future` values, and the WIT `async func`s, get store
 //! access through [`WasioHost`], the [`HasData`] marker type implementing the generated
-//! `*WithStore` traits; all other functions are implemented on [`WasioHostView`].
+//! `*WithStore` traits; all other functions are implemented on [`WasioHostView`]. A function
+//! whose WIT result is `result<_, error-code>` returns `Result<_, `[`conv::HostError`]`>`
+//! (bindgen's `trappable_error_type`): `?` takes a native error to the guest's `error-code`
+//! and a host failure (a resource missing from the table) to a trap.
 //!
 //! This module is glue: the sockets themselves are native code in [`crate::net`], free of WIT
 //! types, and [`conv`] is the one place their errors, addresses and credentials become WIT
@@ -66,6 +69,9 @@ pub mod bindings {
         },
         with: {
             "wasio:host/tls.session": crate::tls::TlsSession,
+        },
+        trappable_error_type: {
+            "wasio:host/types.error-code" => crate::host_impl::conv::HostError,
         },
         require_store_data_send: true,
     });

@@ -18,6 +18,7 @@ use super::accept::AcceptProducer;
 use super::bindings::types::{
     ErrorCode, Host, HostAddress, HostHostSocket, HostHostSocketWithStore, PeerCredentials,
 };
+use super::conv::HostError;
 use crate::ctx::WasioHostView;
 use crate::net::socket::HostSocket;
 use crate::socket_budget::Permit;
@@ -42,32 +43,26 @@ pub(crate) fn socket_permit(view: &WasioHostView<'_>) -> Result<Permit, ErrorCod
         .ok_or_else(|| ErrorCode::Other(Some(budget.exhausted())))
 }
 
-impl Host for WasioHostView<'_> {}
+impl Host for WasioHostView<'_> {
+    fn convert_error_code(&mut self, error: HostError) -> wasmtime::Result<ErrorCode> {
+        error.into_code()
+    }
+}
 
 impl HostHostSocket for WasioHostView<'_> {
-    fn local_address(
-        &mut self,
-        socket: Resource<HostSocket>,
-    ) -> wasmtime::Result<Result<HostAddress, ErrorCode>> {
-        Ok(Ok(get(self.table, &socket)?.local_address().into()))
+    fn local_address(&mut self, socket: Resource<HostSocket>) -> Result<HostAddress, HostError> {
+        Ok(get(self.table, &socket)?.local_address().into())
     }
 
-    fn remote_address(
-        &mut self,
-        socket: Resource<HostSocket>,
-    ) -> wasmtime::Result<Result<HostAddress, ErrorCode>> {
-        let remote = get(self.table, &socket)?.remote_address();
-        Ok(remote.map(HostAddress::from).map_err(ErrorCode::from))
+    fn remote_address(&mut self, socket: Resource<HostSocket>) -> Result<HostAddress, HostError> {
+        Ok(get(self.table, &socket)?.remote_address()?.into())
     }
 
     fn peer_credentials(
         &mut self,
         socket: Resource<HostSocket>,
-    ) -> wasmtime::Result<Result<PeerCredentials, ErrorCode>> {
-        let credentials = get(self.table, &socket)?.peer_credentials();
-        Ok(credentials
-            .map(PeerCredentials::from)
-            .map_err(ErrorCode::from))
+    ) -> Result<PeerCredentials, HostError> {
+        Ok(get(self.table, &socket)?.peer_credentials()?.into())
     }
 
     fn cleanup(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<bool> {
@@ -87,15 +82,12 @@ impl<T> HostHostSocketWithStore<T> for WasioHost {
     fn accept(
         mut host: Access<T, Self>,
         socket: Resource<HostSocket>,
-    ) -> wasmtime::Result<Result<StreamReader<Resource<HostSocket>>, ErrorCode>> {
+    ) -> Result<StreamReader<Resource<HostSocket>>, HostError> {
         let getter = host.getter();
-        let listener = match get(host.get().table, &socket)?.take_accept() {
-            Ok(listener) => listener,
-            Err(e) => return Ok(Err(e.into())),
-        };
+        let listener = get(host.get().table, &socket)?.take_accept()?;
         let producer =
             AcceptProducer::new(listener, host.get().ctx.socket_budget().clone(), getter);
-        Ok(Ok(StreamReader::new(&mut host, producer)?))
+        Ok(StreamReader::new(&mut host, producer)?)
     }
 
     fn send(

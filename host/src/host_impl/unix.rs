@@ -6,62 +6,41 @@ use wasmtime::component::{Accessor, Resource};
 use wasmtime::error::Context as _;
 
 use super::WasioHost;
-use super::bindings::types::ErrorCode;
 use super::bindings::unix::{Host, HostWithStore};
+use super::conv::HostError;
 use super::types::socket_permit;
 use crate::ctx::WasioHostView;
 use crate::net::socket::HostSocket;
 use crate::net::unix;
 
 impl Host for WasioHostView<'_> {
-    fn listen(
-        &mut self,
-        path: String,
-        backlog: u32,
-    ) -> wasmtime::Result<Result<Resource<HostSocket>, ErrorCode>> {
-        if let Err(e) = unix::check_form(&path) {
-            return Ok(Err(e.into()));
-        }
-        let permit = match socket_permit(self) {
-            Ok(permit) => permit,
-            Err(e) => return Ok(Err(e)),
-        };
-        let listened = unix::listen(
+    fn listen(&mut self, path: String, backlog: u32) -> Result<Resource<HostSocket>, HostError> {
+        unix::check_form(&path)?;
+        let permit = socket_permit(self)?;
+        let (listener, file) = unix::listen(
             self.ctx.unix_grants(),
             self.ctx.denials(),
             self.ctx.sharing(),
             &path,
             backlog,
-        );
-        let (listener, file) = match listened {
-            Ok(listened) => listened,
-            Err(e) => return Ok(Err(e.into())),
-        };
+        )?;
         // Kept run-wide too, so the file goes however the run ends (see `socket_files`).
         let file = file.map(|file| self.ctx.socket_files().register(file));
         let socket = HostSocket::unix_listener(listener, &path, file);
         let resource = self.table.push(socket).context("pushing a Unix listener")?;
         self.ctx.hold_permit(resource.rep(), permit);
-        Ok(Ok(resource))
+        Ok(resource)
     }
 
-    fn socketpair(
-        &mut self,
-    ) -> wasmtime::Result<Result<(Resource<HostSocket>, Resource<HostSocket>), ErrorCode>> {
-        let permits = socket_permit(self).and_then(|a| Ok((a, socket_permit(self)?)));
-        let (permit_a, permit_b) = match permits {
-            Ok(permits) => permits,
-            Err(e) => return Ok(Err(e)),
-        };
-        let (a, b) = match unix::pair() {
-            Ok(pair) => pair,
-            Err(e) => return Ok(Err(e.into())),
-        };
+    fn socketpair(&mut self) -> Result<(Resource<HostSocket>, Resource<HostSocket>), HostError> {
+        let permit_a = socket_permit(self)?;
+        let permit_b = socket_permit(self)?;
+        let (a, b) = unix::pair()?;
         let a = self.table.push(a).context("pushing a socketpair end")?;
         let b = self.table.push(b).context("pushing a socketpair end")?;
         self.ctx.hold_permit(a.rep(), permit_a);
         self.ctx.hold_permit(b.rep(), permit_b);
-        Ok(Ok((a, b)))
+        Ok((a, b))
     }
 }
 
@@ -69,23 +48,16 @@ impl<T> HostWithStore<T> for WasioHost {
     async fn connect(
         accessor: &Accessor<T, Self>,
         path: String,
-    ) -> wasmtime::Result<Result<Resource<HostSocket>, ErrorCode>> {
+    ) -> Result<Resource<HostSocket>, HostError> {
         // The socket file itself, held open (`None` for an abstract name), and the socket's place
         // under --max-connections.
-        let checked = accessor.with(|mut access| {
+        let (file, permit) = accessor.with(|mut access| {
             let view = access.get();
             let file = unix::check_connect(view.ctx.unix_grants(), view.ctx.denials(), &path)?;
-            Ok::<_, ErrorCode>((file, socket_permit(&view)?))
-        });
-        let (file, permit) = match checked {
-            Ok(checked) => checked,
-            Err(e) => return Ok(Err(e)),
-        };
+            Ok::<_, HostError>((file, socket_permit(&view)?))
+        })?;
         // Never hold the store across the wait.
-        let socket = match unix::connect(&path, file).await {
-            Ok(socket) => socket,
-            Err(e) => return Ok(Err(e.into())),
-        };
+        let socket = unix::connect(&path, file).await?;
         accessor.with(|mut access| {
             let view = access.get();
             let resource = view
@@ -93,7 +65,7 @@ impl<T> HostWithStore<T> for WasioHost {
                 .push(socket)
                 .context("pushing a Unix connection")?;
             view.ctx.hold_permit(resource.rep(), permit);
-            Ok(Ok(resource))
+            Ok(resource)
         })
     }
 }
