@@ -1,5 +1,5 @@
 //! `--listen` values: what the host should listen on before a run (`tcp:HOST:PORT` or
-//! `unix:PATH`), for the app to adopt. Opening the listener is `wasio_host::preopen`'s job.
+//! `unix:PATH`), for the app to adopt. Opening the listener is `wasio_host::net::preopen`'s job.
 
 use std::fmt;
 use std::str::FromStr;

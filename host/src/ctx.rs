@@ -14,7 +14,7 @@ use crate::capabilities::Capabilities;
 use crate::denials::Denials;
 use crate::limits::{Limits, MemoryLimiter, MemoryUsage};
 use crate::listener_share::{ListenerShare, Sharing};
-use crate::preopen::{Preopened, SocketFileGuard};
+use crate::net::preopen::{Preopened, SocketFileGuard};
 use crate::shutdown::{ProviderPhase, RunShutdown, Shutdown};
 use crate::socket_budget::{Permit, SocketBudget};
 use crate::socket_files::SocketFiles;

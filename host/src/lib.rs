@@ -3,13 +3,15 @@
 //!
 //! - [`add_to_linker`] links everything a composed wasio app imports: wasmtime-wasi p2 (Rust's
 //!   std on wasm32-wasip2 imports WASI 0.2), wasmtime-wasi p3 (WASI 0.3 but its TCP), the host's
-//!   own `wasi:sockets@0.3.0` TCP ([`tcp`], glue in [`host_impl::wasi_tcp`]) and the
+//!   own `wasi:sockets@0.3.0` TCP ([`net::tcp`], glue in [`host_impl::wasi_tcp`]) and the
 //!   `wasio:host` interfaces ([`host_impl`]).
+//! - [`net`] holds the host's native sockets (TCP, Unix, pre-opened listeners), free of WIT
+//!   types; [`host_impl`] is the WIT glue over them.
 //! - [`denials`] reports what the grants refused, for the operator.
 //! - [`ctx::WasioCtx`] is the store data; [`capabilities::Capabilities`] the deny-by-default
 //!   network grants it carries.
 //! - [`limits::Limits`] are the run's resource limits (memory, connections, write queue, time).
-//! - [`unix_grants`] are the `--allow-unix` path grants; [`preopen::Preopened`] a listener the
+//! - [`unix_grants`] are the `--allow-unix` path grants; [`Preopened`] a listener the
 //!   host opens before the run (`--listen`) for the app to adopt.
 //! - [`shutdown::Shutdown`] asks a run to shut down gracefully (`wasio run` on Ctrl-C);
 //!   [`socket_files::SocketFiles`] are the Unix socket files the host created for a run.
@@ -22,7 +24,6 @@ pub mod capabilities;
 pub mod capture;
 pub mod compile_cache;
 pub mod compose;
-pub mod conv;
 pub mod ctx;
 pub mod denials;
 #[cfg(feature = "embed")]
@@ -30,8 +31,8 @@ pub mod embedded;
 pub mod host_impl;
 pub mod limits;
 pub mod listener_share;
+pub mod net;
 pub mod pipe;
-pub mod preopen;
 #[cfg(feature = "embed")]
 pub mod python_app;
 pub mod run;
@@ -39,7 +40,6 @@ pub mod shutdown;
 pub mod socket_budget;
 pub mod socket_files;
 pub mod streams_io;
-pub mod tcp;
 pub mod tls;
 pub mod workers;
 
@@ -55,7 +55,7 @@ pub use crate::capabilities::{AddrPattern, Capabilities};
 pub use crate::ctx::{WasioCtx, WasioCtxBuilder, WasioView};
 pub use crate::limits::{Limits, MemoryUsage};
 pub use crate::listener_share::ListenerShare;
-pub use crate::preopen::{ListenSpec, Preopened};
+pub use crate::net::preopen::{ListenSpec, Preopened};
 pub use crate::run::{Exit, run};
 pub use crate::shutdown::Shutdown;
 pub use crate::socket_files::SocketFiles;
@@ -81,7 +81,7 @@ pub fn add_to_linker<T: WasioView>(linker: &mut Linker<T>) -> anyhow::Result<()>
     add_to_linker_with(linker, TcpImpl::Host)
 }
 
-/// Which implementation serves `wasi:sockets@0.3.0` TCP: the host's own ([`tcp`], the default
+/// Which implementation serves `wasi:sockets@0.3.0` TCP: the host's own ([`net::tcp`], the default
 /// and the only one a run should use), or wasmtime-wasi's, kept selectable only so that
 /// wasio-bench can measure both side by side. With wasmtime-wasi's, TCP_NODELAY is off, 0.3 TCP
 /// sockets are not counted in the run's socket budget, refusals are not reported and the

@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::host_impl::socket::SocketFile;
+use crate::net::unix::SocketFile;
 
 /// `files` is not pruned below this length.
 const MIN_PRUNE: usize = 64;

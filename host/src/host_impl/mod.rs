@@ -5,21 +5,30 @@
 //! the `wasio:host` interfaces from `wit/` (the WASI interfaces are served by wasmtime-wasi).
 //! Functions that take or hand out `stream`/`future` values, and the WIT `async func`s, get store
 //! access through [`WasioHost`], the [`HasData`] marker type implementing the generated
-//! `*WithStore` traits; all other functions are implemented on [`WasioHostView`].
+//! `*WithStore` traits; all other functions are implemented on [`WasioHostView`]. A function
+//! whose WIT result is `result<_, error-code>` returns `Result<_, `[`conv::HostError`]`>`
+//! (bindgen's `trappable_error_type`): `?` takes a native error to the guest's `error-code`
+//! and a host failure (a resource missing from the table) to a trap.
 //!
-//! `host-socket` is [`socket::HostSocket`], a native tokio socket (Unix stream or listener, or a
-//! TCP stream or listener the host opened with `--listen`). TLS sessions run on rustls (see
-//! [`crate::tls`]; the glue is in `tls.rs`). `wasi:sockets@0.3.0` TCP and `wasio:host/tcp` are
-//! linked by hand in [`wasi_tcp`] (their resource is [`crate::tcp::TcpSocket`]); the byte-stream
-//! and accept-stream adapters in `types.rs` serve both kinds of socket.
+//! This module is glue: the sockets themselves are native code in [`crate::net`], free of WIT
+//! types, and [`conv`] is the one place their errors, addresses and credentials become WIT
+//! values. `host-socket` is [`crate::net::socket::HostSocket`] (a Unix stream or listener, or a
+//! TCP stream or listener the host opened with `--listen`); its methods are in `types.rs`,
+//! `wasio:host/unix` in `unix.rs`, `wasio:host/preopens` in `preopens.rs`. TLS sessions run on
+//! rustls (see [`crate::tls`]; the glue is in `tls.rs`). `wasi:sockets@0.3.0` TCP and
+//! `wasio:host/tcp` are linked by hand in [`wasi_tcp`] (their resource is
+//! [`crate::net::tcp::TcpSocket`]). Both kinds of socket share the accept-stream adapter in
+//! `accept.rs`; every byte stream, TLS's too, uses the one adapter pair of
+//! [`crate::streams_io`].
 
+mod accept;
+pub mod conv;
 mod limits;
 mod preopens;
 mod shutdown;
-pub mod socket;
 mod tls;
 mod types;
-pub(crate) mod unix;
+mod unix;
 pub mod wasi_sockets;
 pub mod wasi_tcp;
 
@@ -46,7 +55,7 @@ pub mod bindings {
         path: "../wit",
         world: "wasio:host-imports/imports",
         with: {
-            "wasio:host/types.host-socket": crate::host_impl::socket::HostSocket,
+            "wasio:host/types.host-socket": crate::net::socket::HostSocket,
         },
         imports: {
             "wasio:host/types.[method]host-socket.accept": store | trappable,
@@ -60,6 +69,9 @@ pub mod bindings {
         },
         with: {
             "wasio:host/tls.session": crate::tls::TlsSession,
+        },
+        trappable_error_type: {
+            "wasio:host/types.error-code" => crate::host_impl::conv::HostError,
         },
         require_store_data_send: true,
     });

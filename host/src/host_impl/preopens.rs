@@ -5,8 +5,8 @@ use wasmtime::component::Resource;
 use wasmtime::error::Context as _;
 
 use super::bindings::preopens::Host;
-use super::socket::HostSocket;
 use crate::ctx::WasioHostView;
+use crate::net::socket::HostSocket;
 
 impl Host for WasioHostView<'_> {
     fn take_listeners(&mut self) -> wasmtime::Result<Vec<(String, Resource<HostSocket>)>> {

@@ -11,8 +11,9 @@ use super::WasioHost;
 use super::bindings::tls::{
     ClientConfig, ErrorCode, Host, HostSession, HostSessionWithStore, ServerConfig, SessionInfo,
 };
+use super::conv::HostError;
 use crate::ctx::WasioHostView;
-use crate::streams_io::{ReadProducer, WriteConsumer};
+use crate::streams_io::{AsyncSink, AsyncSource, ByteConsumer, ByteProducer};
 use crate::tls::TlsSession;
 use crate::tls::session::{CiphertextEnds, receive_outcome};
 
@@ -26,25 +27,26 @@ impl HostSession for WasioHostView<'_> {
 }
 
 /// What `session.client` / `session.server` return: the session and its ciphertext output.
-type Started = Result<(Resource<TlsSession>, StreamReader<u8>), ErrorCode>;
+type Started = Result<(Resource<TlsSession>, StreamReader<u8>), HostError>;
 
 /// Wires a freshly made session's ciphertext pipes to the guest's streams.
 fn start<T>(
     mut host: Access<T, WasioHost>,
     made: Result<(TlsSession, CiphertextEnds), ErrorCode>,
     mut ciphertext_in: StreamReader<u8>,
-) -> wasmtime::Result<Started> {
+) -> Started {
     let (session, ends) = match made {
         Ok(made) => made,
         Err(e) => {
             ciphertext_in.close(&mut host)?;
-            return Ok(Err(e));
+            return Err(e.into());
         }
     };
-    ciphertext_in.pipe(&mut host, WriteConsumer::new(ends.incoming))?;
-    let out = StreamReader::new(&mut host, ReadProducer::new(ends.outgoing))?;
+    ciphertext_in.pipe(&mut host, ByteConsumer::new(AsyncSink::new(ends.incoming)))?;
+    let outgoing = AsyncSource::new(ends.outgoing, drop);
+    let out = StreamReader::new(&mut host, ByteProducer::new(outgoing))?;
     let session = host.get().table.push(session)?;
-    Ok(Ok((session, out)))
+    Ok((session, out))
 }
 
 /// A future that is already resolved with `error`.
@@ -61,7 +63,7 @@ impl<T> HostSessionWithStore<T> for WasioHost {
         config: ClientConfig,
         ciphertext_in: StreamReader<u8>,
         received: Vec<u8>,
-    ) -> wasmtime::Result<Started> {
+    ) -> Started {
         start(host, TlsSession::client(&config, received), ciphertext_in)
     }
 
@@ -70,7 +72,7 @@ impl<T> HostSessionWithStore<T> for WasioHost {
         config: ServerConfig,
         ciphertext_in: StreamReader<u8>,
         received: Vec<u8>,
-    ) -> wasmtime::Result<Started> {
+    ) -> Started {
         start(host, TlsSession::server(&config, received), ciphertext_in)
     }
 
@@ -78,24 +80,17 @@ impl<T> HostSessionWithStore<T> for WasioHost {
         accessor: &Accessor<T, Self>,
         self_: Resource<TlsSession>,
         timeout: Option<u64>,
-    ) -> wasmtime::Result<Result<SessionInfo, ErrorCode>> {
-        let handshake = accessor.with(|mut access| -> wasmtime::Result<_> {
-            Ok(access.get().table.get_mut(&self_)?.take_handshake())
+    ) -> Result<SessionInfo, HostError> {
+        let handshake = accessor.with(|mut access| -> Result<_, HostError> {
+            Ok(access.get().table.get_mut(&self_)?.take_handshake()?)
         })?;
-        let handshake = match handshake {
-            Ok(handshake) => handshake,
-            Err(e) => return Ok(Err(e)),
-        };
-        match handshake.run(timeout.map(Duration::from_nanos)).await {
-            Ok((stream, info)) => {
-                accessor.with(|mut access| -> wasmtime::Result<()> {
-                    access.get().table.get_mut(&self_)?.established(stream);
-                    Ok(())
-                })?;
-                Ok(Ok(info))
-            }
-            Err(e) => Ok(Err(e)),
-        }
+        // Never hold the store across the wait.
+        let (stream, info) = handshake.run(timeout.map(Duration::from_nanos)).await?;
+        accessor.with(|mut access| -> Result<(), HostError> {
+            access.get().table.get_mut(&self_)?.established(stream);
+            Ok(())
+        })?;
+        Ok(info)
     }
 
     fn receive(
@@ -111,11 +106,11 @@ impl<T> HostSessionWithStore<T> for WasioHost {
             }
         };
         let (tx, rx) = oneshot::channel();
-        let producer = ReadProducer::new(reader).on_end(move |result| {
+        let source = AsyncSource::new(reader, move |result| {
             let _ = tx.send(receive_outcome(result));
         });
-        let stream = StreamReader::new(&mut host, producer)?;
-        // No outcome: the guest dropped the stream before its end, which is no error.
+        let stream = StreamReader::new(&mut host, ByteProducer::new(source))?;
+        // The producer reports its end however it goes (a dropped stream is `Ok`).
         let done = FutureReader::new(&mut host, async move {
             wasmtime::error::Ok(rx.await.unwrap_or(Ok(())))
         })?;
@@ -135,7 +130,7 @@ impl<T> HostSessionWithStore<T> for WasioHost {
             .start_sending(shutdown_timeout.map(Duration::from_nanos));
         match started {
             Ok((cleartext_in, outcome)) => {
-                data.pipe(&mut host, WriteConsumer::new(cleartext_in))?;
+                data.pipe(&mut host, ByteConsumer::new(AsyncSink::new(cleartext_in)))?;
                 FutureReader::new(&mut host, async move { wasmtime::error::Ok(outcome.await) })
             }
             Err(e) => {

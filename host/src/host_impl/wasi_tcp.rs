@@ -1,4 +1,4 @@
-//! `wasi:sockets@0.3.0` TCP served by the host's own native sockets ([`crate::tcp`]), in place
+//! `wasi:sockets@0.3.0` TCP served by the host's own native sockets ([`crate::net::tcp`]), in place
 //! of wasmtime-wasi's: the `tcp-socket` resource and all its functions in `wasi:sockets/types`.
 //! wasmtime-wasi still serves the rest of that interface (UDP) and `ip-name-lookup`.
 //!
@@ -27,12 +27,13 @@ use wasmtime::error::Context as _;
 use wasmtime_wasi::p3::bindings::sockets::types as p3;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
+use super::accept::{AcceptProducer, Acceptor};
 use super::bindings::types::ErrorCode as HostError;
-use super::types::{AcceptProducer, Acceptor, ReceiveProducer, SendConsumer, Side};
 use crate::capabilities::Capabilities;
 use crate::ctx::{WasioHostCtx, WasioView};
 use crate::denials::{Denials, Denied};
-use crate::tcp::{Family, TcpSocket};
+use crate::net::tcp::{Family, TcpSocket};
+use crate::streams_io::{ByteConsumer, ByteProducer, SocketSide};
 
 const P3_TYPES: &str = "wasi:sockets/types@0.3.0";
 const HOST_TCP: &str = "wasio:host/tcp@0.1.0";
@@ -102,7 +103,7 @@ impl Acceptor for TcpAcceptor {
             }
             allowed
         };
-        crate::tcp::poll_accept(&self.listener, cx, &check).map_ok(|(stream, peer)| {
+        crate::net::tcp::poll_accept(&self.listener, cx, &check).map_ok(|(stream, peer)| {
             tracing::debug!(target: "wasio::net", %peer, "accepted a TCP connection");
             TcpSocket::accepted(stream, self.family, self.nodelay)
         })
@@ -238,7 +239,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                     let (done, result) = oneshot::channel();
                     data.pipe(
                         &mut store,
-                        SendConsumer::new(Side::new(stream, done, send_error)),
+                        ByteConsumer::new(SocketSide::new(stream, done, send_error)),
                     )?;
                     FutureReader::new(&mut store, result)?
                 }
@@ -261,7 +262,7 @@ fn shadow<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
                     (
                         StreamReader::new(
                             &mut store,
-                            ReceiveProducer::new(Side::new(stream, done, receive_error)),
+                            ByteProducer::new(SocketSide::new(stream, done, receive_error)),
                         )?,
                         FutureReader::new(&mut store, result)?,
                     )

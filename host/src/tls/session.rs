@@ -2,9 +2,9 @@
 //!
 //! The plumbing, for a session the guest created with `client` / `server`:
 //! ```text
-//! guest ciphertext-in ──WriteConsumer──▶ pipe ───┐                   ┌─▶ ReadHalf ──ReadProducer──▶ guest cleartext
+//! guest ciphertext-in ──ByteConsumer───▶ pipe ───┐                   ┌─▶ ReadHalf ──ByteProducer──▶ guest cleartext
 //!         `received` bytes (read first) ─────────┴▶ rustls TlsStream ┤
-//! guest ciphertext-out ◀──ReadProducer── pipe ◀──┘                   └─◀ WriteHalf ◀── send task ◀── pipe ◀── guest cleartext
+//! guest ciphertext-out ◀──ByteProducer── pipe ◀──┘                   └─◀ WriteHalf ◀── send task ◀── pipe ◀── guest cleartext
 //! ```
 //! The handshake runs inside the `handshake` call, bounded by its timeout. The receive side is a
 //! producer straight over the TLS read half (EOF at close_notify; a transport that ends without
@@ -63,9 +63,9 @@ pub struct Handshake {
 
 /// The pipe ends the host interface connects to the guest's streams.
 pub struct CiphertextEnds {
-    /// Write the guest's incoming ciphertext here (a `WriteConsumer` over the guest's stream).
+    /// Write the guest's incoming ciphertext here (a `ByteConsumer` over the guest's stream).
     pub incoming: PipeWriter,
-    /// Read the ciphertext for the peer from here (a `ReadProducer` for the guest).
+    /// Read the ciphertext for the peer from here (a `ByteProducer` for the guest).
     pub outgoing: PipeReader,
 }
 

@@ -9,8 +9,9 @@
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::sync::Arc;
 
-use crate::host_impl::socket::{HostSocket, SocketFile};
-use crate::tcp::BindOptions;
+use super::socket::HostSocket;
+use super::tcp::BindOptions;
+use super::unix::SocketFile;
 
 // The `--listen` value itself (parsing and display) lives in wasio-host-config, free of wasmtime so
 // that it can be fuzzed on its own; it is part of this module's API.
@@ -50,7 +51,7 @@ impl Preopened {
                 let mut last = None;
                 let mut opened = None;
                 for addr in addrs {
-                    match crate::tcp::open_listener(addr, BindOptions::default(), BACKLOG) {
+                    match super::tcp::open_listener(addr, BindOptions::default(), BACKLOG) {
                         Ok(listener) => {
                             opened = Some(listener);
                             break;
@@ -69,7 +70,7 @@ impl Preopened {
                 })
             }
             ListenSpec::Unix(path) => {
-                let (listener, file) = crate::host_impl::unix::bind(path, BACKLOG)
+                let (listener, file) = super::unix::bind(path, BACKLOG)
                     .map_err(|e| anyhow::anyhow!("listening on {name}: {e}"))?;
                 Ok(Self {
                     name,

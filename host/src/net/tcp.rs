@@ -29,7 +29,7 @@ use rustix::io::Errno;
 use rustix::net::sockopt;
 use wasmtime_wasi::sockets::{ErrorCode, SocketAddrUse};
 
-use crate::host_impl::socket::NativeStream;
+use super::stream::NativeStream;
 use crate::listener_share::{ShareKey, Shared, Sharing};
 
 /// The listen backlog when the app sets none (Rust std's).

@@ -1,13 +1,66 @@
-//! The one conversion from the host's OS errors to `wasio:host`'s `error-code`.
+//! The one conversion from the host's native socket values ([`crate::net`]) to `wasio:host`'s
+//! WIT types: errors, addresses, peer credentials.
 //!
 //! Native I/O in the host (Unix sockets, TLS transport) fails with [`std::io::Error`]; this maps
 //! it to the WIT error the provider turns into asyncio's exceptions. The mapping goes by
 //! [`std::io::ErrorKind`], which std derives from the errno portably; cases that carry a message
-//! keep the OS's words.
+//! keep the OS's words (or the host's, for a refusal it makes itself).
+//!
+//! [`HostError`] is what the `wasio:host` functions fail with: an `error-code` for the guest,
+//! or a trap.
 
 use std::io;
 
-use crate::host_impl::bindings::types::ErrorCode;
+use wasmtime::component::ResourceTableError;
+
+use super::bindings::types::{ErrorCode, HostAddress, PeerCredentials};
+use crate::net;
+
+/// The failure of a `wasio:host` function that returns `result<_, error-code>`: an error the
+/// guest gets as its `error-code`, or a host failure that traps it (a resource missing from the
+/// table is a host bug, as the component model checks handles). The bindings tell them apart
+/// (`trappable_error_type`), so a host function returns one `Result` and uses `?` for both.
+#[derive(Debug)]
+pub enum HostError {
+    /// An error the guest gets as its `error-code`.
+    Code(ErrorCode),
+    /// A failure that traps the guest.
+    Trap(wasmtime::Error),
+}
+
+impl HostError {
+    /// The guest's `error-code`, or the trap.
+    pub fn into_code(self) -> wasmtime::Result<ErrorCode> {
+        match self {
+            Self::Code(code) => Ok(code),
+            Self::Trap(error) => Err(error),
+        }
+    }
+}
+
+impl From<ErrorCode> for HostError {
+    fn from(code: ErrorCode) -> Self {
+        Self::Code(code)
+    }
+}
+
+impl From<io::Error> for HostError {
+    fn from(error: io::Error) -> Self {
+        Self::Code(error.into())
+    }
+}
+
+impl From<wasmtime::Error> for HostError {
+    fn from(error: wasmtime::Error) -> Self {
+        Self::Trap(error)
+    }
+}
+
+impl From<ResourceTableError> for HostError {
+    fn from(error: ResourceTableError) -> Self {
+        Self::Trap(error.into())
+    }
+}
 
 impl From<&io::Error> for ErrorCode {
     fn from(error: &io::Error) -> Self {
@@ -34,6 +87,26 @@ impl From<&io::Error> for ErrorCode {
 impl From<io::Error> for ErrorCode {
     fn from(error: io::Error) -> Self {
         Self::from(&error)
+    }
+}
+
+impl From<net::Address> for HostAddress {
+    fn from(address: net::Address) -> Self {
+        match address {
+            net::Address::Unix(path) => Self::Unix(path),
+            // `ip:port`, `[ip]:port` for IPv6.
+            net::Address::Inet(addr) => Self::Inet(addr.to_string()),
+        }
+    }
+}
+
+impl From<net::PeerCredentials> for PeerCredentials {
+    fn from(credentials: net::PeerCredentials) -> Self {
+        Self {
+            pid: credentials.pid,
+            uid: credentials.uid,
+            gid: credentials.gid,
+        }
     }
 }
 
@@ -97,6 +170,16 @@ mod tests {
         assert!(matches!(os(ECONNREFUSED), ErrorCode::ConnectionRefused));
         assert!(matches!(os(ENOENT), ErrorCode::NotFound));
         assert!(matches!(os(EPIPE), ErrorCode::BrokenPipe));
+    }
+
+    #[test]
+    fn host_errors_are_codes_for_the_guest_or_traps() {
+        let code = HostError::from(io::Error::from(io::ErrorKind::AddrInUse)).into_code();
+        assert!(matches!(code, Ok(ErrorCode::AddressInUse)));
+        let code = HostError::from(ErrorCode::Timeout).into_code();
+        assert!(matches!(code, Ok(ErrorCode::Timeout)));
+        let trap = HostError::from(wasmtime::Error::msg("a host bug")).into_code();
+        assert!(trap.is_err_and(|e| e.to_string() == "a host bug"));
     }
 
     #[test]
