@@ -269,17 +269,17 @@ impl<E> Lifecycle<E> {
         }
     }
 
-    /// Starts `start_tls`'s hand-over. Refused (the caller fails with a reset) unless the
-    /// connection is open and `write_eof` was never asked.
-    pub fn begin_detach(&mut self) -> Result<(), ()> {
+    /// Starts `start_tls`'s hand-over: true when started; false (the caller fails with a
+    /// reset) unless the connection is open and `write_eof` was never asked.
+    pub fn begin_detach(&mut self) -> bool {
         match self.phase {
             Phase::Open if !self.eof_requested => {
                 self.phase = Phase::Detaching {
                     close_requested: false,
                 };
-                Ok(())
+                true
             }
-            _ => Err(()),
+            _ => false,
         }
     }
 
@@ -463,7 +463,7 @@ mod tests {
     #[test]
     fn detach_hands_back_then_reopens() {
         let mut l = L::new();
-        assert_eq!(l.begin_detach(), Ok(()));
+        assert!(l.begin_detach());
         assert!(l.detaching() && !l.is_closing());
         assert_eq!(l.send_step(), SendNext::HandBack);
         assert!(l.receive_should_stop());
@@ -480,27 +480,27 @@ mod tests {
         for setup in [L::close, L::write_eof, L::abort] {
             let mut l = L::new();
             setup(&mut l);
-            assert_eq!(l.begin_detach(), Err(()));
+            assert!(!l.begin_detach());
         }
         let mut l = L::new();
         l.lose("reset");
-        assert_eq!(l.begin_detach(), Err(()));
+        assert!(!l.begin_detach());
         let mut l = L::new();
-        l.begin_detach().unwrap();
-        assert_eq!(l.begin_detach(), Err(()), "one hand-over at a time");
+        assert!(l.begin_detach());
+        assert!(!l.begin_detach(), "one hand-over at a time");
     }
 
     #[test]
     fn requests_while_detaching_are_acted_on_after() {
         let mut l = L::new();
-        l.begin_detach().unwrap();
+        assert!(l.begin_detach());
         assert!(l.write_eof());
         assert_eq!(l.write_rule(), WriteRule::AfterEof);
         l.end_detach();
         assert_eq!(l.phase(), &Phase::EofSent);
 
         let mut l = L::new();
-        l.begin_detach().unwrap();
+        assert!(l.begin_detach());
         assert!(l.close());
         assert!(l.is_closing() && l.close_requested());
         assert_eq!(l.write_rule(), WriteRule::Dropped);
@@ -514,13 +514,13 @@ mod tests {
     #[test]
     fn a_loss_or_abort_while_detaching_stays() {
         let mut l = L::new();
-        l.begin_detach().unwrap();
+        assert!(l.begin_detach());
         assert_eq!(l.lose("reset"), Loss::First);
         l.end_detach();
         assert_eq!(l.phase(), &Phase::Lost("reset"));
 
         let mut l = L::new();
-        l.begin_detach().unwrap();
+        assert!(l.begin_detach());
         assert!(l.abort());
         l.end_detach();
         assert_eq!(l.phase(), &Phase::Aborted);

@@ -59,7 +59,7 @@ proptest! {
                 }
                 Event::Stop(pump) => l.pump_stopped(pump),
                 Event::BeginDetach => {
-                    if l.begin_detach().is_ok() {
+                    if l.begin_detach() {
                         prop_assert_eq!(before.phase(), &Phase::Open);
                         prop_assert_eq!(before.write_rule(), WriteRule::Accept);
                     }

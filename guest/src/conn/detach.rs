@@ -29,7 +29,7 @@ impl Conn {
             if state.reading {
                 return Err(ErrorCode::Busy);
             }
-            if state.life.begin_detach().is_err() {
+            if !state.life.begin_detach() {
                 return Err(ErrorCode::ConnectionReset);
             }
         }
