@@ -221,9 +221,14 @@ impl<E: Send + 'static> SocketSide<E> {
         }
     }
 
-    /// Shuts the direction `how` down and reports `result`.
+    /// Shuts the direction `how` down (the write side of an aborted stream as close(2) would:
+    /// see [`NativeStream::end_aborted`]) and reports `result`.
     fn finish(self, how: rustix::net::Shutdown, result: io::Result<()>) {
-        self.stream.shutdown(how);
+        if how == rustix::net::Shutdown::Write && self.stream.aborted() {
+            self.stream.end_aborted();
+        } else {
+            self.stream.shutdown(how);
+        }
         let _ = self.done.send(result.map_err(self.error));
     }
 }

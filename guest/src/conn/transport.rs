@@ -35,6 +35,16 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// asyncio `transport.abort()`: tells the socket at the bottom that closing it is an abort,
+    /// so the connection is reset when received bytes were left unread, not ended with a FIN.
+    pub fn abort(&self) {
+        match self {
+            Transport::Tcp(socket) => crate::bindings::wasio::host::tcp::abort(socket),
+            Transport::Host(socket) => socket.abort(),
+            Transport::Tls(_, inner) => inner.abort(),
+        }
+    }
+
     /// The wasi:sockets TCP socket at the bottom of the transport, if it is one (under TLS too).
     fn tcp_socket(&self) -> Option<&TcpSocket> {
         match self {

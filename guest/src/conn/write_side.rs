@@ -188,6 +188,9 @@ impl Conn {
         state.write_queue.clear();
         drop(state);
         self.account();
+        if let Some(transport) = &*self.transport.borrow() {
+            transport.abort();
+        }
         self.drop_tls_session();
         self.wake_all();
         self.maybe_finish();

@@ -69,6 +69,11 @@ impl HostHostSocket for WasioHostView<'_> {
         Ok(get(self.table, &socket)?.cleanup())
     }
 
+    fn abort(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<()> {
+        get(self.table, &socket)?.abort();
+        Ok(())
+    }
+
     fn drop(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<()> {
         self.ctx.release_permit(socket.rep());
         self.table

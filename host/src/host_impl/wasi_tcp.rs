@@ -465,6 +465,14 @@ fn add_host_tcp<T: WasioView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
             ),))
         },
     )?;
+    tcp.func_wrap(
+        "abort",
+        |mut store: StoreContextMut<'_, T>, (socket,): (Resource<TcpSocket>,)| {
+            let view = store.data_mut().host();
+            get(view.table, &socket)?.abort();
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 
@@ -484,5 +492,10 @@ pub fn add_options_unsupported<T: WasioView>(linker: &mut Linker<T>) -> wasmtime
             |_: StoreContextMut<'_, T>, (_, _): (Resource<WasiTcp>, bool)| Ok((unsupported(),)),
         )?;
     }
+    // Its send stream always ends with a FIN (`TcpSendStream::drop`): nothing to change.
+    tcp.func_wrap(
+        "abort",
+        |_: StoreContextMut<'_, T>, (_,): (Resource<WasiTcp>,)| Ok(()),
+    )?;
     Ok(())
 }

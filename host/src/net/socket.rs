@@ -38,7 +38,7 @@ impl HostSocket {
             uid: c.uid(),
             gid: c.gid(),
         });
-        Self::stream(NativeStream::Unix(stream), local, remote, credentials)
+        Self::stream(NativeStream::unix(stream), local, remote, credentials)
     }
 
     /// A Unix socket the app connected to `path`. A peer that bound its socket through
@@ -68,7 +68,7 @@ impl HostSocket {
             .local_addr()
             .map_or_else(|_| unnamed(), Address::Inet);
         let remote = stream.peer_addr().map_or_else(|_| unnamed(), Address::Inet);
-        Self::stream(NativeStream::Tcp(stream), local, remote, None)
+        Self::stream(NativeStream::tcp(stream), local, remote, None)
     }
 
     fn stream(
@@ -164,6 +164,14 @@ impl HostSocket {
         match &mut self.kind {
             Kind::Listener(l) => l.cleanup(),
             Kind::Stream(_) => false,
+        }
+    }
+
+    /// asyncio `transport.abort()` of a connected socket (see [`NativeStream::abort`]); nothing
+    /// for a listener.
+    pub fn abort(&self) {
+        if let Kind::Stream(s) = &self.kind {
+            s.io.abort();
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::net::{TcpStream, UnixStream};
@@ -58,73 +59,124 @@ impl StreamSocket {
     }
 }
 
-/// A connected native stream.
-pub(crate) enum NativeStream {
+/// A connected native stream, and whether the app aborted it.
+pub(crate) struct NativeStream {
+    io: Io,
+    /// asyncio `transport.abort()`: the end of the send stream does what closing asyncio's
+    /// socket does ([`NativeStream::end_aborted`]) instead of sending a FIN.
+    aborted: AtomicBool,
+}
+
+/// The OS socket of a [`NativeStream`].
+enum Io {
     Unix(UnixStream),
     Tcp(TcpStream),
 }
 
 impl NativeStream {
+    /// A connected Unix stream.
+    pub(crate) fn unix(stream: UnixStream) -> Self {
+        Self::of(Io::Unix(stream))
+    }
+
+    /// A connected TCP stream.
+    pub(crate) fn tcp(stream: TcpStream) -> Self {
+        Self::of(Io::Tcp(stream))
+    }
+
+    fn of(io: Io) -> Self {
+        Self {
+            io,
+            aborted: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the stream aborted (asyncio `transport.abort()`; see `aborted`).
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the app aborted the stream.
+    pub(crate) fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::Relaxed)
+    }
+
+    /// Ends an aborted stream's sending side as Linux's close(2) would, at once (the descriptor
+    /// may outlive the app's use of it, e.g. while a TLS session lets go of it): a TCP
+    /// connection with received bytes left unread is reset (connect(2) with `AF_UNSPEC`
+    /// disconnects with an RST); otherwise the write side is shut down (a FIN). A Unix socket
+    /// has no reset: its peer gets `ECONNRESET` when the descriptor closes with bytes unread.
+    pub(crate) fn end_aborted(&self) {
+        let unread = rustix::io::ioctl_fionread(self.as_fd()).unwrap_or(0);
+        if let Io::Tcp(s) = &self.io
+            && unread > 0
+            && rustix::net::connect_unspec(s).is_ok()
+        {
+            return;
+        }
+        self.shutdown(rustix::net::Shutdown::Write);
+    }
+
     /// The socket's descriptor.
     pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Self::Unix(s) => s.as_fd(),
-            Self::Tcp(s) => s.as_fd(),
+        match &self.io {
+            Io::Unix(s) => s.as_fd(),
+            Io::Tcp(s) => s.as_fd(),
         }
     }
 
     /// Sets TCP_NODELAY (a Unix socket has no Nagle algorithm: nothing to do).
     pub(crate) fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
-        match self {
-            Self::Unix(_) => Ok(()),
-            Self::Tcp(s) => s.set_nodelay(enabled),
+        match &self.io {
+            Io::Unix(_) => Ok(()),
+            Io::Tcp(s) => s.set_nodelay(enabled),
         }
     }
 
     /// A TCP connection's local and peer addresses.
     pub(crate) fn tcp_addresses(&self) -> io::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
-        match self {
-            Self::Unix(_) => Err(io::Error::new(
+        match &self.io {
+            Io::Unix(_) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a Unix socket has no internet address",
             )),
-            Self::Tcp(s) => Ok((s.local_addr()?, s.peer_addr()?)),
+            Io::Tcp(s) => Ok((s.local_addr()?, s.peer_addr()?)),
         }
     }
 
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Self::Unix(s) => s.poll_read_ready(cx),
-            Self::Tcp(s) => s.poll_read_ready(cx),
+        match &self.io {
+            Io::Unix(s) => s.poll_read_ready(cx),
+            Io::Tcp(s) => s.poll_read_ready(cx),
         }
     }
 
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Unix(s) => s.try_read(buf),
-            Self::Tcp(s) => s.try_read(buf),
+        match &self.io {
+            Io::Unix(s) => s.try_read(buf),
+            Io::Tcp(s) => s.try_read(buf),
         }
     }
 
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Self::Unix(s) => s.poll_write_ready(cx),
-            Self::Tcp(s) => s.poll_write_ready(cx),
+        match &self.io {
+            Io::Unix(s) => s.poll_write_ready(cx),
+            Io::Tcp(s) => s.poll_write_ready(cx),
         }
     }
 
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Self::Unix(s) => s.try_write(buf),
-            Self::Tcp(s) => s.try_write(buf),
+        match &self.io {
+            Io::Unix(s) => s.try_write(buf),
+            Io::Tcp(s) => s.try_write(buf),
         }
     }
 
     /// Shuts down one direction; errors (e.g. the peer already gone) are of no use here.
     pub(crate) fn shutdown(&self, how: rustix::net::Shutdown) {
-        let _ = match self {
-            Self::Unix(s) => rustix::net::shutdown(s, how),
-            Self::Tcp(s) => rustix::net::shutdown(s, how),
+        let _ = match &self.io {
+            Io::Unix(s) => rustix::net::shutdown(s, how),
+            Io::Tcp(s) => rustix::net::shutdown(s, how),
         };
     }
 

@@ -147,7 +147,7 @@ impl TcpSocket {
         let _ = stream.set_nodelay(nodelay);
         let mut socket = Self::with_state(
             State::Connected {
-                stream: Arc::new(NativeStream::Tcp(stream)),
+                stream: Arc::new(NativeStream::tcp(stream)),
                 send_taken: false,
                 receive_taken: false,
             },
@@ -335,7 +335,7 @@ impl TcpSocket {
             Ok(stream) => {
                 let _ = stream.set_nodelay(self.nodelay);
                 self.state = State::Connected {
-                    stream: Arc::new(NativeStream::Tcp(stream)),
+                    stream: Arc::new(NativeStream::tcp(stream)),
                     send_taken: false,
                     receive_taken: false,
                 };
@@ -480,6 +480,14 @@ impl TcpSocket {
         }
         self.nodelay = enabled;
         Ok(())
+    }
+
+    /// asyncio `transport.abort()`: a connected socket's send stream ends without a FIN (see
+    /// [`NativeStream::abort`]); nothing to do in any other state.
+    pub fn abort(&self) {
+        if let State::Connected { stream, .. } = &self.state {
+            stream.abort();
+        }
     }
 
     /// Sets SO_REUSEADDR for the coming bind; `invalid-state` once bound.

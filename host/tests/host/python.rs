@@ -215,29 +215,10 @@ fn asyncio_docs_socketpair_example_runs_unmodified() -> anyhow::Result<()> {
 }
 
 /// Lines where wasio differs from CPython on purpose or by a limit the README lists, as
-/// (CPython's line, wasio's line).
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    // `transport.abort()` with unread bytes: CPython's close() resets the connection; wasio's
-    // TCP comes from wasmtime-wasi 48, which shuts the write side down (a FIN) when the send
-    // stream ends (crates/wasi/src/sockets/tcp.rs, `TcpSendStream::drop`), before the socket
-    // closes, so the peer sees EOF. Removable with a host-supplied TCP (issue 20).
-    (
-        "read after reset: ConnectionResetError ECONNRESET",
-        "read after reset: ok b''",
-    ),
-    (
-        "exception after reset: ConnectionResetError",
-        "exception after reset: NoneType",
-    ),
-    (
-        "drain after reset: ConnectionResetError ECONNRESET",
-        "drain after reset: ok None",
-    ),
-    (
-        "wait_closed after reset: ConnectionResetError ECONNRESET",
-        "wait_closed after reset: ok None",
-    ),
-];
+/// (CPython's line, wasio's line). None today: `transport.abort()` with unread bytes, which
+/// ended with a FIN under wasmtime-wasi's TCP, resets the connection as CPython's does since the
+/// host supplies TCP itself (`wasio:host/tcp.abort`).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// What each wasio error-code raises in Python (the behaviour file's `[wasio]` lines). Errno
 /// names are WASI's: wasio's Python is built for WASI, whose numbers differ from Linux's (and

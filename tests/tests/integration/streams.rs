@@ -141,6 +141,7 @@ ported![
     accept_while_closing,
     write_eof_rules,
     socket_options_by_transport,
+    abort_with_unread_bytes_resets_the_peer,
     connect_by_host_name,
     drain_after_close_is_connection_lost,
     close_hands_out_accepted_connections,

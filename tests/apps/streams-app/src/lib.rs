@@ -125,6 +125,7 @@ tests![
     writer_tests::writes_after_close_are_dropped,
     writer_tests::write_eof_rules,
     writer_tests::socket_options_by_transport,
+    writer_tests::abort_with_unread_bytes_resets_the_peer,
     writer_tests::connect_by_host_name,
     server_tests::test_start_server,
     server_tests::test_start_server_1,

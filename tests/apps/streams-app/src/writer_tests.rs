@@ -1,7 +1,8 @@
 //! Ports of CPython's `StreamWriter` tests (test_streams.py), plus the writer items of wasio's
 //! SPEC (flow control, the write-queue cap, close and abort) that CPython has no test for.
 
-use crate::bindings::wasio::streams::types::ErrorCode;
+use crate::bindings::wasio::streams::streams::{Connection, Reader, Writer, socketpair};
+use crate::bindings::wasio::streams::types::{AdoptOptions, ErrorCode};
 use crate::ensure;
 use crate::harness::{
     Pair, SECOND, TestResult, connect, connect_options, eq, fail, pair, peer_port, port_of, server,
@@ -410,6 +411,45 @@ pub async fn write_eof_rules() -> TestResult {
         .map_err(fail("wait_closed"))
 }
 
+/// `abort` while bytes the app never read wait in the socket (more than the reader takes
+/// ahead) resets the connection, as closing asyncio's socket does: the peer's read and drain
+/// fail with `connection-reset`. Over TCP and over a Unix socketpair.
+pub async fn abort_with_unread_bytes_resets_the_peer() -> TestResult {
+    let p = pair(None).await?;
+    aborted_with_unread_bytes(&p.peer_writer, &p.reader, &p.writer).await?;
+    let options = AdoptOptions {
+        limit: None,
+        write_queue_cap: None,
+    };
+    let (a, b) = socketpair(options).map_err(fail("socketpair"))?;
+    let (_a_reader, a_writer) = Connection::split(a);
+    let (b_reader, b_writer) = Connection::split(b);
+    aborted_with_unread_bytes(&a_writer, &b_reader, &b_writer)
+        .await
+        .map_err(|e| format!("over a Unix socketpair: {e}"))
+}
+
+/// `peer_writer` writes 1 MB to `aborting`'s side, which never reads, and `aborting` aborts.
+async fn aborted_with_unread_bytes(
+    aborting: &Writer,
+    peer_reader: &Reader,
+    peer_writer: &Writer,
+) -> TestResult {
+    peer_writer
+        .write(&vec![b'x'; 1 << 20])
+        .map_err(fail("write"))?;
+    sleep_ms(100).await;
+    aborting.abort();
+    match peer_reader.read(100, Some(10 * SECOND)).await {
+        Err(ErrorCode::ConnectionReset) => {}
+        other => return Err(format!("the peer's read after the abort: {other:?}")),
+    }
+    match peer_writer.drain(Some(10 * SECOND)).await {
+        Err(ErrorCode::ConnectionReset) => Ok(()),
+        other => Err(format!("the peer's drain after the abort: {other:?}")),
+    }
+}
+
 /// `set-tcp-nodelay` / `set-keep-alive`: set on a TCP connection; `not-supported` on a Unix
 /// socket; `closed` once the connection is closed.
 pub async fn socket_options_by_transport() -> TestResult {
@@ -432,13 +472,12 @@ pub async fn socket_options_by_transport() -> TestResult {
         Err(ErrorCode::Closed(_)) => {}
         other => return Err(format!("TCP_NODELAY once closed: {other:?}")),
     }
-    let options = crate::bindings::wasio::streams::types::AdoptOptions {
+    let options = AdoptOptions {
         limit: None,
         write_queue_cap: None,
     };
-    let (a, _b) = crate::bindings::wasio::streams::streams::socketpair(options)
-        .map_err(fail("socketpair"))?;
-    let (_reader, writer) = crate::bindings::wasio::streams::streams::Connection::split(a);
+    let (a, _b) = socketpair(options).map_err(fail("socketpair"))?;
+    let (_reader, writer) = Connection::split(a);
     for (what, result) in [
         ("TCP_NODELAY", writer.set_tcp_nodelay(false)),
         ("SO_KEEPALIVE", writer.set_keep_alive(true)),
@@ -460,7 +499,7 @@ pub async fn connect_by_host_name() -> TestResult {
     )
     .await
     .map_err(fail("open_connection(localhost)"))?;
-    let (_r, w) = crate::bindings::wasio::streams::streams::Connection::split(conn);
+    let (_r, w) = Connection::split(conn);
     ensure!(w.extra_info().peername.is_some(), "no peername");
     let r = crate::bindings::wasio::streams::streams::open_connection(
         "no-such-host.invalid".into(),
