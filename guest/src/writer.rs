@@ -3,7 +3,7 @@
 
 use crate::bindings::exports::wasio::streams::streams::GuestWriter;
 use crate::bindings::exports::wasio::streams::types::{ErrorCode, ExtraInfo, TlsConfig};
-use crate::conn::{Conn, Transport};
+use crate::conn::{Conn, TcpOption, Transport};
 use crate::errors::invalid;
 use crate::handover;
 use crate::task_exit;
@@ -125,15 +125,11 @@ impl GuestWriter for WriterImpl {
     }
 
     fn set_tcp_nodelay(&self, enabled: bool) -> Result<(), ErrorCode> {
-        self.conn.set_tcp_option("TCP_NODELAY", |socket| {
-            crate::bindings::wasio::host::tcp::set_nodelay(socket, enabled).map_err(Into::into)
-        })
+        self.conn.set_tcp_option(TcpOption::NoDelay, enabled)
     }
 
     fn set_keep_alive(&self, enabled: bool) -> Result<(), ErrorCode> {
-        self.conn.set_tcp_option("SO_KEEPALIVE", |socket| {
-            socket.set_keep_alive_enabled(enabled).map_err(Into::into)
-        })
+        self.conn.set_tcp_option(TcpOption::KeepAlive, enabled)
     }
 
     fn can_write_eof(&self) -> bool {

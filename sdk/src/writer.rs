@@ -154,8 +154,7 @@ impl Writer {
     /// unless [`ConnectOptions::tcp_nodelay`](crate::ConnectOptions::tcp_nodelay) said otherwise.
     /// `false` lets the kernel batch small writes (Nagle's algorithm). Over TLS it applies to the
     /// TCP socket underneath. Errors: [`Error::NotSupported`](crate::Error::NotSupported) on a Unix
-    /// socket or a connection accepted on a listener the host pre-opened;
-    /// [`Error::Closed`](crate::Error::Closed) once closed.
+    /// socket; [`Error::Closed`](crate::Error::Closed) once closed.
     pub fn set_tcp_nodelay(&self, enabled: bool) -> Result<()> {
         Ok(self.inner.set_tcp_nodelay(enabled)?)
     }

@@ -41,7 +41,7 @@ use wasio_core::lifecycle::{Lifecycle, Loss};
 use wasio_core::notify::Notify;
 use wasio_core::{Demand, ReadBuffer, WriteQueue};
 
-pub use transport::{Completion, Opened, Settings, Streams, Transport};
+pub use transport::{Completion, Opened, Settings, Streams, TcpOption, Transport};
 
 /// Something told when a connection has fully closed (its server, for `wait_closed`).
 pub trait CloseObserver {

@@ -44,38 +44,55 @@ impl Transport {
             Transport::Tls(_, inner) => inner.abort(),
         }
     }
+}
 
-    /// The wasi:sockets TCP socket at the bottom of the transport, if it is one (under TLS too).
-    fn tcp_socket(&self) -> Option<&TcpSocket> {
+/// The TCP options an app may set on a live connection.
+#[derive(Clone, Copy)]
+pub enum TcpOption {
+    /// TCP_NODELAY.
+    NoDelay,
+    /// SO_KEEPALIVE.
+    KeepAlive,
+}
+
+impl TcpOption {
+    fn name(self) -> &'static str {
         match self {
-            Transport::Tcp(socket) => Some(socket),
-            Transport::Tls(_, inner) => inner.tcp_socket(),
-            Transport::Host(_) => None,
+            TcpOption::NoDelay => "TCP_NODELAY",
+            TcpOption::KeepAlive => "SO_KEEPALIVE",
+        }
+    }
+}
+
+impl Transport {
+    /// Sets `option` on the socket at the bottom: a wasi:sockets TCP socket through
+    /// `wasio:host/tcp`, a host socket (Unix, or accepted on a pre-opened listener) through its
+    /// own setter, which refuses it on a Unix socket.
+    fn set_tcp_option(&self, option: TcpOption, enabled: bool) -> Result<(), ErrorCode> {
+        match (self, option) {
+            (Transport::Tcp(socket), TcpOption::NoDelay) => Ok(
+                crate::bindings::wasio::host::tcp::set_nodelay(socket, enabled)?,
+            ),
+            (Transport::Tcp(socket), TcpOption::KeepAlive) => {
+                Ok(socket.set_keep_alive_enabled(enabled)?)
+            }
+            (Transport::Host(socket), TcpOption::NoDelay) => Ok(socket.set_nodelay(enabled)?),
+            (Transport::Host(socket), TcpOption::KeepAlive) => Ok(socket.set_keep_alive(enabled)?),
+            (Transport::Tls(_, inner), _) => inner.set_tcp_option(option, enabled),
         }
     }
 }
 
 impl Conn {
-    /// Sets a TCP socket option (`what` names it in errors) with `set` on the connection's TCP
-    /// socket: `not-supported` for a host socket (Unix, or accepted on a pre-opened listener),
-    /// `closed` once the connection is closed.
-    pub fn set_tcp_option(
-        &self,
-        what: &str,
-        set: impl FnOnce(&TcpSocket) -> Result<(), ErrorCode>,
-    ) -> Result<(), ErrorCode> {
+    /// asyncio apps' `setsockopt` of `option` on the connection's socket: `not-supported` on a
+    /// Unix socket, `closed` once the connection is closed.
+    pub fn set_tcp_option(&self, option: TcpOption, enabled: bool) -> Result<(), ErrorCode> {
         match &*self.transport.borrow() {
             None => Err(ErrorCode::Closed(format!(
-                "{what} cannot be set: the connection is closed"
+                "{} cannot be set: the connection is closed",
+                option.name()
             ))),
-            Some(transport) => match transport.tcp_socket() {
-                Some(socket) => set(socket),
-                None => Err(ErrorCode::NotSupported(format!(
-                    "{what} can be set only on a TCP connection the app opened or accepted itself \
-                     (not on a Unix socket, nor on a connection accepted on a listener the host \
-                     pre-opened)"
-                ))),
-            },
+            Some(transport) => transport.set_tcp_option(option, enabled),
         }
     }
 }

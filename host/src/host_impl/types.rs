@@ -21,6 +21,7 @@ use super::bindings::types::{
 use super::conv::HostError;
 use crate::ctx::WasioHostView;
 use crate::net::socket::HostSocket;
+use crate::net::stream::TcpOption;
 use crate::socket_budget::Permit;
 use crate::streams_io::{ByteConsumer, ByteProducer, SocketSide};
 
@@ -67,6 +68,22 @@ impl HostHostSocket for WasioHostView<'_> {
 
     fn cleanup(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<bool> {
         Ok(get(self.table, &socket)?.cleanup())
+    }
+
+    fn set_nodelay(
+        &mut self,
+        socket: Resource<HostSocket>,
+        enabled: bool,
+    ) -> Result<(), HostError> {
+        Ok(get(self.table, &socket)?.set_tcp_option(TcpOption::NoDelay, enabled)?)
+    }
+
+    fn set_keep_alive(
+        &mut self,
+        socket: Resource<HostSocket>,
+        enabled: bool,
+    ) -> Result<(), HostError> {
+        Ok(get(self.table, &socket)?.set_tcp_option(TcpOption::KeepAlive, enabled)?)
     }
 
     fn abort(&mut self, socket: Resource<HostSocket>) -> wasmtime::Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use super::listener::{ListenerSocket, NativeListener};
-use super::stream::{NativeStream, StreamSocket};
+use super::stream::{NativeStream, StreamSocket, TcpOption};
 use super::unix::SocketFile;
 use super::{Address, PeerCredentials, unsupported};
 
@@ -164,6 +164,14 @@ impl HostSocket {
         match &mut self.kind {
             Kind::Listener(l) => l.cleanup(),
             Kind::Stream(_) => false,
+        }
+    }
+
+    /// Sets TCP_NODELAY or SO_KEEPALIVE on a connected TCP socket.
+    pub(crate) fn set_tcp_option(&self, option: TcpOption, enabled: bool) -> io::Result<()> {
+        match &self.kind {
+            Kind::Stream(s) => s.io.set_tcp_option(option, enabled),
+            Kind::Listener(_) => Err(wrong_kind("a connection's option on a listener")),
         }
     }
 

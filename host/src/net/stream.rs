@@ -67,6 +67,24 @@ pub(crate) struct NativeStream {
     aborted: AtomicBool,
 }
 
+/// The TCP options an app may set on a connected socket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TcpOption {
+    /// TCP_NODELAY.
+    NoDelay,
+    /// SO_KEEPALIVE.
+    KeepAlive,
+}
+
+impl std::fmt::Display for TcpOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TcpOption::NoDelay => "TCP_NODELAY",
+            TcpOption::KeepAlive => "SO_KEEPALIVE",
+        })
+    }
+}
+
 /// The OS socket of a [`NativeStream`].
 enum Io {
     Unix(UnixStream),
@@ -130,6 +148,19 @@ impl NativeStream {
         match &self.io {
             Io::Unix(_) => Ok(()),
             Io::Tcp(s) => s.set_nodelay(enabled),
+        }
+    }
+
+    /// Sets a TCP option the app asked for: `Unsupported` on a Unix socket, which has none.
+    pub(crate) fn set_tcp_option(&self, option: TcpOption, enabled: bool) -> io::Result<()> {
+        let Io::Tcp(s) = &self.io else {
+            return Err(super::unsupported(format!(
+                "{option} is a TCP option, and this is a Unix socket"
+            )));
+        };
+        match option {
+            TcpOption::NoDelay => s.set_nodelay(enabled),
+            TcpOption::KeepAlive => Ok(rustix::net::sockopt::set_socket_keepalive(s, enabled)?),
         }
     }
 
@@ -215,5 +246,37 @@ impl NativeStream {
                 other => return Poll::Ready(other),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::sockopt;
+
+    /// The options an app sets land on the TCP socket; a Unix socket refuses them.
+    #[tokio::test]
+    async fn tcp_options_are_set_on_tcp_and_refused_on_unix() -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let client = TcpStream::connect(listener.local_addr()?).await?;
+        client.set_nodelay(true)?;
+        let stream = NativeStream::tcp(client);
+        stream.set_tcp_option(TcpOption::NoDelay, false)?;
+        assert!(!sockopt::tcp_nodelay(stream.as_fd())?);
+        stream.set_tcp_option(TcpOption::NoDelay, true)?;
+        assert!(sockopt::tcp_nodelay(stream.as_fd())?);
+        stream.set_tcp_option(TcpOption::KeepAlive, true)?;
+        assert!(sockopt::socket_keepalive(stream.as_fd())?);
+
+        let (a, _b) = UnixStream::pair()?;
+        let unix = NativeStream::unix(a);
+        for option in [TcpOption::NoDelay, TcpOption::KeepAlive] {
+            let Err(error) = unix.set_tcp_option(option, true) else {
+                anyhow::bail!("a Unix socket took {option}");
+            };
+            assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+            assert!(error.to_string().contains(&option.to_string()), "{error}");
+        }
+        Ok(())
     }
 }
