@@ -123,6 +123,10 @@ async fn serve_wasio(mode: Mode, tcp: TcpImpl, workers: usize) -> anyhow::Result
     serve_component(app, &pem, tcp, workers).await
 }
 
+/// The wasio servers' connection cap: above the full plan's 10,000 idle connections, which the
+/// default cap (`DEFAULT_MAX_CONNECTIONS`, 4096) would refuse past its 4096th socket.
+const MAX_CONNECTIONS: u32 = 16_384;
+
 /// Runs `app` (composed with the provider if it imports wasio:streams) as `wasio run` does,
 /// with loopback grants and the arguments `server --host 127.0.0.1 --port 0` then `extra`, its
 /// TCP from `tcp`, as `workers` workers sharing its listener.
@@ -141,6 +145,7 @@ async fn serve_component(
     let (capture, mut lines) = LineCapture::new();
     let builder = || {
         WasioCtx::builder()
+            .max_connections(Some(MAX_CONNECTIONS))
             .args(&args)
             .stdout(capture.clone())
             .stderr(capture.clone())
