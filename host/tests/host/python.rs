@@ -432,6 +432,7 @@ fn unanswered_listener() -> anyhow::Result<Unanswered> {
 /// interrupt a connect; the package stops waiting for it and closes what it opens later).
 #[test]
 fn cancelling_a_hanging_open_connection_ends_the_wait_at_once() -> anyhow::Result<()> {
+    use crate::signals::Wasio;
     let listener = unanswered_listener()?;
     let port = listener.port.to_string();
     let program = script("cancel_connect.py");
@@ -442,55 +443,26 @@ fn cancelling_a_hanging_open_connection_ends_the_wait_at_once() -> anyhow::Resul
     assert_eq!(text(&native.stdout), expected, "CPython itself");
 
     let grant = format!("127.0.0.1:{port}");
-    let mut child = Kill(
-        Command::new(env!("CARGO_BIN_EXE_wasio"))
-            .args(["run", "--allow-connect", &grant])
-            .arg(&program)
-            .arg("--")
-            .arg(&port)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?,
-    );
+    let program = program
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the script's path is not UTF-8"))?;
+    let wasio = Wasio::start(&["run", "--allow-connect", &grant, program, "--", &port])?;
     // The lines come as soon as the waits end, before the connects the package left behind
     // have ended (the kernel would retry them for minutes).
-    let Some(stdout) = child.0.stdout.take() else {
-        anyhow::bail!("no stdout");
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let mut lines = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while lines.lines().count() < expected.lines().count() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
+        match wasio.line(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) => lines.push_str(&(line + "\n")),
-            Err(_) => anyhow::bail!("under wasio the waits did not end: {lines:?}"),
+            Err(e) => anyhow::bail!("under wasio the waits did not end: {lines:?}: {e}"),
         }
     }
     assert_eq!(lines, expected);
     // Closing the listener refuses the connects left behind at their next try; the program
     // then exits by itself, having closed whatever they opened.
     drop(listener);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.0.try_wait()? {
-            break status;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the program did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    if let Some(mut e) = child.0.stderr.take() {
-        std::io::Read::read_to_string(&mut e, &mut err)?;
-    }
-    assert!(status.success(), "{err}");
+    let (code, _, stderr) = wasio.wait(Duration::from_secs(30))?;
+    assert_eq!(code, Some(0), "{stderr}");
     Ok(())
 }
 
