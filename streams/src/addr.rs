@@ -1,9 +1,9 @@
 //! Converting between wasi:sockets addresses, std's, and wasio's `socket-address`.
 
-use crate::bindings::exports::wasio::streams::types::{InetAddress, SocketAddress};
 use crate::bindings::wasi::sockets::types::{
     IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
+use crate::types::{InetAddress, SocketAddress};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A std IP address from a wasi one.

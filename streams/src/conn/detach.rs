@@ -5,7 +5,7 @@
 //! objects are unaffected.
 
 use super::{Completion, Conn, Streams, Transport};
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::types::ErrorCode;
 use std::rc::Rc;
 use wasio_core::lifecycle::Pump;
 use wit_bindgen::{StreamReader, StreamWriter};

@@ -1,19 +1,18 @@
-//! The `timer` resource: a wait on the monotonic clock that `interrupt` can end. An event loop
+//! A timer: a wait on the monotonic clock that `interrupt` can end. An event loop
 //! whose runtime cannot drop an in-flight call (componentize-py's) sleeps on it and interrupts
 //! it when an earlier deadline is scheduled or the program ends, so no wait outlives its use
 //! (WORKAROUNDS.md, W7).
 
-use crate::bindings::exports::wasio::streams::streams::GuestTimer;
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::task_exit;
 use crate::timeout::bounded;
+use crate::types::ErrorCode;
 use std::cell::Cell;
+use std::future::Future;
 use wasio_core::notify::Notify;
 
 /// One timer; at most one wait at a time.
 #[derive(Default)]
-pub struct TimerImpl {
+pub struct Timer {
     /// A wait is in progress.
     waiting: Cell<bool>,
     /// Notified by `interrupt`.
@@ -29,29 +28,27 @@ impl Drop for Waiting<'_> {
     }
 }
 
-impl GuestTimer for TimerImpl {
-    fn new() -> Self {
-        Self::default()
-    }
-
-    async fn wait(&self, duration: u64) -> Result<(), ErrorCode> {
-        if self.waiting.replace(true) {
-            return Err(ErrorCode::Busy);
-        }
-        let waiting = Waiting(&self.waiting);
+impl Timer {
+    /// Waits `duration` nanoseconds; `interrupted` if `interrupt` ends it first, `busy` if a
+    /// wait is already in progress.
+    pub fn wait(&self, duration: u64) -> impl Future<Output = Result<(), ErrorCode>> + '_ {
+        let already = self.waiting.replace(true);
+        let waiting = (!already).then(|| Waiting(&self.waiting));
         let interrupted = self.interrupt.listen();
-        task_exit::deferred(async move {
-            let _waiting = waiting;
+        async move {
+            let Some(_waiting) = waiting else {
+                return Err(ErrorCode::Busy);
+            };
             let sleep = async {
                 monotonic_clock::wait_for(duration).await;
                 Ok(())
             };
             bounded(None, interrupted, sleep).await
-        })
-        .await
+        }
     }
 
-    fn interrupt(&self) {
+    /// Ends the wait in progress, if any, with `interrupted`.
+    pub fn interrupt(&self) {
         self.interrupt.notify();
     }
 }

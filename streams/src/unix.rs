@@ -6,18 +6,18 @@
 //! [`Streams`] a TCP socket gives, so the one [`Conn`] implements every reader and writer
 //! behaviour for both; a host listener becomes a [`Listener`] of the one server implementation.
 
-use crate::bindings::exports::wasio::streams::types::{
-    AdoptOptions, ErrorCode, InetAddress, PeerCredentials, ServerOptions, SocketAddress,
-    UnixConnectOptions, UnixServerOptions,
-};
 use crate::bindings::wasio::host::types::{HostAddress, HostSocket};
 use crate::bindings::wasio::host::{preopens, unix};
 use crate::conn::{Conn, Opened, Settings, Streams, Transport};
 use crate::connect::settings;
-use crate::errors::invalid;
+use crate::errors::{invalid, read_error};
 use crate::limits;
 use crate::server::{self, Listener, ServeConfig, ServerShared};
 use crate::tls::{self, Side, Timeouts};
+use crate::types::{
+    AdoptOptions, ErrorCode, InetAddress, PeerCredentials, ServerOptions, SocketAddress,
+    UnixConnectOptions, UnixServerOptions,
+};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -109,9 +109,8 @@ fn check_tls(
 
 /// The validated reader limit, default 65536.
 fn limit(limit: Option<u64>) -> Result<usize, ErrorCode> {
-    Ok(wasio_core::validate_limit(
-        limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64),
-    )?)
+    wasio_core::validate_limit(limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))
+        .map_err(read_error)
 }
 
 /// asyncio `open_unix_connection(path)`.

@@ -25,11 +25,9 @@ mod send_pump;
 mod transport;
 mod write_side;
 
-use crate::bindings::exports::wasio::streams::types::{
-    ErrorCode, ExtraInfo, PeerCredentials, SocketAddress,
-};
 use crate::limits::{RunLimits, Slot};
 use crate::tls::TlsInfo;
+use crate::types::{ErrorCode, ExtraInfo, PeerCredentials, SocketAddress};
 use detach::Handback;
 use receive_pump::receive_pump;
 use send_pump::send_pump;

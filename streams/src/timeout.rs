@@ -3,8 +3,8 @@
 //! that cannot drop an in-flight call). Either way the wait fails, with `timeout` or
 //! `interrupted`, changing no state: the operations bounded here are cancel safe.
 
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasi::clocks::monotonic_clock;
+use crate::types::ErrorCode;
 use futures::future::{Either, select};
 use std::future::Future;
 use std::pin::pin;
@@ -27,9 +27,9 @@ pub async fn with_timeout<T>(
 }
 
 /// [`with_timeout`], also giving up with `ErrorCode::Interrupted` when `interrupted` fires.
-/// The caller listens on its object's interrupt `Notify` as the export is called, before
-/// anything can yield (see `task_exit::deferred`), so that an `interrupt` made after the call
-/// returned to its caller always ends it, and one made before never does.
+/// The caller listens on its object's interrupt `Notify` when the method is called, before its
+/// future first runs, so that an `interrupt` made after the call always ends it, and one made
+/// before never does.
 pub async fn bounded<T>(
     timeout: Option<u64>,
     interrupted: Listen<'_>,

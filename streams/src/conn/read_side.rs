@@ -2,7 +2,7 @@
 //! receive pump between attempts.
 
 use super::Conn;
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::types::ErrorCode;
 use wasio_core::budget;
 use wasio_core::{Attempt, Demand, ReadBuffer};
 

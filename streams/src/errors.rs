@@ -1,17 +1,19 @@
 //! The one place where foreign errors become wasio's `error-code`: stream-core read errors,
 //! wasi:sockets errors, name-lookup errors and wasio:host errors.
 
-use crate::bindings::exports::wasio::streams::types::{ErrorCode, IncompleteRead, LimitOverrun};
 use crate::bindings::wasi::sockets::ip_name_lookup::ErrorCode as LookupError;
 use crate::bindings::wasi::sockets::types::ErrorCode as SocketError;
 use crate::bindings::wasio::host::types::ErrorCode as HostError;
+use crate::types::{ErrorCode, IncompleteRead, LimitOverrun};
 use wasio_core::ReadError;
 
 /// asyncio's `RuntimeError` for writes after `write_eof`.
 pub const WRITE_AFTER_EOF: &str = "Cannot call write() after write_eof()";
 
-impl From<ReadError> for ErrorCode {
-    fn from(e: ReadError) -> Self {
+/// A stream-core read error as the contract's `error-code` (a function: both types are foreign
+/// here, so `From` cannot be implemented).
+pub fn read_error(e: ReadError) -> ErrorCode {
+    {
         match e {
             ReadError::IncompleteRead { partial, expected } => {
                 ErrorCode::IncompleteRead(IncompleteRead { partial, expected })

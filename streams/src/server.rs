@@ -5,28 +5,23 @@
 //! A listening socket is a wasi:sockets TCP socket or a wasio host socket (a Unix listener, or a
 //! listener the host opened); both are served by the same code (see [`Listener`]).
 
-use crate::ConnectionImpl;
+use crate::Connection;
 use crate::addr;
-use crate::bindings::exports::wasio::streams::streams::{
-    Connection, GuestServer, GuestServing, Serving,
-};
-use crate::bindings::exports::wasio::streams::types::{
-    AddressFamily, ErrorCode, ServerOptions, ServerTlsConfig, SocketAddress,
-};
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wasio::host::limits as host_limits;
 use crate::bindings::wasio::host::tcp;
 use crate::bindings::wasio::host::types::HostSocket;
 use crate::conn::{CloseObserver, Conn, Settings};
 use crate::connect::{resolve, settings, wire, wire_tls};
-use crate::errors::invalid;
+use crate::errors::{invalid, read_error};
 use crate::limits;
-use crate::task_exit;
 use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
+use crate::types::{AddressFamily, ErrorCode, ServerOptions, ServerTlsConfig, SocketAddress};
 use futures::future::{Either, select};
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::pin;
 use std::rc::{Rc, Weak};
 use wasio_core::notify::Notify;
@@ -179,7 +174,8 @@ impl CloseObserver for ServerShared {
 /// Checks the option rules.
 pub fn check_options(options: &ServerOptions) -> Result<usize, ErrorCode> {
     let limit =
-        wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
+        wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))
+            .map_err(read_error)?;
     if options.ssl.is_none()
         && (options.ssl_handshake_timeout.is_some() || options.ssl_shutdown_timeout.is_some())
     {
@@ -589,47 +585,55 @@ impl ServerShared {
     }
 }
 
-/// The `server` resource.
-pub struct ServerImpl {
+/// A server (asyncio `Server`): its listening sockets, the connections it accepted, and the
+/// `serve_forever` in progress, if any. Dropping it closes it.
+pub struct Server {
     pub(crate) server: Rc<ServerShared>,
 }
 
-impl Drop for ServerImpl {
+impl Drop for Server {
     fn drop(&mut self) {
         self.server.discard();
     }
 }
 
-impl GuestServer for ServerImpl {
-    fn sockets(&self) -> Vec<SocketAddress> {
+impl Server {
+    /// The listening sockets' addresses (asyncio `sockets`).
+    pub fn sockets(&self) -> Vec<SocketAddress> {
         let state = self.server.state.borrow();
         state.listeners.iter().map(|l| l.address.clone()).collect()
     }
 
-    fn is_serving(&self) -> bool {
+    /// asyncio `is_serving`.
+    pub fn is_serving(&self) -> bool {
         self.server.state.borrow().serving
     }
 
-    fn start_serving(&self) -> Result<(), ErrorCode> {
+    /// asyncio `start_serving`: accepting begins (a server made with `start-serving` false).
+    pub fn start_serving(&self) -> Result<(), ErrorCode> {
         self.server.start_serving()
     }
 
-    async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
+    /// The next accepted connection; starts serving if it has not.
+    pub fn accept(
+        &self,
+        timeout: Option<u64>,
+    ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
         let interrupted = self.server.interrupt.listen();
-        task_exit::deferred(async move {
+        async move {
             let conn = bounded(timeout, interrupted, self.server.accept()).await?;
-            Ok(Connection::new(ConnectionImpl::new(conn)))
-        })
-        .await
+            Ok(Connection::new(conn))
+        }
     }
 
-    fn try_accept(&self) -> Option<Result<Connection, ErrorCode>> {
-        self.server
-            .try_accept()
-            .map(|r| r.map(|conn| Connection::new(ConnectionImpl::new(conn))))
+    /// An accepted connection if one is queued now.
+    pub fn try_accept(&self) -> Option<Result<Connection, ErrorCode>> {
+        self.server.try_accept().map(|r| r.map(Connection::new))
     }
 
-    fn serve_forever(&self) -> Result<Serving, ErrorCode> {
+    /// asyncio `serve_forever`: the [`Serving`] hands out the connections; dropping it closes
+    /// the server. `busy` if one is already in progress.
+    pub fn serve_forever(&self) -> Result<Serving, ErrorCode> {
         {
             let mut state = self.server.state.borrow_mut();
             if state.closed {
@@ -641,35 +645,43 @@ impl GuestServer for ServerImpl {
             state.forever = true;
         }
         self.server.start_serving()?;
-        Ok(Serving::new(ServingImpl {
+        Ok(Serving {
             server: self.server.clone(),
-        }))
+        })
     }
 
-    fn close(&self) {
+    /// asyncio `close`: stops listening; connections already handed out stay open.
+    pub fn close(&self) {
         self.server.close();
     }
 
-    fn close_clients(&self) {
+    /// asyncio `close_clients`.
+    pub fn close_clients(&self) {
         for conn in self.server.live_clients() {
             conn.close();
         }
     }
 
-    fn abort_clients(&self) {
+    /// asyncio `abort_clients`.
+    pub fn abort_clients(&self) {
         for conn in self.server.live_clients() {
             conn.abort();
         }
     }
 
-    fn interrupt(&self) {
+    /// Ends the `accept` or `wait_closed` waiting now, if any, with `interrupted`.
+    pub fn interrupt(&self) {
         self.server.interrupt.notify();
     }
 
-    async fn wait_closed(&self, timeout: Option<u64>) -> Result<(), ErrorCode> {
+    /// asyncio `wait_closed`: returns once the server is closed and its connections are.
+    pub fn wait_closed(
+        &self,
+        timeout: Option<u64>,
+    ) -> impl Future<Output = Result<(), ErrorCode>> + '_ {
         let interrupted = self.server.interrupt.listen();
-        task_exit::deferred(async move {
-            let server = self.server.clone();
+        let server = self.server.clone();
+        async move {
             bounded(timeout, interrupted, async move {
                 loop {
                     let listen = server.changed.listen();
@@ -680,30 +692,32 @@ impl GuestServer for ServerImpl {
                 }
             })
             .await
-        })
-        .await
+        }
     }
 }
 
-/// The `serving` resource: a serve_forever in progress; dropping it closes the server.
-pub struct ServingImpl {
+/// A `serve_forever` in progress; dropping it closes the server.
+pub struct Serving {
     server: Rc<ServerShared>,
 }
 
-impl Drop for ServingImpl {
+impl Drop for Serving {
     fn drop(&mut self) {
         self.server.state.borrow_mut().forever = false;
         self.server.close();
     }
 }
 
-impl GuestServing for ServingImpl {
-    async fn accept(&self, timeout: Option<u64>) -> Result<Connection, ErrorCode> {
+impl Serving {
+    /// The next connection to serve.
+    pub fn accept(
+        &self,
+        timeout: Option<u64>,
+    ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
         let interrupted = self.server.interrupt.listen();
-        task_exit::deferred(async move {
+        async move {
             let conn = bounded(timeout, interrupted, self.server.accept()).await?;
-            Ok(Connection::new(ConnectionImpl::new(conn)))
-        })
-        .await
+            Ok(Connection::new(conn))
+        }
     }
 }

@@ -3,14 +3,14 @@
 //! `ssl`).
 
 use crate::addr;
-use crate::bindings::exports::wasio::streams::types::{AddressFamily, ConnectOptions, ErrorCode};
 use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::sockets::ip_name_lookup;
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::conn::{Conn, Opened, Settings, Streams, Transport};
-use crate::errors::invalid;
+use crate::errors::{invalid, read_error};
 use crate::limits::{self, Slot};
 use crate::tls::{self, Side, Timeouts};
+use crate::types::{AddressFamily, ConnectOptions, ErrorCode};
 use std::net::IpAddr;
 use std::rc::Rc;
 use wasio_core::staggered;
@@ -48,7 +48,8 @@ fn check_options(
     options: &ConnectOptions,
 ) -> Result<(usize, Option<(Side, Timeouts)>), ErrorCode> {
     let limit =
-        wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))?;
+        wasio_core::validate_limit(options.limit.unwrap_or(wasio_core::DEFAULT_LIMIT as u64))
+            .map_err(read_error)?;
     if options.ssl.is_none() {
         if options.server_hostname.is_some() {
             return Err(invalid("server_hostname is only meaningful with ssl"));

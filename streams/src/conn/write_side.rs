@@ -2,8 +2,8 @@
 //! wait_closed, by asyncio's rules.
 
 use super::{Conn, State, wait_until};
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::errors::WRITE_AFTER_EOF;
+use crate::types::ErrorCode;
 use wasio_core::lifecycle::{Pump, WriteRule};
 use wasio_core::{QueueFull, WaterMarks, WriteQueue};
 

@@ -21,10 +21,10 @@
 //! happen only there): a task spawned inside a sync export would never run in wasmtime 48
 //! (WORKAROUNDS.md, W2).
 
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasio::host::shutdown as host;
 use crate::conn::Conn;
 use crate::server::ServerShared;
+use crate::types::ErrorCode;
 use futures::future::{Either, select};
 use std::cell::{Cell, RefCell};
 use std::future::Future;

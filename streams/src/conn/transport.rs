@@ -2,7 +2,6 @@
 //! wasio:host sockets and TLS sessions over either.
 
 use super::Conn;
-use crate::bindings::exports::wasio::streams::types::{ErrorCode, PeerCredentials, SocketAddress};
 use crate::bindings::wasi::sockets::types::TcpSocket;
 use crate::bindings::wasio::host::tls::Session;
 use crate::bindings::wasio::host::types::HostSocket;
@@ -10,6 +9,7 @@ use crate::bindings::wit_future::FuturePayload;
 use crate::bindings::wit_stream;
 use crate::limits::Slot;
 use crate::tls::{Side, Timeouts};
+use crate::types::{ErrorCode, PeerCredentials, SocketAddress};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;

@@ -13,8 +13,8 @@
 //! ([`RunLimits::rebudget`]); while the budget is spent, accept pumps wait and receive pumps read
 //! only for a waiting read.
 
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
 use crate::bindings::wasio::host::limits;
+use crate::types::ErrorCode;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasio_core::budget::{Budget, Transition};

@@ -11,14 +11,14 @@
 //! The raw receive side's completion is not awaited: once TLS runs, the session reports how the
 //! receive side ended (close_notify, truncation, alert), and it ends with the raw stream.
 
-use crate::bindings::exports::wasio::streams::types::{
-    ClientTlsConfig, ErrorCode, ExtraInfo, PeerCertificate, ServerTlsConfig, TrustRoots,
-};
 use crate::bindings::wasio::host::tls::{ClientConfig, Roots, ServerConfig, Session, SessionInfo};
 use crate::bindings::wit_stream;
 use crate::conn::{Completion, Streams};
 use crate::errors::invalid;
 use crate::timeout::with_timeout;
+use crate::types::{
+    ClientTlsConfig, ErrorCode, ExtraInfo, PeerCertificate, ServerTlsConfig, TrustRoots,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasio_core::notify::Notify;

@@ -1,7 +1,7 @@
 //! The send pump: moves the write queue into the transport's send stream.
 
 use super::{Completion, Conn, wait_until};
-use crate::bindings::exports::wasio::streams::types::ErrorCode;
+use crate::types::ErrorCode;
 use futures::future::{Either, select};
 use std::future::{Future, poll_fn};
 use std::pin::pin;
