@@ -4,6 +4,10 @@
 //! and writes `$OUT_DIR/components.rs`, a `pub static NAME: &[u8]` for each, which the crate's
 //! lib.rs includes. The member list in wasm/Cargo.toml is thus the only list of components.
 //!
+//! The test build also builds every component that uses wasio-sdk (test apps and examples) a
+//! second time with the SDK's `composed` feature (`composed::NAME`, `composed_variant`), so the
+//! tests run in both of the SDK's modes and the benchmark compares them.
+//!
 //! The nested build uses the wasm workspace's own target directory (wasm/target): it is not the
 //! outer build's, so it never waits on the outer build's lock, and the product's and the tests'
 //! builds (and a developer's `cargo build` in wasm/) share every artifact they have in common.
@@ -30,6 +34,10 @@ struct Member {
     dir: PathBuf,
     /// The directories of its path dependencies (the SDK, core/), which it is rebuilt for too.
     path_deps: Vec<PathBuf>,
+    /// It depends on wasio-sdk, so it has a linked (default) and a composed build.
+    uses_sdk: bool,
+    /// It has a `composed` feature of its own, which its composed build turns on.
+    composed_feature: bool,
 }
 
 impl Member {
@@ -52,13 +60,21 @@ pub fn build(kind: Kind) {
     let root = find_root(&manifest_dir);
     let workspace = root.join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let members: Vec<Member> = members(&cargo, &root, &workspace)
+    let (members, others): (Vec<Member>, Vec<Member>) = members(&cargo, &root, &workspace)
         .into_iter()
-        .filter(|m| kind_of(&root, &m.dir) == kind)
-        .collect();
+        .partition(|m| kind_of(&root, &m.dir) == kind);
     if members.is_empty() {
         fail("the wasm workspace (wasm/Cargo.toml) has no component of this kind");
     }
+    // The test build also builds the product's SDK apps (the examples) in composed mode.
+    let composed_too: Vec<&Member> = match kind {
+        Kind::Product => Vec::new(),
+        Kind::Test => members
+            .iter()
+            .chain(&others)
+            .filter(|m| m.uses_sdk)
+            .collect(),
+    };
 
     let mut watched = BTreeSet::from([
         root.join("wit"),
@@ -66,7 +82,7 @@ pub fn build(kind: Kind) {
         workspace.join("Cargo.toml"),
         workspace.join("Cargo.lock"),
     ]);
-    for member in &members {
+    for member in members.iter().chain(composed_too.iter().copied()) {
         // The folder a glob of wasm/Cargo.toml finds a member in: a new example or test app
         // there is a new component.
         if let Some(parent) = member.dir.parent().filter(|p| *p != root) {
@@ -82,11 +98,75 @@ pub fn build(kind: Kind) {
     }
 
     let target_dir = workspace.join("target");
-    let mut cmd = nested(&cargo, &workspace);
+    let out_dir = PathBuf::from(env("OUT_DIR"));
+    let mut code = String::new();
+    for (member, wasm) in build_pass(&cargo, &workspace, &target_dir, &members, None, &out_dir) {
+        code.push_str(&static_item(&root, member, &wasm));
+    }
+    if kind == Kind::Test {
+        // Every test of an SDK app runs in both of the SDK's modes (tests/src/lib.rs picks one),
+        // and the benchmark runs the examples in both.
+        let sdk_apps = composed_too;
+        let mut features = vec!["wasio-sdk/composed".to_string()];
+        for member in sdk_apps.iter().filter(|m| m.composed_feature) {
+            features.push(format!("{}/composed", member.package));
+        }
+        let composed = build_pass(
+            &cargo,
+            &workspace,
+            &target_dir,
+            &sdk_apps,
+            Some(&features.join(",")),
+            &out_dir,
+        );
+        code.push_str(
+            "/// The components that use wasio-sdk (test apps and examples), built with its\n\
+             /// `composed` feature: they import `wasio:streams` and run composed with the provider.\n\
+             pub mod composed {\n",
+        );
+        for (member, wasm) in &composed {
+            code.push_str(&static_item(&root, member, wasm));
+        }
+        code.push_str(
+            "}\n\n/// `app`'s build with wasio-sdk's `composed` feature if it uses the SDK, \
+             else `app` itself.\npub fn composed_variant(app: &'static [u8]) -> &'static [u8] {\n",
+        );
+        for (member, _) in composed
+            .iter()
+            .filter(|(m, _)| kind_of(&root, &m.dir) == kind)
+        {
+            let name = member.static_name();
+            code.push_str(&format!(
+                "    if std::ptr::eq(app, {name}) {{\n        return composed::{name};\n    }}\n"
+            ));
+        }
+        code.push_str("    app\n}\n");
+    }
+    let out = out_dir.join("components.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        fail(&format!("could not write {}: {e}", out.display()));
+    }
+}
+
+/// Builds `members` (in release, with `features` if given) and copies each component into
+/// `out_dir` (a later pass with other features overwrites cargo's own output file): the
+/// members with the copies' paths.
+fn build_pass<'m, M: std::borrow::Borrow<Member>>(
+    cargo: &str,
+    workspace: &Path,
+    target_dir: &Path,
+    members: &'m [M],
+    features: Option<&str>,
+    out_dir: &Path,
+) -> Vec<(&'m Member, PathBuf)> {
+    let mut cmd = nested(cargo, workspace);
     cmd.args(["build", "--release", "--target", "wasm32-wasip2"])
-        .env("CARGO_TARGET_DIR", &target_dir);
-    for member in &members {
-        cmd.args(["-p", &member.package]);
+        .env("CARGO_TARGET_DIR", target_dir);
+    if let Some(features) = features {
+        cmd.args(["--features", features]);
+    }
+    for member in members {
+        cmd.args(["-p", &member.borrow().package]);
     }
     let status = match cmd.status() {
         Ok(status) => status,
@@ -97,34 +177,50 @@ pub fn build(kind: Kind) {
             "building the wasm32-wasip2 components failed (is the target installed? `rustup target add wasm32-wasip2`)",
         );
     }
+    let mode = if features.is_some() {
+        "composed"
+    } else {
+        "default"
+    };
+    members
+        .iter()
+        .map(|member| {
+            let member = member.borrow();
+            let built = target_dir
+                .join("wasm32-wasip2")
+                .join("release")
+                .join(format!("{}.wasm", member.wasm_stem()));
+            if !built.exists() {
+                fail(&format!(
+                    "the wasm build did not produce {} at {}",
+                    member.package,
+                    built.display()
+                ));
+            }
+            let copy = out_dir.join(format!("{}.{mode}.wasm", member.wasm_stem()));
+            if let Err(e) = std::fs::copy(&built, &copy) {
+                fail(&format!(
+                    "could not copy {} to {}: {e}",
+                    built.display(),
+                    copy.display()
+                ));
+            }
+            (member, copy)
+        })
+        .collect()
+}
 
-    let mut code = String::new();
-    for member in &members {
-        let path = target_dir
-            .join("wasm32-wasip2")
-            .join("release")
-            .join(format!("{}.wasm", member.wasm_stem()));
-        if !path.exists() {
-            fail(&format!(
-                "the wasm build did not produce {} at {}",
-                member.package,
-                path.display()
-            ));
-        }
-        let relative = member.dir.strip_prefix(&root).unwrap_or(&member.dir);
-        code.push_str(&format!(
-            "/// {} (`{}`, package `{}`).\npub static {}: &[u8] = include_bytes!({:?});\n\n",
-            member.description.trim_end_matches('.'),
-            relative.display(),
-            member.package,
-            member.static_name(),
-            path.display().to_string(),
-        ));
-    }
-    let out = PathBuf::from(env("OUT_DIR")).join("components.rs");
-    if let Err(e) = std::fs::write(&out, code) {
-        fail(&format!("could not write {}: {e}", out.display()));
-    }
+/// The `pub static` that embeds `member`'s component from `wasm`.
+fn static_item(root: &Path, member: &Member, wasm: &Path) -> String {
+    let relative = member.dir.strip_prefix(root).unwrap_or(&member.dir);
+    format!(
+        "/// {} (`{}`, package `{}`).\npub static {}: &[u8] = include_bytes!({:?});\n\n",
+        member.description.trim_end_matches('.'),
+        relative.display(),
+        member.package,
+        member.static_name(),
+        wasm.display().to_string(),
+    )
 }
 
 /// The repository's root: the nearest ancestor of `dir` holding wasm/Cargo.toml.
@@ -196,11 +292,17 @@ fn members(cargo: &str, root: &Path, workspace: &Path) -> Vec<Member> {
         };
         let mut path_deps = Vec::new();
         collect_path_deps(&packages, package, root, &mut path_deps);
+        let uses_sdk = package["dependencies"]
+            .as_array()
+            .is_some_and(|deps| deps.iter().any(|d| d["name"] == "wasio-sdk"));
+        let composed_feature = package["features"].get("composed").is_some();
         members.push(Member {
             package: text("name"),
             description: text("description"),
             dir: dir.to_path_buf(),
             path_deps,
+            uses_sdk,
+            composed_feature,
         });
     }
     members

@@ -63,8 +63,9 @@ pub fn compose(app: &[u8], provider: &[u8]) -> anyhow::Result<Vec<u8>> {
         .collect();
     if streams_imports.is_empty() {
         bail!(
-            "the app imports no wasio:streams interface, so there is nothing to compose \
-             (it imports: {})",
+            "the app imports no wasio:streams interface, so there is nothing to compose: \
+             `wasio run` runs it as it is (a Rust app built with wasio-sdk's default linked mode \
+             carries the stream semantics itself; it imports: {})",
             app_imports.join(", ")
         );
     }

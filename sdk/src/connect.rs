@@ -1,9 +1,9 @@
 //! Opening connections: [`open_connection`], [`open_unix_connection`], [`socketpair`] — each gives
 //! asyncio's `(reader, writer)` pair.
 
-use crate::bindings::wasio::streams::streams::{self as raw, Connection};
 use crate::error::Result;
 use crate::options::{AdoptOptions, ConnectOptions, UnixConnectOptions};
+use crate::raw::{self, Connection};
 use crate::reader::Reader;
 use crate::writer::Writer;
 
@@ -25,7 +25,7 @@ pub(crate) fn split(connection: Connection) -> (Reader, Writer) {
 /// connect errors of the last attempt.
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// # async fn demo() -> wasio_sdk::Result<()> {
 /// let (mut reader, writer) = wasio_sdk::open_connection("127.0.0.1", 8888).await?;
 /// writer.write(b"ping\n")?;
@@ -40,7 +40,7 @@ pub async fn open_connection(host: &str, port: u16) -> Result<(Reader, Writer)> 
 /// `server_hostname`, `family`, `local_addr`, `happy_eyeballs_delay`, a whole-connect `timeout`...).
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// use wasio_sdk::ConnectOptions;
 /// # async fn demo() -> wasio_sdk::Result<()> {
 /// let options = ConnectOptions { limit: Some(1 << 20), ..Default::default() };

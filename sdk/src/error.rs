@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::bindings::wasio::streams::types::{ErrorCode, IncompleteRead, LimitOverrun};
+use wasio_types::{ErrorCode, IncompleteRead, LimitOverrun};
 
 /// asyncio's message for a read that waits while another read is already waiting.
 pub(crate) const READ_BUSY: &str = "read called while another read is already waiting";

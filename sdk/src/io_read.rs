@@ -12,11 +12,11 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncBufRead, AsyncRead};
 
-use crate::bindings::wasio::streams::types::ErrorCode;
-use crate::bulk::{self, BULK_MIN};
+use crate::bulk;
 use crate::error::Error;
 use crate::options::nanos;
 use crate::reader::{Op, Pending, Reader};
+use wasio_types::ErrorCode;
 
 /// How much `poll_fill_buf` asks for at once (the default reader limit).
 const FILL_SIZE: i64 = 64 * 1024;
@@ -35,9 +35,9 @@ impl Reader {
                 return Poll::Ready(None);
             }
         }
-        if self.in_flight.is_none() && n >= BULK_MIN as i64 {
+        if self.in_flight.is_none() && n > 0 && bulk::worth(n as u64) {
             let room = self.inner.buffered().min(n as u64);
-            if room >= BULK_MIN as u64 {
+            if bulk::worth(room) {
                 self.in_flight = Some((Op::Read, self.bulk_read(room)));
             }
         }

@@ -2,11 +2,18 @@
 //!
 //! Write a component that talks TCP the way asyncio's Streams API does — [`open_connection`],
 //! [`start_server`], [`Reader`] (`StreamReader`), [`Writer`] (`StreamWriter`), [`Server`] — and
-//! run it with `wasio run`. The SDK wraps the `wasio:streams` contract that the wasio provider
-//! component implements; `wasio run` composes your component with the provider.
+//! run it with `wasio run`.
+//!
+//! Two modes, one API and the same semantics:
+//! - **linked** (the default feature `linked`): the stream semantics (the wasio-streams library)
+//!   are linked into your component, and every call is a Rust call. Your component imports
+//!   `wasi:sockets` and `wasio:host`, and `wasio run` runs it as it is. Pick it for Rust apps.
+//! - **composed** (feature `composed`): your component imports the `wasio:streams` contract,
+//!   and `wasio run` (or `wasio compose`) composes it with the wasio provider component, which
+//!   implements it over the same library. Every call crosses the component boundary.
 //!
 //! ```no_run
-//! # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+//! # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 //! // An echo server: every line comes back.
 //! wasio_sdk::main!(echo);
 //!
@@ -33,7 +40,7 @@
 //!
 //! - Reads take the contract's sync fast path first and make an async call only to wait. After a
 //!   `read` that emptied the buffer, the next one waits first (request/response traffic).
-//! - From 4 KiB on, `read`, `readexactly`, `AsyncRead` / `AsyncBufRead`, `write` and `AsyncWrite`
+//! - In composed mode, from 4 KiB on, `read`, `readexactly`, `AsyncRead` / `AsyncBufRead`, `write` and `AsyncWrite`
 //!   move the bytes through a `stream<u8>` (the contract's `try-read-into` and `write-from`): the
 //!   component model copies a stream in one go, a `list<u8>` element by element. `readline` and
 //!   `readuntil` use lists.
@@ -42,14 +49,19 @@
 //!   wasio (e.g. `futures::io::copy(&mut reader, &mut writer)`).
 //! - Every failure is an [`Error`] whose `Display` is asyncio's message.
 //! - The crate targets `wasm32-wasip2`. It also compiles natively (for docs and type checks), but
-//!   its calls work only inside a component composed with the provider.
+//!   its calls work only inside a component run by a wasio host.
 //!
 //! The repository's README has the five-minute guide: a new crate, this dependency, build, `wasio
-//! run`, `wasio compose`.
+//! run`, and the composed mode with `wasio compose`.
 
 // The generated bindings name the runtime through this crate's name, so that crates using the
 // SDK's `main!` need no `wit-bindgen` dependency of their own.
 extern crate self as wasio_sdk;
+
+#[cfg(not(any(feature = "linked", feature = "composed")))]
+compile_error!(
+    "wasio-sdk needs one of its features: `linked` (the default: wasio-streams linked into the app) or `composed` (the provider component)"
+);
 
 pub mod bindings;
 
@@ -61,6 +73,7 @@ mod io_read;
 mod io_write;
 mod lines;
 mod options;
+pub mod raw;
 mod read_ahead;
 mod reader;
 mod run;

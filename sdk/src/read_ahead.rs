@@ -7,9 +7,16 @@
 //! back into the provider (`unread`), where its own rules apply, and `start_tls` passes it along
 //! as `ahead`, so the bytes reach the TLS session as they would from the provider's buffer. The
 //! [`Writer`](crate::Writer) of the same connection shares this buffer for that.
+//!
+//! Only the composed mode takes lines ahead ([`TAKES_AHEAD`]): in linked mode a `readline` is a
+//! Rust call, so the library's read buffer is the only one.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// Whether `readline` takes whole lines ahead (composed mode: it saves a boundary crossing per
+/// line).
+pub(crate) const TAKES_AHEAD: bool = cfg!(feature = "composed");
 
 /// The most bytes of whole lines one `try-readlines` hands over.
 pub(crate) const LINE_BATCH: u64 = 64 * 1024;

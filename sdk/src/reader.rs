@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use wit_bindgen::StreamReader;
 
-use crate::bindings::wasio::streams::streams as raw;
-use crate::bindings::wasio::streams::types::ErrorCode;
-use crate::bulk::{self, BULK_MIN};
+use crate::bulk;
 use crate::error::{Error, Result};
 use crate::lines::Lines;
 use crate::options::nanos;
-use crate::read_ahead::{LINE_BATCH, SharedReadAhead};
+use crate::raw;
+use crate::read_ahead::{LINE_BATCH, SharedReadAhead, TAKES_AHEAD};
 use crate::separators::Separators;
+use wasio_types::ErrorCode;
 
 /// A provider call in flight, owning its handle so it can live in the reader between polls.
 pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<Vec<u8>, ErrorCode>>>>;
@@ -44,7 +44,7 @@ pub(crate) enum Op {
 /// [`lines`](Reader::lines) gives a `futures::Stream` of lines.
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// # async fn demo() -> wasio_sdk::Result<()> {
 /// let (mut reader, writer) = wasio_sdk::open_connection("127.0.0.1", 8888).await?;
 /// writer.write(b"hello\n")?;
@@ -190,7 +190,7 @@ impl Reader {
         {
             return Err(e);
         }
-        if n - have >= BULK_MIN {
+        if bulk::worth((n - have) as u64) {
             return self.readexactly_bulk(n).await;
         }
         let need = (n - have) as u64;
@@ -266,8 +266,8 @@ impl Reader {
     /// buffer when none is there; the stored error; [`Error::Timeout`].
     /// Cancel safety: safe, nothing is consumed until the call returns.
     ///
-    /// One call to the provider hands over every whole line it has buffered (up to 64 KiB); the
-    /// next `readline`s return them without a call. Other reads, [`Reader::into_raw`] and
+    /// In composed mode one call to the provider hands over every whole line it has buffered (up
+    /// to 64 KiB); the next `readline`s return them without a call. Other reads, [`Reader::into_raw`] and
     /// [`Writer::start_tls`](crate::Writer::start_tls) put the lines not returned yet back first,
     /// so every read sees the bytes in order, under the provider's rules.
     pub async fn readline(&mut self) -> Result<Vec<u8>> {
@@ -283,7 +283,7 @@ impl Reader {
     /// each [`readline`](Reader::readline) result until the first empty one (EOF).
     ///
     /// ```no_run
-    /// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+    /// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
     /// use futures::StreamExt;
     /// # async fn demo(mut reader: wasio_sdk::Reader) -> wasio_sdk::Result<()> {
     /// let mut lines = reader.lines();
@@ -310,8 +310,8 @@ impl Reader {
         Rc::try_unwrap(self.inner).map_err(|_| Error::Busy(crate::error::READ_BUSY))
     }
 
-    /// `readexactly(n)` with at least `BULK_MIN` bytes still missing: pulls what the provider
-    /// has into `taken` (in bulk from `BULK_MIN` bytes on) until `n` bytes are there, so a large
+    /// `readexactly(n)` with at least bulk size (`bulk::worth`) still missing: pulls what the provider
+    /// has into `taken` (in bulk from bulk size (`bulk::worth`) on) until `n` bytes are there, so a large
     /// read crosses as streams instead of one list. Bytes pulled stay first in line when the call
     /// is dropped or fails, so nothing is consumed until it returns. The timeout covers the whole
     /// call, as it does for the provider's `readexactly`.
@@ -354,13 +354,13 @@ impl Reader {
     // ---- shared by the asyncio methods and the poll-based adapters ----
 
     /// Takes up to `n` bytes without waiting, `room` of them known to be buffered: through the
-    /// bulk channel from `BULK_MIN` bytes on, else as a list. `None`: the read would wait.
+    /// bulk channel from bulk size (`bulk::worth`) on, else as a list. `None`: the read would wait.
     async fn try_take(
         &mut self,
         room: u64,
         n: i64,
     ) -> Option<std::result::Result<Vec<u8>, ErrorCode>> {
-        if room >= BULK_MIN as u64 {
+        if bulk::worth(room) {
             // `room` fits in memory: it is buffered in the provider.
             let room = usize::try_from(room).unwrap_or(usize::MAX);
             bulk::try_read(&self.inner, &self.channel, room).await
@@ -371,7 +371,7 @@ impl Reader {
 
     /// `read(n)`: fast path first, the async call only to wait (or the wait first, when the last
     /// read emptied the buffer). With n > 0 the wait is `wait-readable` (it consumes nothing and
-    /// says how much is buffered), and from `BULK_MIN` bytes on they come in bulk.
+    /// says how much is buffered), and from bulk size (`bulk::worth`) on they come in bulk.
     async fn raw_read(&mut self, n: i64) -> Result<Vec<u8>> {
         if n <= 0 {
             return match self.inner.try_read(n) {
@@ -465,7 +465,8 @@ impl Reader {
     }
 
     /// `readline` without waiting: a line taken ahead, a whole line in `taken`, or one
-    /// `try-readlines` call (keeping the lines after the first). `None`: it would wait.
+    /// `try-readlines` call (keeping the lines after the first; `try-readline` in linked mode).
+    /// `None`: it would wait.
     pub(crate) fn line_now(&mut self) -> Option<Result<Vec<u8>>> {
         if let Some(line) = self.ahead.borrow_mut().next_line() {
             return Some(Ok(line));
@@ -476,6 +477,9 @@ impl Reader {
         if self.taken_len() > 0 {
             let result = self.inner.try_readline()?;
             return Some(self.prepend_taken(result));
+        }
+        if !TAKES_AHEAD {
+            return Some(self.inner.try_readline()?.map_err(Error::from));
         }
         match self.inner.try_readlines(LINE_BATCH)? {
             Ok(lines) if lines.ends_with(b"\n") => {

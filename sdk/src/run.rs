@@ -11,7 +11,7 @@ use std::future::Future;
 /// Use it once per component, in a `cdylib` crate built for `wasm32-wasip2`:
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// wasio_sdk::main!(ping);
 ///
 /// async fn ping() -> wasio_sdk::Result<()> {
@@ -75,7 +75,7 @@ impl<E: Display> MainResult for Result<(), E> {
 /// component's own executor; it runs while the caller waits).
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// # async fn demo(writer: wasio_sdk::Writer) {
 /// wasio_sdk::spawn(async move {
 ///     let _ = writer.drain().await;

@@ -5,13 +5,13 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::bindings::wasio::streams::streams as raw;
-use crate::bindings::wasio::streams::types::{ErrorCode, SocketAddress};
 use crate::connect::split;
 use crate::error::{Error, Result};
 use crate::options::{ServerOptions, UnixServerOptions, nanos};
+use crate::raw;
 use crate::reader::Reader;
 use crate::writer::Writer;
+use wasio_types::{ErrorCode, SocketAddress};
 
 /// asyncio's message for a second `serve_forever`.
 const SERVING_BUSY: &str = "server is already being awaited on serve_forever()";
@@ -26,7 +26,7 @@ pub const HANDLER_FAILED: &str = "Unhandled exception in client connection handl
 /// address (`--allow-listen`); [`Error::NameUnresolvable`].
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// # async fn demo() -> wasio_sdk::Result<()> {
 /// let server = wasio_sdk::start_server("127.0.0.1", 8888).await?;
 /// server

@@ -8,12 +8,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::bindings::wasio::streams::streams as raw;
-use crate::bindings::wasio::streams::types::{ErrorCode, ExtraInfo, SocketAddress, TlsConfig};
-use crate::bulk::{self, BULK_MIN};
+use crate::bulk;
 use crate::error::Result;
 use crate::options::nanos;
+use crate::raw;
 use crate::read_ahead::SharedReadAhead;
+use wasio_types::{ErrorCode, ExtraInfo, SocketAddress, TlsConfig};
 
 /// A drain or close call kept in the writer between polls of `AsyncWrite`.
 pub(crate) type PendingUnit = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
@@ -26,7 +26,7 @@ pub(crate) type PendingUnit = Pin<Box<dyn Future<Output = Result<(), ErrorCode>>
 /// (see the `io_write` module).
 ///
 /// ```no_run
-/// # // no_run: the calls need the wasio provider, which exists only inside a composed component.
+/// # // no_run: the calls need a wasio host (wasi:sockets and wasio:host), only inside a component.
 /// # async fn demo() -> wasio_sdk::Result<()> {
 /// let (_reader, writer) = wasio_sdk::open_connection("127.0.0.1", 8888).await?;
 /// writer.write(b"GET / HTTP/1.0\r\n")?;
@@ -99,7 +99,7 @@ impl Writer {
     /// beyond the queue's hard cap (nothing queued then).
     pub fn write(&self, data: impl AsRef<[u8]>) -> Result<()> {
         let data = data.as_ref();
-        if data.len() >= BULK_MIN {
+        if bulk::worth(data.len() as u64) {
             // `write-from` never waits, so this returns at once.
             return Ok(wit_bindgen::block_on(bulk::write(&self.inner, data))?);
         }

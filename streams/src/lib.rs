@@ -39,7 +39,6 @@ pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
         world: "wasio:streams/linked",
-        with: { "wasio:streams/types@0.1.0": wasio_types },
         generate_all,
     });
 }
@@ -114,6 +113,18 @@ impl Drop for Connection {
 fn unreachable_split() -> ! {
     panic!("connection state missing in split")
 }
+
+/// The halves and handles print as their kind only (like the contract's resource handles).
+macro_rules! opaque_debug {
+    ($($t:ty),*) => {
+        $(impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        })*
+    };
+}
+opaque_debug!(Connection, Reader, Writer, Server, Serving, Timer, Chunks);
 
 /// asyncio `open_connection`: connects (TCP, optionally TLS) to `host`:`port`.
 pub async fn open_connection(

@@ -29,6 +29,11 @@ impl Drop for Waiting<'_> {
 }
 
 impl Timer {
+    /// A timer with no wait in progress (the contract's constructor).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Waits `duration` nanoseconds; `interrupted` if `interrupt` ends it first, `busy` if a
     /// wait is already in progress.
     pub fn wait(&self, duration: u64) -> impl Future<Output = Result<(), ErrorCode>> + '_ {

@@ -35,8 +35,42 @@ fn runtime() -> anyhow::Result<&'static Runtime> {
         .map_err(|e| anyhow!("{e}"))
 }
 
-/// `app` composed with the provider and compiled, once per test binary.
+/// Which build of the test apps that use wasio-sdk a test binary runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdkMode {
+    /// The default build: wasio-streams linked into the app.
+    Linked,
+    /// Built with wasio-sdk's `composed` feature: the app imports `wasio:streams` and runs
+    /// composed with the provider.
+    Composed,
+}
+
+/// The mode of this test binary: the `composed` test target (the integration suite's second
+/// build, see Cargo.toml) runs the composed builds, every other binary the linked ones. Apps
+/// that do not use wasio-sdk have one build, which runs in both.
+pub fn sdk_mode() -> SdkMode {
+    static MODE: OnceLock<SdkMode> = OnceLock::new();
+    *MODE.get_or_init(|| {
+        let composed = std::env::current_exe().ok().is_some_and(|exe| {
+            exe.file_stem()
+                .and_then(|stem| stem.to_str())
+                .is_some_and(|stem| stem == "composed" || stem.starts_with("composed-"))
+        });
+        if composed {
+            SdkMode::Composed
+        } else {
+            SdkMode::Linked
+        }
+    })
+}
+
+/// `app` (its build for this binary's [`sdk_mode`]) composed with the provider if it imports
+/// `wasio:streams`, and compiled, once per test binary.
 pub fn compiled(app: &'static [u8]) -> anyhow::Result<Component> {
+    let app = match sdk_mode() {
+        SdkMode::Linked => app,
+        SdkMode::Composed => wasio_test_components::composed_variant(app),
+    };
     static CACHE: OnceLock<Mutex<HashMap<usize, Arc<OnceLock<Compiled>>>>> = OnceLock::new();
     let slot = {
         let mut cache = CACHE
@@ -249,11 +283,12 @@ pub fn tests_in_module(module: &str) -> anyhow::Result<Vec<String>> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let prefix = format!("{module}::");
+    // The `composed` binary nests the suite one module deeper (`integration::MODULE::test`).
+    let prefixes = [format!("{module}::"), format!("integration::{module}::")];
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| line.strip_suffix(": test"))
-        .filter_map(|name| name.strip_prefix(&prefix))
+        .filter_map(|name| prefixes.iter().find_map(|p| name.strip_prefix(p.as_str())))
         .map(str::to_string)
         .collect())
 }

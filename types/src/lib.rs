@@ -9,17 +9,22 @@
 use std::fmt;
 
 /// Generated from the `wasio:streams/contract-types` world: types only, no functions (generated
-/// code uses `unsafe`).
-#[allow(unsafe_code, missing_docs, clippy::all)]
+/// code uses `unsafe`). The world exports the interface, and with `pub_export_macro` wit-bindgen
+/// declares exports only where the (never invoked) export macro is, so linking this crate adds no
+/// import or export to a component: only the crates that call or export the contract do.
+#[allow(unsafe_code, missing_docs, unused_macros, clippy::all)]
 mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
         world: "wasio:streams/contract-types",
+        additional_derives: [PartialEq, Eq],
+        pub_export_macro: true,
+        export_macro_name: "__never_exported",
         generate_all,
     });
 }
 
-pub use bindings::wasio::streams::types::*;
+pub use bindings::exports::wasio::streams::types::*;
 
 impl Default for AddressFamily {
     /// Any family (`socket.AF_UNSPEC`).

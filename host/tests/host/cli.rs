@@ -244,8 +244,9 @@ fn a_guest_trap_shows_the_guest_not_the_host_stack() -> anyhow::Result<()> {
 #[test]
 fn compose_writes_a_runnable_component() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let app = dir.path().join("echo-client.wasm");
-    std::fs::write(&app, wasio_host::embedded::ECHO_CLIENT)?;
+    // An app built with wasio-sdk's `composed` feature imports wasio:streams.
+    let app = dir.path().join("sdk-app.wasm");
+    std::fs::write(&app, wasio_test_components::composed::SDK_APP)?;
     let out_path = dir.path().join("composed.wasm");
     let (Some(app), Some(out)) = (app.to_str(), out_path.to_str()) else {
         anyhow::bail!("temp paths are not UTF-8");
@@ -258,6 +259,19 @@ fn compose_writes_a_runnable_component() -> anyhow::Result<()> {
     let again = wasio(&["compose", out, "-o", out])?;
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("imports no wasio:streams interface"));
+    // Nor does a linked app, and the message says it runs as it is.
+    let linked = dir.path().join("echo-client.wasm");
+    std::fs::write(&linked, wasio_host::embedded::ECHO_CLIENT)?;
+    let Some(linked) = linked.to_str() else {
+        anyhow::bail!("temp paths are not UTF-8");
+    };
+    let refused = wasio(&["compose", linked, "-o", out])?;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("runs it as it is"),
+        "{}",
+        text(&refused.stderr)
+    );
     Ok(())
 }
 

@@ -14,11 +14,11 @@ mod workers;
 use std::sync::OnceLock;
 
 #[cfg(feature = "embed")]
-use wasio_host::{Runtime, compose::compose, embedded::ECHO_CLIENT, embedded::PROVIDER};
+use wasio_host::{Runtime, embedded::ECHO_CLIENT, embedded::prepare};
 #[cfg(feature = "embed")]
 use wasmtime::component::Component;
 
-/// One runtime and one compiled composition of the echo client (with the embedded provider) for
+/// One runtime and one compiled echo client (the docs' example, linked with wasio-streams) for
 /// all the tests here: compiling is the slow step.
 #[cfg(feature = "embed")]
 fn compiled_client() -> anyhow::Result<&'static (Runtime, Component)> {
@@ -27,7 +27,7 @@ fn compiled_client() -> anyhow::Result<&'static (Runtime, Component)> {
     let compiled = CELL.get_or_init(|| {
         let build = || -> anyhow::Result<(Runtime, Component)> {
             let runtime = Runtime::new()?;
-            let component = runtime.compile(&compose(ECHO_CLIENT, PROVIDER)?)?;
+            let component = runtime.compile(&prepare(ECHO_CLIENT)?)?;
             Ok((runtime, component))
         };
         build().map_err(|e| format!("{e:#}"))

@@ -355,3 +355,35 @@ async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
     assert_eq!(lines[2], "done");
     Ok(())
 }
+
+/// The two builds of each app that uses wasio-sdk differ as the modes do: the default (linked)
+/// one imports no `wasio:streams` and runs as it is; the composed one imports it and runs
+/// composed with the provider, and is what the `composed` test binary runs.
+#[test]
+fn the_sdk_apps_two_builds_are_the_two_modes() -> anyhow::Result<()> {
+    use wasio_host::compose::imports_streams;
+    let apps = [
+        ("sdk-app", SDK_APP, wasio_tests::composed::SDK_APP),
+        (
+            "streams-app",
+            wasio_tests::STREAMS_TESTS,
+            wasio_tests::composed::STREAMS_TESTS,
+        ),
+    ];
+    for (name, linked, composed) in apps {
+        assert!(
+            !imports_streams(linked)?,
+            "the linked {name} imports wasio:streams"
+        );
+        assert!(
+            imports_streams(composed)?,
+            "the composed {name} imports no wasio:streams"
+        );
+        // What `compiled` runs in the `composed` binary.
+        assert!(std::ptr::eq(
+            wasio_test_components::composed_variant(linked),
+            composed
+        ));
+    }
+    Ok(())
+}

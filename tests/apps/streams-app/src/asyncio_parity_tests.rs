@@ -3,13 +3,13 @@
 //! tests (tests/tests/integration/streams.rs) run the ones that need a native peer against it;
 //! tests/python/parity.py runs the same scenarios in CPython.
 
-use crate::bindings::wasio::streams::streams::{self, Connection, Reader};
-use crate::bindings::wasio::streams::types::ErrorCode;
 use crate::ensure;
 use crate::harness::{
     SECOND, TestResult, connect, connect_options, eq, fail, pair, peer_port, port_of,
     server_options, sleep_ms, wait_until,
 };
+use wasio_sdk::raw::{self as streams, Connection, Reader};
+use wasio_types::ErrorCode;
 
 async fn read(r: &Reader, n: i64) -> Result<Vec<u8>, ErrorCode> {
     r.read(n, Some(10 * SECOND)).await

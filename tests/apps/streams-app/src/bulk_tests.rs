@@ -1,10 +1,8 @@
-//! The bulk forms of read and write (`bulk-channel` + `try-read-into`, `wait-readable`,
-//! `write-from`) through the raw contract: bytes arrive whole and in order, and every misuse is an
-//! error that consumes or queues nothing.
+//! The bulk forms of read and write (`bulk-channel` + `try-read-into`, `write-from`,
+//! `into-stream`) through the raw contract: bytes arrive whole and in order, and every misuse is an
+//! error that consumes or queues nothing. They exist only at the component boundary, so only the
+//! composed build has them.
 
-use crate::bindings::wasio::streams::streams::Reader;
-use crate::bindings::wasio::streams::types::ErrorCode;
-use crate::bindings::wit_stream;
 use crate::ensure;
 use crate::harness::{
     SECOND, TestResult, connect, connect_options, eq, fail, pair, port_of, server, sleep_ms,
@@ -13,6 +11,9 @@ use futures::future::{Either, join, select};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::task::Poll;
+use wasio_sdk::bindings::wit_stream;
+use wasio_sdk::raw::Reader;
+use wasio_types::ErrorCode;
 use wit_bindgen::StreamReader;
 
 /// Polls `op` once, which starts a stream operation.
@@ -126,46 +127,9 @@ pub async fn bulk_read_misuse_consumes_nothing() -> TestResult {
     )
 }
 
-pub async fn wait_readable_consumes_nothing() -> TestResult {
-    let p = pair(None).await?;
-    eq(
-        "nothing arrives",
-        p.reader.wait_readable(Some(SECOND / 50)).await,
-        Err(ErrorCode::Timeout),
-    )?;
-    let (waited, fed) = join(p.reader.wait_readable(Some(10 * SECOND)), async {
-        sleep_ms(20).await;
-        p.feed(b"hello").await
-    })
-    .await;
-    fed?;
-    eq("woken by bytes, told how many", waited, Ok(5))?;
-    eq("nothing consumed", p.reader.buffered(), 5)?;
-    eq(
-        "readable at once",
-        p.reader.wait_readable(Some(SECOND)).await,
-        Ok(5),
-    )?;
-    let (line, busy) = join(p.reader.readline(Some(10 * SECOND)), async {
-        sleep_ms(10).await;
-        let busy = p.reader.wait_readable(Some(SECOND)).await;
-        p.feed(b"\n").await?;
-        Ok::<_, String>(busy)
-    })
-    .await;
-    eq("while a read waits", busy?, Err(ErrorCode::Busy))?;
-    eq("readline", line, Ok(b"hello\n".to_vec()))?;
-    p.feed_eof().await?;
-    eq(
-        "readable at EOF, nothing buffered",
-        p.reader.wait_readable(Some(SECOND)).await,
-        Ok(0),
-    )
-}
-
 /// `write-from(n)` with a write of `data` waiting on the stream.
 async fn write_from(
-    writer: &crate::bindings::wasio::streams::streams::Writer,
+    writer: &wasio_sdk::raw::Writer,
     n: u64,
     data: Vec<u8>,
 ) -> Result<(), ErrorCode> {

@@ -2,12 +2,10 @@
 //! bytes from the peer side, sleeping, and small assertion helpers.
 
 use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::bindings::wasio::streams::streams::{self, Connection, Reader, Server, Writer};
-use crate::bindings::wasio::streams::types::{
-    AddressFamily, ConnectOptions, ErrorCode, ServerOptions, SocketAddress,
-};
 use std::cell::Cell;
 use std::fmt::Debug;
+use wasio_sdk::raw::{self as streams, Connection, Reader, Server, Writer};
+use wasio_types::{AddressFamily, ConnectOptions, ErrorCode, ServerOptions, SocketAddress};
 
 thread_local! {
     static PEER_PORT: Cell<Option<u16>> = const { Cell::new(None) };

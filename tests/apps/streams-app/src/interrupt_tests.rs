@@ -3,13 +3,13 @@
 //! ends the waits in progress with `interrupted` and changes no state, and one made while nothing
 //! waits affects no later wait.
 
-use crate::bindings::wasio::streams::streams::{Connection, Timer};
-use crate::bindings::wasio::streams::types::ErrorCode;
 use crate::ensure;
 use crate::harness::{
     SECOND, TestResult, connect, connect_options, eq, fail, pair, port_of, sleep_ms,
 };
 use futures::future::join;
+use wasio_sdk::raw::{Connection, Timer};
+use wasio_types::ErrorCode;
 
 /// A `readline` waiting on a partial line is interrupted; the partial line stays buffered and
 /// the next `readline` returns it whole.

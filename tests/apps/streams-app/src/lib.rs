@@ -7,7 +7,8 @@
 //! this component: a server's accepted side writes what CPython fed, and `write_eof` stands for
 //! `feed_eof`.
 
-/// Generated bindings: the `wasio:streams/app` world plus a monotonic clock for sleeps.
+/// Generated bindings of the monotonic clock, for sleeps and elapsed times; the contract comes
+/// through wasio-sdk's `raw` module, linked or composed (feature `composed`).
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
@@ -15,17 +16,16 @@ mod bindings {
         inline: "
             package wasio:streams-tests;
             world tests {
-                include wasio:streams/app@0.1.0;
                 import wasi:clocks/monotonic-clock@0.3.0;
             }
         ",
         world: "wasio:streams-tests/tests",
-        additional_derives: [PartialEq, Eq],
         generate_all,
     });
 }
 
 mod asyncio_parity_tests;
+#[cfg(feature = "composed")]
 mod bulk_tests;
 mod harness;
 mod interrupt_tests;
@@ -34,7 +34,6 @@ mod reader_tests;
 mod server_tests;
 mod writer_tests;
 
-use bindings::exports::wasi::cli::run::Guest;
 use harness::TestResult;
 use std::future::Future;
 use std::pin::Pin;
@@ -42,27 +41,36 @@ use std::pin::Pin;
 type TestFn = fn() -> Pin<Box<dyn Future<Output = TestResult>>>;
 
 macro_rules! tests {
-    ($($module:ident :: $name:ident),* $(,)?) => {
-        /// Every test by name.
-        const TESTS: &[(&str, TestFn)] = &[
+    ($list:ident: $($module:ident :: $name:ident),* $(,)?) => {
+        const $list: &[(&str, TestFn)] = &[
             $((stringify!($name), || Box::pin($module::$name())),)*
         ];
     };
 }
 
+// The bulk forms exist only at the component boundary: these run in the composed build.
+#[cfg(feature = "composed")]
 tests![
+    BULK_TESTS:
+    bulk_tests::bulk_read_hands_bytes_over_in_order,
+    bulk_tests::bulk_read_misuse_consumes_nothing,
+    bulk_tests::bulk_write_queues_the_streams_bytes,
+    bulk_tests::bulk_write_respects_the_cap,
+    bulk_tests::stream_forms_carry_every_byte_in_order,
+];
+#[cfg(not(feature = "composed"))]
+const BULK_TESTS: &[(&str, TestFn)] = &[];
+
+// Every test by name, in both builds.
+tests![
+    TESTS:
     interrupt_tests::interrupted_read_consumes_nothing,
     interrupt_tests::interrupted_wait_closed_leaves_the_writer_open,
     interrupt_tests::interrupted_accept_loses_no_connection,
     interrupt_tests::timer_waits_and_is_interrupted,
-    bulk_tests::bulk_read_hands_bytes_over_in_order,
-    bulk_tests::bulk_read_misuse_consumes_nothing,
-    bulk_tests::wait_readable_consumes_nothing,
+    reader_tests::wait_readable_consumes_nothing,
     lines_ahead_tests::try_readlines_hands_over_whole_lines_as_readline_would,
     lines_ahead_tests::unread_bytes_are_read_first_and_wake_a_waiting_read,
-    bulk_tests::bulk_write_queues_the_streams_bytes,
-    bulk_tests::bulk_write_respects_the_cap,
-    bulk_tests::stream_forms_carry_every_byte_in_order,
     reader_tests::test_feed_empty_data,
     reader_tests::test_feed_nonempty_data,
     reader_tests::test_read_zero,
@@ -153,47 +161,44 @@ tests![
     asyncio_parity_tests::close_hands_out_accepted_connections,
 ];
 
-struct Tests;
+wasio_sdk::main!(run);
 
-impl Guest for Tests {
-    async fn run() -> Result<(), ()> {
-        let names: Vec<String> = std::env::args().skip(1).collect();
-        if names.is_empty() || names.iter().any(|n| n == "--list") {
-            for (name, _) in TESTS {
-                println!("{name}");
-            }
-            return Ok(());
+/// Runs the tests named in the arguments (all of them listed with `--list` or none).
+async fn run() -> Result<(), String> {
+    let all = || TESTS.iter().chain(BULK_TESTS);
+    let names: Vec<String> = std::env::args().skip(1).collect();
+    if names.is_empty() || names.iter().any(|n| n == "--list") {
+        for (name, _) in all() {
+            println!("{name}");
         }
-        let mut failed = false;
-        for arg in &names {
-            // `NAME:PORT` hands the test the port of a native peer the integration test runs.
-            let name = match arg.split_once(':') {
-                Some((name, port)) => {
-                    harness::set_peer_port(port.parse().ok());
-                    name
-                }
-                None => arg.as_str(),
-            };
-            let Some((_, test)) = TESTS.iter().find(|(n, _)| *n == name) else {
-                println!("FAIL {name}: no such test");
-                failed = true;
-                continue;
-            };
-            match test().await {
-                Ok(()) => println!("ok {name}"),
-                Err(why) => {
-                    println!("FAIL {name}: {why}");
-                    failed = true;
-                }
-            }
-        }
-        if failed { Err(()) } else { Ok(()) }
+        return Ok(());
     }
-}
-
-/// The component's `wasi:cli/run` export (the macro expands to `unsafe` ABI glue).
-#[allow(unsafe_code)]
-mod export {
-    use super::Tests;
-    crate::bindings::export!(Tests with_types_in crate::bindings);
+    let mut failed = 0;
+    for arg in &names {
+        // `NAME:PORT` hands the test the port of a native peer the integration test runs.
+        let name = match arg.split_once(':') {
+            Some((name, port)) => {
+                harness::set_peer_port(port.parse().ok());
+                name
+            }
+            None => arg.as_str(),
+        };
+        let Some((_, test)) = all().find(|(n, _)| *n == name) else {
+            println!("FAIL {name}: no such test");
+            failed += 1;
+            continue;
+        };
+        match test().await {
+            Ok(()) => println!("ok {name}"),
+            Err(why) => {
+                println!("FAIL {name}: {why}");
+                failed += 1;
+            }
+        }
+    }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} of {} tests failed", names.len()))
+    }
 }

@@ -1,8 +1,8 @@
 //! `try-readlines` and `unread` through the raw contract: several lines in one call, each as
 //! `readline` would return it, and bytes put back read first.
 
-use crate::bindings::wasio::streams::types::ErrorCode;
 use crate::harness::{SECOND, TestResult, eq, pair};
+use wasio_types::ErrorCode;
 
 pub async fn try_readlines_hands_over_whole_lines_as_readline_would() -> TestResult {
     let p = pair(Some(8)).await?;

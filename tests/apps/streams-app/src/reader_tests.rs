@@ -1,8 +1,6 @@
 //! Ports of CPython's `StreamReader` tests (test_streams.py), plus the reader items of wasio's
 //! SPEC that CPython has no test for. Where a port departs from CPython, a comment says why.
 
-use crate::bindings::wasio::streams::streams::{self, Reader};
-use crate::bindings::wasio::streams::types::ErrorCode;
 use crate::ensure;
 use crate::harness::{
     SECOND, TestResult, connect_options, eq, fail, incomplete, overrun, pair, port_of, sleep_ms,
@@ -10,6 +8,8 @@ use crate::harness::{
 };
 use futures::future::{Either, join, select};
 use std::pin::pin;
+use wasio_sdk::raw::{self as streams, Reader};
+use wasio_types::ErrorCode;
 
 const DATA: &[u8] = b"line1\nline2\nline3\n";
 
@@ -772,4 +772,42 @@ pub async fn line_iteration() -> TestResult {
     )?;
     ensure!(p.reader.at_eof(), "at_eof after the lines");
     Ok(())
+}
+
+/// `wait-readable` waits for bytes, EOF or an error and consumes nothing.
+pub async fn wait_readable_consumes_nothing() -> TestResult {
+    let p = pair(None).await?;
+    eq(
+        "nothing arrives",
+        p.reader.wait_readable(Some(SECOND / 50)).await,
+        Err(ErrorCode::Timeout),
+    )?;
+    let (waited, fed) = join(p.reader.wait_readable(Some(10 * SECOND)), async {
+        sleep_ms(20).await;
+        p.feed(b"hello").await
+    })
+    .await;
+    fed?;
+    eq("woken by bytes, told how many", waited, Ok(5))?;
+    eq("nothing consumed", p.reader.buffered(), 5)?;
+    eq(
+        "readable at once",
+        p.reader.wait_readable(Some(SECOND)).await,
+        Ok(5),
+    )?;
+    let (line, busy) = join(p.reader.readline(Some(10 * SECOND)), async {
+        sleep_ms(10).await;
+        let busy = p.reader.wait_readable(Some(SECOND)).await;
+        p.feed(b"\n").await?;
+        Ok::<_, String>(busy)
+    })
+    .await;
+    eq("while a read waits", busy?, Err(ErrorCode::Busy))?;
+    eq("readline", line, Ok(b"hello\n".to_vec()))?;
+    p.feed_eof().await?;
+    eq(
+        "readable at EOF, nothing buffered",
+        p.reader.wait_readable(Some(SECOND)).await,
+        Ok(0),
+    )
 }

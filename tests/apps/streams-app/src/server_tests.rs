@@ -1,8 +1,6 @@
 //! Ports of CPython's server tests (test_server.py and test_streams.py's test_start_server),
 //! plus the serving and connecting items of wasio's SPEC.
 
-use crate::bindings::wasio::streams::streams::{self, Connection, Reader, Server, Writer};
-use crate::bindings::wasio::streams::types::{AddressFamily, ErrorCode, SocketAddress};
 use crate::ensure;
 use crate::harness::{
     SECOND, TestResult, connect, connect_options, eq, fail, port_of, server, server_options,
@@ -13,6 +11,8 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
+use wasio_sdk::raw::{self as streams, Connection, Reader, Server, Writer};
+use wasio_types::{AddressFamily, ErrorCode, SocketAddress};
 
 type Handler = fn(Reader, Writer) -> Pin<Box<dyn Future<Output = Result<(), ErrorCode>>>>;
 

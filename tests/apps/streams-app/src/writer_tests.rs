@@ -1,14 +1,14 @@
 //! Ports of CPython's `StreamWriter` tests (test_streams.py), plus the writer items of wasio's
 //! SPEC (flow control, the write-queue cap, close and abort) that CPython has no test for.
 
-use crate::bindings::wasio::streams::streams::{Connection, Reader, Writer, socketpair};
-use crate::bindings::wasio::streams::types::{AdoptOptions, ErrorCode};
 use crate::ensure;
 use crate::harness::{
     Pair, SECOND, TestResult, connect, connect_options, eq, fail, pair, peer_port, port_of, server,
     sleep_ms,
 };
 use futures::future::{join, join_all};
+use wasio_sdk::raw::{Connection, Reader, Writer, socketpair};
+use wasio_types::{AdoptOptions, ErrorCode};
 
 const RESPONSE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-type: text/plain\r\n\r\nTest message";
 
@@ -492,16 +492,13 @@ pub async fn socket_options_by_transport() -> TestResult {
 
 pub async fn connect_by_host_name() -> TestResult {
     let srv = server().await?;
-    let conn = crate::bindings::wasio::streams::streams::open_connection(
-        "localhost".into(),
-        port_of(&srv)?,
-        connect_options(None),
-    )
-    .await
-    .map_err(fail("open_connection(localhost)"))?;
+    let conn =
+        wasio_sdk::raw::open_connection("localhost".into(), port_of(&srv)?, connect_options(None))
+            .await
+            .map_err(fail("open_connection(localhost)"))?;
     let (_r, w) = Connection::split(conn);
     ensure!(w.extra_info().peername.is_some(), "no peername");
-    let r = crate::bindings::wasio::streams::streams::open_connection(
+    let r = wasio_sdk::raw::open_connection(
         "no-such-host.invalid".into(),
         port_of(&srv)?,
         connect_options(None),
