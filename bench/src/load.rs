@@ -343,7 +343,7 @@ async fn idle_memory(
     n: usize,
 ) -> anyhow::Result<(f64, Option<f64>)> {
     let guest = |server: &mut Server| match system {
-        System::Wasio | System::WasioWasi => server.guest_memory(),
+        System::Wasio | System::WasioLinked | System::WasioWasi => server.guest_memory(),
         _ => Ok(None),
     };
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -35,7 +35,7 @@ struct Cli {
     /// Also write the results as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Only these systems (comma-separated: wasio,wasio-wasi,wasio-x2,floor,tokio,asyncio,uvloop).
+    /// Only these systems (comma-separated: wasio,wasio-linked,wasio-wasi,wasio-x2,floor,tokio,asyncio,uvloop).
     #[arg(long, value_delimiter = ',')]
     systems: Option<Vec<server::System>>,
     #[command(subcommand)]
@@ -155,7 +155,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== {}", system.name());
         rt.block_on(load::run_all(system, &plan, &python, &mut results))?;
     }
-    if systems.contains(&server::System::Wasio) {
+    if systems.contains(&server::System::Wasio) || systems.contains(&server::System::WasioLinked) {
         eprintln!("== component start");
         rt.block_on(start::measure(&plan, &mut results))?;
     }

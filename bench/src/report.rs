@@ -89,23 +89,33 @@ impl Results {
             }
             out.push('\n');
         }
-        if systems.contains(&System::Wasio) && systems.contains(&System::Floor) {
+        if systems.contains(&System::Floor)
+            && (systems.contains(&System::Wasio) || systems.contains(&System::WasioLinked))
+        {
             out.push_str(&self.floor_table());
         }
         out
     }
 
-    /// wasio's median over the floor's, for each workload both ran: how close wasio comes to
-    /// what the platform allows.
+    /// Each wasio mode's median over the floor's, for each workload the floor ran: how close
+    /// wasio comes to what the platform allows.
     fn floor_table(&self) -> String {
-        let mut out = String::from("\n| workload | wasio / raw wasi:sockets floor |\n|---|---|\n");
+        let mut out = String::from(
+            "\n| workload | wasio (composed) / raw wasi:sockets floor | wasio-linked / floor |\n|---|---|---|\n",
+        );
         for (workload, values) in &self.rows {
             let of = |system| values.iter().find(|(s, _)| *s == system).map(|(_, v)| *v);
-            if let (Some(wasio), Some(floor)) = (of(System::Wasio), of(System::Floor))
-                && floor > 0.0
-            {
-                let _ = writeln!(out, "| {workload} | {:.2}x |", wasio / floor);
-            }
+            let Some(floor) = of(System::Floor).filter(|f| *f > 0.0) else {
+                continue;
+            };
+            let ratio =
+                |system| of(system).map_or("-".to_string(), |v| format!("{:.2}x", v / floor));
+            let _ = writeln!(
+                out,
+                "| {workload} | {} | {} |",
+                ratio(System::Wasio),
+                ratio(System::WasioLinked)
+            );
         }
         out
     }

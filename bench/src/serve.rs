@@ -37,9 +37,10 @@ pub fn serve(system: System, mode: Mode) -> anyhow::Result<()> {
     rt.block_on(async {
         match system {
             System::Tokio => serve_tokio(mode).await,
-            System::Wasio => serve_wasio(mode, TcpImpl::Host, 1).await,
-            System::WasioWasi => serve_wasio(mode, TcpImpl::WasmtimeWasi, 1).await,
-            System::WasioX2 => serve_wasio(mode, TcpImpl::Host, 2).await,
+            System::Wasio => serve_wasio(mode, Build::Composed, TcpImpl::Host, 1).await,
+            System::WasioLinked => serve_wasio(mode, Build::Linked, TcpImpl::Host, 1).await,
+            System::WasioWasi => serve_wasio(mode, Build::Composed, TcpImpl::WasmtimeWasi, 1).await,
+            System::WasioX2 => serve_wasio(mode, Build::Composed, TcpImpl::Host, 2).await,
             System::Floor => match mode {
                 Mode::Echo => {
                     let floor = wasio_test_components::FLOOR_ECHO;
@@ -109,12 +110,24 @@ async fn lines(stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-/// wasio's server for `mode` (the example echo server, or the line server) over `tcp`, as
-/// `workers` workers sharing its listener.
-async fn serve_wasio(mode: Mode, tcp: TcpImpl, workers: usize) -> anyhow::Result<()> {
-    let app = match mode {
-        Mode::Echo | Mode::TlsEcho => wasio_components::ECHO_SERVER,
-        Mode::Lines => wasio_test_components::LINE_ECHO,
+/// Which build of a wasio-sdk app a wasio server runs.
+#[derive(Clone, Copy)]
+enum Build {
+    /// wasio-streams linked in (the SDK's default).
+    Linked,
+    /// The SDK's `composed` feature: composed with the provider.
+    Composed,
+}
+
+/// wasio's server for `mode` (the example echo server, or the line server) in `build` over
+/// `tcp`, as `workers` workers sharing its listener.
+async fn serve_wasio(mode: Mode, build: Build, tcp: TcpImpl, workers: usize) -> anyhow::Result<()> {
+    use wasio_test_components::composed;
+    let app = match (mode, build) {
+        (Mode::Echo | Mode::TlsEcho, Build::Linked) => wasio_components::ECHO_SERVER,
+        (Mode::Echo | Mode::TlsEcho, Build::Composed) => composed::ECHO_SERVER,
+        (Mode::Lines, Build::Linked) => wasio_test_components::LINE_ECHO,
+        (Mode::Lines, Build::Composed) => composed::LINE_ECHO,
     };
     let pem = match mode {
         Mode::TlsEcho => crate::tls::pem_args()?.into(),

@@ -9,8 +9,12 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 /// A system under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum System {
-    /// wasio's example component under the wasio host (wasmtime).
+    /// wasio's example component composed with the provider (wasio-sdk's `composed` feature)
+    /// under the wasio host (wasmtime): the path apps in other languages take.
     Wasio,
+    /// The same example linked with wasio-streams (wasio-sdk's default): a Rust app.
+    #[value(name = "wasio-linked")]
+    WasioLinked,
     /// The same, with wasmtime-wasi's WASI 0.3 TCP in place of the host's own (a comparison
     /// setting of the host: no TCP_NODELAY, as wasio was before).
     #[value(name = "wasio-wasi")]
@@ -33,8 +37,9 @@ pub enum System {
 impl System {
     /// Every system: wasio (and its variants), then the floor (raw wasi:sockets in the same
     /// host), then the baseline, so ratios read naturally.
-    pub const ALL: [System; 7] = [
+    pub const ALL: [System; 8] = [
         System::Wasio,
+        System::WasioLinked,
         System::WasioWasi,
         System::WasioX2,
         System::Floor,
@@ -47,6 +52,7 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Wasio => "wasio",
+            System::WasioLinked => "wasio-linked",
             System::WasioWasi => "wasio-wasi",
             System::WasioX2 => "wasio-x2",
             System::Floor => "floor",
@@ -99,7 +105,12 @@ impl Server {
     /// Starts `system` speaking `mode`; `python` runs the asyncio and uvloop servers.
     pub fn start(system: System, mode: Mode, python: &Path) -> anyhow::Result<Server> {
         let mut cmd = match system {
-            System::Wasio | System::WasioWasi | System::WasioX2 | System::Floor | System::Tokio => {
+            System::Wasio
+            | System::WasioLinked
+            | System::WasioWasi
+            | System::WasioX2
+            | System::Floor
+            | System::Tokio => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.args(["serve", system.name(), mode.name()]);
                 cmd

@@ -1,5 +1,6 @@
 //! Component start: composing app + provider, compiling, and instantiating (from a compiled
-//! component, and from a pre-compiled one deserialized at start).
+//! component, and from a pre-compiled one deserialized at start), for the docs' echo client in
+//! its composed build (wasio) and its linked one (wasio-linked, which needs no composing).
 
 use crate::load::Plan;
 use crate::report::Results;
@@ -11,10 +12,10 @@ use wasmtime::component::Component;
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p3::bindings::Command;
 
-/// Records compose, compile, deserialize and instantiate times (wasio only).
+/// Records compose, compile, deserialize and instantiate times of both wasio modes.
 pub async fn measure(plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
     let runtime = Runtime::new()?;
-    let app = wasio_components::ECHO_CLIENT;
+    let app = wasio_test_components::composed::ECHO_CLIENT;
     let provider = wasio_components::PROVIDER;
 
     let start = Instant::now();
@@ -43,6 +44,16 @@ pub async fn measure(plan: &Plan, results: &mut Results) -> anyhow::Result<()> {
     let component = pooled.compile(&composed)?;
     let times = instantiate_times(&pooled, &component, plan.runs * 10).await?;
     results.record("instantiate (pooling) us", System::Wasio, times);
+
+    let linked = wasio_components::ECHO_CLIENT;
+    let start = Instant::now();
+    let component = runtime.compile(linked)?;
+    results.record("compile (JIT) ms", System::WasioLinked, ms(start));
+    let times = instantiate_times(&runtime, &component, plan.runs * 10).await?;
+    results.record("instantiate us", System::WasioLinked, times);
+    let component = pooled.compile(linked)?;
+    let times = instantiate_times(&pooled, &component, plan.runs * 10).await?;
+    results.record("instantiate (pooling) us", System::WasioLinked, times);
     Ok(())
 }
 
