@@ -64,12 +64,28 @@ pub fn sdk_mode() -> SdkMode {
     })
 }
 
+/// `app`'s build with wasio-sdk's `composed` feature, for a test app or an example; `app` itself
+/// for a component without the SDK (the floor).
+pub fn composed_build(app: &'static [u8]) -> &'static [u8] {
+    use wasio_test_components::composed;
+    let examples = [
+        (ECHO_CLIENT, composed::ECHO_CLIENT),
+        (ECHO_SERVER, composed::ECHO_SERVER),
+        (HTTP_HEADERS, composed::HTTP_HEADERS),
+        (SOCKETPAIR, composed::SOCKETPAIR),
+    ];
+    examples
+        .into_iter()
+        .find(|(linked, _)| std::ptr::eq(*linked, app))
+        .map_or_else(|| wasio_test_components::composed_variant(app), |(_, c)| c)
+}
+
 /// `app` (its build for this binary's [`sdk_mode`]) composed with the provider if it imports
 /// `wasio:streams`, and compiled, once per test binary.
 pub fn compiled(app: &'static [u8]) -> anyhow::Result<Component> {
     let app = match sdk_mode() {
         SdkMode::Linked => app,
-        SdkMode::Composed => wasio_test_components::composed_variant(app),
+        SdkMode::Composed => composed_build(app),
     };
     static CACHE: OnceLock<Mutex<HashMap<usize, Arc<OnceLock<Compiled>>>>> = OnceLock::new();
     let slot = {

@@ -362,12 +362,25 @@ async fn sdk_unix_and_tls_report_errors_not_traps() -> anyhow::Result<()> {
 #[test]
 fn the_sdk_apps_two_builds_are_the_two_modes() -> anyhow::Result<()> {
     use wasio_host::compose::imports_streams;
+    use wasio_tests::composed;
     let apps = [
-        ("sdk-app", SDK_APP, wasio_tests::composed::SDK_APP),
+        ("sdk-app", SDK_APP, composed::SDK_APP),
         (
             "streams-app",
             wasio_tests::STREAMS_TESTS,
-            wasio_tests::composed::STREAMS_TESTS,
+            composed::STREAMS_TESTS,
+        ),
+        ("probe", wasio_tests::PROBE, composed::PROBE),
+        ("tls-app", wasio_tests::TLS_APP, composed::TLS_APP),
+        (
+            "echo-client",
+            wasio_tests::ECHO_CLIENT,
+            composed::ECHO_CLIENT,
+        ),
+        (
+            "echo-server",
+            wasio_tests::ECHO_SERVER,
+            composed::ECHO_SERVER,
         ),
     ];
     for (name, linked, composed) in apps {
@@ -380,10 +393,7 @@ fn the_sdk_apps_two_builds_are_the_two_modes() -> anyhow::Result<()> {
             "the composed {name} imports no wasio:streams"
         );
         // What `compiled` runs in the `composed` binary.
-        assert!(std::ptr::eq(
-            wasio_test_components::composed_variant(linked),
-            composed
-        ));
+        assert!(std::ptr::eq(wasio_tests::composed_build(linked), composed));
     }
     Ok(())
 }

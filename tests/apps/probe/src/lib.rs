@@ -73,8 +73,10 @@
 //!   0.2); then `std-udp` once more with a `std::net::UdpSocket` and a `TcpListener`, each
 //!   printing `ok ...` or `refused ...` while the N connections are still open.
 
-/// Generated bindings: the `wasio:streams/app` world plus raw wasi:sockets, to show that the
-/// host's grants hold for a component that bypasses the provider (generated code uses `unsafe`).
+/// Generated bindings: the `wasi:cli/run` export plus raw wasi:sockets, to show that the host's
+/// grants hold for a component that bypasses wasio (generated code uses `unsafe`). The contract
+/// comes through wasio-sdk's `raw` module: wasio-streams linked in, or the provider (feature
+/// `composed`).
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
@@ -82,9 +84,9 @@ mod bindings {
         inline: "
             package wasio:probe;
             world probe {
-                include wasio:streams/app@0.1.0;
                 import wasi:sockets/types@0.3.0;
                 import wasi:sockets/ip-name-lookup@0.3.0;
+                export wasi:cli/run@0.3.0;
             }
         ",
         world: "wasio:probe/probe",
@@ -93,8 +95,8 @@ mod bindings {
 }
 
 use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection, Reader, Writer};
-use bindings::wasio::streams::types::{
+use wasio_sdk::raw::{self as streams, Connection, Reader, Writer};
+use wasio_types::{
     AddressFamily, AdoptOptions, ConnectOptions, ErrorCode, ServerOptions, SocketAddress,
     UnixConnectOptions, UnixServerOptions,
 };

@@ -21,19 +21,27 @@
 //! `--shutdown-timeout-ms N`, `--read-timeout-ms N`, `--take-ahead` (`starttls-server`: reads
 //! what is buffered after the `STARTTLS` line and passes it to `start_tls` as `ahead`).
 
-/// Generated bindings of the `wasio:streams/app` world (generated code uses `unsafe`).
+/// Generated bindings of the `wasi:cli/run` export (generated code uses `unsafe`). The contract
+/// comes through wasio-sdk's `raw` module: wasio-streams linked in, or the provider (feature
+/// `composed`).
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../../wit",
-        world: "wasio:streams/app",
+        inline: "
+            package wasio:tls-app;
+            world tls-app {
+                export wasi:cli/run@0.3.0;
+            }
+        ",
+        world: "wasio:tls-app/tls-app",
         generate_all,
     });
 }
 
 use bindings::exports::wasi::cli::run::Guest;
-use bindings::wasio::streams::streams::{self, Connection, Reader, Server, Writer};
-use bindings::wasio::streams::types::{
+use wasio_sdk::raw::{self as streams, Connection, Reader, Server, Writer};
+use wasio_types::{
     AddressFamily, CertifiedKey, ClientTlsConfig, ConnectOptions, ErrorCode, ServerOptions,
     ServerTlsConfig, SocketAddress, TlsConfig, TrustRoots,
 };
