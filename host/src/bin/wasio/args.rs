@@ -58,7 +58,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run an app component's wasi:cli/run@0.3.0.
     ///
-    /// If APP imports wasio:streams it is first composed with the provider built into wasio.
+    /// If APP imports wasio:streams it is first composed with the provider built into wasio; an
+    /// app that links the stream semantics itself (wasio-sdk's default) runs as it is.
     /// The app inherits wasio's stdin, stdout and stderr; it sees no environment variables and,
     /// unless granted, no files and no network.
     #[command(after_help = AFTER_HELP)]
@@ -76,7 +77,8 @@ pub(crate) enum Command {
     /// Compose an app component with the built-in provider and write the result.
     ///
     /// The output imports WASI 0.2/0.3 and wasio:host and exports what APP exports; `wasio run`
-    /// runs it as is.
+    /// runs it as is. An app that imports no wasio:streams (a Rust app in wasio-sdk's default
+    /// linked mode) has nothing to compose: the command says so and fails.
     Compose {
         /// The app component (.wasm, at most 256 MiB) importing wasio:streams.
         app: PathBuf,
