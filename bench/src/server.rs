@@ -15,11 +15,11 @@ pub enum System {
     /// The same example linked with wasio-streams (wasio-sdk's default): a Rust app.
     #[value(name = "wasio-linked")]
     WasioLinked,
-    /// The same, with wasmtime-wasi's WASI 0.3 TCP in place of the host's own (a comparison
-    /// setting of the host: no TCP_NODELAY, as wasio was before).
+    /// wasio (composed) with wasmtime-wasi's WASI 0.3 TCP in place of the host's own (a
+    /// comparison setting of the host: no TCP_NODELAY, as wasio was before).
     #[value(name = "wasio-wasi")]
     WasioWasi,
-    /// wasio with two workers (`wasio run --workers 2`): two stores on two threads sharing the
+    /// wasio (composed) with two workers (`wasio run --workers 2`): two stores on two threads sharing the
     /// listener. On a 2-core machine this is also `--workers auto`.
     #[value(name = "wasio-x2")]
     WasioX2,
