@@ -73,20 +73,8 @@ impl ConnectionExport {
 
 impl GuestConnection for ConnectionExport {
     fn extra_info(&self) -> ExtraInfo {
-        match &*self.0.borrow() {
-            Some(conn) => conn.extra_info().convert(),
-            None => wasio_streams::types::ExtraInfo {
-                peername: None,
-                sockname: None,
-                peercert: None,
-                cipher: None,
-                tls_version: None,
-                alpn_protocol: None,
-                server_hostname: None,
-                peer_credentials: None,
-            }
-            .convert(),
-        }
+        let info = self.0.borrow().as_ref().map(|conn| conn.extra_info());
+        info.unwrap_or_default().convert()
     }
 
     fn split(this: Connection) -> (Reader, Writer) {

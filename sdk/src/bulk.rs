@@ -1,7 +1,7 @@
 //! The bulk forms of `read` and `write` (the contract's `try-read-into` and `write-from`).
 //!
 //! The component model copies a `list<u8>` across the boundary element by element, but a
-//! `stream<u8>` transfer as one memory copy. So from [`BULK_MIN`] bytes on, the SDK moves bytes
+//! `stream<u8>` transfer as one memory copy. So from `BULK_MIN` bytes on, the SDK moves bytes
 //! through a stream: it starts its side of the transfer, makes the provider's call (which
 //! completes that transfer at once and never waits), and collects the result. Below `BULK_MIN`
 //! the list forms are cheaper, having no stream to set up.

@@ -71,19 +71,10 @@ impl Connection {
 
     /// asyncio `get_extra_info`'s values.
     pub fn extra_info(&self) -> ExtraInfo {
-        match &self.conn {
-            Some(conn) => conn.extra_info(),
-            None => ExtraInfo {
-                peername: None,
-                sockname: None,
-                peercert: None,
-                cipher: None,
-                tls_version: None,
-                alpn_protocol: None,
-                server_hostname: None,
-                peer_credentials: None,
-            },
-        }
+        self.conn
+            .as_ref()
+            .map(|conn| conn.extra_info())
+            .unwrap_or_default()
     }
 
     /// The connection's two halves.

@@ -124,6 +124,22 @@ impl Default for UnixServerOptions {
     }
 }
 
+/// Nothing known: a connection that is gone, or not split yet and taken.
+impl Default for ExtraInfo {
+    fn default() -> Self {
+        ExtraInfo {
+            peername: None,
+            sockname: None,
+            peercert: None,
+            cipher: None,
+            tls_version: None,
+            alpn_protocol: None,
+            server_hostname: None,
+            peer_credentials: None,
+        }
+    }
+}
+
 impl Default for AdoptOptions {
     /// Limit 64 KiB, write queue cap the host's (64 MiB unless the host sets another).
     fn default() -> Self {
