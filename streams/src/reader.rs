@@ -83,7 +83,7 @@ impl Reader {
         &self,
         op: impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<Vec<u8>, ErrorCode>>,
     ) -> Option<Result<Vec<u8>, ErrorCode>> {
-        if self.conn.state.borrow().reading {
+        if self.conn.is_reading() {
             return Some(Err(ErrorCode::Busy));
         }
         self.conn.attempt(op)
@@ -91,37 +91,37 @@ impl Reader {
 
     /// `read(0)`: empty, but a stored error is still reported.
     fn read_zero(&self) -> Result<Vec<u8>, ErrorCode> {
-        match &self.conn.state.borrow().stored_error {
-            Some(e) => Err(e.clone()),
+        match self.conn.stored_error() {
+            Some(e) => Err(e),
             None => Ok(Vec::new()),
         }
     }
 
     /// asyncio's `_limit`: the most `readline` / `readuntil` look through for a separator.
     pub fn limit(&self) -> u64 {
-        self.conn.state.borrow().limit as u64
+        self.conn.limit() as u64
     }
 
     /// Changes the limit; `invalid-argument` for 0 or one too large.
     pub fn set_limit(&self, limit: u64) -> Result<(), ErrorCode> {
         let limit = wasio_core::validate_limit(limit).map_err(read_error)?;
-        self.conn.state.borrow_mut().limit = limit;
+        self.conn.set_limit(limit);
         Ok(())
     }
 
     /// Bytes buffered and not yet read.
     pub fn buffered(&self) -> u64 {
-        self.conn.state.borrow().read_buffer.len() as u64
+        self.conn.buffered() as u64
     }
 
     /// asyncio `at_eof`: EOF was received and the buffer is empty.
     pub fn at_eof(&self) -> bool {
-        self.conn.state.borrow().read_buffer.at_eof()
+        self.conn.at_eof()
     }
 
     /// asyncio `exception`: the error stored on this reader, if any.
     pub fn exception(&self) -> Option<ErrorCode> {
-        self.conn.state.borrow().stored_error.clone()
+        self.conn.stored_error()
     }
 
     /// asyncio `set_exception`: every later read fails with `error`, and a waiting one wakes.
@@ -273,7 +273,7 @@ impl Reader {
     /// Ends this reader and gives its bytes as [`Chunks`] (the contract's `into-stream`); `busy`
     /// while a read waits.
     pub fn into_chunks(self) -> Result<Chunks, ErrorCode> {
-        if self.conn.state.borrow().reading {
+        if self.conn.is_reading() {
             return Err(ErrorCode::Busy);
         }
         Ok(Chunks {

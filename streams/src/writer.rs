@@ -79,12 +79,12 @@ impl Writer {
 
     /// The transport's `get_write_buffer_size`.
     pub fn get_write_buffer_size(&self) -> u64 {
-        self.conn.state.borrow().write_queue.size() as u64
+        self.conn.write_buffer_size() as u64
     }
 
     /// The transport's `get_write_buffer_limits`: `(low, high)`.
     pub fn get_write_buffer_limits(&self) -> (u64, u64) {
-        let marks = self.conn.state.borrow().write_queue.marks();
+        let marks = self.conn.write_buffer_limits();
         (marks.low, marks.high)
     }
 

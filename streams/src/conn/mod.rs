@@ -80,8 +80,9 @@ pub struct State {
 
 /// A connection shared by its reader, writer, pumps and server.
 pub struct Conn {
-    /// The state; borrowed only briefly, never across an await.
-    pub state: RefCell<State>,
+    /// The state; borrowed only briefly, never across an await, and only by this module's
+    /// sides: the reader, writer and server ask the connection.
+    state: RefCell<State>,
     /// Data, EOF or an error reached the reader.
     pub read_event: Notify,
     /// The receive pump may pull again, or must stop.

@@ -89,6 +89,36 @@ impl Conn {
         self.read_event.notify();
     }
 
+    /// A read is waiting (another one is `busy`).
+    pub fn is_reading(&self) -> bool {
+        self.state.borrow().reading
+    }
+
+    /// The error stored for the reader, if any.
+    pub fn stored_error(&self) -> Option<ErrorCode> {
+        self.state.borrow().stored_error.clone()
+    }
+
+    /// The reader's limit.
+    pub fn limit(&self) -> usize {
+        self.state.borrow().limit
+    }
+
+    /// Sets the reader's limit (already validated).
+    pub fn set_limit(&self, limit: usize) {
+        self.state.borrow_mut().limit = limit;
+    }
+
+    /// Bytes buffered and not yet read.
+    pub fn buffered(&self) -> usize {
+        self.state.borrow().read_buffer.len()
+    }
+
+    /// EOF was received and the buffer is empty.
+    pub fn at_eof(&self) -> bool {
+        self.state.borrow().read_buffer.at_eof()
+    }
+
     /// Stores an error for the reader (asyncio `set_exception`) and wakes a waiting read.
     pub fn set_exception(&self, error: ErrorCode) {
         self.state.borrow_mut().stored_error = Some(error);

@@ -144,6 +144,16 @@ impl Conn {
         Err(ErrorCode::ConnectionReset)
     }
 
+    /// Bytes queued and not yet taken by the transport.
+    pub fn write_buffer_size(&self) -> usize {
+        self.state.borrow().write_queue.size()
+    }
+
+    /// The queue's water marks.
+    pub fn write_buffer_limits(&self) -> WaterMarks {
+        self.state.borrow().write_queue.marks()
+    }
+
     /// asyncio `set_write_buffer_limits`: new marks, and the pause state re-evaluated against them.
     pub fn set_write_buffer_limits(&self, marks: WaterMarks) {
         let mut state = self.state.borrow_mut();
