@@ -97,8 +97,8 @@ mod bindings {
 use bindings::exports::wasi::cli::run::Guest;
 use wasio_sdk::raw::{self as streams, Connection, Reader, Writer};
 use wasio_types::{
-    AddressFamily, AdoptOptions, ConnectOptions, ErrorCode, ServerOptions, SocketAddress,
-    UnixConnectOptions, UnixServerOptions,
+    AdoptOptions, ConnectOptions, ErrorCode, ServerOptions, SocketAddress, UnixConnectOptions,
+    UnixServerOptions,
 };
 
 struct Probe;
@@ -109,20 +109,7 @@ fn show(bytes: &[u8]) -> String {
 }
 
 fn options() -> ConnectOptions {
-    ConnectOptions {
-        limit: None,
-        ssl: None,
-        server_hostname: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        family: AddressFamily::Unspecified,
-        local_addr: None,
-        happy_eyeballs_delay: None,
-        interleave: None,
-        timeout: None,
-        write_queue_cap: None,
-        tcp_nodelay: None,
-    }
+    ConnectOptions::default()
 }
 
 async fn connect(host: String, port: u16) -> Result<(Reader, Writer), ErrorCode> {
@@ -219,20 +206,7 @@ async fn immediate_calls(reader: &Reader, writer: &Writer) -> Result<(), ErrorCo
 
 /// A TCP server's options: every one the default.
 fn tcp_server_options() -> ServerOptions {
-    ServerOptions {
-        limit: None,
-        family: AddressFamily::Unspecified,
-        backlog: None,
-        reuse_address: None,
-        reuse_port: false,
-        keep_alive: false,
-        ssl: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        start_serving: None,
-        write_queue_cap: None,
-        tcp_nodelay: None,
-    }
+    ServerOptions::default()
 }
 
 /// Limit and fault scenarios with extra arguments (see the crate docs).
@@ -540,27 +514,13 @@ async fn scenario(name: &str, host: String, port: u16) -> Result<(), ErrorCode> 
 }
 
 fn unix_connect_options() -> UnixConnectOptions {
-    UnixConnectOptions {
-        limit: None,
-        ssl: None,
-        server_hostname: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        timeout: None,
-        write_queue_cap: None,
-    }
+    UnixConnectOptions::default()
 }
 
 fn unix_server_options(cleanup: Option<bool>) -> UnixServerOptions {
     UnixServerOptions {
-        limit: None,
-        backlog: None,
-        ssl: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        start_serving: None,
         cleanup_socket: cleanup,
-        write_queue_cap: None,
+        ..Default::default()
     }
 }
 
@@ -663,11 +623,7 @@ async fn unix_scenario(name_: &str, args: &[String]) -> Result<(), ErrorCode> {
             std::future::pending().await
         }
         ("socketpair", []) => {
-            let options = || AdoptOptions {
-                limit: None,
-                write_queue_cap: None,
-            };
-            let (a, b) = streams::socketpair(options())?;
+            let (a, b) = streams::socketpair(AdoptOptions::default())?;
             let (a_reader, a_writer) = Connection::split(a);
             let (b_reader, b_writer) = Connection::split(b);
             let info = a_writer.extra_info();

@@ -5,7 +5,7 @@ use crate::bindings::wasi::clocks::monotonic_clock;
 use std::cell::Cell;
 use std::fmt::Debug;
 use wasio_sdk::raw::{self as streams, Connection, Reader, Server, Writer};
-use wasio_types::{AddressFamily, ConnectOptions, ErrorCode, ServerOptions, SocketAddress};
+use wasio_types::{ConnectOptions, ErrorCode, ServerOptions, SocketAddress};
 
 thread_local! {
     static PEER_PORT: Cell<Option<u16>> = const { Cell::new(None) };
@@ -73,36 +73,14 @@ pub async fn wait_until(what: &str, cond: impl Fn() -> bool) -> TestResult {
 pub fn connect_options(limit: Option<u64>) -> ConnectOptions {
     ConnectOptions {
         limit,
-        ssl: None,
-        server_hostname: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        family: AddressFamily::Unspecified,
-        local_addr: None,
-        happy_eyeballs_delay: None,
-        interleave: None,
         timeout: Some(10 * SECOND),
-        write_queue_cap: None,
-        tcp_nodelay: None,
+        ..Default::default()
     }
 }
 
 /// Default server options.
 pub fn server_options() -> ServerOptions {
-    ServerOptions {
-        limit: None,
-        family: AddressFamily::Unspecified,
-        backlog: None,
-        reuse_address: None,
-        reuse_port: false,
-        keep_alive: false,
-        ssl: None,
-        ssl_handshake_timeout: None,
-        ssl_shutdown_timeout: None,
-        start_serving: None,
-        write_queue_cap: None,
-        tcp_nodelay: None,
-    }
+    ServerOptions::default()
 }
 
 /// The port of a server's first socket.

@@ -417,10 +417,7 @@ pub async fn write_eof_rules() -> TestResult {
 pub async fn abort_with_unread_bytes_resets_the_peer() -> TestResult {
     let p = pair(None).await?;
     aborted_with_unread_bytes(&p.peer_writer, &p.reader, &p.writer, Transport::Tcp).await?;
-    let options = AdoptOptions {
-        limit: None,
-        write_queue_cap: None,
-    };
+    let options = AdoptOptions::default();
     let (a, b) = socketpair(options).map_err(fail("socketpair"))?;
     let (_a_reader, a_writer) = Connection::split(a);
     let (b_reader, b_writer) = Connection::split(b);
@@ -486,10 +483,7 @@ pub async fn socket_options_by_transport() -> TestResult {
         Err(ErrorCode::Closed(_)) => {}
         other => return Err(format!("TCP_NODELAY once closed: {other:?}")),
     }
-    let options = AdoptOptions {
-        limit: None,
-        write_queue_cap: None,
-    };
+    let options = AdoptOptions::default();
     let (a, _b) = socketpair(options).map_err(fail("socketpair"))?;
     let (_reader, writer) = Connection::split(a);
     for (what, result) in [

@@ -42,8 +42,8 @@ mod bindings {
 use bindings::exports::wasi::cli::run::Guest;
 use wasio_sdk::raw::{self as streams, Connection, Reader, Server, Writer};
 use wasio_types::{
-    AddressFamily, CertifiedKey, ClientTlsConfig, ConnectOptions, ErrorCode, ServerOptions,
-    ServerTlsConfig, SocketAddress, TlsConfig, TrustRoots,
+    CertifiedKey, ClientTlsConfig, ConnectOptions, ErrorCode, ServerOptions, ServerTlsConfig,
+    SocketAddress, TlsConfig, TrustRoots,
 };
 
 struct TlsApp;
@@ -126,7 +126,6 @@ impl Opts {
 
     fn connect_options(&self, ssl: bool) -> ConnectOptions {
         ConnectOptions {
-            limit: None,
             ssl: ssl.then(|| self.client()),
             server_hostname: if ssl {
                 self.server_hostname.clone()
@@ -135,30 +134,16 @@ impl Opts {
             },
             ssl_handshake_timeout: if ssl { self.handshake_timeout } else { None },
             ssl_shutdown_timeout: if ssl { self.shutdown_timeout } else { None },
-            family: AddressFamily::Unspecified,
-            local_addr: None,
-            happy_eyeballs_delay: None,
-            interleave: None,
-            timeout: None,
-            write_queue_cap: None,
-            tcp_nodelay: None,
+            ..Default::default()
         }
     }
 
     fn server_options(&self, ssl: bool) -> Result<ServerOptions, ErrorCode> {
         Ok(ServerOptions {
-            limit: None,
-            family: AddressFamily::Unspecified,
-            backlog: None,
-            reuse_address: None,
-            reuse_port: false,
-            keep_alive: false,
             ssl: if ssl { Some(self.server()?) } else { None },
             ssl_handshake_timeout: if ssl { self.handshake_timeout } else { None },
             ssl_shutdown_timeout: if ssl { self.shutdown_timeout } else { None },
-            start_serving: None,
-            write_queue_cap: None,
-            tcp_nodelay: None,
+            ..Default::default()
         })
     }
 }
