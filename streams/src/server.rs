@@ -462,15 +462,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         // And for room under the host's socket limit, which counts every socket of the run.
         {
             let room = pin!(host_limits::socket_room());
-            let closed = pin!(async {
-                loop {
-                    let listen = server.changed.listen();
-                    if server.state.borrow().closed {
-                        return;
-                    }
-                    listen.await;
-                }
-            });
+            let closed = pin!(server.until_closed());
             // Cancel safety: waiting for room takes nothing; dropping the wait loses nothing.
             if let Either::Right(((), _)) = select(room, closed).await {
                 return;
@@ -478,15 +470,7 @@ async fn accept_pump(server: Rc<ServerShared>, index: usize) {
         }
         let accepted = {
             let next = pin!(stream.next());
-            let closed = pin!(async {
-                loop {
-                    let listen = server.changed.listen();
-                    if server.state.borrow().closed {
-                        return;
-                    }
-                    listen.await;
-                }
-            });
+            let closed = pin!(server.until_closed());
             match select(next, closed).await {
                 Either::Left((socket, _)) => socket,
                 Either::Right(((), _)) => return,
@@ -561,6 +545,17 @@ async fn handshake_then_enqueue(
 }
 
 impl ServerShared {
+    /// Resolves once the server is closed (at once if it is).
+    async fn until_closed(&self) {
+        loop {
+            let listen = self.changed.listen();
+            if self.state.borrow().closed {
+                return;
+            }
+            listen.await;
+        }
+    }
+
     /// Queues an accepted connection for `accept` (also after `close`: it was accepted before);
     /// false (and the connection aborted) once the app dropped the server.
     fn enqueue(self: &Rc<Self>, conn: Rc<Conn>) -> bool {
@@ -619,11 +614,7 @@ impl Server {
         &self,
         timeout: Option<u64>,
     ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
-        let interrupted = self.server.interrupt.listen();
-        async move {
-            let conn = bounded(timeout, interrupted, self.server.accept()).await?;
-            Ok(Connection::new(conn))
-        }
+        accept_bounded(&self.server, timeout)
     }
 
     /// An accepted connection if one is queued now.
@@ -696,6 +687,19 @@ impl Server {
     }
 }
 
+/// `server`'s next accepted connection within `timeout`, ended by its `interrupt`: what
+/// [`Server::accept`] and [`Serving::accept`] both wait on. The listener is taken at the call.
+fn accept_bounded(
+    server: &ServerShared,
+    timeout: Option<u64>,
+) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
+    let interrupted = server.interrupt.listen();
+    async move {
+        let conn = bounded(timeout, interrupted, server.accept()).await?;
+        Ok(Connection::new(conn))
+    }
+}
+
 /// A `serve_forever` in progress; dropping it closes the server.
 pub struct Serving {
     server: Rc<ServerShared>,
@@ -714,10 +718,6 @@ impl Serving {
         &self,
         timeout: Option<u64>,
     ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
-        let interrupted = self.server.interrupt.listen();
-        async move {
-            let conn = bounded(timeout, interrupted, self.server.accept()).await?;
-            Ok(Connection::new(conn))
-        }
+        accept_bounded(&self.server, timeout)
     }
 }
