@@ -20,7 +20,6 @@ await every imported async call through) with `_await_result` below.
 """
 
 import asyncio
-import contextvars
 
 import componentize_py_async_support as _support
 import componentize_py_runtime as _runtime
@@ -28,11 +27,13 @@ from componentize_py_types import Err, Ok
 
 from .bindings.imports import wasio_types as t
 
-# How to end the imported call the current task awaits: its object's `interrupt`, or None
-# (the call then runs to its end, which its own timeout bounds, before the task is cancelled).
-_interrupt = contextvars.ContextVar("wasio_interrupt", default=None)
-# How to put back what the call the current task awaits returns, if the task was cancelled.
-_restore = contextvars.ContextVar("wasio_restore", default=None)
+# `(interrupt, restore)` of the imported call `call` is starting: how to end it (its object's
+# `interrupt`, or None: the call then runs to its end, which its own timeout bounds, before the
+# task is cancelled) and how to put back what it returns if the task was cancelled. `call` sets
+# it just before it starts the call, and `_await_result` takes it first thing: the generated
+# binding makes the call and awaits `await_result` with nothing run in between, so no other
+# call can see it. (A global, not a context variable: it is read once per call, at once.)
+_starting = None
 
 # The calls cancelled tasks left behind, still in flight (module docstring).
 _left_behind = set()
@@ -52,11 +53,12 @@ class _CallFuture(asyncio.Future):
     does to the future its task awaits) does not cancel it: it interrupts the call instead, and
     the task, which asyncio cancels only once the future it waits on is done, then sees
     `CancelledError` at the `await`, after the call ended. So the runtime never resolves a
-    cancelled future, and no extra future or callback is needed per call."""
+    cancelled future, and no extra future or callback is needed per call.
 
-    def __init__(self, interrupt):
-        super().__init__()
-        self._interrupt = interrupt
+    No `__init__` of its own (asyncio's C one runs without a Python frame): the caller sets
+    `_interrupt`, the call's `interrupt` or None."""
+
+    _interrupt = None
 
     def cancel(self, msg=None):
         interrupt, self._interrupt = self._interrupt, None
@@ -72,18 +74,20 @@ waits = 0
 
 async def _await_result(result):
     """componentize-py's `await_result` (same contract), made safe to cancel (module docstring)."""
-    global waits
+    global waits, _starting
+    starting, _starting = _starting, None
     if isinstance(result, Ok):
         return result.value
+    interrupt, restore = starting if starting is not None else (None, None)
     waits += 1
     state = _support._future_state.get()
     waitable, promise = result.value
-    future = _CallFuture(_interrupt.get())
+    future = _CallFuture()
+    future._interrupt = interrupt
     state.futures[waitable] = future
     if state.waitable_set is None:
         state.waitable_set = _runtime.waitable_set_new()
     _runtime.waitable_join(waitable, state.waitable_set)
-    restore = _restore.get()
     if future._interrupt is None and restore is not None:
         return await _leavable(future, promise, restore)
     try:
@@ -125,18 +129,23 @@ async def wait_left_behind():
         await asyncio.sleep(0)
 
 
-async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True):
-    """Awaits the imported async call `start()` makes and returns its value; its error is raised
-    as `componentize_py_types.Err`. `interrupt` ends the call if the task is cancelled; without
-    one, a call with a `restore` is left behind by a cancelled task (module docstring). `restore`
-    takes back what a call that completed although the task was cancelled returned (its lifted
-    result: `Ok(value)` or `Err(error-code)`). A call ended by an `interrupt` meant for another
-    waiter on the same object is made again (an interrupt changes no state), unless
-    `again_if_interrupted` is false: the caller then sees `interrupted`.
+async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True,
+               what=None, to_exception=None):
+    """Awaits the imported async call `start()` makes and returns its value. Its error is raised
+    as `componentize_py_types.Err`, or as `to_exception(error, what)` when that is given.
+    `interrupt` ends the call if the task is cancelled; without one, a call with a `restore` is
+    left behind by a cancelled task (module docstring). `restore` takes back what a call that
+    completed although the task was cancelled returned (its lifted result: `Ok(value)` or
+    `Err(error-code)`). A call ended by an `interrupt` meant for another waiter on the same object
+    is made again (an interrupt changes no state), unless `again_if_interrupted` is false: the
+    caller then sees `interrupted`.
+
+    One coroutine between the caller and the binding's: every level an await passes through is
+    resumed on every wake-up, which is a measurable part of a request under wasio.
     """
+    global _starting
     while True:
-        token = _interrupt.set(interrupt)
-        restore_token = _restore.set(restore)
+        _starting = (interrupt, restore)
         try:
             return await start()
         except _Cancelled as cancelled:
@@ -146,10 +155,12 @@ async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True
         except Err as e:
             if again_if_interrupted and isinstance(e.value, t.ErrorCode_Interrupted):
                 continue
-            raise
+            if to_exception is None:
+                raise
+            raise to_exception(e.value, what) from None
         finally:
-            _interrupt.reset(token)
-            _restore.reset(restore_token)
+            # Only when the call failed before `_await_result` took it.
+            _starting = None
 
 
 def install() -> None:

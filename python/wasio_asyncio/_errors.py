@@ -92,14 +92,12 @@ def unwrap(result, what: str = "read"):
     return result.value
 
 
-async def call(start, what: str = "read", interrupt=None, restore=None):
+def call(start, what: str = "read", interrupt=None, restore=None):
     """Awaits the raw async wasio call `start()` makes, raising its error as asyncio would;
     cancelling the awaiting task ends the call with `interrupt` and hands a result that came
-    anyway to `restore` (see `_calls.call`)."""
-    try:
-        return await _calls.call(start, interrupt, restore)
-    except Err as e:
-        raise to_exception(e.value, what) from None
+    anyway to `restore` (see `_calls.call`). A plain function returning `_calls.call`'s
+    coroutine, so that awaiting it adds no level."""
+    return _calls.call(start, interrupt, restore, what=what, to_exception=to_exception)
 
 
 def sync(fn, *args, what: str = "read"):

@@ -99,13 +99,17 @@ _timers = _Timers()
 
 def install() -> None:
     """Completes componentize-py's loop class (see the module docstring)."""
-    loop_cls = type(asyncio.get_event_loop())
-    call_soon = loop_cls.call_soon
+    loop = asyncio.get_event_loop()
+    loop_cls = type(loop)
 
     def call_soon_default_context(self, callback, *args, context=None):
+        # componentize-py's `call_soon` with a default context, in one frame: every future's
+        # callbacks go through here, several times per request.
         if context is None:
             context = contextvars.copy_context()
-        return call_soon(self, callback, *args, context=context)
+        handle = asyncio.Handle(callback, args, self, context)
+        context[_support._future_state].handles.append(handle)
+        return handle
 
     def call_at(self, when, callback, *args, context=None):
         if context is None:
@@ -149,7 +153,11 @@ def install() -> None:
     loop_cls.call_soon_threadsafe = call_soon_default_context
     loop_cls.call_at = call_at
     loop_cls.call_later = call_later
-    loop_cls.time = lambda self: time.monotonic()
+    # C functions set on the loop itself, not Python methods on its class: each call of a Python
+    # function costs a frame, and asyncio asks `get_debug` for every future and handle it makes
+    # (`bool()` is False).
+    loop.time = time.monotonic
+    loop.get_debug = bool
     loop_cls._timer_handle_cancelled = lambda self, handle: _timers.cancelled_one(handle)
     loop_cls.create_task = create_task
     loop_cls.call_exception_handler = call_exception_handler
@@ -159,4 +167,3 @@ def install() -> None:
     # `_current_handle`, which componentize-py's loop does not keep.
     loop_cls.default_exception_handler = asyncio.BaseEventLoop.default_exception_handler
     loop_cls._current_handle = None
-    loop_cls.get_debug = lambda self: False

@@ -194,7 +194,11 @@ class StreamWriter:
         return self._transport
 
     def write(self, data):
-        sync(self._raw.write, bytes(data), what="write")
+        # `sync` written out: one frame less on every write.
+        try:
+            self._raw.write(bytes(data))
+        except Err as e:
+            raise to_exception(e.value, "write") from None
 
     def writelines(self, data):
         sync(self._raw.writelines, [bytes(d) for d in data], what="write")
@@ -219,7 +223,8 @@ class StreamWriter:
         if r is not None:
             # `ok` only while the writer is not closing: asyncio's yield on a closing writer is
             # the provider's (a closing writer's drain waits for the flush, then fails).
-            unwrap(r, "drain")
+            if isinstance(r, Err):
+                raise to_exception(r.value, "drain")
             return
         await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
 
