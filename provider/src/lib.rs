@@ -273,11 +273,11 @@ pub struct WriterExport(wasio_streams::Writer);
 
 impl GuestWriter for WriterExport {
     fn write(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
-        out(self.0.write_vec_from_sync(data))
+        out(self.0.write_vec(data))
     }
 
     fn writelines(&self, data: Vec<Vec<u8>>) -> Result<(), ErrorCode> {
-        out(self.0.writelines_from_sync(&data))
+        out(self.0.writelines(&data))
     }
 
     async fn write_from(&self, n: u64, data: StreamReader<u8>) -> Result<(), ErrorCode> {

@@ -2,7 +2,7 @@
 //! methods). `write` never waits: it queues and wakes the send pump. `drain` waits only above the
 //! high mark. Like the reader's, the async methods take their `interrupt` listener when called.
 
-use crate::conn::{Conn, Sending, TcpOption, Transport};
+use crate::conn::{Conn, TcpOption, Transport};
 use crate::errors::{invalid, read_error};
 use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
@@ -41,35 +41,19 @@ impl Writer {
 
     /// asyncio `write`: queues `data` (never waits); `buffer-full` past the queue cap, and the
     /// connection's error once it is lost.
-    ///
-    /// A write into an idle connection is offered to the socket within the call, so the caller
-    /// must run in a task that may block (an app's `run`, an async export); a sync export uses
-    /// [`Writer::write_vec_from_sync`].
     pub fn write(&self, data: &[u8]) -> Result<(), ErrorCode> {
-        self.conn.write(&[data], Sending::Now)
+        self.conn.write(&[data])
     }
 
     /// `write` of bytes the caller owns: an empty queue takes the buffer without a copy.
     pub fn write_vec(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
-        self.conn.write_vec(data, Sending::Now)
+        self.conn.write_vec(data)
     }
 
     /// asyncio `writelines`: all of them or none.
     pub fn writelines(&self, data: &[Vec<u8>]) -> Result<(), ErrorCode> {
         let parts: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        self.conn.write(&parts, Sending::Now)
-    }
-
-    /// `write_vec` for a sync export: the send pump sends the bytes (a sync task may not cancel
-    /// a transport write the socket cannot take).
-    pub fn write_vec_from_sync(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
-        self.conn.write_vec(data, Sending::ByPump)
-    }
-
-    /// `writelines` for a sync export (see [`Writer::write_vec_from_sync`]).
-    pub fn writelines_from_sync(&self, data: &[Vec<u8>]) -> Result<(), ErrorCode> {
-        let parts: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        self.conn.write(&parts, Sending::ByPump)
+        self.conn.write(&parts)
     }
 
     /// Checks that `n` more bytes may be queued now, as `write` would; the `n` to queue.

@@ -2,9 +2,8 @@
 //!
 //! - `transport`: what keeps the socket open and its byte streams ([`Opened`], [`Streams`]).
 //! - `read_side` / `write_side`: the reader's and the writer's operations on the state; they
-//!   only touch buffers and wake tasks, which keeps every read cancel safe. The one exception is
-//!   a write into an idle connection, offered to the transport within the call (`send_now`):
-//!   the transport answers it at once, so `write` stays a call that never waits.
+//!   only touch buffers and wake tasks, never do I/O, which keeps every read cancel safe and lets
+//!   `write` be a sync call.
 //! - `receive_pump` / `send_pump`: the two background tasks that move the bytes, spawned inside
 //!   the provider (they outlive the export call that created them). The completion futures of
 //!   `send` / `receive` are always awaited: their error is the connection's error.
@@ -41,7 +40,6 @@ use wasio_core::notify::Notify;
 use wasio_core::{Demand, ReadBuffer, WriteQueue};
 
 pub use transport::{Completion, Opened, Settings, Streams, TcpOption, Transport};
-pub use write_side::Sending;
 
 /// Something told when a connection has fully closed (its server, for `wait_closed`).
 pub trait CloseObserver {
@@ -74,9 +72,6 @@ pub struct State {
     /// The send pump took a batch and has not yet heard how the transport took it (the first
     /// poll of its write: taken, stopped by an error, or blocked on a full socket).
     sending: bool,
-    /// A write `send_now` made found the transport's reader gone: the send pump ends the send
-    /// side as if its own write had (the stream takes no further write).
-    send_dropped: bool,
     /// Capacity of the receive pump's buffer (in flight or kept for the next receive).
     receiving: usize,
     /// What this connection is counted for in the run's budget.
@@ -101,10 +96,6 @@ pub struct Conn {
     /// A pump stopped for `detach`.
     detach_event: Notify,
     handback: RefCell<Handback>,
-    /// The transport's send stream while the send pump is idle (`send_now` writes to it then).
-    send_stream: RefCell<Option<wit_bindgen::StreamWriter<u8>>>,
-    /// What the socket did not take of a `send_now` write (in flight; the send pump's next batch).
-    send_rest: RefCell<Option<Vec<u8>>>,
     transport: RefCell<Option<Transport>>,
     /// What the TLS handshake settled, once the connection is TLS.
     tls: RefCell<Option<TlsInfo>>,
@@ -150,7 +141,6 @@ impl Conn {
                 life: Lifecycle::new(),
                 dropped_writes: 0,
                 sending: false,
-                send_dropped: false,
                 receiving: 0,
                 accounted: 0,
             }),
@@ -161,8 +151,6 @@ impl Conn {
             closed_event: Notify::default(),
             detach_event: Notify::default(),
             handback: RefCell::new(Handback::default()),
-            send_stream: RefCell::new(None),
-            send_rest: RefCell::new(None),
             transport: RefCell::new(Some(transport)),
             tls: RefCell::new(None),
             peername,
@@ -185,8 +173,7 @@ impl Conn {
             send_done,
         } = streams;
         wit_bindgen::spawn_local(receive_pump(self.clone(), receive, receive_done));
-        *self.send_stream.borrow_mut() = Some(send);
-        wit_bindgen::spawn_local(send_pump(self.clone(), send_done));
+        wit_bindgen::spawn_local(send_pump(self.clone(), send, send_done));
     }
 
     /// Records the TLS details of the connection (after `ssl=` or `start_tls`).

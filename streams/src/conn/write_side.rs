@@ -7,26 +7,14 @@ use crate::types::ErrorCode;
 use wasio_core::lifecycle::{Pump, WriteRule};
 use wasio_core::{QueueFull, WaterMarks, WriteQueue};
 
-/// How a queued write reaches the transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sending {
-    /// Offered to the transport within the call when the connection is idle (`send_now`). Only
-    /// for a caller running in a task that may block, such as an async export or an app's
-    /// `run`: a write the socket cannot take at once is cancelled, and a sync task may not
-    /// cancel (wasmtime traps: "cannot block a synchronous task").
-    Now,
-    /// Left to the send pump: for a sync export.
-    ByPump,
-}
-
 /// asyncio warns about writes to a closed transport once this many were dropped.
 const DROPPED_WRITES_WARNING: u32 = 5;
 
 impl Conn {
     /// Queues `parts` as one write (asyncio `writelines`, and `write-stream`'s chunks).
-    pub fn write(&self, parts: &[&[u8]], send: Sending) -> Result<(), ErrorCode> {
+    pub fn write(&self, parts: &[&[u8]]) -> Result<(), ErrorCode> {
         let empty = parts.iter().all(|p| p.is_empty());
-        self.queue(empty, send, |write_queue| write_queue.push(parts))
+        self.queue(empty, |write_queue| write_queue.push(parts))
     }
 
     /// Checks a write of `n` bytes before its bytes are fetched, by the rules of `queue` and the
@@ -43,37 +31,27 @@ impl Conn {
     }
 
     /// Queues `data` as one write (asyncio `write`); into an empty queue without a copy.
-    pub fn write_vec(&self, data: Vec<u8>, send: Sending) -> Result<(), ErrorCode> {
-        self.queue(data.is_empty(), send, |write_queue| {
-            write_queue.push_vec(data)
-        })
+    pub fn write_vec(&self, data: Vec<u8>) -> Result<(), ErrorCode> {
+        self.queue(data.is_empty(), |write_queue| write_queue.push_vec(data))
     }
 
-    /// Queues a write that `write_not_queued` lets through, with `push`, and sends it as `send`
-    /// says.
+    /// Queues a write that `write_not_queued` lets through, with `push`, and wakes the send pump.
     fn queue(
         &self,
         empty: bool,
-        send: Sending,
         push: impl FnOnce(&mut WriteQueue) -> Result<(), QueueFull>,
     ) -> Result<(), ErrorCode> {
         let mut state = self.state.borrow_mut();
         if let Some(result) = write_not_queued(&mut state, empty) {
             return result;
         }
-        // Only a write into an empty queue is offered to the transport at once (as asyncio's
-        // `write` sends only when nothing is buffered); what queues behind is the pump's.
-        let idle = state.write_queue.is_empty();
         push(&mut state.write_queue).map_err(|QueueFull| ErrorCode::BufferFull)?;
         if state.write_queue.above_high() {
             state.write_paused = true;
         }
         drop(state);
         self.account();
-        match send {
-            Sending::Now if idle => self.send_now(),
-            Sending::Now | Sending::ByPump => self.send_event.notify(),
-        }
+        self.send_event.notify();
         Ok(())
     }
 
@@ -299,10 +277,6 @@ fn write_not_queued(state: &mut State, empty: bool) -> Option<Result<(), ErrorCo
 /// Bytes queued behind a batch the socket has not taken yet do not count: asyncio's `write`
 /// buffers those without sending either.
 fn send_unreported(state: &State) -> bool {
-    if state.send_dropped {
-        // `send_now` found the peer gone; the send pump has yet to report it.
-        return true;
-    }
     let receive_blind =
         !state.life.running(Pump::Receive) || state.read_buffer.eof() || state.flow.is_paused();
     receive_blind

@@ -231,63 +231,25 @@ pub async fn write_never_waits_and_empty_is_ignored() -> TestResult {
 }
 
 pub async fn write_queue_cap_is_buffer_full() -> TestResult {
-    const CAP: u64 = 256 * 1024;
-    // A Unix socket pair: its socket buffers have a fixed size (TCP's grow while data comes).
-    let options = AdoptOptions {
-        write_queue_cap: Some(CAP),
-        ..Default::default()
-    };
-    let (a, _b) = socketpair(options).map_err(fail("socketpair"))?;
-    let (_reader, writer) = Connection::split(a);
-    // A write the socket has room for goes out at once (as asyncio's `write` sends before it
-    // buffers): the cap bounds what waits for a full socket. The peer never reads, so writing
-    // fills its socket; then writes queue.
-    let chunk = vec![b'a'; 64 * 1024];
-    let mut queued = 0;
-    for _ in 0..10_000 {
-        writer.write(&chunk).map_err(fail("filling write"))?;
-        // Let the send pump run (in the composed provider a sync write is the pump's to send).
-        sleep_ms(1).await;
-        queued = writer.get_write_buffer_size();
-        if queued > 0 {
-            break;
-        }
-    }
-    ensure!(queued > 0, "the peer's socket never filled");
-    queued = settled(&writer, queued).await;
-    let room = usize::try_from(CAP - queued).map_err(|e| e.to_string())?;
+    let srv = server().await?;
+    let mut options = connect_options(None);
+    options.write_queue_cap = Some(1000);
+    let (_reader, writer) = connect(port_of(&srv)?, options).await?;
+    writer.write(&[b'a'; 600]).map_err(fail("first write"))?;
+    eq(
+        "second write",
+        writer.write(&[b'b'; 600]),
+        Err(ErrorCode::BufferFull),
+    )?;
+    eq(
+        "writelines over the cap",
+        writer.writelines(&[vec![b'c'; 300], vec![b'd'; 300]]),
+        Err(ErrorCode::BufferFull),
+    )?;
+    eq("queued", writer.get_write_buffer_size(), 600)?;
     writer
-        .write(&vec![b'b'; room])
-        .map_err(fail("write up to the cap"))?;
-    eq("at the cap", writer.get_write_buffer_size(), CAP)?;
-    eq(
-        "one byte past the cap",
-        writer.write(b"c"),
-        Err(ErrorCode::BufferFull),
-    )?;
-    eq(
-        "writelines past the cap",
-        writer.writelines(&[vec![b'd'], vec![b'e']]),
-        Err(ErrorCode::BufferFull),
-    )?;
-    eq(
-        "nothing refused was queued",
-        writer.get_write_buffer_size(),
-        CAP,
-    )
-}
-
-/// The write queue's size once the send pump has handed the socket all it takes (`queued`:
-/// the size now).
-pub async fn settled(writer: &Writer, mut queued: u64) -> u64 {
-    loop {
-        sleep_ms(50).await;
-        let now = writer.get_write_buffer_size();
-        if now == queued {
-            return now;
-        }
-        queued = now;
-    }
+        .write(&[b'e'; 400])
+        .map_err(fail("write up to the cap"))
 }
 
 pub async fn write_buffer_limits() -> TestResult {
