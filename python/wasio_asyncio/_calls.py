@@ -130,8 +130,8 @@ async def wait_left_behind():
 
 
 async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True,
-               what=None, to_exception=None):
-    """Awaits the imported async call `start()` makes and returns its value. Its error is raised
+               what=None, to_exception=None, args=()):
+    """Awaits the imported async call `start(*args)` makes and returns its value. Its error is raised
     as `componentize_py_types.Err`, or as `to_exception(error, what)` when that is given.
     `interrupt` ends the call if the task is cancelled; without one, a call with a `restore` is
     left behind by a cancelled task (module docstring). `restore` takes back what a call that
@@ -147,7 +147,7 @@ async def call(start, interrupt=None, restore=None, *, again_if_interrupted=True
     while True:
         _starting = (interrupt, restore)
         try:
-            return await start()
+            return await start(*args)
         except _Cancelled as cancelled:
             if restore is not None:
                 restore(cancelled.result)

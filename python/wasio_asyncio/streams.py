@@ -74,15 +74,18 @@ class StreamReader:
     def __repr__(self):
         return "<StreamReader wasio>"
 
-    async def _read(self, attempt, wait, what: str) -> bytes:
-        """A read: `attempt()` (its `try-*` call) when it is likely to find what it needs, else
-        (or when it does not) the async `wait()`, whose task can be cancelled losing nothing."""
+    async def _read(self, what: str, attempt, wait, *args) -> bytes:
+        """A read: `attempt(*args)` (its `try-*` call) when it is likely to find what it needs,
+        else (or when it does not) the async `wait(*args, None)` (no timeout), whose task can be
+        cancelled losing nothing. Bound methods and arguments, not lambdas, and `_calls.call`
+        awaited directly: each Python frame counts on this path (see `_calls.call`)."""
         if self._try_first:
-            r = attempt()
+            r = attempt(*args)
             if r is not None:
                 return unwrap(r, what)
         waits = _calls.waits
-        value = await call(wait, what, self._raw.interrupt, self._restore)
+        value = await _calls.call(wait, self._raw.interrupt, self._restore, what=what,
+                                  to_exception=to_exception, args=(*args, None))
         self._try_first = _calls.waits == waits
         return value
 
@@ -105,13 +108,12 @@ class StreamReader:
         return self._raw.at_eof()
 
     async def read(self, n: int = -1) -> bytes:
-        return await self._read(lambda: self._raw.try_read(n), lambda: self._raw.read(n, None),
-                                "read")
+        raw = self._raw
+        return await self._read("read", raw.try_read, raw.read, n)
 
     async def readline(self) -> bytes:
         try:
-            return await self._read(self._raw.try_readline, lambda: self._raw.readline(None),
-                                    "readline")
+            return await self._read("readline", self._raw.try_readline, self._raw.readline)
         except asyncio.LimitOverrunError as e:
             # asyncio's readline discards (the provider did) and raises ValueError instead.
             raise ValueError(e.args[0]) from None
@@ -121,14 +123,13 @@ class StreamReader:
             seps = [bytes(separator)]
         else:
             seps = [bytes(x) for x in separator]
-        return await self._read(lambda: self._raw.try_readuntil(seps),
-                                lambda: self._raw.readuntil(seps, None), "readuntil")
+        return await self._read("readuntil", self._raw.try_readuntil, self._raw.readuntil, seps)
 
     async def readexactly(self, n: int) -> bytes:
         if n < 0:
             raise ValueError("readexactly size can not be less than zero")
-        return await self._read(lambda: self._raw.try_readexactly(n),
-                                lambda: self._raw.readexactly(n, None), "readexactly")
+        return await self._read("readexactly", self._raw.try_readexactly,
+                                self._raw.readexactly, n)
 
     def __aiter__(self):
         return self
