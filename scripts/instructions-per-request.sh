@@ -38,5 +38,6 @@ python3 "$here/pingpong_load.py" "$port" "$conns" "$requests" 1024 >/dev/null
 callgrind_control -i off "$pid" >/dev/null 2>&1
 kill "$pid"
 wait "$pid" 2>/dev/null || true
-total=$(grep -oE 'Collected : [0-9]+' "$work/log" | grep -oE '[0-9]+$')
+total=$(grep -oE 'Collected : [0-9]+' "$work/log" | grep -oE '[0-9]+$' || true)
+[[ -n $total ]] || { cat "$work/log" >&2; echo "callgrind reported no count" >&2; exit 1; }
 echo "$(basename "$app"): $((total / (requests * conns))) instructions per request"
