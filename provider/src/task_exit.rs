@@ -19,9 +19,11 @@
 //!
 //! A wasmtime 48 workaround: WORKAROUNDS.md, W1 (upstream status, when and how to remove it).
 
+use pin_project_lite::pin_project;
 use std::cell::Cell;
-use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The most tasks that may wait to exit before a call makes its caller wait.
 const MOST_WAITING: usize = 64;
@@ -31,28 +33,65 @@ thread_local! {
     static WAITING: Cell<usize> = const { Cell::new(0) };
 }
 
+pin_project! {
+    /// The future of [`deferred`]: a hand-written future, because an `async fn` would hold
+    /// `body` twice (its argument and the pinned local it polls, rust-lang/rust#62958), and a
+    /// waiting read's body is most of what an idle connection's provider task holds.
+    pub struct Deferred<F, Y> {
+        #[pin]
+        body: F,
+        // The yield made before the body starts while too many tasks wait to exit; dropped at
+        // the first poll when not needed.
+        #[pin]
+        first: Option<Y>,
+        started: bool,
+        waited: bool,
+    }
+}
+
 /// Runs an export's body; when it finishes in its first poll, the task's exit is put off by one
 /// yield, so wasmtime frees the call's record.
-pub async fn deferred<F: Future>(body: F) -> F::Output {
-    // Nothing was done yet, so a cancel during this yield loses nothing.
-    let mut waited = WAITING.get() >= MOST_WAITING;
-    if waited {
-        wit_bindgen::yield_async().await;
+pub fn deferred<F: Future>(body: F) -> Deferred<F, impl Future<Output = ()>> {
+    Deferred {
+        body,
+        first: Some(wit_bindgen::yield_async()),
+        started: false,
+        waited: false,
     }
-    let mut body = pin!(body);
-    let output = poll_fn(|cx| {
-        let poll = body.as_mut().poll(cx);
-        waited |= poll.is_pending();
-        poll
-    })
-    .await;
-    if !waited {
-        WAITING.set(WAITING.get() + 1);
-        // Spawned into this export's task: the task exits only when it has run.
-        wit_bindgen::spawn_local(async {
-            wit_bindgen::yield_async().await;
-            WAITING.set(WAITING.get().saturating_sub(1));
-        });
+}
+
+impl<F: Future, Y: Future<Output = ()>> Future for Deferred<F, Y> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        if !*this.started {
+            *this.started = true;
+            if WAITING.get() >= MOST_WAITING {
+                // Nothing was done yet, so a cancel during this yield loses nothing.
+                *this.waited = true;
+            } else {
+                this.first.set(None);
+            }
+        }
+        if let Some(first) = this.first.as_mut().as_pin_mut() {
+            if first.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.first.set(None);
+        }
+        let Poll::Ready(output) = this.body.poll(cx) else {
+            *this.waited = true;
+            return Poll::Pending;
+        };
+        if !*this.waited {
+            WAITING.set(WAITING.get() + 1);
+            // Spawned into this export's task: the task exits only when it has run.
+            wit_bindgen::spawn_local(async {
+                wit_bindgen::yield_async().await;
+                WAITING.set(WAITING.get().saturating_sub(1));
+            });
+        }
+        Poll::Ready(output)
     }
-    output
 }
