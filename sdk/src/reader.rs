@@ -75,6 +75,11 @@ pub struct Reader {
     /// wait: it then waits first and skips two calls that would find nothing (request/response
     /// traffic). Only a hint: either order returns the same bytes.
     expect_wait: bool,
+    /// The last `read(n > 0)` returned at least bulk size (`bulk::worth`): the next one likely
+    /// finds as much and takes it in bulk. Otherwise a read is one call: `try-read`, or `read`
+    /// itself when it will likely wait (it waits and returns the bytes in one call, where
+    /// `wait-readable` and then `try-read` take two). Only a hint, like `expect_wait`.
+    bulk_hint: bool,
     /// Whole lines `readline` took ahead; shared with the connection's writer (see
     /// `read_ahead`). Non-empty only while `taken` is empty.
     pub(crate) ahead: SharedReadAhead,
@@ -92,6 +97,7 @@ impl Reader {
             in_flight: None,
             channel: Rc::default(),
             expect_wait: false,
+            bulk_hint: false,
             ahead: SharedReadAhead::default(),
         }
     }
@@ -370,14 +376,24 @@ impl Reader {
     }
 
     /// `read(n)`: fast path first, the async call only to wait (or the wait first, when the last
-    /// read emptied the buffer). With n > 0 the wait is `wait-readable` (it consumes nothing and
-    /// says how much is buffered), and from bulk size (`bulk::worth`) on they come in bulk.
+    /// read emptied the buffer). Small reads (see `bulk_hint`) are one call, `try-read` or
+    /// `read`. From bulk size (`bulk::worth`) on, the wait is `wait-readable` (it consumes
+    /// nothing and says how much is buffered) and the bytes come in bulk.
     async fn raw_read(&mut self, n: i64) -> Result<Vec<u8>> {
         if n <= 0 {
             return match self.inner.try_read(n) {
                 Some(result) => Ok(result?),
                 None => Ok(self.inner.read(n, nanos(self.timeout)).await?),
             };
+        }
+        if !self.bulk_hint {
+            if !self.expect_wait
+                && let Some(result) = self.inner.try_read(n)
+            {
+                return Ok(self.note_read(result?, n));
+            }
+            let data = self.inner.read(n, nanos(self.timeout)).await?;
+            return Ok(self.note_read(data, n));
         }
         // What the provider last said it has buffered, when that saves asking again.
         let mut known = None;
@@ -388,14 +404,24 @@ impl Reader {
             let buffered = known.take().unwrap_or_else(|| self.inner.buffered());
             let now = self.try_take(buffered.min(n as u64), n).await;
             if let Some(result) = now {
+                let data = result?;
                 // Until the app yields, the provider cannot receive more: a read that took all
                 // that was buffered leaves the next one nothing to find.
                 self.expect_wait = buffered <= n as u64;
-                return Ok(result?);
+                self.bulk_hint = bulk::worth(data.len() as u64);
+                return Ok(data);
             }
             self.expect_wait = true;
             known = Some(self.inner.wait_readable(nanos(self.timeout)).await?);
         }
+    }
+
+    /// Records what a one-call read of up to `n` bytes returned, for the next read's hints: fewer
+    /// than `n` means it took all that was buffered.
+    fn note_read(&mut self, data: Vec<u8>, n: i64) -> Vec<u8> {
+        self.expect_wait = (data.len() as u64) < n as u64;
+        self.bulk_hint = bulk::worth(data.len() as u64);
+        data
     }
 
     /// Bytes in `taken` not handed out yet.
