@@ -118,12 +118,12 @@ async fn idle_connections(port: u16, n: usize) -> anyhow::Result<Vec<TcpStream>>
     Ok(conns)
 }
 
-/// The idle target: buffers are small while a connection waits. Linear memory (app and
-/// provider together) per idle connection. With the 512-byte idle receive request this test
-/// measured 4.6 KiB over 500 connections and 4.7 KiB over 250; with the earlier 2 KiB request,
-/// 6.3 KiB over 250. Since a waiting read's future holds its body once (`timeout::Bounded`,
-/// the provider's `task_exit::Deferred`): 4587 bytes composed, 3932 linked, over 500.
-/// Growth comes in 64 KiB pages, so fewer connections measure more coarsely.
+/// The idle target, 4 KiB: buffers are small while a connection waits. Linear memory
+/// (app and provider together) per idle connection. With the 512-byte idle receive request this
+/// test measured 4.6 KiB over 500 connections and 4.7 KiB over 250; with the earlier 2 KiB
+/// request, 6.3 KiB over 250. Since futures hold what they wrap once (WORKAROUNDS.md W9): 3801
+/// bytes composed, 3145 linked, over 500. Growth comes in 64 KiB pages, so fewer connections
+/// measure more coarsely: one page more is allowed then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_hold_little_linear_memory() -> anyhow::Result<()> {
     // Three descriptors per connection (both ends and the host's), beside the other tests.
@@ -138,7 +138,7 @@ async fn idle_connections_hold_little_linear_memory() -> anyhow::Result<()> {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let per_conn = (memory.bytes() - before) / n as u64;
     assert!(
-        per_conn <= 5120,
+        per_conn <= 4096 + if n < 500 { 65536 / n as u64 } else { 0 },
         "{per_conn} bytes of linear memory per idle connection"
     );
     drop((warm, conns));
