@@ -21,6 +21,8 @@ enum SendStep {
 /// Moves queued bytes into the transport until close, write_eof, abort or loss.
 pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Completion) {
     let mut peer_gone = false;
+    // Bytes of the last batch the transport never took (aborted, or the peer went away).
+    let mut unsent = 0;
     loop {
         let step = loop {
             let listen = conn.send_event.listen();
@@ -96,8 +98,11 @@ pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Co
             write = tx.write_buf(buf);
         };
         if !sent_all {
-            // Aborted, lost, or the transport stopped taking bytes: drop what was in flight.
-            conn.progress(total - written);
+            // Aborted, lost, or the transport stopped taking bytes: what was in flight is
+            // dropped, but only once the loss is recorded (below): dropping it now would let a
+            // waiting drain see the queue fall below the low mark and succeed before it learns
+            // that the connection is lost.
+            unsent = total - written;
             break;
         }
     }
@@ -109,6 +114,9 @@ pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Co
         Err(error) => conn.lose(error),
         Ok(()) if peer_gone => conn.lose(ErrorCode::BrokenPipe),
         Ok(()) => conn.drain_event.notify(),
+    }
+    if unsent > 0 {
+        conn.progress(unsent);
     }
     // A closing connection's receive side stops once the send side is flushed.
     conn.pump_event.notify();

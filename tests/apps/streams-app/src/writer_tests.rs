@@ -448,6 +448,7 @@ async fn aborted_with_unread_bytes(
         .write(&vec![b'x'; 1 << 20])
         .map_err(fail("write"))?;
     sleep_ms(100).await;
+    let queued = peer_writer.get_write_buffer_size();
     aborting.abort();
     match peer_reader.read(100, Some(10 * SECOND)).await {
         Err(ErrorCode::ConnectionReset) => {}
@@ -457,7 +458,10 @@ async fn aborted_with_unread_bytes(
     match peer_writer.drain(Some(10 * SECOND)).await {
         Err(ErrorCode::ConnectionReset) => Ok(()),
         Err(ErrorCode::BrokenPipe) if transport == Transport::Unix => Ok(()),
-        other => Err(format!("the peer's drain after the abort: {other:?}")),
+        other => Err(format!(
+            "the peer's drain after the abort: {other:?} ({queued} bytes were queued before the abort, {} now)",
+            peer_writer.get_write_buffer_size()
+        )),
     }
 }
 
