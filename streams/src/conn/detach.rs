@@ -26,7 +26,7 @@ impl Conn {
     pub async fn detach(&self) -> Result<(Streams, Vec<u8>), ErrorCode> {
         {
             let mut state = self.state.borrow_mut();
-            if state.reading {
+            if state.read.reading {
                 return Err(ErrorCode::Busy);
             }
             if !state.life.begin_detach() {
@@ -49,10 +49,10 @@ impl Conn {
         let mut state = self.state.borrow_mut();
         match (handback.receive, handback.send) {
             (Some((receive, receive_done)), Some((send, send_done)))
-                if !state.read_buffer.eof() =>
+                if !state.read.buffer.eof() =>
             {
-                let buffered = state.read_buffer.take_all();
-                state.read_buffer.release_if_empty();
+                let buffered = state.read.buffer.take_all();
+                state.read.buffer.release_if_empty();
                 drop(state);
                 self.account();
                 Ok((

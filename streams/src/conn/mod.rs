@@ -3,7 +3,10 @@
 //! - `transport`: what keeps the socket open and its byte streams ([`Opened`], [`Streams`]).
 //! - `read_side` / `write_side`: the reader's and the writer's operations on the state; they
 //!   only touch buffers and wake tasks, never do I/O, which keeps every read cancel safe and lets
-//!   `write` be a sync call.
+//!   `write` be a sync call. The state is split the same way: `ReadState` (the read side and the
+//!   receive pump write it) and `WriteState` (the write side and the send pump); the write side
+//!   only reads the read half (a stored error, whether a loss can still be noticed), and only
+//!   this module's loss and close act on both.
 //! - `receive_pump` / `send_pump`: the two background tasks that move the bytes, spawned inside
 //!   the provider (they outlive the export call that created them). The completion futures of
 //!   `send` / `receive` are always awaited: their error is the connection's error.
@@ -47,35 +50,49 @@ pub trait CloseObserver {
     fn connection_closed(&self);
 }
 
-/// Mutable per-connection state.
+/// Mutable per-connection state: the read half, the write half, and the lifecycle both follow.
 pub struct State {
-    /// Received, unread bytes and the EOF flag.
-    pub read_buffer: ReadBuffer,
-    /// Reader limit.
-    pub limit: usize,
-    flow: ReadFlow,
-    /// What the waiting read needs (for flow control).
-    pub demand: Demand,
-    /// A read is waiting (a second one is `busy`).
-    pub reading: bool,
-    /// The stored error: reported once the buffer cannot satisfy a read.
-    pub stored_error: Option<ErrorCode>,
-    /// Bytes accepted by `write` and not yet taken by the transport.
-    pub write_queue: WriteQueue,
-    /// `drain` must wait (above high; cleared at low).
-    write_paused: bool,
+    /// What the reader and the receive pump share.
+    read: ReadState,
+    /// What the writer and the send pump share.
+    write: WriteState,
     /// Where the connection is in its life (open, eof sent, closing, detaching, aborted, lost,
     /// closed) and which pumps run; its transitions live in wasio-core.
     life: Lifecycle<ErrorCode>,
+    /// What this connection is counted for in the run's budget.
+    accounted: usize,
+}
+
+/// The read half of a connection's state: written by the read side (`read_side`) and the
+/// receive pump, read by the write side only to know whether a loss can still be noticed.
+struct ReadState {
+    /// Received, unread bytes and the EOF flag.
+    buffer: ReadBuffer,
+    /// Reader limit.
+    limit: usize,
+    flow: ReadFlow,
+    /// What the waiting read needs (for flow control).
+    demand: Demand,
+    /// A read is waiting (a second one is `busy`).
+    reading: bool,
+    /// The stored error: reported once the buffer cannot satisfy a read (and by `drain`).
+    stored_error: Option<ErrorCode>,
+    /// Capacity of the receive pump's buffer (in flight or kept for the next receive).
+    receiving: usize,
+}
+
+/// The write half of a connection's state: written by the write side (`write_side`) and the
+/// send pump.
+struct WriteState {
+    /// Bytes accepted by `write` and not yet taken by the transport.
+    queue: WriteQueue,
+    /// `drain` must wait (above high; cleared at low).
+    paused: bool,
     /// Writes dropped because the connection is closing or lost.
     dropped_writes: u32,
     /// The send pump took a batch and has not yet heard how the transport took it (the first
     /// poll of its write: taken, stopped by an error, or blocked on a full socket).
     sending: bool,
-    /// Capacity of the receive pump's buffer (in flight or kept for the next receive).
-    receiving: usize,
-    /// What this connection is counted for in the run's budget.
-    accounted: usize,
 }
 
 /// A connection shared by its reader, writer, pumps and server.
@@ -130,18 +147,22 @@ impl Conn {
     ) -> Rc<Conn> {
         let conn = Rc::new(Conn {
             state: RefCell::new(State {
-                read_buffer: ReadBuffer::new(),
-                limit: settings.limit,
-                flow: ReadFlow::default(),
-                demand: Demand::None,
-                reading: false,
-                stored_error: None,
-                write_queue: WriteQueue::new(settings.write_queue_cap),
-                write_paused: false,
+                read: ReadState {
+                    buffer: ReadBuffer::new(),
+                    limit: settings.limit,
+                    flow: ReadFlow::default(),
+                    demand: Demand::None,
+                    reading: false,
+                    stored_error: None,
+                    receiving: 0,
+                },
+                write: WriteState {
+                    queue: WriteQueue::new(settings.write_queue_cap),
+                    paused: false,
+                    dropped_writes: 0,
+                    sending: false,
+                },
                 life: Lifecycle::new(),
-                dropped_writes: 0,
-                sending: false,
-                receiving: 0,
                 accounted: 0,
             }),
             read_event: Notify::default(),
@@ -238,7 +259,7 @@ impl Conn {
     /// Reports what this connection's buffers hold now to the run's budget.
     fn account(&self) {
         let mut state = self.state.borrow_mut();
-        let now = state.read_buffer.capacity() + state.receiving + state.write_queue.held();
+        let now = state.read.buffer.capacity() + state.read.receiving + state.write.queue.held();
         let before = std::mem::replace(&mut state.accounted, now);
         drop(state);
         self.limits.rebudget(before, now);
@@ -249,8 +270,8 @@ impl Conn {
     fn read_ahead_under_pressure(&self) -> bool {
         let state = self.state.borrow();
         budget::cancel_read_ahead(
-            state.read_buffer.len(),
-            state.demand,
+            state.read.buffer.len(),
+            state.read.demand,
             self.limits.under_pressure(),
         )
     }
@@ -260,10 +281,10 @@ impl Conn {
         let mut state = self.state.borrow_mut();
         // After abort the transport's errors are its consequences: readers see EOF.
         if state.life.lose(error.clone()) == Loss::First {
-            if state.stored_error.is_none() {
-                state.stored_error = Some(error);
+            if state.read.stored_error.is_none() {
+                state.read.stored_error = Some(error);
             }
-            state.write_queue.clear();
+            state.write.queue.clear();
         }
         drop(state);
         self.account();
@@ -278,12 +299,12 @@ impl Conn {
         if !state.life.finish() {
             return;
         }
-        state.write_paused = false;
+        state.write.paused = false;
         // asyncio's `connection_lost(exc)` feeds EOF only when `exc` is None; after an error the
         // reader keeps it (`set_exception`) and `at_eof` stays false. Reads never wait on a
         // closed connection either way: they get EOF or the stored error.
         if state.life.close_error().is_none() {
-            state.read_buffer.set_eof();
+            state.read.buffer.set_eof();
         }
         drop(state);
         self.transport.borrow_mut().take();

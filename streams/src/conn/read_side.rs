@@ -14,23 +14,23 @@ impl Conn {
         op: impl FnOnce(&mut ReadBuffer, usize) -> Attempt<Result<T, ErrorCode>>,
     ) -> Option<Result<T, ErrorCode>> {
         let mut state = self.state.borrow_mut();
-        let limit = state.limit;
-        let attempt = if state.stored_error.is_some() {
+        let limit = state.read.limit;
+        let attempt = if state.read.stored_error.is_some() {
             // The stored error takes EOF's place: bytes first, then the error, never EOF.
-            state.read_buffer.without_eof(|buf| op(buf, limit))
+            state.read.buffer.without_eof(|buf| op(buf, limit))
         } else {
-            op(&mut state.read_buffer, limit)
+            op(&mut state.read.buffer, limit)
         };
         let result = match attempt {
             Attempt::Done(result) => Some(result),
-            Attempt::NeedMore => state.stored_error.clone().map(Err),
+            Attempt::NeedMore => state.read.stored_error.clone().map(Err),
         };
         if result.is_some() {
-            state.read_buffer.release_if_empty();
+            state.read.buffer.release_if_empty();
             // The pump may pull again: flow control resumes at the limit, reading ahead below
             // READ_AHEAD (a sync `try-*` read sets no demand, so this wake-up is its only one).
-            let len = state.read_buffer.len();
-            let resume = (state.flow.is_paused() && len <= limit) || len < budget::READ_AHEAD;
+            let len = state.read.buffer.len();
+            let resume = (state.read.flow.is_paused() && len <= limit) || len < budget::READ_AHEAD;
             drop(state);
             self.account();
             if resume {
@@ -48,7 +48,7 @@ impl Conn {
         demand: impl Fn(&ReadBuffer) -> Demand,
         mut op: impl FnMut(&mut ReadBuffer, usize) -> Attempt<Result<T, ErrorCode>>,
     ) -> Result<T, ErrorCode> {
-        if self.state.borrow().reading {
+        if self.state.borrow().read.reading {
             return Err(ErrorCode::Busy);
         }
         if let Some(result) = self.attempt(&mut op) {
@@ -59,9 +59,9 @@ impl Conn {
             let listen = self.read_event.listen();
             {
                 let mut state = self.state.borrow_mut();
-                let want = demand(&state.read_buffer);
-                if state.demand != want {
-                    state.demand = want;
+                let want = demand(&state.read.buffer);
+                if state.read.demand != want {
+                    state.read.demand = want;
                     drop(state);
                     self.pump_event.notify();
                 }
@@ -75,7 +75,7 @@ impl Conn {
 
     /// Puts back bytes a read consumed but could not hand over (see `handover`).
     pub fn unread(&self, bytes: Vec<u8>) {
-        self.state.borrow_mut().read_buffer.unread(bytes);
+        self.state.borrow_mut().read.buffer.unread(bytes);
         self.account();
     }
 
@@ -91,37 +91,37 @@ impl Conn {
 
     /// A read is waiting (another one is `busy`).
     pub fn is_reading(&self) -> bool {
-        self.state.borrow().reading
+        self.state.borrow().read.reading
     }
 
     /// The error stored for the reader, if any.
     pub fn stored_error(&self) -> Option<ErrorCode> {
-        self.state.borrow().stored_error.clone()
+        self.state.borrow().read.stored_error.clone()
     }
 
     /// The reader's limit.
     pub fn limit(&self) -> usize {
-        self.state.borrow().limit
+        self.state.borrow().read.limit
     }
 
     /// Sets the reader's limit (already validated).
     pub fn set_limit(&self, limit: usize) {
-        self.state.borrow_mut().limit = limit;
+        self.state.borrow_mut().read.limit = limit;
     }
 
     /// Bytes buffered and not yet read.
     pub fn buffered(&self) -> usize {
-        self.state.borrow().read_buffer.len()
+        self.state.borrow().read.buffer.len()
     }
 
     /// EOF was received and the buffer is empty.
     pub fn at_eof(&self) -> bool {
-        self.state.borrow().read_buffer.at_eof()
+        self.state.borrow().read.buffer.at_eof()
     }
 
     /// Stores an error for the reader (asyncio `set_exception`) and wakes a waiting read.
     pub fn set_exception(&self, error: ErrorCode) {
-        self.state.borrow_mut().stored_error = Some(error);
+        self.state.borrow_mut().read.stored_error = Some(error);
         self.read_event.notify();
     }
 }
@@ -133,7 +133,7 @@ struct Waiting<'a> {
 
 impl<'a> Waiting<'a> {
     fn new(conn: &'a Conn) -> Self {
-        conn.state.borrow_mut().reading = true;
+        conn.state.borrow_mut().read.reading = true;
         Waiting { conn }
     }
 }
@@ -141,7 +141,7 @@ impl<'a> Waiting<'a> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let mut state = self.conn.state.borrow_mut();
-        state.reading = false;
-        state.demand = Demand::None;
+        state.read.reading = false;
+        state.read.demand = Demand::None;
     }
 }

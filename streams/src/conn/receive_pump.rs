@@ -27,15 +27,15 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
             }
             {
                 let mut state = conn.state.borrow_mut();
-                let state = &mut *state;
-                let (len, limit, demand) = (state.read_buffer.len(), state.limit, state.demand);
+                let read = &mut state.read;
+                let (len, limit, demand) = (read.buffer.len(), read.limit, read.demand);
                 let spent = conn.limits.under_pressure();
-                match budget::pull(&mut state.flow, len, limit, demand, spent, sizer.next()) {
+                match budget::pull(&mut read.flow, len, limit, demand, spent, sizer.next()) {
                     Pull::Receive(want) => break Some(want),
                     Pull::Wait if !trimmed => {
-                        state.read_buffer.trim();
+                        read.buffer.trim();
                         chunk = Vec::new();
-                        state.receiving = 0;
+                        read.receiving = 0;
                     }
                     Pull::Wait => {}
                 }
@@ -56,7 +56,7 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
             chunk.reserve_exact(want);
         }
         let requested = chunk.capacity();
-        conn.state.borrow_mut().receiving = requested;
+        conn.state.borrow_mut().read.receiving = requested;
         conn.account();
         let (result, buf, stopped) = {
             let mut read = pin!(rx.read(chunk));
@@ -84,11 +84,11 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
         sizer.record(requested, chunk.len());
         if !chunk.is_empty() {
             let mut state = conn.state.borrow_mut();
-            chunk = state.read_buffer.absorb(std::mem::take(&mut chunk));
+            chunk = state.read.buffer.absorb(std::mem::take(&mut chunk));
             drop(state);
             conn.read_event.notify();
         }
-        conn.state.borrow_mut().receiving = chunk.capacity();
+        conn.state.borrow_mut().read.receiving = chunk.capacity();
         conn.account();
         match result {
             StreamResult::Dropped => break true,
@@ -97,7 +97,7 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
         }
     };
     drop(chunk);
-    conn.state.borrow_mut().receiving = 0;
+    conn.state.borrow_mut().read.receiving = 0;
     conn.account();
     if !ended && conn.handing_back() {
         conn.handback.borrow_mut().receive = Some((rx, done));
@@ -113,7 +113,7 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
         let mut state = conn.state.borrow_mut();
         state.life.pump_stopped(Pump::Receive);
         if ended && result.is_ok() {
-            state.read_buffer.set_eof();
+            state.read.buffer.set_eof();
         }
     }
     match result {

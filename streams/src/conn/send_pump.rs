@@ -32,9 +32,9 @@ pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Co
                 if next == SendNext::Stop {
                     break SendStep::Abort;
                 }
-                if state.write_queue.has_queued() {
-                    state.sending = true;
-                    break SendStep::Send(state.write_queue.take());
+                if state.write.queue.has_queued() {
+                    state.write.sending = true;
+                    break SendStep::Send(state.write.queue.take());
                 }
                 match next {
                     SendNext::HandBack => break SendStep::HandBack,

@@ -25,7 +25,7 @@ impl Conn {
             return result.map(|()| 0);
         }
         match usize::try_from(n) {
-            Ok(n) if state.write_queue.admits(n) => Ok(n),
+            Ok(n) if state.write.queue.admits(n) => Ok(n),
             _ => Err(ErrorCode::BufferFull),
         }
     }
@@ -45,9 +45,9 @@ impl Conn {
         if let Some(result) = write_not_queued(&mut state, empty) {
             return result;
         }
-        push(&mut state.write_queue).map_err(|QueueFull| ErrorCode::BufferFull)?;
-        if state.write_queue.above_high() {
-            state.write_paused = true;
+        push(&mut state.write.queue).map_err(|QueueFull| ErrorCode::BufferFull)?;
+        if state.write.queue.above_high() {
+            state.write.paused = true;
         }
         drop(state);
         self.account();
@@ -64,7 +64,7 @@ impl Conn {
     /// (4) at or below high: done; (5) otherwise wait.
     pub fn try_drain(&self) -> Option<Result<(), ErrorCode>> {
         let state = self.state.borrow();
-        if let Some(e) = &state.stored_error {
+        if let Some(e) = &state.read.stored_error {
             return Some(Err(e.clone()));
         }
         if state.life.ended() {
@@ -72,14 +72,15 @@ impl Conn {
         }
         if state.life.close_requested() {
             return state
-                .write_queue
+                .write
+                .queue
                 .is_empty()
                 .then_some(Err(ErrorCode::ConnectionReset));
         }
         if send_unreported(&state) {
             return None;
         }
-        if !state.write_paused {
+        if !state.write.paused {
             return Some(Ok(()));
         }
         None
@@ -113,13 +114,13 @@ impl Conn {
             let listen = self.drain_event.listen();
             {
                 let state = self.state.borrow();
-                if let Some(e) = &state.stored_error {
+                if let Some(e) = &state.read.stored_error {
                     return Err(e.clone());
                 }
                 if state.life.failed() {
                     return Err(ErrorCode::ConnectionReset);
                 }
-                if state.life.is_closed() || !state.write_paused {
+                if state.life.is_closed() || !state.write.paused {
                     return Ok(());
                 }
             }
@@ -129,7 +130,7 @@ impl Conn {
 
     /// Records that the transport answered the send pump's write of its batch (see `sending`).
     pub(super) fn attempted(&self) {
-        self.state.borrow_mut().sending = false;
+        self.state.borrow_mut().write.sending = false;
         self.drain_event.notify();
     }
 
@@ -138,7 +139,7 @@ impl Conn {
     async fn wait_flushed_then_lost(&self) -> Result<(), ErrorCode> {
         wait_until(&self.drain_event, || {
             let state = self.state.borrow();
-            state.write_queue.is_empty() || state.life.ended()
+            state.write.queue.is_empty() || state.life.ended()
         })
         .await;
         Err(ErrorCode::ConnectionReset)
@@ -146,23 +147,23 @@ impl Conn {
 
     /// Bytes queued and not yet taken by the transport.
     pub fn write_buffer_size(&self) -> usize {
-        self.state.borrow().write_queue.size()
+        self.state.borrow().write.queue.size()
     }
 
     /// The queue's water marks.
     pub fn write_buffer_limits(&self) -> WaterMarks {
-        self.state.borrow().write_queue.marks()
+        self.state.borrow().write.queue.marks()
     }
 
     /// asyncio `set_write_buffer_limits`: new marks, and the pause state re-evaluated against them.
     pub fn set_write_buffer_limits(&self, marks: WaterMarks) {
         let mut state = self.state.borrow_mut();
-        state.write_queue.set_marks(marks);
-        let release = if state.write_queue.above_high() {
-            state.write_paused = true;
+        state.write.queue.set_marks(marks);
+        let release = if state.write.queue.above_high() {
+            state.write.paused = true;
             false
         } else {
-            std::mem::replace(&mut state.write_paused, false)
+            std::mem::replace(&mut state.write.paused, false)
         };
         drop(state);
         if release {
@@ -195,7 +196,7 @@ impl Conn {
         if !state.life.abort() {
             return;
         }
-        state.write_queue.clear();
+        state.write.queue.clear();
         drop(state);
         self.account();
         if let Some(transport) = &*self.transport.borrow() {
@@ -233,13 +234,13 @@ impl Conn {
     /// Records `n` bytes taken by the transport and releases drains at the low mark.
     pub(super) fn progress(&self, n: usize) {
         let mut state = self.state.borrow_mut();
-        state.write_queue.sent(n);
-        let release = state.write_paused && state.write_queue.at_or_below_low();
+        state.write.queue.sent(n);
+        let release = state.write.paused && state.write.queue.at_or_below_low();
         if release {
-            state.write_paused = false;
+            state.write.paused = false;
         }
         // A drain on a closing writer waits for the flush.
-        let flushed = state.life.is_closing() && state.write_queue.is_empty();
+        let flushed = state.life.is_closing() && state.write.queue.is_empty();
         drop(state);
         self.account();
         if release || flushed {
@@ -255,8 +256,8 @@ fn write_not_queued(state: &mut State, empty: bool) -> Option<Result<(), ErrorCo
         WriteRule::AfterEof => return Some(Err(ErrorCode::Closed(WRITE_AFTER_EOF.to_string()))),
         WriteRule::Dropped => {
             // asyncio drops writes on a closing or lost transport, and warns from the 5th on.
-            state.dropped_writes += 1;
-            if state.dropped_writes == DROPPED_WRITES_WARNING {
+            state.write.dropped_writes += 1;
+            if state.write.dropped_writes == DROPPED_WRITES_WARNING {
                 eprintln!(
                     "wasio: socket.send() raised exception: writes to a closed connection are dropped"
                 );
@@ -277,8 +278,10 @@ fn write_not_queued(state: &mut State, empty: bool) -> Option<Result<(), ErrorCo
 /// Bytes queued behind a batch the socket has not taken yet do not count: asyncio's `write`
 /// buffers those without sending either.
 fn send_unreported(state: &State) -> bool {
-    let receive_blind =
-        !state.life.running(Pump::Receive) || state.read_buffer.eof() || state.flow.is_paused();
+    let receive_blind = !state.life.running(Pump::Receive)
+        || state.read.buffer.eof()
+        || state.read.flow.is_paused();
     receive_blind
-        && (state.sending || (state.write_queue.has_queued() && !state.write_queue.has_in_flight()))
+        && (state.write.sending
+            || (state.write.queue.has_queued() && !state.write.queue.has_in_flight()))
 }
