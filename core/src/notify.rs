@@ -15,17 +15,66 @@ use std::task::{Context, Poll, Waker};
 #[derive(Default)]
 pub struct Notify {
     generation: Cell<u64>,
-    /// The wakers of the listeners waiting now, each in the slot its listener holds (`None`: a
-    /// free slot, left by a listener dropped before the notification).
-    wakers: RefCell<Vec<Option<Waker>>>,
+    /// The wakers of the listeners waiting now, each in the slot its listener holds.
+    wakers: RefCell<Slots>,
+}
+
+/// Waker slots: the first inline, because most notifications have one listener at a time (a
+/// connection's waiting read, each of its pumps), so waiting allocates nothing; any others in
+/// `more`. Slot 0 is `first`, slot i > 0 is `more[i - 1]`; `None` is a free slot, left by a
+/// listener dropped before the notification.
+#[derive(Default)]
+struct Slots {
+    first: Option<Waker>,
+    more: Vec<Option<Waker>>,
+}
+
+impl Slots {
+    fn get_mut(&mut self, slot: usize) -> Option<&mut Option<Waker>> {
+        match slot.checked_sub(1) {
+            None => Some(&mut self.first),
+            Some(i) => self.more.get_mut(i),
+        }
+    }
+
+    /// Puts `waker` in a free slot and returns the slot.
+    fn insert(&mut self, waker: Waker) -> usize {
+        if self.first.is_none() {
+            self.first = Some(waker);
+            return 0;
+        }
+        match self.more.iter().position(Option::is_none) {
+            Some(free) => {
+                self.more[free] = Some(waker);
+                free + 1
+            }
+            None => {
+                self.more.push(Some(waker));
+                self.more.len()
+            }
+        }
+    }
+
+    /// Frees `slot`, and the free slots at the end.
+    fn remove(&mut self, slot: usize) {
+        if let Some(waker) = self.get_mut(slot) {
+            *waker = None;
+        }
+        while self.more.last().is_some_and(Option::is_none) {
+            self.more.pop();
+        }
+    }
 }
 
 impl Notify {
     /// Wakes all current listeners.
     pub fn notify(&self) {
         self.generation.set(self.generation.get().wrapping_add(1));
-        let wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        for waker in wakers.into_iter().flatten() {
+        let (first, more) = {
+            let mut slots = self.wakers.borrow_mut();
+            (slots.first.take(), std::mem::take(&mut slots.more))
+        };
+        for waker in first.into_iter().chain(more.into_iter().flatten()) {
             waker.wake();
         }
     }
@@ -42,7 +91,12 @@ impl Notify {
     /// How many waker slots are held (registered wakers and free slots between them).
     #[cfg(test)]
     fn registered(&self) -> usize {
-        self.wakers.borrow().len()
+        let slots = self.wakers.borrow();
+        if slots.more.is_empty() {
+            usize::from(slots.first.is_some())
+        } else {
+            1 + slots.more.len()
+        }
     }
 }
 
@@ -70,17 +124,7 @@ impl Future for Listen<'_> {
             waker.clone_from(cx.waker());
             return Poll::Pending;
         }
-        let waker = Some(cx.waker().clone());
-        let slot = match wakers.iter().position(Option::is_none) {
-            Some(free) => {
-                wakers[free] = waker;
-                free
-            }
-            None => {
-                wakers.push(waker);
-                wakers.len() - 1
-            }
-        };
+        let slot = wakers.insert(cx.waker().clone());
         self.slot = Some(slot);
         Poll::Pending
     }
@@ -92,13 +136,7 @@ impl Drop for Listen<'_> {
         if self.notify.generation.get() != self.generation {
             return;
         }
-        let mut wakers = self.notify.wakers.borrow_mut();
-        if let Some(waker) = wakers.get_mut(slot) {
-            *waker = None;
-        }
-        while wakers.last().is_some_and(Option::is_none) {
-            wakers.pop();
-        }
+        self.notify.wakers.borrow_mut().remove(slot);
     }
 }
 
@@ -106,7 +144,45 @@ impl Drop for Listen<'_> {
 mod tests {
     use super::*;
     use std::pin::pin;
-    use std::task::Waker;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    /// Counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn every_listener_is_woken_once_and_free_slots_are_reused() {
+        let notify = Notify::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut listeners: Vec<_> = (0..3).map(|_| Box::pin(notify.listen())).collect();
+        for listen in &mut listeners {
+            assert_eq!(listen.as_mut().poll(&mut cx), Poll::Pending);
+        }
+        assert_eq!(notify.registered(), 3);
+        // The inline slot is freed and taken again by the next listener.
+        drop(listeners.remove(0));
+        assert_eq!(notify.registered(), 3);
+        let mut again = Box::pin(notify.listen());
+        assert_eq!(again.as_mut().poll(&mut cx), Poll::Pending);
+        assert_eq!(notify.registered(), 3);
+        // A free slot at the end is given back.
+        drop(listeners.pop());
+        assert_eq!(notify.registered(), 2);
+        notify.notify();
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
+        assert_eq!(again.as_mut().poll(&mut cx), Poll::Ready(()));
+        assert_eq!(listeners[0].as_mut().poll(&mut cx), Poll::Ready(()));
+        assert_eq!(notify.registered(), 0);
+    }
 
     fn poll_once(listen: Pin<&mut Listen<'_>>) -> Poll<()> {
         listen.poll(&mut Context::from_waker(Waker::noop()))
