@@ -63,11 +63,7 @@ pub fn with_timeout<T, F>(
 where
     F: Future<Output = Result<T, ErrorCode>>,
 {
-    Bounded {
-        fut,
-        sleep: timeout.map(monotonic_clock::wait_for),
-        interrupted: None,
-    }
+    new_bounded(timeout, None, fut)
 }
 
 /// [`with_timeout`], also giving up with `ErrorCode::Interrupted` when `interrupted` fires.
@@ -82,9 +78,20 @@ pub fn bounded<'a, T, F>(
 where
     F: Future<Output = Result<T, ErrorCode>>,
 {
+    new_bounded(timeout, Some(interrupted), fut)
+}
+
+fn new_bounded<'a, T, F>(
+    timeout: Option<u64>,
+    interrupted: Option<Listen<'a>>,
+    fut: F,
+) -> Bounded<'a, F, impl Future<Output = ()>>
+where
+    F: Future<Output = Result<T, ErrorCode>>,
+{
     Bounded {
         fut,
         sleep: timeout.map(monotonic_clock::wait_for),
-        interrupted: Some(interrupted),
+        interrupted,
     }
 }
