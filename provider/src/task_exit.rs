@@ -40,23 +40,23 @@ pin_project! {
     pub struct Deferred<F, Y> {
         #[pin]
         body: F,
-        // The yield made before the body starts while too many tasks wait to exit; dropped at
-        // the first poll when not needed.
+        // The yield made before the body starts while too many tasks wait to exit.
         #[pin]
         first: Option<Y>,
-        started: bool,
         waited: bool,
     }
 }
 
 /// Runs an export's body; when it finishes in its first poll, the task's exit is put off by one
-/// yield, so wasmtime frees the call's record.
+/// yield, so wasmtime frees the call's record. Every export awaits the result at once, so the
+/// count of waiting tasks is read when the body is about to start.
 pub fn deferred<F: Future>(body: F) -> Deferred<F, impl Future<Output = ()>> {
+    // Nothing is done before this yield, so a cancel during it loses nothing.
+    let first = (WAITING.get() >= MOST_WAITING).then(wit_bindgen::yield_async);
     Deferred {
         body,
-        first: Some(wit_bindgen::yield_async()),
-        started: false,
-        waited: false,
+        waited: first.is_some(),
+        first,
     }
 }
 
@@ -65,15 +65,6 @@ impl<F: Future, Y: Future<Output = ()>> Future for Deferred<F, Y> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if !*this.started {
-            *this.started = true;
-            if WAITING.get() >= MOST_WAITING {
-                // Nothing was done yet, so a cancel during this yield loses nothing.
-                *this.waited = true;
-            } else {
-                this.first.set(None);
-            }
-        }
         if let Some(first) = this.first.as_mut().as_pin_mut() {
             if first.poll(cx).is_pending() {
                 return Poll::Pending;

@@ -168,7 +168,7 @@ impl Server {
                     let closer = writer.clone();
                     crate::spawn(Handled {
                         task: handler(reader, writer),
-                        closer: Some(closer),
+                        closer,
                     });
                 }
                 Err(ErrorCode::Closed(_)) => return Ok(()),
@@ -218,7 +218,7 @@ pin_project! {
     struct Handled<F> {
         #[pin]
         task: F,
-        closer: Option<Writer>,
+        closer: Writer,
     }
 }
 
@@ -234,10 +234,9 @@ where
         let Poll::Ready(result) = this.task.poll(cx) else {
             return Poll::Pending;
         };
-        let closer = this.closer.take();
-        if let (Err(e), Some(closer)) = (result, closer) {
+        if let Err(e) = result {
             eprintln!("{HANDLER_FAILED}: {e}");
-            closer.close();
+            this.closer.close();
         }
         Poll::Ready(())
     }
