@@ -35,8 +35,8 @@ mod bindings {
 }
 
 use bindings::exports::wasio::streams::streams::{
-    Connection, Guest, GuestConnection, GuestReader, GuestServer, GuestServing, GuestTimer,
-    GuestWriter, Reader, Server, Serving, Writer,
+    Connection, Guest, GuestConnection, GuestConnector, GuestReader, GuestServer, GuestServing,
+    GuestTimer, GuestWriter, Reader, Server, Serving, Writer,
 };
 use bindings::exports::wasio::streams::types::{
     AdoptOptions, ConnectOptions, ErrorCode, ExtraInfo, ServerOptions, SocketAddress, TlsConfig,
@@ -483,6 +483,40 @@ impl GuestTimer for TimerExport {
     }
 }
 
+/// The `connector` resource.
+pub struct ConnectorExport(wasio_streams::Connector);
+
+impl GuestConnector for ConnectorExport {
+    fn new() -> Self {
+        Self(wasio_streams::Connector::new())
+    }
+
+    async fn open_connection(
+        &self,
+        host: String,
+        port: u16,
+        options: ConnectOptions,
+    ) -> Result<Connection, ErrorCode> {
+        let opened = self.0.open_connection(host, port, options.convert());
+        let conn = task_exit::deferred(opened).await.map_err(err)?;
+        Ok(ConnectionExport::handle(conn))
+    }
+
+    async fn open_unix_connection(
+        &self,
+        path: String,
+        options: UnixConnectOptions,
+    ) -> Result<Connection, ErrorCode> {
+        let opened = self.0.open_unix_connection(path, options.convert());
+        let conn = task_exit::deferred(opened).await.map_err(err)?;
+        Ok(ConnectionExport::handle(conn))
+    }
+
+    fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
 /// A server as the export hands it out.
 fn server_handle(server: wasio_streams::Server) -> Server {
     Server::new(ServerExport(server))
@@ -498,6 +532,7 @@ impl Guest for Provider {
     type Server = ServerExport;
     type Serving = ServingExport;
     type Timer = TimerExport;
+    type Connector = ConnectorExport;
 
     async fn open_connection(
         host: String,

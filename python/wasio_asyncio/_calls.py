@@ -8,12 +8,12 @@ too). So a call is never abandoned here. When its task is cancelled, the call is
 changing no state), the task waits for that, and a result that won the race is put back
 (`restore`: bytes unread, a connection closed) before `CancelledError` is raised.
 
-A call with no `interrupt` but a `restore` (`open_connection`, `start_server` and their Unix
-forms: the contract cannot interrupt them) is left behind instead: the cancelled task stops
-waiting at once, as asyncio's would (so `wait_for(open_connection(...), 5)` times out after 5 s
-even when the connect would hang for minutes), the call runs on to its end, and what it returns
-is put back with `restore` (the connection closed, the server closed). `wait_left_behind` waits
-for such calls before the program exits.
+A call with no `interrupt` but a `restore` (`start_server` and `start_unix_server`: the
+contract cannot interrupt them, and they wait on no peer) is left behind instead: the cancelled
+task stops waiting at once, as asyncio's would, the call runs on to its end, and what it returns
+is put back with `restore` (the server closed). `wait_left_behind` waits for such calls before
+the program exits. (`open_connection` and `open_unix_connection`, which can wait minutes on a
+peer that never answers, go through a `connector`, whose `interrupt` ends them.)
 
 `install` replaces componentize-py's `await_result` (the one function its generated bindings
 await every imported async call through) with `_await_result` below.

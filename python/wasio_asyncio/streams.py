@@ -339,9 +339,10 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         else int(happy_eyeballs_delay * 1e9),
         interleave=interleave, timeout=None, write_queue_cap=None, tcp_nodelay=None,
     )
-    with _tls.handshake(tls):
-        conn = await call(lambda: s.open_connection(host, int(port), opts), "open_connection",
-                          restore=_abandon_connection)
+    # A connector of its own, so that cancelling this task ends this connect and no other.
+    with _tls.handshake(tls), s.Connector() as connector:
+        conn = await call(lambda: connector.open_connection(host, int(port), opts),
+                          "open_connection", connector.interrupt, _abandon_connection)
     return _opened(conn, tls)
 
 
@@ -553,9 +554,9 @@ async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, soc
         timeout=None, write_queue_cap=None,
     )
     path = _path(path)
-    with _tls.handshake(tls):
-        conn = await call(lambda: s.open_unix_connection(path, opts), "open_unix_connection",
-                          restore=_abandon_connection)
+    with _tls.handshake(tls), s.Connector() as connector:
+        conn = await call(lambda: connector.open_unix_connection(path, opts),
+                          "open_unix_connection", connector.interrupt, _abandon_connection)
     return _opened(conn, tls)
 
 

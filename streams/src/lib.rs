@@ -3,8 +3,8 @@
 //! The one implementation of wasio's stream semantics, as a library. It imports
 //! `wasi:sockets@0.3.0` (TCP, name lookup), `wasi:clocks` and `wasio:host` (Unix sockets, TLS, the
 //! run's limits and shutdown) and offers the `wasio:streams` contract's operations as Rust:
-//! [`open_connection`], [`start_server`], [`Reader`], [`Writer`], [`Server`], [`Timer`], with the
-//! contract's own types ([`types`]).
+//! [`open_connection`], [`start_server`], [`Reader`], [`Writer`], [`Server`], [`Timer`],
+//! [`Connector`], with the contract's own types ([`types`]).
 //!
 //! Two things are built on it:
 //! - the provider component (`provider/`), a thin layer that exports these operations as
@@ -21,6 +21,7 @@
 mod addr;
 mod conn;
 mod connect;
+mod connector;
 mod errors;
 mod limits;
 mod reader;
@@ -47,6 +48,7 @@ pub mod bindings {
 /// connection facts (the wasio-types crate).
 pub use wasio_types as types;
 
+pub use connector::Connector;
 pub use reader::{Chunks, Reader};
 pub use server::{Server, Serving};
 pub use timer::Timer;
@@ -115,7 +117,9 @@ macro_rules! opaque_debug {
         })*
     };
 }
-opaque_debug!(Connection, Reader, Writer, Server, Serving, Timer, Chunks);
+opaque_debug!(
+    Connection, Connector, Reader, Writer, Server, Serving, Timer, Chunks
+);
 
 /// asyncio `open_connection`: connects (TCP, optionally TLS) to `host`:`port`.
 pub async fn open_connection(

@@ -1,0 +1,60 @@
+//! A connector: `open_connection` and `open_unix_connection` that `interrupt` can end, for a
+//! caller that cannot drop an in-flight call (componentize-py's runtime cannot cancel a subtask).
+//! An interrupt drops the connect's future, which calls off its attempts and TLS handshake and
+//! closes whatever they had opened: nothing is left open or counted against the run's limits.
+
+use crate::Connection;
+use crate::timeout::bounded;
+use crate::types::{ConnectOptions, ErrorCode, UnixConnectOptions};
+use std::future::Future;
+use wasio_core::notify::Notify;
+
+/// Opens connections that [`Connector::interrupt`] can end.
+#[derive(Default)]
+pub struct Connector {
+    /// Notified by `interrupt`: ends the calls in progress.
+    interrupt: Notify,
+}
+
+impl Connector {
+    /// A connector with no call in progress (the contract's constructor).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`crate::open_connection`], ended with `interrupted` by [`Connector::interrupt`]. The
+    /// interrupt listener is taken here, when the call is made, so an `interrupt` after the call
+    /// ends it even before its future first runs.
+    pub fn open_connection(
+        &self,
+        host: String,
+        port: u16,
+        options: ConnectOptions,
+    ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
+        let interrupted = self.interrupt.listen();
+        bounded(
+            None,
+            interrupted,
+            crate::open_connection(host, port, options),
+        )
+    }
+
+    /// [`crate::open_unix_connection`], ended with `interrupted` by [`Connector::interrupt`].
+    pub fn open_unix_connection(
+        &self,
+        path: String,
+        options: UnixConnectOptions,
+    ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
+        let interrupted = self.interrupt.listen();
+        bounded(
+            None,
+            interrupted,
+            crate::open_unix_connection(path, options),
+        )
+    }
+
+    /// Ends every call in progress with `interrupted`; does nothing when none is.
+    pub fn interrupt(&self) {
+        self.interrupt.notify();
+    }
+}
