@@ -1,23 +1,31 @@
 """The event loop asyncio programs expect, completed on top of componentize-py's.
 
 componentize-py 0.25.1's loop implements `call_soon`, `create_task` and `create_future` only:
-`loop.time`, `call_later` and `call_at` raise `NotImplementedError` (so do `asyncio.sleep(d > 0)`,
-`wait_for` and `asyncio.timeout`), `call_soon` without `context=` asserts, `create_task` drops
-the task's name, and an exception handed to `call_exception_handler` is re-raised from its poll,
-trapping the component. `install` fills these in:
+`loop.time`, `call_later`, `call_at`, `run_in_executor` and the default executor's methods raise
+`NotImplementedError` (so do `asyncio.sleep(d > 0)`, `wait_for`, `asyncio.timeout` and
+`asyncio.to_thread`), `call_soon` without `context=` asserts, `create_task` drops the task's
+name, and an exception handed to `call_exception_handler` is re-raised from its poll, trapping
+the component. `install` fills these in:
 
 - time is `time.monotonic()`; timers are a heap of `asyncio.TimerHandle`s run by one driver task
   that sleeps on a wasio `timer` (an interruptible wait: it is interrupted when an earlier timer
   is scheduled or the driver is cancelled, so no clock wait is ever left in flight); the driver
   exits when no timer is left;
 - exceptions are reported by asyncio's own default handler (logged to stderr), or the handler a
-  program sets with `set_exception_handler`.
+  program sets with `set_exception_handler`;
+- `run_in_executor` with the default executor or a `ThreadPoolExecutor` (so `asyncio.to_thread`)
+  calls the function on the loop's own thread at its next turn, in a copy of the caller's
+  context, and blocks the loop while it runs: the component's CPython cannot start a thread
+  (`ThreadPoolExecutor.submit` raises "can't start new thread"). Another executor is handed the
+  call with `submit`, as asyncio does; `set_default_executor` and `shutdown_default_executor`
+  behave as asyncio's.
 """
 
 import asyncio
 import contextvars
 import heapq
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import componentize_py_async_support as _support
 from componentize_py_types import Err
@@ -97,6 +105,31 @@ class _Timers:
 _timers = _Timers()
 
 
+def _call(future, func, args):
+    """Runs a `run_in_executor` call on the loop's thread and settles its future, as an executor's
+    worker does; a future cancelled before then means `func` does not run."""
+    if future.cancelled():
+        return
+    try:
+        result = func(*args)
+    except BaseException as exc:
+        if not future.cancelled():
+            future.set_exception(exc)
+    else:
+        if not future.cancelled():
+            future.set_result(result)
+
+
+async def end_of_run() -> None:
+    """What `asyncio.run` does with the default executor on its way out: shuts it down once the
+    calls queued to it have run. The next `asyncio.run` then starts with a new loop's executor
+    state, as CPython's new loop does."""
+    loop = asyncio.get_running_loop()
+    await loop.shutdown_default_executor()
+    loop._default_executor = None
+    loop._executor_shutdown_called = False
+
+
 def install() -> None:
     """Completes componentize-py's loop class (see the module docstring)."""
     loop = asyncio.get_event_loop()
@@ -149,6 +182,36 @@ def install() -> None:
     def get_exception_handler(self):
         return getattr(self, "_wasio_exception_handler", None)
 
+    def run_in_executor(self, executor, func, *args):
+        if executor is None:
+            if self._executor_shutdown_called:
+                raise RuntimeError("Executor shutdown has been called")
+            executor = self._default_executor
+            if executor is None:
+                executor = ThreadPoolExecutor(thread_name_prefix="asyncio")
+                self._default_executor = executor
+        if not isinstance(executor, ThreadPoolExecutor):
+            return asyncio.wrap_future(executor.submit(func, *args), loop=self)
+        if executor._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        future = self.create_future()
+        self.call_soon(_call, future, func, args)
+        return future
+
+    def set_default_executor(self, executor):
+        if not isinstance(executor, ThreadPoolExecutor):
+            raise TypeError("executor must be ThreadPoolExecutor instance")
+        self._default_executor = executor
+
+    async def shutdown_default_executor(self, timeout=None):
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is None:
+            return
+        # No thread to join: the calls queued to it before now run first (call_soon is FIFO).
+        await asyncio.sleep(0)
+        executor.shutdown(wait=True)
+
     loop_cls.call_soon = call_soon_default_context
     loop_cls.call_soon_threadsafe = call_soon_default_context
     loop_cls.call_at = call_at
@@ -163,6 +226,11 @@ def install() -> None:
     loop_cls.call_exception_handler = call_exception_handler
     loop_cls.set_exception_handler = set_exception_handler
     loop_cls.get_exception_handler = get_exception_handler
+    loop_cls.run_in_executor = run_in_executor
+    loop_cls.set_default_executor = set_default_executor
+    loop_cls.shutdown_default_executor = shutdown_default_executor
+    loop_cls._default_executor = None
+    loop_cls._executor_shutdown_called = False
     # asyncio's own default handler (it logs to the "asyncio" logger, as CPython does); it reads
     # `_current_handle`, which componentize-py's loop does not keep.
     loop_cls.default_exception_handler = asyncio.BaseEventLoop.default_exception_handler

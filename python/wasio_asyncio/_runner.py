@@ -7,9 +7,10 @@ executes it as `__main__`.
 
 `asyncio.run(main())` written at the script's top level (also inside `if`, `try`, `with` or loops
 there) is compiled as `await` of a function with `asyncio.run`'s semantics: `main` runs as a
-task, then the tasks it leaves are cancelled and waited for, and the statements after it run
-afterwards, as in CPython. An `asyncio.run` called from inside a function cannot be awaited
-there: it queues its coroutine, which runs once the script's top level has returned.
+task, then the tasks it leaves are cancelled and waited for and the default executor is shut
+down, and the statements after it run afterwards, as in CPython. An `asyncio.run` called from
+inside a function cannot be awaited there: it queues its coroutine, which runs once the script's
+top level has returned.
 """
 
 import ast
@@ -68,6 +69,7 @@ async def _run_main(main, *, debug=None, loop_factory=None):
         return await task
     finally:
         await _cancel_all_tasks()
+        await _loop.end_of_run()
 
 
 async def _cancel_all_tasks():

@@ -8,10 +8,13 @@ client in this same program, on 127.0.0.1 or in TMPDIR.
 """
 
 import asyncio
+import concurrent.futures
+import contextvars
 import errno
 import os
 import socket
 import sys
+import threading
 
 NEW = sys.version_info >= (3, 13)
 
@@ -371,6 +374,83 @@ async def unix(tmp):
          await outcome(asyncio.open_unix_connection(os.path.join(tmp, "missing.sock"))))
 
 
+request = contextvars.ContextVar("request", default="none")
+
+
+def raises(call):
+    """The exception `call()` raises, with its message."""
+    try:
+        call()
+        return "no exception"
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+
+
+async def executors():
+    """run_in_executor / to_thread (under wasio on the loop's thread: same results and order)."""
+    loop = asyncio.get_running_loop()
+    show("run_in_executor", await loop.run_in_executor(None, pow, 2, 10))
+
+    def fails():
+        raise LookupError("raised in the executor")
+
+    try:
+        await loop.run_in_executor(None, fails)
+    except LookupError as e:
+        show("exception from the function", f"LookupError: {e}")
+
+    def describe(a, b, *, sep):
+        seen = request.get()
+        request.set("changed inside")
+        return f"{a}{sep}{b} for {seen}"
+
+    token = request.set("request 7")
+    show("to_thread", await asyncio.to_thread(describe, "x", "y", sep="+"))
+    show("context after to_thread", request.get())
+    request.reset(token)
+    got = await asyncio.gather(*(asyncio.to_thread(pow, i, 2) for i in range(8)),
+                               loop.run_in_executor(None, sum, [1, 2, 3]))
+    show("gathered", got)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        show("ThreadPoolExecutor", await loop.run_in_executor(pool, pow, 3, 4))
+    show("after its shutdown", raises(lambda: loop.run_in_executor(pool, pow, 3, 4)))
+
+    class Inline(concurrent.futures.Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            future = concurrent.futures.Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
+
+    show("an executor of its own", await loop.run_in_executor(Inline(), pow, 5, 2))
+    show("set_default_executor(Inline())", raises(lambda: loop.set_default_executor(Inline())))
+
+    # One worker, held until the cancellation has reached the executor (natively, where the
+    # worker is a thread; under wasio the call runs on the loop's thread and is not held).
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    gate = threading.Event()
+
+    def hold():
+        if threading.current_thread() is not threading.main_thread():
+            gate.wait()
+
+    held = loop.run_in_executor(None, hold)
+    ran = []
+    cancelled = loop.run_in_executor(None, ran.append, "ran")
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    gate.set()
+    await held
+    show("cancelled before it ran", (await outcome(cancelled), ran))
+
+    order = []
+    queued = loop.run_in_executor(None, order.append, "call")
+    await loop.shutdown_default_executor()
+    order.append("shut down")
+    show("shutdown_default_executor", (order, queued.done()))
+    show("after shutdown_default_executor", raises(lambda: loop.run_in_executor(None, pow, 2, 2)))
+
+
 def error_codes():
     """[wasio] lines: the exception each wasio error-code raises (printed under wasio only)."""
     try:
@@ -401,7 +481,7 @@ def error_codes():
 
 
 async def main(tmp):
-    for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers):
+    for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers, executors):
         print(f"== {section.__name__}", flush=True)
         await section()
     print("== unix", flush=True)
