@@ -79,6 +79,10 @@ struct ReadState {
     stored_error: Option<ErrorCode>,
     /// Capacity of the receive pump's buffer (in flight or kept for the next receive).
     receiving: usize,
+    /// The receive pump has a receive in flight. A read's demand then needs no wake-up: it can
+    /// only keep that receive from being cancelled, and the pump reads the demand again before
+    /// its next pull. (In the composed provider that wake-up was a cross-task event per read.)
+    in_flight: bool,
 }
 
 /// The write half of a connection's state: written by the write side (`write_side`) and the
@@ -155,6 +159,7 @@ impl Conn {
                     reading: false,
                     stored_error: None,
                     receiving: 0,
+                    in_flight: false,
                 },
                 write: WriteState {
                     queue: WriteQueue::new(settings.write_queue_cap),

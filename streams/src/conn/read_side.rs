@@ -62,8 +62,11 @@ impl Conn {
                 let want = demand(&state.read.buffer);
                 if state.read.demand != want {
                     state.read.demand = want;
+                    let in_flight = state.read.in_flight;
                     drop(state);
-                    self.pump_event.notify();
+                    if !in_flight {
+                        self.pump_event.notify();
+                    }
                 }
             }
             listen.await;

@@ -56,7 +56,11 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
             chunk.reserve_exact(want);
         }
         let requested = chunk.capacity();
-        conn.state.borrow_mut().read.receiving = requested;
+        {
+            let mut state = conn.state.borrow_mut();
+            state.read.receiving = requested;
+            state.read.in_flight = true;
+        }
         conn.account();
         let (result, buf, stopped) = {
             let mut read = pin!(rx.read(chunk));
@@ -80,6 +84,7 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
                 }
             }
         };
+        conn.state.borrow_mut().read.in_flight = false;
         chunk = buf;
         sizer.record(requested, chunk.len());
         if !chunk.is_empty() {
