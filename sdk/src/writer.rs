@@ -106,6 +106,16 @@ impl Writer {
         Ok(self.inner.write(data)?)
     }
 
+    /// [`write`](Writer::write) of bytes the app hands over, such as what a read returned: in
+    /// linked mode, into an empty queue they are queued as they are, without a copy (a copy costs
+    /// most at large writes, whose buffers leave the CPU's caches). Composed, it is `write`.
+    pub fn write_vec(&self, data: Vec<u8>) -> Result<()> {
+        #[cfg(not(feature = "composed"))]
+        return Ok(self.inner.write_vec(data)?);
+        #[cfg(feature = "composed")]
+        self.write(data)
+    }
+
     /// asyncio `writelines(lines)`: queues every item as one write; empty items are fine.
     /// Errors: as [`write`](Writer::write).
     pub fn writelines<I>(&self, lines: I) -> Result<()>

@@ -95,7 +95,7 @@ async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()
             println!("Send: {message}");
             first = false;
         }
-        writer.write(&data)?;
+        writer.write_vec(data)?;
         writer.drain().await?;
     }
     println!("Close the connection");
