@@ -129,11 +129,14 @@ async fn serve_wasio(mode: Mode, build: Build, tcp: TcpImpl, workers: usize) -> 
         (Mode::Lines, Build::Linked) => wasio_test_components::LINE_ECHO,
         (Mode::Lines, Build::Composed) => composed::LINE_ECHO,
     };
-    let pem = match mode {
-        Mode::TlsEcho => crate::tls::pem_args()?.into(),
-        Mode::Echo | Mode::Lines => Vec::new(),
+    // The echo example prints three lines per connection unless `--quiet`; the tokio baseline
+    // prints none.
+    let extra = match mode {
+        Mode::TlsEcho => [crate::tls::pem_args()?.as_slice(), &["--quiet".into()]].concat(),
+        Mode::Echo => vec!["--quiet".into()],
+        Mode::Lines => Vec::new(),
     };
-    serve_component(app, &pem, tcp, workers).await
+    serve_component(app, &extra, tcp, workers).await
 }
 
 /// The wasio servers' connection cap: above the full plan's 10,000 idle connections, which the

@@ -238,7 +238,13 @@ pub async fn run(
 
 /// Starts the echo-server example on `host` port 0 and returns it with the port it serves on.
 pub async fn echo_server(host: &str) -> anyhow::Result<(Running, u16)> {
-    let mut server = spawn(ECHO_SERVER, &["--host", host, "--port", "0"], loopback())?;
+    echo_server_with(host, &[]).await
+}
+
+/// [`echo_server`] with more arguments (e.g. `--quiet`).
+pub async fn echo_server_with(host: &str, extra: &[&str]) -> anyhow::Result<(Running, u16)> {
+    let args = [&["--host", host, "--port", "0"], extra].concat();
+    let mut server = spawn(ECHO_SERVER, &args, loopback())?;
     let line = server.line_starting("Serving on ").await?;
     let port = line
         .rsplit(':')

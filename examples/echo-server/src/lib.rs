@@ -12,13 +12,19 @@
 //! `Serving on NAME at ADDRESS` for each. With `--tls-cert-pem PEM --tls-key-pem PEM` (the PEM
 //! texts themselves: a component reads no files; `wasio demo echo-server --tls-cert FILE
 //! --tls-key FILE` reads them for it) it serves TLS (asyncio's `start_server(ssl=...)`).
+//! `--quiet` prints no line per connection: the benchmark runs it so, as its tokio baseline
+//! prints none (the three lines cost about 40 us of server CPU per connection).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use wasio_sdk::{
     CertifiedKey, Reader, Server, ServerOptions, ServerTlsConfig, UnixServerOptions, Writer,
     python_str_repr as repr,
 };
 
 wasio_sdk::main!(main);
+
+/// `--quiet`: no line per connection.
+static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// Where to serve.
 enum Serve {
@@ -83,7 +89,7 @@ fn addresses(server: &Server) -> String {
 
 async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()> {
     let peer = writer.peername().map_or("None".into(), |a| a.python_repr());
-    let mut first = true;
+    let mut first = !QUIET.load(Ordering::Relaxed);
     loop {
         let data = reader.read(65536).await?;
         if data.is_empty() {
@@ -98,7 +104,9 @@ async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()
         writer.write_vec(data)?;
         writer.drain().await?;
     }
-    println!("Close the connection");
+    if !QUIET.load(Ordering::Relaxed) {
+        println!("Close the connection");
+    }
     writer.close();
     writer.wait_closed().await
 }
@@ -120,11 +128,12 @@ fn parse_args() -> Result<Serve, String> {
             }
             "--unix" => unix = Some(args.next().ok_or("--unix needs a path")?),
             "--preopened" => preopened = true,
+            "--quiet" => QUIET.store(true, Ordering::Relaxed),
             "--tls-cert-pem" => cert = Some(args.next().ok_or("--tls-cert-pem needs a value")?),
             "--tls-key-pem" => key = Some(args.next().ok_or("--tls-key-pem needs a value")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P] [--tls-cert-pem PEM --tls-key-pem PEM] | --unix PATH | --preopened"
+                    "unknown argument {other:?}; usage: echo-server [--host H] [--port P] [--tls-cert-pem PEM --tls-key-pem PEM] | --unix PATH | --preopened, each with [--quiet]"
                 ));
             }
         }

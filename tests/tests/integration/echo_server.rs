@@ -2,7 +2,7 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wasio_tests::{WAIT, echo_server};
+use wasio_tests::{WAIT, echo_server, echo_server_with};
 
 /// Sends `data`, half-closes, reads the echo until EOF.
 async fn echo(addr: (&str, u16), data: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -40,6 +40,21 @@ async fn echo_one_byte_and_the_docs_conversation() -> anyhow::Result<()> {
     );
     assert_eq!(server.line_starting("Send: ").await?, "Send: 'x'");
     server.line_starting("Close the connection").await?;
+    Ok(())
+}
+
+/// `--quiet` (the benchmark's setting, as its tokio baseline prints nothing) echoes the same and
+/// prints no line per connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_echoes_without_a_line_per_connection() -> anyhow::Result<()> {
+    let (mut server, port) = echo_server_with("127.0.0.1", &["--quiet"]).await?;
+    for message in [&b"first"[..], b"second"] {
+        // The echo ends when the server closes, after it would have printed its lines.
+        assert_eq!(echo(("127.0.0.1", port), message).await?, message);
+    }
+    let lines = server.lines_so_far();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("Serving on "), "{lines:?}");
     Ok(())
 }
 
