@@ -22,21 +22,14 @@ impl Connector {
         Self::default()
     }
 
-    /// [`crate::open_connection`], ended with `interrupted` by [`Connector::interrupt`]. The
-    /// interrupt listener is taken here, when the call is made, so an `interrupt` after the call
-    /// ends it even before its future first runs.
+    /// [`crate::open_connection`], ended with `interrupted` by [`Connector::interrupt`].
     pub fn open_connection(
         &self,
         host: String,
         port: u16,
         options: ConnectOptions,
     ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
-        let interrupted = self.interrupt.listen();
-        bounded(
-            None,
-            interrupted,
-            crate::open_connection(host, port, options),
-        )
+        self.interruptible(crate::open_connection(host, port, options))
     }
 
     /// [`crate::open_unix_connection`], ended with `interrupted` by [`Connector::interrupt`].
@@ -45,12 +38,16 @@ impl Connector {
         path: String,
         options: UnixConnectOptions,
     ) -> impl Future<Output = Result<Connection, ErrorCode>> + '_ {
-        let interrupted = self.interrupt.listen();
-        bounded(
-            None,
-            interrupted,
-            crate::open_unix_connection(path, options),
-        )
+        self.interruptible(crate::open_unix_connection(path, options))
+    }
+
+    /// `connect` bounded by this connector's interrupt. The listener is taken here, when the
+    /// call is made, so an `interrupt` after the call ends it even before its future first runs.
+    fn interruptible<'a, F>(&'a self, connect: F) -> impl Future<Output = F::Output> + 'a
+    where
+        F: Future<Output = Result<Connection, ErrorCode>> + 'a,
+    {
+        bounded(None, self.interrupt.listen(), connect)
     }
 
     /// Ends every call in progress with `interrupted`; does nothing when none is.
