@@ -13,6 +13,7 @@ the component. `install` fills these in:
   exits when no timer is left;
 - exceptions are reported by asyncio's own default handler (logged to stderr), or the handler a
   program sets with `set_exception_handler`;
+- `getaddrinfo` / `getnameinfo` call `socket`'s through the executor, as asyncio does;
 - `run_in_executor` with the default executor or a `ThreadPoolExecutor` (so `asyncio.to_thread`)
   calls the function on the loop's own thread at its next turn, in a copy of the caller's
   context, and blocks the loop while it runs: the component's CPython cannot start a thread
@@ -23,7 +24,9 @@ the component. `install` fills these in:
 
 import asyncio
 import contextvars
+import encodings.idna  # noqa: F401 (see `getaddrinfo` in `install`)
 import heapq
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -229,6 +232,20 @@ def install() -> None:
     loop_cls.run_in_executor = run_in_executor
     loop_cls.set_default_executor = set_default_executor
     loop_cls.shutdown_default_executor = shutdown_default_executor
+
+    # As asyncio's: `socket.getaddrinfo` / `getnameinfo` through the executor (so on the loop's
+    # thread). CPython's socket module resolves names over wasi:sockets, under the run's grants
+    # (lookups are allowed when a TCP address is granted); it encodes a name with the `idna`
+    # codec, which is imported above because a module cannot be imported at run time.
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        return await self.run_in_executor(None, socket.getaddrinfo, host, port, family, type,
+                                          proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
+
+    loop_cls.getaddrinfo = getaddrinfo
+    loop_cls.getnameinfo = getnameinfo
     loop_cls._default_executor = None
     loop_cls._executor_shutdown_called = False
     # asyncio's own default handler (it logs to the "asyncio" logger, as CPython does); it reads

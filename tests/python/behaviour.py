@@ -451,6 +451,19 @@ async def executors():
     show("after shutdown_default_executor", raises(lambda: loop.run_in_executor(None, pow, 2, 2)))
 
 
+async def name_lookup():
+    """loop.getaddrinfo (asyncio runs socket.getaddrinfo in its executor); families by name."""
+    loop = asyncio.get_running_loop()
+    for host in ("127.0.0.1", "localhost"):
+        found = await loop.getaddrinfo(host, 8080, family=socket.AF_INET, type=socket.SOCK_STREAM)
+        show(f"getaddrinfo({host!r})", sorted({(f.name, t.name, a) for f, t, _, _, a in found}))
+    try:
+        await loop.getaddrinfo("name.invalid", 80, type=socket.SOCK_STREAM)
+        show("getaddrinfo('name.invalid')", "resolved")
+    except socket.gaierror:
+        show("getaddrinfo('name.invalid')", "gaierror")
+
+
 def error_codes():
     """[wasio] lines: the exception each wasio error-code raises (printed under wasio only)."""
     try:
@@ -481,7 +494,9 @@ def error_codes():
 
 
 async def main(tmp):
-    for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers, executors):
+    # name_lookup before executors, which shuts the default executor down.
+    for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers,
+                    name_lookup, executors):
         print(f"== {section.__name__}", flush=True)
         await section()
     print("== unix", flush=True)

@@ -249,7 +249,8 @@ const ERROR_CODES: &[&str] = &[
 
 /// tests/python/behaviour.py (reads, separators, limits and overruns, writes and flow control,
 /// EOF and resets, timeouts and cancellation without byte loss, timers, servers, 1000
-/// concurrent clients, run_in_executor and to_thread, Unix sockets, exit with work pending)
+/// concurrent clients, loop.getaddrinfo, run_in_executor and to_thread, Unix sockets, exit with
+/// work pending)
 /// prints the same natively and under wasio, apart from KNOWN_DIFFERENCES, API newer than the
 /// native Python (`[3.13+]` lines) and the `[wasio]` error-code table.
 #[test]
