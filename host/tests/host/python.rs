@@ -250,9 +250,8 @@ const ERROR_CODES: &[&str] = &[
 /// tests/python/behaviour.py (reads, separators, limits and overruns, writes and flow control,
 /// EOF and resets, timeouts and cancellation without byte loss, timers, servers, 1000
 /// concurrent clients, loop.getaddrinfo, run_in_executor and to_thread, Unix sockets, exit with
-/// work pending)
-/// prints the same natively and under wasio, apart from KNOWN_DIFFERENCES, API newer than the
-/// native Python (`[3.13+]` lines) and the `[wasio]` error-code table.
+/// work pending) prints the same natively and under wasio, apart from KNOWN_DIFFERENCES, API
+/// newer than the native Python (`[3.13+]` lines) and the `[wasio]` error-code table.
 #[test]
 fn behaviour_file_prints_the_same_natively_and_under_wasio() -> anyhow::Result<()> {
     let behaviour = script("behaviour.py");
