@@ -88,14 +88,15 @@ fn addresses(server: &Server) -> String {
 }
 
 async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()> {
-    let peer = writer.peername().map_or("None".into(), |a| a.python_repr());
-    let mut first = !QUIET.load(Ordering::Relaxed);
+    let quiet = QUIET.load(Ordering::Relaxed);
+    let mut first = !quiet;
     loop {
         let data = reader.read(65536).await?;
         if data.is_empty() {
             break;
         }
         if first {
+            let peer = writer.peername().map_or("None".into(), |a| a.python_repr());
             let message = repr(&String::from_utf8_lossy(&data));
             println!("Received {message} from {peer}");
             println!("Send: {message}");
@@ -104,7 +105,7 @@ async fn handle_echo(mut reader: Reader, writer: Writer) -> wasio_sdk::Result<()
         writer.write_vec(data)?;
         writer.drain().await?;
     }
-    if !QUIET.load(Ordering::Relaxed) {
+    if !quiet {
         println!("Close the connection");
     }
     writer.close();
