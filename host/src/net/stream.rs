@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
 
 use super::{Address, PeerCredentials, invalid};
@@ -182,13 +183,6 @@ impl NativeStream {
         }
     }
 
-    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match &self.io {
-            Io::Unix(s) => s.try_read(buf),
-            Io::Tcp(s) => s.try_read(buf),
-        }
-    }
-
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &self.io {
             Io::Unix(s) => s.poll_write_ready(cx),
@@ -212,6 +206,12 @@ impl NativeStream {
     }
 
     /// Reads into `buf`, waiting for readiness: `Ok(0)` at EOF.
+    ///
+    /// A read that fills less than `buf` has drained the socket, so it clears the socket's read
+    /// readiness, as tokio's own `AsyncRead` does: the next read (or zero-length readiness
+    /// check) then waits for the next epoll event instead of calling `recv` to learn `EAGAIN`.
+    /// The readiness it clears is the one seen before the `recv` (tokio's `try_io`), so bytes
+    /// that arrive after it are never missed.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -220,13 +220,33 @@ impl NativeStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        let len = buf.len();
         loop {
-            match self.try_read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.poll_read_ready(cx) {
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                },
+            let mut short = None;
+            let read = || {
+                let (n, _) =
+                    rustix::net::recv(self.as_fd(), &mut *buf, rustix::net::RecvFlags::empty())?;
+                if n > 0 && n < len {
+                    short = Some(n);
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            };
+            let attempt = match &self.io {
+                Io::Unix(s) => s.try_io(Interest::READABLE, read),
+                Io::Tcp(s) => s.try_io(Interest::READABLE, read),
+            };
+            match attempt {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some(n) = short {
+                        return Poll::Ready(Ok(n));
+                    }
+                    match self.poll_read_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
                 other => return Poll::Ready(other),
             }
         }
@@ -276,6 +296,54 @@ mod tests {
             };
             assert_eq!(error.kind(), io::ErrorKind::Unsupported);
             assert!(error.to_string().contains(&option.to_string()), "{error}");
+        }
+        Ok(())
+    }
+
+    /// Whether `stream` reports read readiness now, without waiting.
+    fn ready_now(stream: &NativeStream) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        stream.poll_read_ready(&mut cx).is_ready()
+    }
+
+    /// Reads into `buf`, waiting for bytes.
+    async fn read(stream: &NativeStream, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| stream.poll_read(cx, buf)).await
+    }
+
+    /// A read that drains the socket clears its readiness (the next wait needs no `recv` that
+    /// fails with EAGAIN); one that fills its buffer does not; bytes that come after a cleared
+    /// readiness are seen. Both socket kinds.
+    #[tokio::test]
+    async fn a_short_read_clears_readiness_and_later_bytes_are_seen() -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        use tokio::time::{Duration, timeout};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let client = TcpStream::connect(listener.local_addr()?).await?;
+        let (tcp_peer, _) = listener.accept().await?;
+        let (unix, unix_peer) = UnixStream::pair()?;
+        let pairs: [(NativeStream, Box<dyn tokio::io::AsyncWrite + Unpin>); 2] = [
+            (NativeStream::tcp(client), Box::new(tcp_peer)),
+            (NativeStream::unix(unix), Box::new(unix_peer)),
+        ];
+        for (stream, mut peer) in pairs {
+            let mut buf = [0u8; 4096];
+            peer.write_all(&[1; 100]).await?;
+            let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
+            assert_eq!(n, 100);
+            assert!(!ready_now(&stream), "a drained socket still reported readiness");
+
+            peer.write_all(&[2; 300]).await?;
+            let n = timeout(Duration::from_secs(10), read(&stream, &mut buf[..200])).await??;
+            assert_eq!(n, 200);
+            assert!(ready_now(&stream), "a full read cleared readiness with bytes left");
+            let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
+            assert_eq!((n, buf[0]), (100, 2));
+            assert!(!ready_now(&stream));
+
+            drop(peer);
+            let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
+            assert_eq!(n, 0, "EOF after readiness was cleared");
         }
         Ok(())
     }

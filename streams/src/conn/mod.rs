@@ -198,7 +198,12 @@ impl Conn {
             send,
             send_done,
         } = streams;
-        wit_bindgen::spawn_local(receive_pump(self.clone(), receive, receive_done));
+        let readiness = self
+            .transport
+            .borrow()
+            .as_ref()
+            .is_some_and(Transport::reports_readiness);
+        wit_bindgen::spawn_local(receive_pump(self.clone(), receive, receive_done, readiness));
         wit_bindgen::spawn_local(send_pump(self.clone(), send, send_done));
     }
 

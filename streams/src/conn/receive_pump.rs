@@ -11,10 +11,23 @@ use wasio_core::lifecycle::Pump;
 use wit_bindgen::{StreamReader, StreamResult};
 
 /// Pulls bytes from the transport into the reader buffer until EOF, an error, or a stop.
-pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done: Completion) {
+///
+/// Over a socket (`readiness`: its stream's zero-length read completes when bytes arrive) an
+/// idle pump waits with a zero-length read, holding no buffer; over TLS, whose stream is ready
+/// at once, with a small one (see [`ChunkSizer`]).
+pub(super) async fn receive_pump(
+    conn: Rc<Conn>,
+    mut rx: StreamReader<u8>,
+    done: Completion,
+    readiness: bool,
+) {
     let mut chunk: Vec<u8> = Vec::new();
     // Small requests while idle, big ones while bytes keep coming (see ChunkSizer).
-    let mut sizer = ChunkSizer::new();
+    let mut sizer = if readiness {
+        ChunkSizer::with_readiness()
+    } else {
+        ChunkSizer::new()
+    };
     let ended = loop {
         // Wait until flow control and the budget let us pull, or we must stop. Before waiting,
         // the pump gives back its receive buffer and what the read buffer does not need.
@@ -86,7 +99,12 @@ pub(super) async fn receive_pump(conn: Rc<Conn>, mut rx: StreamReader<u8>, done:
         };
         conn.state.borrow_mut().read.in_flight = false;
         chunk = buf;
-        sizer.record(requested, chunk.len());
+        match (requested, &result) {
+            (0, StreamResult::Complete(_)) => sizer.ready(),
+            // A zero-length read called off: still waiting for bytes.
+            (0, _) => {}
+            _ => sizer.record(requested, chunk.len()),
+        }
         if !chunk.is_empty() {
             let mut state = conn.state.borrow_mut();
             chunk = state.read.buffer.absorb(std::mem::take(&mut chunk));

@@ -35,6 +35,12 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Whether a zero-length read of its receive stream waits until bytes arrive: a socket's
+    /// does (wasi:sockets and wasio:host alike); a TLS session's completes at once.
+    pub fn reports_readiness(&self) -> bool {
+        matches!(self, Transport::Tcp(_) | Transport::Host(_))
+    }
+
     /// asyncio `transport.abort()`: tells the socket at the bottom that closing it is an abort,
     /// so the connection is reset when received bytes were left unread, not ended with a FIN.
     pub fn abort(&self) {
