@@ -19,7 +19,7 @@ async def main():
         print("connected")
     except TimeoutError:
         print("wait_for: TimeoutError")
-    print("within 2 s:", time.monotonic() - start < 2)
+    print("within 5 s:", time.monotonic() - start < 5)
 
     task = asyncio.ensure_future(asyncio.open_connection("127.0.0.1", PORT))
     await asyncio.sleep(0.1)

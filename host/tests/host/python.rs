@@ -439,7 +439,7 @@ fn cancelling_a_hanging_open_connection_ends_it_at_once() -> anyhow::Result<()> 
     let program = script("cancel_connect.py");
     let native = Command::new("python3").arg(&program).arg(&port).output()?;
     assert!(native.status.success(), "{}", text(&native.stderr));
-    let expected = "wait_for: TimeoutError\nwithin 2 s: True\ncancelled task: CancelledError\n\
+    let expected = "wait_for: TimeoutError\nwithin 5 s: True\ncancelled task: CancelledError\n\
                     task cancelled: True\nafter asyncio.run\n";
     assert_eq!(text(&native.stdout), expected, "CPython itself");
 
@@ -460,9 +460,10 @@ fn cancelling_a_hanging_open_connection_ends_it_at_once() -> anyhow::Result<()> 
     assert_eq!(lines, expected);
     // The connects themselves were called off (the package's `connector`), so the program exits
     // at once, while the listener still leaves them unanswered (the kernel would retry them
-    // for minutes).
+    // for minutes). The bounds here and in the script leave room for a loaded machine (with 2 s
+    // and 10 s the test failed once while a release build ran beside the suite, and passed alone).
     let (code, _, stderr) = wasio
-        .wait(Duration::from_secs(10))
+        .wait(Duration::from_secs(30))
         .context("the program did not exit: its cancelled connects went on")?;
     assert_eq!(code, Some(0), "{stderr}");
     drop(listener);
