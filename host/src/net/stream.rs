@@ -331,12 +331,18 @@ mod tests {
             peer.write_all(&[1; 100]).await?;
             let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
             assert_eq!(n, 100);
-            assert!(!ready_now(&stream), "a drained socket still reported readiness");
+            assert!(
+                !ready_now(&stream),
+                "a drained socket still reported readiness"
+            );
 
             peer.write_all(&[2; 300]).await?;
             let n = timeout(Duration::from_secs(10), read(&stream, &mut buf[..200])).await??;
             assert_eq!(n, 200);
-            assert!(ready_now(&stream), "a full read cleared readiness with bytes left");
+            assert!(
+                ready_now(&stream),
+                "a full read cleared readiness with bytes left"
+            );
             let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
             assert_eq!((n, buf[0]), (100, 2));
             assert!(!ready_now(&stream));
