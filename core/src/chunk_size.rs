@@ -77,12 +77,13 @@ impl ChunkSizer {
     pub fn ready(&mut self) {
         self.next = READY_CHUNK;
     }
+}
 
-    /// Whether a spare buffer of `capacity` is too big to keep for a request of
-    /// [`next`](Self::next) bytes: holding it while idle would waste memory.
-    pub fn too_big(&self, capacity: usize) -> bool {
-        capacity > 2 * self.next
-    }
+/// Whether a pump's spare receive buffer of `capacity` is too big to keep for a request of
+/// `want` bytes (the sizer's [`next`](ChunkSizer::next), or less where flow control lowers it):
+/// holding it while idle would waste memory, so the pump frees it. A zero-length wait keeps none.
+pub fn too_big(capacity: usize, want: usize) -> bool {
+    capacity > want.saturating_mul(2)
 }
 
 #[cfg(test)]
@@ -113,8 +114,8 @@ mod tests {
         // A spare buffer bigger than the request was used whole, and filled.
         s.record(5000, 5000);
         assert_eq!(s.next(), MAX_CHUNK.min(40_000));
-        assert!(s.too_big(2 * s.next() + 1));
-        assert!(!s.too_big(2 * s.next()));
+        assert!(too_big(2 * s.next() + 1, s.next()));
+        assert!(!too_big(2 * s.next(), s.next()));
     }
 
     #[test]
@@ -133,6 +134,6 @@ mod tests {
         s.record(MAX_CHUNK, 10);
         assert_eq!(s.next(), 0);
         // A zero-length wait never holds a buffer.
-        assert!(s.too_big(1));
+        assert!(too_big(1, s.next()));
     }
 }

@@ -50,13 +50,11 @@ pub enum Attempt<T> {
     NeedMore,
 }
 
-/// Checks a reader limit: asyncio rejects a limit <= 0 with `ValueError`.
+/// Checks a reader limit: asyncio rejects a limit <= 0 with `ValueError`. A limit beyond what
+/// the platform's memory can hold (above `usize::MAX` on wasm32) is never reached: no limit.
 pub fn validate_limit(limit: u64) -> Result<usize, ReadError> {
-    match usize::try_from(limit) {
-        Ok(0) => Err(ReadError::InvalidArgument("limit must be greater than 0")),
-        Ok(limit) => Ok(limit),
-        Err(_) => Err(ReadError::InvalidArgument(
-            "limit is too large for this platform",
-        )),
+    match limit {
+        0 => Err(ReadError::InvalidArgument("limit must be greater than 0")),
+        limit => Ok(usize::try_from(limit).unwrap_or(usize::MAX)),
     }
 }

@@ -3,20 +3,18 @@
 use crate::{Attempt, ReadBuffer, ReadError};
 
 /// Tries `readexactly(n)`: exactly `n` bytes, or `IncompleteRead` with everything buffered (which
-/// empties the buffer) when EOF came first.
+/// empties the buffer) when EOF came first. An `n` beyond what the platform's memory can hold
+/// (above `usize::MAX` on wasm32) is never met, so it waits for EOF, as asyncio's does.
 pub fn read_exactly(buf: &mut ReadBuffer, n: u64) -> Attempt<Result<Vec<u8>, ReadError>> {
-    let Ok(n) = usize::try_from(n) else {
-        return Attempt::Done(Err(ReadError::InvalidArgument(
-            "readexactly size is too large for this platform",
-        )));
-    };
-    if buf.len() >= n {
-        return Attempt::Done(Ok(buf.consume(n)));
+    if let Ok(want) = usize::try_from(n)
+        && buf.len() >= want
+    {
+        return Attempt::Done(Ok(buf.consume(want)));
     }
     if buf.eof() {
         return Attempt::Done(Err(ReadError::IncompleteRead {
             partial: buf.take_all(),
-            expected: Some(n as u64),
+            expected: Some(n),
         }));
     }
     Attempt::NeedMore

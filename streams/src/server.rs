@@ -202,31 +202,39 @@ pub async fn start_server(
         hosts
     };
     let backlog = options.backlog.unwrap_or(DEFAULT_BACKLOG);
-    let mut listeners = Vec::new();
+    // Every host's addresses first, each address once (as asyncio's set of getaddrinfo results:
+    // two names for one address are one listener, not a second bind that fails in use).
+    let mut ips = Vec::new();
     for host in &hosts {
         for ip in resolve(host, options.family).await? {
-            let socket = TcpSocket::create(addr::family_of(ip))?;
-            // Options wasi:sockets lacks, through the host (wasio:host/tcp), before the bind.
-            if let Some(reuse) = options.reuse_address {
-                tcp::set_reuse_address(&socket, reuse)?;
+            if !ips.contains(&ip) {
+                ips.push(ip);
             }
-            if options.reuse_port {
-                tcp::set_reuse_port(&socket, true)?;
-            }
-            if let Some(nodelay) = options.tcp_nodelay {
-                // A listener's setting applies to the connections it accepts.
-                tcp::set_nodelay(&socket, nodelay)?;
-            }
-            socket.bind(addr::socket_address(ip, port))?;
-            socket.set_listen_backlog_size(u64::from(backlog.max(1)))?;
-            let address = addr::to_wasio(socket.get_local_address()?);
-            listeners.push(Listener {
-                socket: Some(ListenSocket::Tcp(socket)),
-                stream: None,
-                address,
-                cleanup: false,
-            });
         }
+    }
+    let mut listeners = Vec::new();
+    for ip in ips {
+        let socket = TcpSocket::create(addr::family_of(ip))?;
+        // Options wasi:sockets lacks, through the host (wasio:host/tcp), before the bind.
+        if let Some(reuse) = options.reuse_address {
+            tcp::set_reuse_address(&socket, reuse)?;
+        }
+        if options.reuse_port {
+            tcp::set_reuse_port(&socket, true)?;
+        }
+        if let Some(nodelay) = options.tcp_nodelay {
+            // A listener's setting applies to the connections it accepts.
+            tcp::set_nodelay(&socket, nodelay)?;
+        }
+        socket.bind(addr::socket_address(ip, port))?;
+        socket.set_listen_backlog_size(u64::from(backlog.max(1)))?;
+        let address = addr::to_wasio(socket.get_local_address()?);
+        listeners.push(Listener {
+            socket: Some(ListenSocket::Tcp(socket)),
+            stream: None,
+            address,
+            cleanup: false,
+        });
     }
     let config = ServeConfig {
         backlog,

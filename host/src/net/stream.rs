@@ -190,13 +190,6 @@ impl NativeStream {
         }
     }
 
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match &self.io {
-            Io::Unix(s) => s.try_write(buf),
-            Io::Tcp(s) => s.try_write(buf),
-        }
-    }
-
     /// Shuts down one direction; errors (e.g. the peer already gone) are of no use here.
     pub(crate) fn shutdown(&self, how: rustix::net::Shutdown) {
         let _ = match &self.io {
@@ -253,10 +246,35 @@ impl NativeStream {
     }
 
     /// Writes from `buf`, waiting for readiness.
+    ///
+    /// A write that takes less than `buf` has filled the socket's send buffer, so it clears the
+    /// socket's write readiness, as tokio's own `AsyncWrite` does: the next write then waits for
+    /// the next epoll event instead of calling `send` to learn `EAGAIN`. As for reads, the
+    /// readiness cleared is the one seen before the `send` (tokio's `try_io`).
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let len = buf.len();
         loop {
-            match self.try_write(buf) {
+            let mut short = None;
+            let write = || {
+                let n = rustix::net::send(self.as_fd(), buf, rustix::net::SendFlags::NOSIGNAL)?;
+                if n < len {
+                    short = Some(n);
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            };
+            let attempt = match &self.io {
+                Io::Unix(s) => s.try_io(Interest::WRITABLE, write),
+                Io::Tcp(s) => s.try_io(Interest::WRITABLE, write),
+            };
+            match attempt {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some(n) = short {
+                        return Poll::Ready(Ok(n));
+                    }
                     match self.poll_write_ready(cx) {
                         Poll::Ready(Ok(())) => continue,
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -306,9 +324,20 @@ mod tests {
         stream.poll_read_ready(&mut cx).is_ready()
     }
 
+    /// Whether `stream` reports write readiness now, without waiting.
+    fn writable_now(stream: &NativeStream) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        stream.poll_write_ready(&mut cx).is_ready()
+    }
+
     /// Reads into `buf`, waiting for bytes.
     async fn read(stream: &NativeStream, buf: &mut [u8]) -> io::Result<usize> {
         std::future::poll_fn(|cx| stream.poll_read(cx, buf)).await
+    }
+
+    /// Writes from `buf`, waiting for room.
+    async fn write(stream: &NativeStream, buf: &[u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| stream.poll_write(cx, buf)).await
     }
 
     /// A read that drains the socket clears its readiness (the next wait needs no `recv` that
@@ -350,6 +379,59 @@ mod tests {
             drop(peer);
             let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
             assert_eq!(n, 0, "EOF after readiness was cleared");
+        }
+        Ok(())
+    }
+
+    /// A write that fills the send buffer (takes less than it was given) clears the socket's
+    /// write readiness (the next wait needs no `send` that fails with EAGAIN); once the peer
+    /// reads, the writer is woken and its bytes go through, none lost. Both socket kinds.
+    #[tokio::test]
+    async fn a_short_write_clears_readiness_and_the_writer_is_woken_when_the_peer_reads()
+    -> anyhow::Result<()> {
+        use tokio::io::AsyncReadExt as _;
+        use tokio::time::{Duration, timeout};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let client = TcpStream::connect(listener.local_addr()?).await?;
+        let (tcp_peer, _) = listener.accept().await?;
+        let (unix, unix_peer) = UnixStream::pair()?;
+        let pairs: [(NativeStream, Box<dyn tokio::io::AsyncRead + Unpin>); 2] = [
+            (NativeStream::tcp(client), Box::new(tcp_peer)),
+            (NativeStream::unix(unix), Box::new(unix_peer)),
+        ];
+        // Far more than any socket buffer takes at once.
+        let big: Vec<u8> = (0..16 << 20).map(|i: u32| i as u8).collect();
+        for (stream, mut peer) in pairs {
+            assert!(writable_now(&stream));
+            let mut sent = timeout(Duration::from_secs(10), write(&stream, &big)).await??;
+            assert!(
+                sent > 0 && sent < big.len(),
+                "wrote {sent} of {}",
+                big.len()
+            );
+            assert!(
+                !writable_now(&stream),
+                "a full send buffer still reported write readiness"
+            );
+            let reader = async {
+                let mut got = vec![0u8; big.len()];
+                peer.read_exact(&mut got).await?;
+                anyhow::Ok(got)
+            };
+            let writer = async {
+                while sent < big.len() {
+                    sent += write(&stream, &big[sent..]).await?;
+                }
+                anyhow::Ok(())
+            };
+            let (got, ()) = timeout(Duration::from_secs(60), async {
+                tokio::try_join!(reader, writer)
+            })
+            .await??;
+            assert!(
+                got == big,
+                "the bytes the peer read differ from those written"
+            );
         }
         Ok(())
     }

@@ -5,9 +5,9 @@ use super::{Completion, Conn};
 use futures::future::{Either, select};
 use std::pin::pin;
 use std::rc::Rc;
-use wasio_core::ChunkSizer;
 use wasio_core::budget::{self, Pull};
 use wasio_core::lifecycle::Pump;
+use wasio_core::{ChunkSizer, chunk_size};
 use wit_bindgen::{StreamReader, StreamResult};
 
 /// Pulls bytes from the transport into the reader buffer until EOF, an error, or a stop.
@@ -62,7 +62,7 @@ pub(super) async fn receive_pump(
         let Some(want) = want else {
             break false;
         };
-        if chunk.capacity() > 2 * want {
+        if chunk_size::too_big(chunk.capacity(), want) {
             chunk = Vec::new();
         }
         if chunk.capacity() < want {
