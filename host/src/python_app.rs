@@ -1,8 +1,8 @@
 //! Python scripts as apps: `wasio run app.py` and `wasio build app.py` build the script into an
 //! app component with the wasio-asyncio package (python/ in the repository) and componentize-py,
 //! both found through `python3` in the environment, and keep the built component in the compile
-//! cache directory, keyed by the script's bytes and name, the package's version and the
-//! provider, so later runs skip the build (about 10 s).
+//! cache directory, keyed by the script's bytes and name, the package's version and files,
+//! componentize-py's version and the provider, so later runs skip the build (about 10 s).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,16 +21,16 @@ pub fn is_script(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "py")
 }
 
-/// The installed wasio-asyncio version and a digest of its files (so an edited package, as in a
-/// development install, is never served from the cache); an error naming the install command
-/// when the package or componentize-py is missing.
+/// The installed wasio-asyncio version, the componentize-py version beside it (the build runs
+/// that one, from the same `python3`) and a digest of the package's files (so an edited package,
+/// as in a development install, is never served from the cache); an error naming the install
+/// command when the package or componentize-py is missing.
 fn package_identity() -> anyhow::Result<String> {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import importlib.metadata as m, hashlib, pathlib, shutil, sys\n\
-             v = m.version('wasio-asyncio')\n\
-             sys.exit(3) if shutil.which('componentize-py') is None else None\n\
+            "import importlib.metadata as m, hashlib, pathlib\n\
+             v = m.version('wasio-asyncio') + '+componentize-py-' + m.version('componentize-py')\n\
              import wasio_asyncio\n\
              root = pathlib.Path(wasio_asyncio.__file__).parent\n\
              h = hashlib.sha256()\n\

@@ -11,6 +11,11 @@ the component. `install` fills these in:
   that sleeps on a wasio `timer` (an interruptible wait: it is interrupted when an earlier timer
   is scheduled or the driver is cancelled, so no clock wait is ever left in flight); the driver
   exits when no timer is left;
+- the tasks doing the loop's own work (that driver, a server's accept loop, the task running the
+  script) are left out of `asyncio.all_tasks()`, where CPython's loop has callbacks instead;
+- a `SystemExit` or `KeyboardInterrupt` a task raises does not leave the loop's poll (where
+  componentize-py would trap): it is handed to `_escape`, which ends the run as CPython's
+  `asyncio.run` does when its loop stops with one;
 - exceptions are reported by asyncio's own default handler (logged to stderr), or the handler a
   program sets with `set_exception_handler`;
 - `getaddrinfo` / `getnameinfo` call `socket`'s through the executor, as asyncio does;
@@ -28,13 +33,92 @@ import encodings.idna  # noqa: F401 (see `getaddrinfo` in `install`)
 import heapq
 import socket
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import componentize_py_async_support as _support
 from componentize_py_types import Err
 
-from . import _calls
+from . import _args, _calls
 from .bindings.imports import wasio_streams as s
+
+
+# Tasks that do the loop's own work (the timer driver, a server's accept loop, the task running
+# the script), which CPython's loop does with callbacks: `asyncio.all_tasks()` leaves them out,
+# so a program that cancels "every other task" ends only its own, as in CPython.
+_internal: "weakref.WeakSet[asyncio.Task]" = weakref.WeakSet()
+
+
+def internal_task(coro) -> asyncio.Task:
+    """A task for the loop's own work (see `_internal`)."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _internal.add(task)
+    return task
+
+
+# The `SystemExit` / `KeyboardInterrupt` a task or callback raised, not yet raised to the
+# script; the tasks the script's top level awaits (`until_escape`); a `run_forever`'s future.
+_escaped: list[BaseException] = []
+_awaited: list[asyncio.Task] = []
+forever: "asyncio.Future | None" = None
+
+
+def _escape(exc: BaseException) -> None:
+    """A task or callback raised `SystemExit` or `KeyboardInterrupt`. CPython's loop stops, and
+    `asyncio.run` (or `run_until_complete`, `run_forever`) raises it to the script: here the
+    awaited task is cancelled and `until_escape` raises it (a `run_forever` raises it at once);
+    outside them the script's top level raises it when it ends (`raise_escaped`)."""
+    if forever is not None and not forever.done():
+        forever.set_exception(exc)
+        return
+    if not _escaped:
+        _escaped.append(exc)
+    for task in _awaited:
+        if not task.done():
+            task.cancel()
+
+
+def raise_escaped() -> None:
+    """Raises the `SystemExit` / `KeyboardInterrupt` a task raised, if one is waiting."""
+    if _escaped:
+        raise _escaped.pop()
+
+
+async def until_escape(task: asyncio.Task):
+    """Awaits `task` for the script's top level; raises what a task's `SystemExit` or
+    `KeyboardInterrupt` was (`_escape`) instead of the result."""
+    _awaited.append(task)
+    try:
+        return await task
+    except BaseException:
+        raise_escaped()
+        raise
+    finally:
+        _awaited.remove(task)
+
+
+def _poll(self, future_state) -> None:
+    """componentize-py 0.25.1's `_Loop.poll` (runs the ready handles until none is left), with
+    `SystemExit` and `KeyboardInterrupt` handed to `escape_hook` instead of leaving it: asyncio's
+    `Task` re-raises them after storing them, and leaving the poll traps the component."""
+    while True:
+        handles = future_state.handles
+        future_state.handles = []
+        for handle in handles:
+            if not handle._cancelled:
+                try:
+                    handle._run()
+                except (SystemExit, KeyboardInterrupt) as exc:
+                    _escape(exc)
+        if self.exception is not None:
+            raise self.exception
+        if not handles and not future_state.handles:
+            return
+
+
+def mark_internal(task: asyncio.Task) -> None:
+    """Leaves `task` (the one running the script) out of `asyncio.all_tasks()`."""
+    _internal.add(task)
 
 
 class _Timers:
@@ -52,7 +136,7 @@ class _Timers:
         heapq.heappush(self.heap, handle)
         handle._scheduled = True
         if self.driver is None:
-            self.driver = asyncio.get_running_loop().create_task(self._drive())
+            self.driver = internal_task(self._drive())
         elif self.sleeping_until is not None and handle._when < self.sleeping_until:
             self._wake()
 
@@ -67,6 +151,18 @@ class _Timers:
             self.cancelled = 0
         if self.cancelled == len(self.heap):
             self._wake()  # nothing live is left: let the driver exit now
+
+    async def close(self) -> None:
+        """Drops every pending timer and stops the driver, as closing CPython's loop does at the
+        end of `asyncio.run` (its timers never run); no clock wait is left in flight."""
+        for handle in self.heap:
+            handle._scheduled = False
+        self.heap.clear()
+        self.cancelled = 0
+        driver = self.driver
+        if driver is not None:
+            driver.cancel()
+            await asyncio.wait([driver])
 
     def _wake(self) -> None:
         if self.timer is not None:
@@ -90,7 +186,7 @@ class _Timers:
                     return
                 when = self.heap[0]._when
                 self.sleeping_until = when
-                nanos = max(0, int((when - loop.time()) * 1e9))
+                nanos = _args.nanoseconds(when - loop.time())
                 try:
                     # `interrupted` is a wake-up: an earlier timer came, or none is left.
                     await _calls.call(lambda: timer.wait(nanos), timer.interrupt,
@@ -131,6 +227,7 @@ async def end_of_run() -> None:
     await loop.shutdown_default_executor()
     loop._default_executor = None
     loop._executor_shutdown_called = False
+    await _timers.close()
 
 
 def install() -> None:
@@ -215,6 +312,7 @@ def install() -> None:
         await asyncio.sleep(0)
         executor.shutdown(wait=True)
 
+    loop_cls.poll = _poll
     loop_cls.call_soon = call_soon_default_context
     loop_cls.call_soon_threadsafe = call_soon_default_context
     loop_cls.call_at = call_at
@@ -243,6 +341,13 @@ def install() -> None:
 
     async def getnameinfo(self, sockaddr, flags=0):
         return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
+
+    all_tasks = asyncio.tasks.all_tasks
+
+    def program_tasks(loop=None):
+        return {t for t in all_tasks(loop) if t not in _internal}
+
+    asyncio.all_tasks = asyncio.tasks.all_tasks = program_tasks
 
     loop_cls.getaddrinfo = getaddrinfo
     loop_cls.getnameinfo = getnameinfo

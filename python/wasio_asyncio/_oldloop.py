@@ -22,46 +22,51 @@ from inside a function, where they cannot be awaited, both raise `RuntimeError` 
 
 import asyncio
 
-# `run_forever` in progress: the future `stop` resolves. `_stop_early`: `stop` was called while
-# it was not running (CPython's next `run_forever` then returns after one iteration).
-_forever = None
+from . import _loop
+
+# `_stop_early`: `stop` was called while `run_forever` was not running (CPython's next
+# `run_forever` then returns after one iteration). The future of a `run_forever` in progress,
+# which `stop` resolves, is `_loop.forever` (a task's `SystemExit` ends it too).
 _stop_early = False
 
 
 async def run_until_complete(future):
     """Top-level `loop.run_until_complete(future)`: waits for it and returns its result."""
-    return await asyncio.ensure_future(future)
+    return await _loop.until_escape(asyncio.ensure_future(future))
 
 
 async def run_forever():
     """Top-level `loop.run_forever()`: waits until `loop.stop()` or the run's shutdown."""
-    global _forever, _stop_early
-    if _forever is not None:
+    global _stop_early
+    if _loop.forever is not None:
         raise RuntimeError("This event loop is already running")
     if _stop_early:
         _stop_early = False
         await asyncio.sleep(0)
         return
-    _forever = asyncio.get_running_loop().create_future()
+    _loop.raise_escaped()
+    _loop.forever = asyncio.get_running_loop().create_future()
     try:
-        await _forever
+        await _loop.forever
     finally:
-        _forever = None
+        _loop.forever = None
 
 
 def _stop(loop):
     global _stop_early
-    if _forever is not None and not _forever.done():
-        _forever.set_result(None)
-    elif _forever is None:
+    forever = _loop.forever
+    if forever is not None and not forever.done():
+        forever.set_result(None)
+    elif forever is None:
         _stop_early = True
 
 
 def shutting_down():
     """The run is being shut down (Ctrl-C): a `run_forever` in progress raises
     `KeyboardInterrupt`, as CPython's does on Ctrl-C."""
-    if _forever is not None and not _forever.done():
-        _forever.set_exception(KeyboardInterrupt())
+    forever = _loop.forever
+    if forever is not None and not forever.done():
+        forever.set_exception(KeyboardInterrupt())
 
 
 def _only_at_top_level(name):

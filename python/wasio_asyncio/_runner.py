@@ -66,9 +66,10 @@ async def _run_main(main, *, debug=None, loop_factory=None):
     """`asyncio.run(main)` where the script's top level calls it (see the module docstring)."""
     task = asyncio.get_running_loop().create_task(_coroutine(main))
     try:
-        return await task
+        return await _loop.until_escape(task)
     finally:
         await _cancel_all_tasks()
+        await streams.close_servers()
         await _loop.end_of_run()
 
 
@@ -158,11 +159,11 @@ async def _finish():
     CPython's process exit does."""
     await _cancel_all_tasks()
     await _calls.wait_left_behind()
-    for server in list(streams._open_servers):
-        server.close()
+    await streams.close_servers()
     for writer in list(streams._open_writers):
         if not writer.is_closing():
             writer._raw.abort()
+    await _loop.end_of_run()
 
 
 def load(source: str, filename: str):
@@ -178,6 +179,7 @@ def load(source: str, filename: str):
 
     class Run(exports.Run):
         async def run(self) -> None:
+            _loop.mark_internal(asyncio.current_task())
             status = 0
             module = type(sys)("__main__")
             module.__file__ = filename
@@ -195,6 +197,7 @@ def load(source: str, filename: str):
                     await done
                 while _pending_mains:
                     await _run_main(_pending_mains.pop(0))
+                _loop.raise_escaped()
             except SystemExit as e:
                 code_ = e.code
                 if isinstance(code_, int):

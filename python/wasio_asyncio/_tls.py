@@ -12,6 +12,7 @@ import contextlib
 import weakref
 
 from .bindings.imports import wasio_types as t
+from . import _args
 from . import ssl as _ssl
 
 # The extra-info names answered here.
@@ -62,7 +63,7 @@ def _nanoseconds(name: str, seconds):
         return None
     if seconds <= 0:
         raise ValueError(f"{name} should be a positive number, got {seconds}")
-    return int(seconds * 1_000_000_000)
+    return _args.nanoseconds(seconds)
 
 
 def _context(value, what: str) -> "_ssl.SSLContext":
@@ -149,6 +150,7 @@ def client(ssl, server_hostname, host, ssl_handshake_timeout, ssl_shutdown_timeo
         if not host:
             raise ValueError("You must set server_hostname when using ssl without a host")
         server_hostname = host
+    server_hostname = _args.text(server_hostname, "server_hostname")
     if ssl is True:
         ctx = _ssl.create_default_context()
         if not server_hostname:
@@ -239,6 +241,8 @@ def upgrade(writer, sslcontext, server_hostname, ssl_handshake_timeout,
     if conn.server_side:
         config, name = t.TlsConfig_Server(_server_config(ctx)), None
     else:
+        if server_hostname is not None:
+            server_hostname = _args.text(server_hostname, "server_hostname")
         client_config, name = _client_config(ctx, server_hostname)
         config = t.TlsConfig_Client(client_config)
     # `ahead` is empty: this package's reader keeps no bytes of its own (the provider buffers).

@@ -5,19 +5,23 @@
 
 import argparse
 import hashlib
+import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 WORLD = "wasio:streams/app"
 
+# Runs componentize-py's command line (its console script's entry point) in this interpreter.
+_COMPONENTIZE_PY = "import sys, componentize_py; sys.argv[0] = 'componentize-py'; componentize_py.script()"
+
 
 def build(script: str, output: str, search: list[str] | None = None) -> None:
     """Writes the component for `script` to `output`; raises SystemExit with a sentence on failure."""
-    exe = shutil.which("componentize-py")
-    if exe is None:
+    # componentize-py from this interpreter's environment (the one the package pins, and the one
+    # `wasio run` keys its cache on), not whichever `componentize-py` PATH finds first.
+    if importlib.util.find_spec("componentize_py") is None:
         raise SystemExit("wasio: componentize-py was not found: install it with `pip install ./python` "
                          "(wasio-asyncio, which pins componentize-py==0.25.1)")
     with open(script, encoding="utf-8") as f:
@@ -27,7 +31,8 @@ def build(script: str, output: str, search: list[str] | None = None) -> None:
         with open(os.path.join(tmp, name + ".py"), "w", encoding="utf-8") as f:
             f.write("from wasio_asyncio import _runner\n")
             f.write(f"Run = _runner.load({source!r}, {os.path.basename(script)!r})\n")
-        cmd = [exe, "-q", "componentize", "-m", f"wasio_asyncio={WORLD}", "-p", tmp,
+        cmd = [sys.executable, "-c", _COMPONENTIZE_PY, "-q", "componentize",
+               "-m", f"wasio_asyncio={WORLD}", "-p", tmp,
                "-p", os.path.dirname(os.path.abspath(script))]
         for d in search or []:
             cmd += ["-p", d]

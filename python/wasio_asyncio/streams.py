@@ -10,7 +10,9 @@ and the try would be a wasted call across components (about 1.5 us each).
 
 import asyncio
 import logging
+import operator
 import os
+import warnings
 import socket as _socket
 import weakref
 
@@ -19,7 +21,7 @@ from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
 from componentize_py_types import Err, Ok
 
-from . import _calls, _oldloop
+from . import _args, _calls, _loop, _oldloop
 from ._errors import call, from_exception, sync, to_exception, unwrap
 from ._socketpair import PairSocket
 from ._trsock import TransportSocket
@@ -31,6 +33,37 @@ _logger = logging.getLogger("asyncio")
 # is left in flight (componentize-py traps when an export returns with one).
 _open_writers: "weakref.WeakSet[StreamWriter]" = weakref.WeakSet()
 _open_servers: "weakref.WeakSet[Server]" = weakref.WeakSet()
+
+
+def _close_dropped(raw: "s.Writer") -> None:
+    """Closes the connection of a `StreamWriter` the program dropped unclosed."""
+    if not raw.is_closing():
+        raw.close()
+        warnings.warn("unclosed <StreamWriter wasio>", ResourceWarning)
+
+
+def _bytes_like(data) -> bytes:
+    """The bytes of `data` for `write`: `TypeError` as asyncio's for anything not bytes-like
+    (`bytes(5)` would be five zero bytes)."""
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(
+            f"data argument must be a bytes-like object, not {type(data).__name__!r}") from None
+
+
+async def close_servers():
+    """Closes the servers the program left open and waits for their accept loops to end: the
+    end of `asyncio.run` (CPython's closed loop accepts no more). A close, not a cancel, ends an
+    accept loop however far its accept call has got (an interrupt only ends a call that has
+    started waiting)."""
+    loops = []
+    for server in list(_open_servers):
+        server.close()
+        if server._accepting is not None and not server._accepting.done():
+            loops.append(server._accepting)
+    if loops:
+        await asyncio.wait(loops)
 
 
 def _address(addr):
@@ -60,7 +93,7 @@ def _limit(limit):
         return None
     if limit <= 0:
         raise ValueError("Limit cannot be <= 0")
-    return limit
+    return _args.size(limit, "limit")
 
 
 class StreamReader:
@@ -70,6 +103,9 @@ class StreamReader:
         self._raw = raw
         # False after a read that had to wait: the next read skips its `try-*` call.
         self._try_first = True
+        # What `set_exception` stored: the exception object and the error code the provider
+        # holds for it, so reads raise and `exception()` returns that very object, as asyncio's.
+        self._set: "tuple[BaseException, t.ErrorCode] | None" = None
 
     def __repr__(self):
         return "<StreamReader wasio>"
@@ -79,15 +115,21 @@ class StreamReader:
         else (or when it does not) the async `wait(*args, None)` (no timeout), whose task can be
         cancelled losing nothing. Bound methods and arguments, not lambdas, and `_calls.call`
         awaited directly: each Python frame counts on this path (see `_calls.call`)."""
-        if self._try_first:
-            r = attempt(*args)
-            if r is not None:
-                return unwrap(r, what)
-        waits = _calls.waits
-        value = await _calls.call(wait, self._raw.interrupt, self._restore, what=what,
-                                  to_exception=to_exception, args=(*args, None))
-        self._try_first = _calls.waits == waits
-        return value
+        try:
+            if self._try_first:
+                r = attempt(*args)
+                if r is not None:
+                    return unwrap(r, what)
+            waits = _calls.waits
+            value = await _calls.call(wait, self._raw.interrupt, self._restore, what=what,
+                                      to_exception=to_exception, args=(*args, None))
+            self._try_first = _calls.waits == waits
+            return value
+        except Exception:
+            stored = self._stored()
+            if stored is not None:
+                raise stored from None
+            raise
 
     def _restore(self, result):
         """Puts back what a read returned although its task was cancelled (`_calls.call`)."""
@@ -97,18 +139,31 @@ class StreamReader:
         if isinstance(value, (bytes, bytearray)) and value:
             self._raw.unread(bytes(value))
 
+    def _stored(self):
+        """The exception `set_exception` stored, while it is still the reader's error."""
+        if self._set is not None and self._raw.exception() == self._set[1]:
+            return self._set[0]
+        return None
+
     def exception(self):
+        stored = self._stored()
+        if stored is not None:
+            return stored
         code = self._raw.exception()
         return None if code is None else to_exception(code)
 
     def set_exception(self, exc):
-        self._raw.set_exception(from_exception(exc))
+        code = from_exception(exc)
+        self._raw.set_exception(code)
+        self._set = (exc, code)
 
     def at_eof(self) -> bool:
         return self._raw.at_eof()
 
     async def read(self, n: int = -1) -> bytes:
         raw = self._raw
+        if type(n) is not int or not _args.S64_MIN <= n <= _args.S64_MAX:
+            n = _args.count(n)
         return await self._read("read", raw.try_read, raw.read, n)
 
     async def readline(self) -> bytes:
@@ -122,14 +177,21 @@ class StreamReader:
         if isinstance(separator, (bytes, bytearray, memoryview)):
             seps = [bytes(separator)]
         else:
-            seps = [bytes(x) for x in separator]
+            seps = [bytes(memoryview(x)) for x in separator]
         return await self._read("readuntil", self._raw.try_readuntil, self._raw.readuntil, seps)
 
     async def readexactly(self, n: int) -> bytes:
         if n < 0:
             raise ValueError("readexactly size can not be less than zero")
-        return await self._read("readexactly", self._raw.try_readexactly,
-                                self._raw.readexactly, n)
+        wanted = _args.count(n, 0, _args.U64_MAX)
+        try:
+            return await self._read("readexactly", self._raw.try_readexactly,
+                                    self._raw.readexactly, wanted)
+        except asyncio.IncompleteReadError as e:
+            if wanted != n:  # beyond a u64: no stream has that many bytes
+                e.expected = n
+                e.args = (f"{len(e.partial)} bytes read on a total of {n!r} expected bytes",)
+            raise
 
     def __aiter__(self):
         return self
@@ -172,7 +234,15 @@ class _Transport:
         return tuple(self._writer._raw.get_write_buffer_limits())
 
     def set_write_buffer_limits(self, high=None, low=None):
-        sync(self._writer._raw.set_write_buffer_limits, high, low)
+        # asyncio's defaults and check, here: the provider's would not see values beyond a u64.
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        sync(self._writer._raw.set_write_buffer_limits, _args.size(high, "high"),
+             _args.size(low, "low"))
 
 
 class StreamWriter:
@@ -181,28 +251,42 @@ class StreamWriter:
     def __init__(self, raw: "s.Writer", reader: StreamReader):
         self._raw = raw
         self._reader = reader
-        self._transport = _Transport(self)
+        # `transport`, held weakly: a strong one would make a cycle, and a writer the program
+        # drops would wait for the cycle collector before `__del__` closes it.
+        self._transport = None
         # `get_extra_info('socket')`, made on first use; SO_KEEPALIVE as the server set it.
         self._socket = None
         self._keep_alive = False
         _open_writers.add(self)
+        # As CPython 3.13's `__del__`: a writer dropped unclosed closes its connection (a handler
+        # that returns without `close()` ends the client's read with EOF). A finalizer holding
+        # `raw`, not `__del__`: the cycle collector drops a resource before running the
+        # `__del__` of an object in the same cycle, and a call on a dropped handle traps.
+        weakref.finalize(self, _close_dropped, raw)
 
     def __repr__(self):
         return "<StreamWriter wasio>"
 
     @property
     def transport(self):
-        return self._transport
+        transport = self._transport() if self._transport is not None else None
+        if transport is None:
+            transport = _Transport(self)
+            self._transport = weakref.ref(transport)
+        return transport
 
     def write(self, data):
+        if type(data) is not bytes:
+            data = _bytes_like(data)
         # `sync` written out: one frame less on every write.
         try:
-            self._raw.write(bytes(data))
+            self._raw.write(data)
         except Err as e:
             raise to_exception(e.value, "write") from None
 
     def writelines(self, data):
-        sync(self._raw.writelines, [bytes(d) for d in data], what="write")
+        # As asyncio's transport: each item through `memoryview` (so `TypeError` for a non-bytes).
+        sync(self._raw.writelines, [bytes(memoryview(d)) for d in data], what="writelines")
 
     def can_write_eof(self) -> bool:
         return self._raw.can_write_eof()
@@ -225,9 +309,19 @@ class StreamWriter:
             # `ok` only while the writer is not closing: asyncio's yield on a closing writer is
             # the provider's (a closing writer's drain waits for the flush, then fails).
             if isinstance(r, Err):
-                raise to_exception(r.value, "drain")
+                raise self._drain_error(to_exception(r.value, "drain"))
             return
-        await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
+        try:
+            await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
+        except ConnectionResetError as e:
+            raise self._drain_error(e) from None
+
+    def _drain_error(self, e: BaseException) -> BaseException:
+        """What asyncio's `drain` raises for a lost connection: the reader's stored exception,
+        else `ConnectionResetError('Connection lost')` (as after the writer's own `close`)."""
+        if isinstance(e, ConnectionResetError):
+            return self._reader.exception() or ConnectionResetError("Connection lost")
+        return e
 
     def get_extra_info(self, name, default=None):
         info = self._raw.extra_info()
@@ -328,20 +422,24 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         if host is not None or port is not None:
             raise ValueError("host/port and sock can not be specified at the same time")
         return await _adopted(sock, limit, tls, ssl_handshake_timeout, ssl_shutdown_timeout)
-    if host is None or port is None:
+    if host is None and port is None:
         raise ValueError("host and port was not specified and no sock specified")
+    if host is None:
+        host = "localhost"  # as `getaddrinfo(None, port)`: the loopback addresses
     opts = t.ConnectOptions(
         limit=_limit(limit), ssl=tls.config, server_hostname=tls.server_hostname,
         ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
         family=_family(family),
-        local_addr=None if local_addr is None else (local_addr[0], local_addr[1]),
+        local_addr=None if local_addr is None
+        else (_args.text(local_addr[0], "local_addr host"), _args.port(local_addr[1], "bind")),
         happy_eyeballs_delay=None if happy_eyeballs_delay is None
-        else int(happy_eyeballs_delay * 1e9),
+        else _args.nanoseconds(happy_eyeballs_delay),
         interleave=interleave, timeout=None, write_queue_cap=None, tcp_nodelay=None,
     )
+    host, port = _args.text(host, "host"), _args.port(port, "connect")
     # A connector of its own, so that cancelling this task ends this connect and no other.
     with _tls.handshake(tls), s.Connector() as connector:
-        conn = await call(lambda: connector.open_connection(host, int(port), opts),
+        conn = await call(lambda: connector.open_connection(host, port, opts),
                           "open_connection", connector.interrupt, _abandon_connection)
     return _opened(conn, tls)
 
@@ -365,6 +463,21 @@ class _ServerSocket:
         return f"<asyncio.TransportSocket family={self.family!r}, laddr={self._addr!r}>"
 
 
+class StreamReaderProtocol:
+    """Runs the client callback for an accepted connection at the loop's next turn, as asyncio's
+    protocol of this name does in `connection_made`: an exception a plain-function callback
+    raises is reported as asyncio reports it ("Exception in callback
+    StreamReaderProtocol.connection_made()") and the server goes on serving."""
+
+    __slots__ = ("_server", "_reader", "_writer")
+
+    def __init__(self, server, reader, writer):
+        self._server, self._reader, self._writer = server, reader, writer
+
+    def connection_made(self):
+        self._server._run_handler(self._reader, self._writer)
+
+
 class Server:
     """asyncio `Server`: accepts connections and runs the callback as a task for each."""
 
@@ -378,6 +491,7 @@ class Server:
         self._closed_fut = None
         # Whether the connections it accepts have SO_KEEPALIVE (`start_server(keep_alive=True)`).
         self._keep_alive = False
+        self._loop = asyncio.get_running_loop()
         _open_servers.add(self)
 
     def __repr__(self):
@@ -390,9 +504,12 @@ class Server:
     def is_serving(self) -> bool:
         return self._raw.is_serving()
 
+    def get_loop(self):
+        return self._loop
+
     def _start_accepting(self):
         if self._accepting is None and not self._closed:
-            self._accepting = asyncio.get_running_loop().create_task(self._accept_loop())
+            self._accepting = _loop.internal_task(self._accept_loop())
 
     async def start_serving(self):
         sync(self._raw.start_serving, what="start_serving")
@@ -420,10 +537,17 @@ class Server:
             except OSError as e:
                 _logger.error("Error on accepting a connection: %s", e)
                 continue
-            reader, writer = _pair(conn)
-            writer._keep_alive = self._keep_alive
-            _tls.accepted(self, writer)
-            self._run_handler(reader, writer)
+            self._accepted(conn)
+            # No reference to the connection stays in this frame while it waits for the next
+            # one: a writer the handler drops must be freed then (`StreamWriter.__del__`).
+            conn = None
+
+    def _accepted(self, conn):
+        reader, writer = _pair(conn)
+        writer._keep_alive = self._keep_alive
+        _tls.accepted(self, writer)
+        asyncio.get_running_loop().call_soon(
+            StreamReaderProtocol(self, reader, writer).connection_made)
 
     def _run_handler(self, reader, writer):
         res = self._cb(reader, writer)
@@ -515,17 +639,18 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
     if host is None or host == "":
         hosts = []
     elif isinstance(host, str):
-        hosts = [host]
+        hosts = [_args.text(host, "host")]
     else:
-        hosts = list(host)
+        hosts = [_args.text(h, "each host") for h in host]
     opts = t.ServerOptions(
-        limit=_limit(limit), family=_family(family), backlog=backlog,
+        limit=_limit(limit), family=_family(family), backlog=_backlog(backlog),
         reuse_address=reuse_address, reuse_port=bool(reuse_port), keep_alive=bool(keep_alive),
         ssl=tls.config, ssl_handshake_timeout=tls.handshake_timeout,
         ssl_shutdown_timeout=tls.shutdown_timeout,
         start_serving=bool(start_serving), write_queue_cap=None, tcp_nodelay=None,
     )
-    raw = await call(lambda: s.start_server(hosts, int(port or 0), opts), "start_server",
+    port = _args.port(port or 0, "bind")
+    raw = await call(lambda: s.start_server(hosts, port, opts), "start_server",
                      restore=_abandon_server)
     return _serve(raw, client_connected_cb, tls, start_serving, keep_alive=bool(keep_alive))
 
@@ -533,8 +658,21 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
 def _path(path) -> str:
     if path is None:
         raise ValueError("path was not specified, and no sock specified")
-    path = os.fspath(path)
-    return path.decode() if isinstance(path, bytes) else path
+    path = _args.text(os.fspath(path), "path")
+    if len(path.encode()) > 108:  # sizeof(sun_path), CPython's check and message
+        raise OSError("AF_UNIX path too long")
+    return path
+
+
+def _backlog(backlog) -> int:
+    """`listen`'s backlog: a C int, as CPython's `listen` takes it (the kernel clamps it to
+    0..somaxconn, so a negative one is 0)."""
+    backlog = operator.index(backlog)
+    if backlog > 2**31 - 1:
+        raise OverflowError("signed integer is greater than maximum")
+    if backlog < -(2**31):
+        raise OverflowError("signed integer is less than minimum")
+    return max(backlog, 0)
 
 
 async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, ssl=None, sock=None,
@@ -570,7 +708,7 @@ async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LI
             "sock= is not supported: a wasio component has no socket descriptors to serve on")
     tls = _tls.server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     opts = t.UnixServerOptions(
-        limit=_limit(limit), backlog=backlog, ssl=tls.config,
+        limit=_limit(limit), backlog=_backlog(backlog), ssl=tls.config,
         ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
         start_serving=bool(start_serving), cleanup_socket=bool(cleanup_socket),
         write_queue_cap=None,

@@ -493,10 +493,67 @@ def error_codes():
         show(f"[wasio] {name[len('ErrorCode_'):]}", f"{type(exc).__name__} {number} {exc}")
 
 
+async def arguments():
+    """Values asyncio rejects raise what asyncio raises (none stops the program); values it
+    takes work; a host list naming one address twice listens once; `set_exception` keeps the
+    very exception object."""
+    server, r, w, done = await scripted([b"ab", "eof", "wait"])
+    show("open_connection port 70000", await outcome(asyncio.open_connection("127.0.0.1", 70000)))
+    show("open_connection host with a surrogate",
+         await outcome(asyncio.open_connection("\udcff", 80)))
+    show("read(2.5)", await outcome(r.read(2.5)))
+    show("readexactly(2**64)", await outcome(r.readexactly(2**64)))
+    for data in (5, "text", [1]):
+        show(f"write({data!r})", raises(lambda: w.write(data)))
+    show("writelines([3])", raises(lambda: w.writelines([3])).split(":")[0])
+    try:
+        w.transport.set_write_buffer_limits(high=-1)
+    except ValueError as e:
+        show("set_write_buffer_limits(high=-1)", f"ValueError {e}")
+    w.transport.set_write_buffer_limits(high=2**70)
+    show("set_write_buffer_limits(high=2**70)", w.transport.get_write_buffer_limits()[0] > 0)
+    w.write(b"\n")
+    await finish(server, w, done)
+
+    async def idle(reader, writer):
+        writer.close()
+
+    for kwargs in ({"backlog": -1}, {"limit": 2.5}, {"limit": 2**70}):
+        srv = await asyncio.start_server(idle, "127.0.0.1", 0, **kwargs)
+        show(f"start_server {kwargs}", f"{len(srv.sockets)} socket")
+        srv.close()
+        await srv.wait_closed()
+    show("start_server backlog=2**40",
+         await outcome(asyncio.start_server(idle, "127.0.0.1", 0, backlog=2**40)))
+    show("start_server host list with an int",
+         await outcome(asyncio.start_server(idle, ["127.0.0.1", 5], 0)))
+    srv = await asyncio.start_server(idle, ["127.0.0.1", "127.0.0.1"], 0)
+    show("start_server one address twice", f"{len(srv.sockets)} socket")
+    port = srv.sockets[0].getsockname()[1]
+    for delay in (-1, 1e30):
+        r, w = await asyncio.open_connection("127.0.0.1", port, happy_eyeballs_delay=delay)
+        show(f"open_connection happy_eyeballs_delay={delay}", await r.read())
+        w.close()
+        await w.wait_closed()
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    stored = ValueError("stored by the program")
+    r.set_exception(stored)
+    show("set_exception: exception() is the object", r.exception() is stored)
+    try:
+        await r.read()
+    except ValueError as e:
+        show("set_exception: read raises the object", e is stored)
+    w.close()
+    await w.wait_closed()
+    srv.close()
+    await srv.wait_closed()
+    show("sleep(1e30) then cancel", await outcome(asyncio.wait_for(asyncio.sleep(1e30), 0.01)))
+
+
 async def main(tmp):
     # name_lookup before executors, which shuts the default executor down.
     for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers,
-                    name_lookup, executors):
+                    arguments, name_lookup, executors):
         print(f"== {section.__name__}", flush=True)
         await section()
     print("== unix", flush=True)

@@ -138,20 +138,55 @@ fn asyncio_docs_echo_client_and_server_run_unmodified() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Without componentize-py, `wasio run app.py` fails with one sentence naming the install command.
+/// Without componentize-py, `wasio run app.py` fails with one sentence naming the install command,
+/// also when the wasio-asyncio package is there.
 #[test]
 fn python_script_without_componentize_py_names_the_install_command() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    // A PATH holding python3 alone: componentize-py cannot be found.
-    let python = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
+    // A `python3` that sees the wasio-asyncio package (linked into `site`) and nothing else of
+    // the installed packages: `-S` leaves site-packages, and so componentize-py, off its path.
+    let found = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, pathlib, importlib.metadata as m, wasio_asyncio\n\
+             print(sys.executable)\n\
+             print(pathlib.Path(wasio_asyncio.__file__).parent)\n\
+             print(m.distribution('wasio-asyncio')._path)",
+        ])
         .output()?;
-    let python = text(&python.stdout).trim().to_owned();
-    std::os::unix::fs::symlink(&python, dir.path().join("python3"))?;
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let found = text(&found.stdout);
+    let [python, package, metadata] = found.lines().collect::<Vec<_>>()[..] else {
+        anyhow::bail!("unexpected output: {found}");
+    };
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site)?;
+    for target in [package, metadata] {
+        let target = Path::new(target);
+        std::os::unix::fs::symlink(target, site.join(target.file_name().unwrap_or_default()))?;
+    }
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin)?;
+    let wrapper = bin.join("python3");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nexec '{python}' -S \"$@\"\n"))?;
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let sees = Command::new(&wrapper)
+        .args(["-c", "import wasio_asyncio, componentize_py"])
+        .env("PYTHONPATH", &site)
+        .output()?;
+    assert!(
+        text(&sees.stderr).contains("No module named 'componentize_py'"),
+        "the wrapper should see the package and not componentize-py: {}",
+        text(&sees.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
         .args(["run", "--no-cache"])
         .arg(script("tcp_echo_client.py"))
-        .env("PATH", dir.path())
+        .env("PATH", &bin)
+        .env("PYTHONPATH", &site)
         .output()?;
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -467,6 +502,68 @@ fn cancelling_a_hanging_open_connection_ends_it_at_once() -> anyhow::Result<()> 
         .context("the program did not exit: its cancelled connects went on")?;
     assert_eq!(code, Some(0), "{stderr}");
     drop(listener);
+    Ok(())
+}
+
+/// tests/python/lifecycle.py prints the same natively and under wasio in each of its modes: the
+/// program's tasks alone in `all_tasks()` (so cancelling "every other task" leaves the program
+/// running), a dropped writer closing its connection, a plain-function callback's exception
+/// logged with the server serving on, a cancelled task sleeping in its clean-up at exit, and
+/// `sys.exit` / `KeyboardInterrupt` from main or another task ending the run through the
+/// script's `finally`, never trapping. The exit status is CPython's, or 1 for another non-zero
+/// one (a component's `run` only returns ok or an error).
+#[test]
+fn task_and_program_lifecycles_match_cpython() -> anyhow::Result<()> {
+    let program = script("lifecycle.py");
+    let new = Command::new("python3")
+        .args(["-c", "import sys; print(sys.version_info >= (3, 13))"])
+        .output()?;
+    let native_has_313 = text(&new.stdout).trim() == "True";
+    for (mode, status, report) in [
+        ("tasks", 0, "KeyError: 'raised by a plain callback'"),
+        ("exit_in_main", 3, ""),
+        ("exit_in_task", 4, ""),
+        ("interrupt", 130, "KeyboardInterrupt"),
+    ] {
+        let native = Command::new("python3").arg(&program).arg(mode).output()?;
+        // CPython ends an uncaught KeyboardInterrupt by SIGINT (a shell's 130).
+        let native_status = native.status.code().or_else(|| {
+            std::os::unix::process::ExitStatusExt::signal(&native.status).map(|s| 128 + s)
+        });
+        assert_eq!(native_status, Some(status), "{}", text(&native.stderr));
+        let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
+            .args(["run", "--timeout", "60s", "--allow-listen", "127.0.0.1:0"])
+            .args(["--allow-connect", "127.0.0.1:*"])
+            .arg(&program)
+            .args(["--", mode])
+            .output()?;
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(status.min(1)),
+            "{mode}: wasio's status; stderr:\n{stderr}"
+        );
+        let wasio = text(&out.stdout);
+        let got: Vec<&str> = wasio
+            .lines()
+            .filter(|line| native_has_313 || !line.contains("[3.13+]"))
+            .collect();
+        let stdout = text(&native.stdout);
+        let want: Vec<&str> = stdout.lines().collect();
+        assert_eq!(got, want, "{mode}: stdout; wasio's stderr:\n{stderr}");
+        assert!(
+            stderr.contains(report),
+            "{mode}: no {report:?} in:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{mode}: {stderr}");
+        if native_has_313 || mode != "tasks" {
+            continue;
+        }
+        assert!(
+            wasio.contains("[3.13+] unclosed writer: client reads: b'hello\\n'"),
+            "{wasio}"
+        );
+    }
     Ok(())
 }
 

@@ -1,0 +1,115 @@
+"""Task and program lifecycles, printed so that a native run and a wasio run can be compared.
+
+`python3 lifecycle.py MODE` natively; `wasio run --allow-listen 127.0.0.1:0 --allow-connect
+'127.0.0.1:*' lifecycle.py -- MODE` under wasio. The outputs must be identical; the exit status
+too, except that a wasio component exits 1 where CPython exits with another non-zero status.
+
+MODE is one of:
+- tasks: `asyncio.all_tasks()` holds the program's tasks only; the "cancel every other task"
+  shutdown pattern leaves the program running; a handler that returns without closing its writer
+  ends the client's read with EOF (CPython 3.13 on: `[3.13+]` lines); a plain-function callback that raises is logged and the
+  server goes on; a task cancelled at the end of `asyncio.run` can sleep in its cleanup.
+- exit_in_main: `sys.exit(3)` inside main; the `finally` around `asyncio.run` runs.
+- exit_in_task: `sys.exit(4)` in another task while main waits.
+- interrupt: `KeyboardInterrupt` raised inside main (a traceback, no trap).
+"""
+
+import asyncio
+import sys
+
+
+def show(what, value):
+    print(f"{what}: {value}", flush=True)
+
+
+async def tasks():
+    me = asyncio.current_task()
+    bg = asyncio.ensure_future(asyncio.sleep(100))
+    await asyncio.sleep(0.01)
+    names = sorted(t.get_coro().__qualname__ for t in asyncio.all_tasks())
+    show("all_tasks", names)
+    others = [t for t in asyncio.all_tasks() if t is not me]
+    for t in others:
+        t.cancel()
+    await asyncio.sleep(0.02)
+    show("after cancelling the other tasks", f"{len(others)} cancelled, bg {bg.cancelled()}")
+
+    async def unclosed(reader, writer):
+        writer.write(b"hello\n")
+        await writer.drain()
+
+    if sys.version_info >= (3, 13):  # a dropped writer closes its connection from 3.13 on
+        server = await asyncio.start_server(unclosed, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        show("[3.13+] unclosed writer: client reads", await asyncio.wait_for(r.read(), 10))
+        w.close()
+        await w.wait_closed()
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 10)
+        show("[3.13+] unclosed writer: server", "closed")
+
+    calls = 0
+
+    def plain(reader, writer):
+        nonlocal calls
+        calls += 1
+        writer.close()
+        if calls == 1:
+            raise KeyError("raised by a plain callback")  # logged to stderr
+
+    server = await asyncio.start_server(plain, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for i in range(2):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        show(f"plain callback: client {i} reads", await asyncio.wait_for(r.read(), 10))
+        w.close()
+        await w.wait_closed()
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 10)
+    show("plain callback: calls", calls)
+
+    async def worker():
+        try:
+            await asyncio.sleep(100)
+        except asyncio.CancelledError:
+            show("worker", "cancelled, cleaning up")
+            await asyncio.sleep(0.01)
+            show("worker", "cleanup done")
+            raise
+
+    asyncio.ensure_future(worker())
+    await asyncio.sleep(0.01)
+    show("main", "returns")
+
+
+async def exit_in_main():
+    await asyncio.sleep(0)
+    sys.exit(3)
+
+
+async def exit_in_task():
+    async def quitter():
+        await asyncio.sleep(0.01)
+        sys.exit(4)
+
+    asyncio.ensure_future(quitter())
+    try:
+        await asyncio.sleep(100)
+    except asyncio.CancelledError:
+        show("main", "cancelled by the exit")
+        raise
+
+
+async def interrupt():
+    await asyncio.sleep(0)
+    raise KeyboardInterrupt
+
+
+MODES = {f.__name__: f for f in (tasks, exit_in_main, exit_in_task, interrupt)}
+
+try:
+    asyncio.run(MODES[sys.argv[1]]())
+finally:
+    print("finally after asyncio.run", flush=True)
+print("after asyncio.run", flush=True)
