@@ -203,8 +203,6 @@ impl NativeStream {
     /// A read that fills less than `buf` has drained the socket, so it clears the socket's read
     /// readiness, as tokio's own `AsyncRead` does: the next read (or zero-length readiness
     /// check) then waits for the next epoll event instead of calling `recv` to learn `EAGAIN`.
-    /// The readiness it clears is the one seen before the `recv` (tokio's `try_io`), so bytes
-    /// that arrive after it are never missed.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -214,68 +212,69 @@ impl NativeStream {
             return Poll::Ready(Ok(0));
         }
         let len = buf.len();
-        loop {
-            let mut short = None;
-            let read = || {
-                let (n, _) =
-                    rustix::net::recv(self.as_fd(), &mut *buf, rustix::net::RecvFlags::empty())?;
-                if n > 0 && n < len {
-                    short = Some(n);
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
-            };
-            let attempt = match &self.io {
-                Io::Unix(s) => s.try_io(Interest::READABLE, read),
-                Io::Tcp(s) => s.try_io(Interest::READABLE, read),
-            };
-            match attempt {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Some(n) = short {
-                        return Poll::Ready(Ok(n));
-                    }
-                    match self.poll_read_ready(cx) {
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-                other => return Poll::Ready(other),
-            }
-        }
+        self.poll_io(cx, Interest::READABLE, len, || {
+            let (n, _) =
+                rustix::net::recv(self.as_fd(), &mut *buf, rustix::net::RecvFlags::empty())?;
+            Ok(n)
+        })
     }
 
     /// Writes from `buf`, waiting for readiness.
     ///
     /// A write that takes less than `buf` has filled the socket's send buffer, so it clears the
     /// socket's write readiness, as tokio's own `AsyncWrite` does: the next write then waits for
-    /// the next epoll event instead of calling `send` to learn `EAGAIN`. As for reads, the
-    /// readiness cleared is the one seen before the `send` (tokio's `try_io`).
+    /// the next epoll event instead of calling `send` to learn `EAGAIN`.
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let len = buf.len();
+        self.poll_io(cx, Interest::WRITABLE, buf.len(), || {
+            Ok(rustix::net::send(
+                self.as_fd(),
+                buf,
+                rustix::net::SendFlags::NOSIGNAL,
+            )?)
+        })
+    }
+
+    /// Runs `op` (a `recv` or `send` of `len` bytes) once the socket is ready for `interest`.
+    /// An `op` that moves some but fewer than `len` bytes clears that readiness; the readiness
+    /// cleared is the one seen before the call (tokio's `try_io`), so an event that comes after
+    /// it is never missed.
+    fn poll_io(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
         loop {
             let mut short = None;
-            let write = || {
-                let n = rustix::net::send(self.as_fd(), buf, rustix::net::SendFlags::NOSIGNAL)?;
-                if n < len {
-                    short = Some(n);
-                    return Err(io::ErrorKind::WouldBlock.into());
+            let attempt = {
+                let once = || {
+                    let n = op()?;
+                    if n > 0 && n < len {
+                        short = Some(n);
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                };
+                match &self.io {
+                    Io::Unix(s) => s.try_io(interest, once),
+                    Io::Tcp(s) => s.try_io(interest, once),
                 }
-                Ok(n)
-            };
-            let attempt = match &self.io {
-                Io::Unix(s) => s.try_io(Interest::WRITABLE, write),
-                Io::Tcp(s) => s.try_io(Interest::WRITABLE, write),
             };
             match attempt {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Some(n) = short {
                         return Poll::Ready(Ok(n));
                     }
-                    match self.poll_write_ready(cx) {
+                    let ready = if interest.is_readable() {
+                        self.poll_read_ready(cx)
+                    } else {
+                        self.poll_write_ready(cx)
+                    };
+                    match ready {
                         Poll::Ready(Ok(())) => continue,
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                         Poll::Pending => return Poll::Pending,
@@ -318,6 +317,22 @@ mod tests {
         Ok(())
     }
 
+    /// The other end of a test connection.
+    trait Peer: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+    impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Peer for T {}
+
+    /// A connected TCP stream and a Unix one, each with its peer.
+    async fn connected_pairs() -> io::Result<[(NativeStream, Box<dyn Peer>); 2]> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let client = TcpStream::connect(listener.local_addr()?).await?;
+        let (tcp_peer, _) = listener.accept().await?;
+        let (unix, unix_peer) = UnixStream::pair()?;
+        Ok([
+            (NativeStream::tcp(client), Box::new(tcp_peer)),
+            (NativeStream::unix(unix), Box::new(unix_peer)),
+        ])
+    }
+
     /// Whether `stream` reports read readiness now, without waiting.
     fn ready_now(stream: &NativeStream) -> bool {
         let mut cx = Context::from_waker(std::task::Waker::noop());
@@ -347,15 +362,7 @@ mod tests {
     async fn a_short_read_clears_readiness_and_later_bytes_are_seen() -> anyhow::Result<()> {
         use tokio::io::AsyncWriteExt as _;
         use tokio::time::{Duration, timeout};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let client = TcpStream::connect(listener.local_addr()?).await?;
-        let (tcp_peer, _) = listener.accept().await?;
-        let (unix, unix_peer) = UnixStream::pair()?;
-        let pairs: [(NativeStream, Box<dyn tokio::io::AsyncWrite + Unpin>); 2] = [
-            (NativeStream::tcp(client), Box::new(tcp_peer)),
-            (NativeStream::unix(unix), Box::new(unix_peer)),
-        ];
-        for (stream, mut peer) in pairs {
+        for (stream, mut peer) in connected_pairs().await? {
             let mut buf = [0u8; 4096];
             peer.write_all(&[1; 100]).await?;
             let n = timeout(Duration::from_secs(10), read(&stream, &mut buf)).await??;
@@ -391,17 +398,9 @@ mod tests {
     -> anyhow::Result<()> {
         use tokio::io::AsyncReadExt as _;
         use tokio::time::{Duration, timeout};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let client = TcpStream::connect(listener.local_addr()?).await?;
-        let (tcp_peer, _) = listener.accept().await?;
-        let (unix, unix_peer) = UnixStream::pair()?;
-        let pairs: [(NativeStream, Box<dyn tokio::io::AsyncRead + Unpin>); 2] = [
-            (NativeStream::tcp(client), Box::new(tcp_peer)),
-            (NativeStream::unix(unix), Box::new(unix_peer)),
-        ];
         // Far more than any socket buffer takes at once.
         let big: Vec<u8> = (0..16 << 20).map(|i: u32| i as u8).collect();
-        for (stream, mut peer) in pairs {
+        for (stream, mut peer) in connected_pairs().await? {
             assert!(writable_now(&stream));
             let mut sent = timeout(Duration::from_secs(10), write(&stream, &big)).await??;
             assert!(
