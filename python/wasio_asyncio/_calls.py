@@ -5,7 +5,8 @@ cancelled, the call keeps running, and when it completes the runtime sets the re
 cancelled future and the component traps (and returning from `run` with a call in flight traps
 too). So a call is never abandoned here. When its task is cancelled, the call is ended with the
 `interrupt` of the wasio object it waits on (the provider then fails it with `interrupted`,
-changing no state), the task waits for that, and a result that won the race is put back
+changing no state; repeated until the call ends, for a call the provider had not started yet),
+the task waits for that, and a result that won the race is put back
 (`restore`: bytes unread, a connection closed) before `CancelledError` is raised.
 
 A call with no `interrupt` but a `restore` (`start_server` and `start_unix_server`: the
@@ -64,7 +65,25 @@ class _CallFuture(asyncio.Future):
         interrupt, self._interrupt = self._interrupt, None
         if interrupt is not None and not self.done():
             interrupt()
+            asyncio.get_running_loop().call_later(_AGAIN_AFTER, _interrupt_again, self,
+                                                  interrupt, _AGAIN_AFTER)
         return False
+
+
+# An interrupt ends the calls on its object that are waiting now. A call the provider has not
+# started yet (the component model queues a call while the callee instance is busy, e.g. in a
+# blocking call of its own) misses it and would wait on: so, until the call ends, the interrupt
+# is made again, after 10 ms, then twice as long each time (at most a second apart). It changes
+# no state, and a call it ends on another waiter of the object is made again (`call`).
+_AGAIN_AFTER = 0.01
+
+
+def _interrupt_again(future: _CallFuture, interrupt, after: float) -> None:
+    if future.done():
+        return
+    interrupt()
+    after = min(after * 2, 1.0)
+    asyncio.get_running_loop().call_later(after, _interrupt_again, future, interrupt, after)
 
 
 # How many imported calls had to wait (did not complete at once): a reader compares it before

@@ -7,7 +7,8 @@ too, except that a wasio component exits 1 where CPython exits with another non-
 MODE is one of:
 - tasks: `asyncio.all_tasks()` holds the program's tasks only; the "cancel every other task"
   shutdown pattern leaves the program running; a handler that returns without closing its writer
-  ends the client's read with EOF (CPython 3.13 on: `[3.13+]` lines); a plain-function callback that raises is logged and the
+  ends the client's read with EOF (CPython 3.13 on: `[3.13+]` lines); a read cancelled just
+  after another server's close ends; a plain-function callback that raises is logged and the
   server goes on; a task cancelled at the end of `asyncio.run` can sleep in its cleanup.
 - exit_in_main: `sys.exit(3)` inside main; the `finally` around `asyncio.run` runs.
 - exit_in_task: `sys.exit(4)` in another task while main waits.
@@ -68,6 +69,26 @@ async def tasks():
     server.close()
     await asyncio.wait_for(server.wait_closed(), 10)
     show("plain callback: calls", calls)
+
+    # A read cancelled in the turn after another server's close (the provider busy closing it
+    # when the read starts) ends: its cancel is not lost.
+    async def idle(reader, writer):
+        await reader.read()
+
+    first = await asyncio.start_server(idle, "127.0.0.1", 0)
+    second = await asyncio.start_server(idle, "127.0.0.1", 0)
+    port = second.sockets[0].getsockname()[1]
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    first.close()
+    read = asyncio.ensure_future(r.read())
+    await asyncio.sleep(0)
+    read.cancel()
+    await asyncio.wait([read], timeout=10)
+    show("read cancelled after a close", read.cancelled())
+    w.close()
+    await w.wait_closed()
+    second.close()
+    await asyncio.wait_for(second.wait_closed(), 10)
 
     async def worker():
         try:

@@ -482,6 +482,14 @@ fn cancelling_a_hanging_open_connection_ends_it_at_once() -> anyhow::Result<()> 
     let program = program
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("the script's path is not UTF-8"))?;
+    // Built (and cached) first, so that the deadline below times the run, not componentize-py
+    // (which took over a minute once with the whole suite and a helper's runs beside it).
+    let built = tempfile::tempdir()?;
+    let build = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(["build", program, "-o"])
+        .arg(built.path().join("cancel_connect.wasm"))
+        .output()?;
+    assert!(build.status.success(), "{}", text(&build.stderr));
     let wasio = Wasio::start(&["run", "--allow-connect", &grant, program, "--", &port])?;
     // The lines come as soon as the waits end.
     let mut lines = String::new();
