@@ -10,7 +10,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{what}: not valid PEM ({e})"))?;
+        .map_err(|e| format!("{what}: not valid PEM ({})", problem(&e)))?;
     if certs.is_empty() {
         return Err(if pem.trim().is_empty() {
             format!("{what}: the PEM text is empty")
@@ -40,8 +40,30 @@ pub fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
         rustls_pki_types::pem::Error::NoItemsFound => {
             "private key: no PRIVATE KEY in the PEM text (PKCS#8, PKCS#1 RSA or SEC1 EC)".to_owned()
         }
-        e => format!("private key: not valid PEM ({e})"),
+        e => format!("private key: not valid PEM ({})", problem(&e)),
     })
+}
+
+/// What is wrong with a PEM text, as a sentence: rustls-pki-types' own messages show bytes and
+/// base64 errors in Rust's debug notation (`InvalidCharacter(195)`, `[45, 45, ...]`).
+fn problem(e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "a {} section has no END line",
+            String::from_utf8_lossy(end_marker)
+        ),
+        Error::IllegalSectionStart { line } => format!(
+            "a section starts with the malformed line `{}`",
+            String::from_utf8_lossy(line)
+        ),
+        Error::Base64Decode(_) => {
+            "a section's body is not valid base64 (a character that is not base64, or a \
+             wrong length)"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A trust store of every certificate of a PEM text (a CA bundle); each must be usable as a
@@ -77,5 +99,17 @@ mod tests {
         );
         assert!(err(private_key(cert)).contains("swapped"));
         assert!(err(private_key("garbage")).contains("no PRIVATE KEY"));
+        // Malformed sections: sentences, no byte lists or Debug names.
+        let bad_base64 = "-----BEGIN CERTIFICATE-----\nAA\u{e9}A\n-----END CERTIFICATE-----\n";
+        let unended = "-----BEGIN CERTIFICATE-----\nAAAA\n";
+        for (pem, says) in [
+            (bad_base64, "not valid base64"),
+            (unended, "a CERTIFICATE section has no END line"),
+        ] {
+            let message = err(certs(pem, "CA bundle"));
+            assert!(message.contains(says), "{message}");
+            assert!(!message.contains('['), "{message}");
+            assert!(!message.contains("InvalidCharacter"), "{message}");
+        }
     }
 }

@@ -7,7 +7,9 @@ use crate::errors::{invalid, read_error};
 use crate::timeout::bounded;
 use crate::tls::{self, Timeouts};
 use crate::types::{ErrorCode, ExtraInfo, TlsConfig};
+use futures::future::{Either, select};
 use std::future::Future;
+use std::pin::pin;
 use std::rc::Rc;
 use wasio_core::WaterMarks;
 use wasio_core::notify::Notify;
@@ -149,7 +151,8 @@ impl Writer {
         async move { bounded(timeout, interrupted, self.conn.wait_closed()).await }
     }
 
-    /// Ends the `drain` or `wait_closed` waiting now, if any, with `interrupted`.
+    /// Ends the `drain`, `wait_closed` or `start_tls` waiting now, if any, with `interrupted`
+    /// (a `start_tls` past its drain also aborts the connection, as asyncio's closes it).
     pub fn interrupt(&self) {
         self.interrupt.notify();
     }
@@ -161,6 +164,10 @@ impl Writer {
 
     /// asyncio `start_tls`: upgrades the connection in place. `ahead` is what the caller read
     /// from this connection's reader and did not use; it goes back first.
+    ///
+    /// [`interrupt`](Self::interrupt) ends it: while it drains, with no change (as a `drain`);
+    /// once the handshake has begun, the connection is aborted (`connection-aborted` for its
+    /// reads and writes), as asyncio's `start_tls` closes the transport when it is cancelled.
     pub async fn start_tls(
         &self,
         config: TlsConfig,
@@ -186,11 +193,27 @@ impl Writer {
             }
         };
         let timeouts = Timeouts::new(handshake_timeout, shutdown_timeout);
-        self.conn.drain().await?;
+        let mut interrupted = pin!(self.interrupt.listen());
+        match select(pin!(self.conn.drain()), interrupted.as_mut()).await {
+            Either::Left((drained, _)) => drained?,
+            Either::Right(_) => return Err(ErrorCode::Interrupted),
+        }
         // Stops the pumps once the queue is flushed; the reader's buffered bytes (which may hold
         // the peer's first handshake message) go into the session first (CPython gh-142352).
-        let (raw, buffered) = self.conn.detach().await?;
-        match tls::secure(raw, buffered, side, timeouts).await {
+        // Outer error: the detach's (nothing changed); inner: the handshake's.
+        let upgrade = async {
+            let (raw, buffered) = self.conn.detach().await?;
+            Ok::<_, ErrorCode>(tls::secure(raw, buffered, side, timeouts).await)
+        };
+        let upgraded = match select(pin!(upgrade), interrupted).await {
+            Either::Left((upgraded, _)) => upgraded?,
+            Either::Right(_) => {
+                // Dropping the handshake dropped the session and its socket streams.
+                self.conn.fail_detached(ErrorCode::ConnectionAborted);
+                return Err(ErrorCode::Interrupted);
+            }
+        };
+        match upgraded {
             Ok(secured) => {
                 let session = secured.session;
                 self.conn.reattach(secured.streams, move |socket| {
