@@ -82,7 +82,9 @@ def from_exception(exc: BaseException) -> "t.ErrorCode":
         return t.ErrorCode_BrokenPipe()
     if isinstance(exc, TimeoutError):
         return t.ErrorCode_Timeout()
-    return t.ErrorCode_Other(str(exc) or type(exc).__name__)
+    # A message UTF-8 can carry (a lone surrogate would trap the call that takes it).
+    message = str(exc).encode("utf-8", "backslashreplace").decode("utf-8")
+    return t.ErrorCode_Other(message or type(exc).__name__)
 
 
 def unwrap(result, what: str = "read"):

@@ -245,6 +245,9 @@ def install() -> None:
         return handle
 
     def call_at(self, when, callback, *args, context=None):
+        if when != when:
+            # A NaN deadline is never due and never after another: it would stall the heap.
+            raise ValueError("a timer cannot be set to NaN")
         if context is None:
             context = contextvars.copy_context()
         handle = asyncio.TimerHandle(when, callback, args, self, context)

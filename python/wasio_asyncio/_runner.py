@@ -71,6 +71,8 @@ async def _run_main(main, *, debug=None, loop_factory=None):
         await _cancel_all_tasks()
         await streams.close_servers()
         await _loop.end_of_run()
+        # One raised by a task while it was cancelled above: `asyncio.run` raises it, as CPython's.
+        _loop.raise_escaped()
 
 
 async def _cancel_all_tasks():
@@ -87,7 +89,9 @@ async def _cancel_all_tasks():
             task.cancel()
         await asyncio.wait(tasks)
         for task in tasks:
-            if not task.cancelled() and task.exception() is not None:
+            # A SystemExit or KeyboardInterrupt is not reported: it ends the run (`_loop._escape`).
+            if (not task.cancelled() and task.exception() is not None
+                    and not isinstance(task.exception(), (SystemExit, KeyboardInterrupt))):
                 loop.call_exception_handler({
                     "message": "unhandled exception during asyncio.run() shutdown",
                     "exception": task.exception(),
@@ -166,6 +170,23 @@ async def _finish():
     await _loop.end_of_run()
 
 
+def _exit_status(exc: BaseException) -> int:
+    """The status the script's uncaught `exc` ends the run with, after printing what CPython
+    prints for it (a component's run can only report 0 or not: see the README)."""
+    if isinstance(exc, SystemExit):
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    if isinstance(exc, asyncio.CancelledError):
+        # What Ctrl-C leads to: the run's shutdown closed the servers, so a `serve_forever`
+        # ended as after `server.close()`. One line, not a traceback.
+        print("CancelledError: the program's main task was cancelled", file=sys.stderr)
+        return 1
+    traceback.print_exception(exc)
+    return 1
+
+
 def load(source: str, filename: str):
     """Compiles `source` and returns the `Run` export class that executes it as `__main__`."""
     install()
@@ -198,22 +219,11 @@ def load(source: str, filename: str):
                 while _pending_mains:
                     await _run_main(_pending_mains.pop(0))
                 _loop.raise_escaped()
-            except SystemExit as e:
-                code_ = e.code
-                if isinstance(code_, int):
-                    status = code_
-                elif code_ is not None:
-                    print(code_, file=sys.stderr)
-                    status = 1
-            except asyncio.CancelledError:
-                # What Ctrl-C leads to: the run's shutdown closed the servers, so a
-                # `serve_forever` ended as after `server.close()`. One line, not a traceback.
-                print("CancelledError: the program's main task was cancelled", file=sys.stderr)
-                status = 1
-            except BaseException:
-                traceback.print_exc()
-                status = 1
+            except BaseException as exc:
+                status = _exit_status(exc)
             await _finish()
+            if _loop._escaped:  # raised by a task cancelled on the way out
+                status = _exit_status(_loop._escaped.pop())
             sys.stdout.flush()
             sys.stderr.flush()
             if status != 0:

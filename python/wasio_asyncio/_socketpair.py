@@ -8,6 +8,7 @@ This is what the asyncio docs' "register an open socket to wait for data" exampl
 """
 
 import errno
+import operator
 import socket as _socket
 
 from ._errors import sync, unwrap
@@ -52,7 +53,11 @@ class PairSocket:
 
     def send(self, data) -> int:
         _, writer = self._halves()
-        data = bytes(data)
+        try:
+            data = bytes(memoryview(data))
+        except TypeError:
+            raise TypeError(
+                f"a bytes-like object is required, not '{type(data).__name__}'") from None
         sync(writer.write, data, what="send")
         return len(data)
 
@@ -60,6 +65,11 @@ class PairSocket:
         self.send(data)
 
     def recv(self, bufsize: int) -> bytes:
+        bufsize = operator.index(bufsize)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        if bufsize > 2**63 - 1:
+            raise OverflowError("Python int too large to convert to C ssize_t")
         reader, _ = self._halves()
         r = reader.try_read(bufsize)
         if r is None:

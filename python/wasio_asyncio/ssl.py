@@ -342,6 +342,8 @@ class SSLContext:
             pems += found
         if cadata is not None:
             if isinstance(cadata, str):
+                if not cadata.isascii():
+                    raise TypeError("cadata should be an ASCII string or a bytes-like object")
                 found = _pem_blocks(cadata, ("CERTIFICATE",))
                 if not found:
                     raise SSLError(1, "no certificate or crl found in cadata")

@@ -93,7 +93,7 @@ def _limit(limit):
         return None
     if limit <= 0:
         raise ValueError("Limit cannot be <= 0")
-    return _args.size(limit, "limit")
+    return max(1, _args.size(limit, "limit"))  # a fraction above 0 is a limit of one byte
 
 
 class StreamReader:
@@ -347,7 +347,10 @@ class StreamWriter:
         up = _tls.upgrade(self, sslcontext, server_hostname, ssl_handshake_timeout,
                           ssl_shutdown_timeout)
         with _tls.handshake(up):
-            await call(lambda: self._raw.start_tls(*up.arguments), "start_tls")
+            # Cancelled, the upgrade is interrupted; past its drain that aborts the connection,
+            # as asyncio's `start_tls` closes the transport when it is cancelled.
+            await call(lambda: self._raw.start_tls(*up.arguments), "start_tls",
+                       self._raw.interrupt)
         up.done()
 
 
@@ -434,7 +437,8 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         else (_args.text(local_addr[0], "local_addr host"), _args.port(local_addr[1], "bind")),
         happy_eyeballs_delay=None if happy_eyeballs_delay is None
         else _args.nanoseconds(happy_eyeballs_delay),
-        interleave=interleave, timeout=None, write_queue_cap=None, tcp_nodelay=None,
+        interleave=None if interleave is None else _args.count(interleave, 0, _args.U32_MAX),
+        timeout=None, write_queue_cap=None, tcp_nodelay=None,
     )
     host, port = _args.text(host, "host"), _args.port(port, "connect")
     # A connector of its own, so that cancelling this task ends this connect and no other.

@@ -548,6 +548,30 @@ async def arguments():
     srv.close()
     await srv.wait_closed()
     show("sleep(1e30) then cancel", await outcome(asyncio.wait_for(asyncio.sleep(1e30), 0.01)))
+    srv = await asyncio.start_server(idle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    for interleave in (-1, 2**32):
+        r, w = await asyncio.open_connection("127.0.0.1", port, interleave=interleave)
+        show(f"open_connection interleave={interleave}", await r.read())
+        w.close()
+        await w.wait_closed()
+    show("open_connection interleave=1.5",
+         await outcome(asyncio.open_connection("127.0.0.1", port, interleave=1.5)))
+    a, b = socket.socketpair()
+    a.sendall(b"pair")
+    for size in (-1, 1.5, 2**64):
+        show(f"socketpair recv({size!r})", raises(lambda: b.recv(size)).split(":")[0])
+    show("socketpair send(5)", raises(lambda: a.send(5)).split(":")[0])
+    a.close()
+    b.close()
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    surrogate = ValueError("bad byte \udc80")
+    r.set_exception(surrogate)
+    show("set_exception with a surrogate in its message", r.exception() is surrogate)
+    w.close()
+    await w.wait_closed()
+    srv.close()
+    await srv.wait_closed()
 
 
 async def main(tmp):

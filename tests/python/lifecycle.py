@@ -8,15 +8,19 @@ MODE is one of:
 - tasks: `asyncio.all_tasks()` holds the program's tasks only; the "cancel every other task"
   shutdown pattern leaves the program running; a handler that returns without closing its writer
   ends the client's read with EOF (CPython 3.13 on: `[3.13+]` lines); a read cancelled just
-  after another server's close ends; a plain-function callback that raises is logged and the
+  after another server's close ends; a `start_tls` whose peer never answers ends at the caller's
+  timeout; a plain-function callback that raises is logged and the
   server goes on; a task cancelled at the end of `asyncio.run` can sleep in its cleanup.
 - exit_in_main: `sys.exit(3)` inside main; the `finally` around `asyncio.run` runs.
 - exit_in_task: `sys.exit(4)` in another task while main waits.
+- exit_in_cleanup: `sys.exit(3)` in a task's `finally` as `asyncio.run` cancels it at the end.
 - interrupt: `KeyboardInterrupt` raised inside main (a traceback, no trap).
 """
 
 import asyncio
+import ssl
 import sys
+import time
 
 
 def show(what, value):
@@ -90,6 +94,24 @@ async def tasks():
     second.close()
     await asyncio.wait_for(second.wait_closed(), 10)
 
+    # A TLS upgrade whose peer never answers ends at the caller's timeout, not the handshake's.
+    async def silent(reader, writer):
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(
+            w.start_tls(ssl.create_default_context(), server_hostname="localhost"), 0.5)
+    except TimeoutError:
+        show("start_tls to a silent peer", "TimeoutError")
+    show("start_tls ended within 10 s", time.monotonic() - started < 10)
+    w.close()
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 10)
+
     async def worker():
         try:
             await asyncio.sleep(100)
@@ -122,12 +144,25 @@ async def exit_in_task():
         raise
 
 
+async def exit_in_cleanup():
+    async def worker():
+        try:
+            await asyncio.sleep(100)
+        finally:
+            show("worker", "exits in its cleanup")
+            sys.exit(3)
+
+    asyncio.ensure_future(worker())
+    await asyncio.sleep(0.01)
+    show("main", "returns")
+
+
 async def interrupt():
     await asyncio.sleep(0)
     raise KeyboardInterrupt
 
 
-MODES = {f.__name__: f for f in (tasks, exit_in_main, exit_in_task, interrupt)}
+MODES = {f.__name__: f for f in (tasks, exit_in_main, exit_in_task, exit_in_cleanup, interrupt)}
 
 try:
     asyncio.run(MODES[sys.argv[1]]())

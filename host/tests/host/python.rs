@@ -531,6 +531,7 @@ fn task_and_program_lifecycles_match_cpython() -> anyhow::Result<()> {
         ("tasks", 0, "KeyError: 'raised by a plain callback'"),
         ("exit_in_main", 3, ""),
         ("exit_in_task", 4, ""),
+        ("exit_in_cleanup", 3, ""),
         ("interrupt", 130, "KeyboardInterrupt"),
     ] {
         let native = Command::new("python3").arg(&program).arg(mode).output()?;
