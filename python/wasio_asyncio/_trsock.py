@@ -95,8 +95,20 @@ class TransportSocket:
 
     def setsockopt(self, level, optname, value, optlen=None):
         name = self._option(level, optname)
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            value = struct.unpack("i", bytes(value)[:4].ljust(4, b"\0"))[0]
+        # CPython's argument handling, and the kernel's answers for an int option.
+        if value is None:
+            if optlen is None:
+                raise TypeError("a bytes-like object is required, not 'NoneType'")
+            raise OSError(errno.EFAULT, "Bad address")
+        if not (isinstance(value, int) and -(2**31) <= value <= 2**31 - 1):
+            try:
+                data = bytes(memoryview(value))
+            except TypeError:
+                raise TypeError(
+                    f"a bytes-like object is required, not '{type(value).__name__}'") from None
+            if len(data) < 4:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            value = struct.unpack("i", data[:4])[0]
         enabled = bool(value)
         raw = self._writer._raw
         set_option = raw.set_tcp_nodelay if name == "TCP_NODELAY" else raw.set_keep_alive
@@ -108,8 +120,10 @@ class TransportSocket:
 
     def getsockopt(self, level, optname, buflen=None):
         value = self._options[self._option(level, optname)]
-        if buflen is None:
+        if not buflen:
             return value
+        if not 0 < buflen <= 1024:
+            raise OSError("getsockopt buflen out of range")
         return struct.pack("i", value)[:buflen]
 
     def __repr__(self):

@@ -188,6 +188,22 @@ async def socket_options(w, peer):
     sock.setsockopt(*keep, 1)
     show("SO_KEEPALIVE after 1", bool(sock.getsockopt(*keep)))
 
+    def attempt(call):
+        # Errno by name: the numbers differ between Linux and WASI.
+        try:
+            return f"ok {call()!r}"
+        except OSError as e:
+            return f"{type(e).__name__} {errno.errorcode.get(e.errno, e.errno)}"
+        except TypeError as e:
+            return f"TypeError {e}"
+
+    for value in (2**31, 1.5, b"", b"\x01\x00", None):
+        show(f"setsockopt TCP_NODELAY {value!r}", attempt(lambda: sock.setsockopt(tcp, nodelay, value)))
+    show("setsockopt TCP_NODELAY None, 4", attempt(lambda: sock.setsockopt(tcp, nodelay, None, 4)))
+    show("TCP_NODELAY after those", bool(sock.getsockopt(tcp, nodelay)))
+    for size in (-1, 0, 3, 1025):
+        show(f"getsockopt buflen {size}", attempt(lambda: sock.getsockopt(tcp, nodelay, size)))
+
 
 def tcp_option_on_unix(w):
     """Linux refuses TCP_NODELAY on a Unix socket (by number: ENOTSUP's name differs)."""
