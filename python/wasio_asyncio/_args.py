@@ -13,6 +13,9 @@ U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
 S64_MAX = 2**63 - 1
 S64_MIN = -(2**63)
+# A C `int`, as CPython's socket calls take one (`listen`'s backlog, `setsockopt`'s value).
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
 
 
 def count(n, lo: int = S64_MIN, hi: int = S64_MAX) -> int:
@@ -57,6 +60,15 @@ def port(v, what: str) -> int:
     if not 0 <= v <= U16_MAX:
         raise OverflowError(f"{what}(): port must be 0-65535.")
     return v
+
+
+def buffer(data, required: str) -> bytes:
+    """The bytes of a bytes-like `data`; for anything else `TypeError("{required}, not 'T'")`,
+    CPython's message for the call (`bytes(5)` would be five zero bytes)."""
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(f"{required}, not '{type(data).__name__}'") from None
 
 
 def text(v, name: str) -> str:

@@ -63,10 +63,8 @@ class _CallFuture(asyncio.Future):
 
     def cancel(self, msg=None):
         interrupt, self._interrupt = self._interrupt, None
-        if interrupt is not None and not self.done():
-            interrupt()
-            asyncio.get_running_loop().call_later(_AGAIN_AFTER, _interrupt_again, self,
-                                                  interrupt, _AGAIN_AFTER)
+        if interrupt is not None:
+            _interrupt_until_done(self, interrupt, _AGAIN_AFTER)
         return False
 
 
@@ -78,12 +76,13 @@ class _CallFuture(asyncio.Future):
 _AGAIN_AFTER = 0.01
 
 
-def _interrupt_again(future: _CallFuture, interrupt, after: float) -> None:
+def _interrupt_until_done(future: _CallFuture, interrupt, after: float) -> None:
+    """Interrupts the call `future` waits for, unless it is done, and again `after` seconds on."""
     if future.done():
         return
     interrupt()
-    after = min(after * 2, 1.0)
-    asyncio.get_running_loop().call_later(after, _interrupt_again, future, interrupt, after)
+    asyncio.get_running_loop().call_later(after, _interrupt_until_done, future, interrupt,
+                                          min(after * 2, 1.0))
 
 
 # How many imported calls had to wait (did not complete at once): a reader compares it before

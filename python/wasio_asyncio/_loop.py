@@ -56,6 +56,11 @@ def internal_task(coro) -> asyncio.Task:
     return task
 
 
+def mark_internal(task: asyncio.Task) -> None:
+    """Leaves `task` (the one running the script) out of `asyncio.all_tasks()`."""
+    _internal.add(task)
+
+
 # The `SystemExit` / `KeyboardInterrupt` a task or callback raised, not yet raised to the
 # script; the tasks the script's top level awaits (`until_escape`); a `run_forever`'s future.
 _escaped: list[BaseException] = []
@@ -78,10 +83,16 @@ def _escape(exc: BaseException) -> None:
             task.cancel()
 
 
+def take_escaped() -> "BaseException | None":
+    """The `SystemExit` / `KeyboardInterrupt` a task raised and nobody raised yet, if any."""
+    return _escaped.pop() if _escaped else None
+
+
 def raise_escaped() -> None:
     """Raises the `SystemExit` / `KeyboardInterrupt` a task raised, if one is waiting."""
-    if _escaped:
-        raise _escaped.pop()
+    escaped = take_escaped()
+    if escaped is not None:
+        raise escaped
 
 
 async def until_escape(task: asyncio.Task):
@@ -99,7 +110,7 @@ async def until_escape(task: asyncio.Task):
 
 def _poll(self, future_state) -> None:
     """componentize-py 0.25.1's `_Loop.poll` (runs the ready handles until none is left), with
-    `SystemExit` and `KeyboardInterrupt` handed to `escape_hook` instead of leaving it: asyncio's
+    `SystemExit` and `KeyboardInterrupt` handed to `_escape` instead of leaving it: asyncio's
     `Task` re-raises them after storing them, and leaving the poll traps the component."""
     while True:
         handles = future_state.handles
@@ -114,11 +125,6 @@ def _poll(self, future_state) -> None:
             raise self.exception
         if not handles and not future_state.handles:
             return
-
-
-def mark_internal(task: asyncio.Task) -> None:
-    """Leaves `task` (the one running the script) out of `asyncio.all_tasks()`."""
-    _internal.add(task)
 
 
 class _Timers:

@@ -222,8 +222,9 @@ def load(source: str, filename: str):
             except BaseException as exc:
                 status = _exit_status(exc)
             await _finish()
-            if _loop._escaped:  # raised by a task cancelled on the way out
-                status = _exit_status(_loop._escaped.pop())
+            escaped = _loop.take_escaped()  # raised by a task cancelled on the way out
+            if escaped is not None:
+                status = _exit_status(escaped)
             sys.stdout.flush()
             sys.stderr.flush()
             if status != 0:

@@ -11,6 +11,7 @@ import errno
 import operator
 import socket as _socket
 
+from . import _args
 from ._errors import sync, unwrap
 from .bindings.imports import wasio_streams as s
 from .bindings.imports import wasio_types as t
@@ -53,11 +54,7 @@ class PairSocket:
 
     def send(self, data) -> int:
         _, writer = self._halves()
-        try:
-            data = bytes(memoryview(data))
-        except TypeError:
-            raise TypeError(
-                f"a bytes-like object is required, not '{type(data).__name__}'") from None
+        data = _args.buffer(data, "a bytes-like object is required")
         sync(writer.write, data, what="send")
         return len(data)
 
@@ -68,7 +65,7 @@ class PairSocket:
         bufsize = operator.index(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
-        if bufsize > 2**63 - 1:
+        if bufsize > _args.S64_MAX:
             raise OverflowError("Python int too large to convert to C ssize_t")
         reader, _ = self._halves()
         r = reader.try_read(bufsize)

@@ -14,6 +14,7 @@ import struct
 
 from componentize_py_types import Err
 
+from . import _args
 from .bindings.imports import wasio_types as t
 
 _IPPROTO_TCP = getattr(_socket, "IPPROTO_TCP", 6)
@@ -100,12 +101,8 @@ class TransportSocket:
             if optlen is None:
                 raise TypeError("a bytes-like object is required, not 'NoneType'")
             raise OSError(errno.EFAULT, "Bad address")
-        if not (isinstance(value, int) and -(2**31) <= value <= 2**31 - 1):
-            try:
-                data = bytes(memoryview(value))
-            except TypeError:
-                raise TypeError(
-                    f"a bytes-like object is required, not '{type(value).__name__}'") from None
+        if not (isinstance(value, int) and _args.INT_MIN <= value <= _args.INT_MAX):
+            data = _args.buffer(value, "a bytes-like object is required")
             if len(data) < 4:
                 raise OSError(errno.EINVAL, "Invalid argument")
             value = struct.unpack("i", data[:4])[0]

@@ -42,16 +42,6 @@ def _close_dropped(raw: "s.Writer") -> None:
         warnings.warn("unclosed <StreamWriter wasio>", ResourceWarning)
 
 
-def _bytes_like(data) -> bytes:
-    """The bytes of `data` for `write`: `TypeError` as asyncio's for anything not bytes-like
-    (`bytes(5)` would be five zero bytes)."""
-    try:
-        return bytes(memoryview(data))
-    except TypeError:
-        raise TypeError(
-            f"data argument must be a bytes-like object, not {type(data).__name__!r}") from None
-
-
 async def close_servers():
     """Closes the servers the program left open and waits for their accept loops to end: the
     end of `asyncio.run` (CPython's closed loop accepts no more). A close, not a cancel, ends an
@@ -277,7 +267,7 @@ class StreamWriter:
 
     def write(self, data):
         if type(data) is not bytes:
-            data = _bytes_like(data)
+            data = _args.buffer(data, "data argument must be a bytes-like object")
         # `sync` written out: one frame less on every write.
         try:
             self._raw.write(data)
@@ -672,9 +662,9 @@ def _backlog(backlog) -> int:
     """`listen`'s backlog: a C int, as CPython's `listen` takes it (the kernel clamps it to
     0..somaxconn, so a negative one is 0)."""
     backlog = operator.index(backlog)
-    if backlog > 2**31 - 1:
+    if backlog > _args.INT_MAX:
         raise OverflowError("signed integer is greater than maximum")
-    if backlog < -(2**31):
+    if backlog < _args.INT_MIN:
         raise OverflowError("signed integer is less than minimum")
     return max(backlog, 0)
 

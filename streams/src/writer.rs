@@ -193,11 +193,7 @@ impl Writer {
             }
         };
         let timeouts = Timeouts::new(handshake_timeout, shutdown_timeout);
-        let mut interrupted = pin!(self.interrupt.listen());
-        match select(pin!(self.conn.drain()), interrupted.as_mut()).await {
-            Either::Left((drained, _)) => drained?,
-            Either::Right(_) => return Err(ErrorCode::Interrupted),
-        }
+        bounded(None, self.interrupt.listen(), self.conn.drain()).await?;
         // Stops the pumps once the queue is flushed; the reader's buffered bytes (which may hold
         // the peer's first handshake message) go into the session first (CPython gh-142352).
         // Outer error: the detach's (nothing changed); inner: the handshake's.
@@ -205,7 +201,7 @@ impl Writer {
             let (raw, buffered) = self.conn.detach().await?;
             Ok::<_, ErrorCode>(tls::secure(raw, buffered, side, timeouts).await)
         };
-        let upgraded = match select(pin!(upgrade), interrupted).await {
+        let upgraded = match select(pin!(upgrade), pin!(self.interrupt.listen())).await {
             Either::Left((upgraded, _)) => upgraded?,
             Either::Right(_) => {
                 // Dropping the handshake dropped the session and its socket streams.
