@@ -48,6 +48,8 @@ pub struct WasioHostCtx {
     /// The run's shared listeners, when this is one of several workers
     /// ([`crate::listener_share`]).
     sharing: Option<std::sync::Mutex<Sharing>>,
+    /// The status a failed run ends with, as the app asked (`wasio:host/exit.set-status`).
+    exit_status: Option<u8>,
 }
 
 impl Default for WasioHostCtx {
@@ -79,6 +81,7 @@ impl WasioHostCtx {
             shutdown: RunShutdown::new(Shutdown::new()),
             socket_files: SocketFiles::new(),
             sharing: None,
+            exit_status: None,
         }
     }
 
@@ -125,6 +128,20 @@ impl WasioHostCtx {
     /// The provider closed everything after the request (`wasio:host/shutdown.finished`).
     pub(crate) fn provider_finished(&self) {
         self.shutdown.advance(ProviderPhase::Finished);
+    }
+
+    /// The app asks that its run, if it fails, end with `status` (`wasio:host/exit`).
+    pub(crate) fn set_exit_status(&mut self, status: u8) {
+        self.exit_status = Some(status);
+    }
+
+    /// The exit status of a run whose `run` returned an error: the one the app asked for, or 1
+    /// (also for 0: a failed run never succeeds).
+    pub fn failure_status(&self) -> i32 {
+        match self.exit_status {
+            Some(0) | None => 1,
+            Some(status) => i32::from(status),
+        }
     }
 
     /// The run's resource limits.

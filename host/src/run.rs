@@ -41,8 +41,8 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How an app's run ended.
 #[derive(Debug)]
 pub enum Exit {
-    /// `run` returned `ok` (code 0) or `err` (code 1), or the app called `wasi:cli/exit` with
-    /// this code.
+    /// `run` returned `ok` (code 0) or `err` (code 1, or the status the app asked for with
+    /// `wasio:host/exit.set-status`), or the app called `wasi:cli/exit` with this code.
     Code(i32),
     /// The app trapped (or a host call it made failed fatally); the error says where.
     Trap(anyhow::Error),
@@ -308,7 +308,7 @@ pub async fn run<T: WasioView>(
     drop(ticker);
     Ok(match result {
         Ok(Ok(Ok(()))) => Exit::Code(0),
-        Ok(Ok(Err(()))) => Exit::Code(1),
+        Ok(Ok(Err(()))) => Exit::Code(store.data_mut().host().ctx.failure_status()),
         Ok(Err(error)) | Err(error) => Exit::from_error(error),
     })
 }

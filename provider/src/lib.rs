@@ -30,6 +30,7 @@ mod bindings {
             "wasio:host/tls@0.1.0": wasio_streams::bindings::wasio::host::tls,
             "wasio:host/limits@0.1.0": wasio_streams::bindings::wasio::host::limits,
             "wasio:host/shutdown@0.1.0": wasio_streams::bindings::wasio::host::shutdown,
+            "wasio:host/exit@0.1.0": wasio_streams::bindings::wasio::host::exit,
         },
     });
 }
@@ -575,6 +576,10 @@ impl Guest for Provider {
     fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), ErrorCode> {
         let (a, b) = wasio_streams::socketpair(options.convert()).map_err(err)?;
         Ok((ConnectionExport::handle(a), ConnectionExport::handle(b)))
+    }
+
+    fn set_exit_status(status: u8) {
+        wasio_streams::set_exit_status(status);
     }
 
     async fn preopened_servers(options: ServerOptions) -> Result<Vec<(String, Server)>, ErrorCode> {

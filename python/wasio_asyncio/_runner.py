@@ -26,6 +26,7 @@ from componentize_py_types import Err
 
 from . import ssl as _ssl
 from .bindings import exports
+from .bindings.imports import wasio_streams
 from . import _calls, _loop, _oldloop, _socketpair, streams
 
 _pending_mains = []
@@ -171,11 +172,16 @@ async def _finish():
 
 
 def _exit_status(exc: BaseException) -> int:
-    """The status the script's uncaught `exc` ends the run with, after printing what CPython
-    prints for it (a component's run can only report 0 or not: see the README)."""
+    """The status (0-255) the script's uncaught `exc` ends the run with, as CPython's process
+    exit gives it, after printing what CPython prints for it."""
     if isinstance(exc, SystemExit):
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            # CPython passes the code to the C `exit`, whose status is its low byte; a code
+            # beyond a C long fails there, and the process exits with -1.
+            code = exc.code if -(2**63) <= exc.code < 2**63 else -1
+            return code & 0xFF
         print(exc.code, file=sys.stderr)
         return 1
     if isinstance(exc, asyncio.CancelledError):
@@ -184,7 +190,8 @@ def _exit_status(exc: BaseException) -> int:
         print("CancelledError: the program's main task was cancelled", file=sys.stderr)
         return 1
     traceback.print_exception(exc)
-    return 1
+    # After an uncaught KeyboardInterrupt CPython ends by SIGINT, which a shell reports as 130.
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 def load(source: str, filename: str):
@@ -228,6 +235,7 @@ def load(source: str, filename: str):
             sys.stdout.flush()
             sys.stderr.flush()
             if status != 0:
+                wasio_streams.set_exit_status(status)
                 raise Err(None)
 
     return Run

@@ -86,8 +86,20 @@ def _limit(limit):
     return max(1, _args.size(limit, "limit"))  # a fraction above 0 is a limit of one byte
 
 
+# CPython's own reader class, taken before `_runner.install` puts `StreamReader` below in its
+# place: the class of the readers a program makes and feeds itself (`_FedStreamReader`).
+_CPythonStreamReader = asyncio.streams.StreamReader
+
+
 class StreamReader:
-    """asyncio `StreamReader` over a wasio `reader` (created by `open_connection`/`start_server`)."""
+    """asyncio `StreamReader` over a wasio `reader` (created by `open_connection`/`start_server`).
+    One the program makes itself (`asyncio.StreamReader(limit=...)`, to `feed_data` it) belongs
+    to no connection, so there is nothing for the provider to do: it is a `_FedStreamReader`."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is StreamReader and not (args and isinstance(args[0], s.Reader)):
+            return object.__new__(_FedStreamReader)
+        return object.__new__(cls)
 
     def __init__(self, raw: "s.Reader"):
         self._raw = raw
@@ -191,6 +203,12 @@ class StreamReader:
         if line == b"":
             raise StopAsyncIteration
         return line
+
+
+class _FedStreamReader(_CPythonStreamReader, StreamReader):
+    """A reader the program feeds (`feed_data`, `feed_eof`, `set_exception`), as in tests and in
+    protocols that parse bytes from elsewhere: CPython's class itself, so every method behaves
+    exactly as CPython's, and still an `asyncio.StreamReader` (the package's class)."""
 
 
 class _Transport:

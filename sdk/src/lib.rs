@@ -98,7 +98,7 @@ pub use options::{
     ServerTlsConfig, TlsConfig, TrustRoots, UnixConnectOptions, UnixServerOptions,
 };
 pub use reader::Reader;
-pub use run::{MainResult, spawn};
+pub use run::{MainResult, set_exit_status, spawn};
 pub use separators::Separators;
 pub use server::{
     HANDLER_FAILED, Server, preopened_servers, start_server, start_server_with, start_unix_server,

@@ -6,11 +6,11 @@
 #[cfg(feature = "composed")]
 pub use crate::bindings::wasio::streams::streams::{
     Connection, Reader, Server, Serving, Timer, Writer, open_connection, open_unix_connection,
-    preopened_servers, socketpair, start_server, start_unix_server,
+    preopened_servers, set_exit_status, socketpair, start_server, start_unix_server,
 };
 
 #[cfg(not(feature = "composed"))]
 pub use wasio_streams::{
     Connection, Reader, Server, Serving, Timer, Writer, open_connection, open_unix_connection,
-    preopened_servers, socketpair, start_server, start_unix_server,
+    preopened_servers, set_exit_status, socketpair, start_server, start_unix_server,
 };

@@ -1,5 +1,6 @@
 //! The app's entry point: [`main!`](crate::main) exports an `async fn` as the component's
-//! `wasi:cli/run`, and [`spawn`] starts a concurrent task.
+//! `wasi:cli/run`, [`set_exit_status`] says how a failed run ends, and [`spawn`] starts a
+//! concurrent task.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -45,6 +46,25 @@ macro_rules! main {
             $crate::bindings::export!(__WasioSdkMain with_types_in $crate::bindings);
         }
     };
+}
+
+/// Makes the run, if it fails (the main function returns an error), end with exit status
+/// `status` instead of 1, as `std::process::exit(status)` would natively; the last call wins and
+/// 0 counts as 1. It ends nothing: the run still ends when the main function returns, its
+/// servers and connections closed as in any run.
+///
+/// ```no_run
+/// # // no_run: the call needs a wasio host, only inside a component.
+/// wasio_sdk::main!(serve);
+///
+/// async fn serve() -> Result<(), String> {
+///     wasio_sdk::set_exit_status(3);
+///     Err("no configuration".into()) // prints `Error: no configuration`; `wasio run` exits 3
+/// }
+/// # fn main() {}
+/// ```
+pub fn set_exit_status(status: u8) {
+    crate::raw::set_exit_status(status);
 }
 
 /// What an app's main function may return; see [`main!`](crate::main).

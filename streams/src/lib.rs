@@ -182,6 +182,12 @@ pub fn socketpair(options: AdoptOptions) -> Result<(Connection, Connection), Err
     Ok((Connection::new(a), Connection::new(b)))
 }
 
+/// The status the run ends with if the app's `run` returns an error (Python's `sys.exit(3)`);
+/// see the contract's `set-exit-status`. The host keeps it: nothing ends here.
+pub fn set_exit_status(status: u8) {
+    bindings::wasio::host::exit::set_status(status);
+}
+
 /// The listeners the host opened for this run (`wasio run --listen`), by name.
 pub async fn preopened_servers(options: ServerOptions) -> Result<Vec<(String, Server)>, ErrorCode> {
     shutdown::unless_shutting_down(async move {

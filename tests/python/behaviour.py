@@ -590,10 +590,44 @@ async def arguments():
     await srv.wait_closed()
 
 
+async def fed_reader():
+    """A StreamReader the program makes and feeds itself, as asyncio's tests and parsers do."""
+    r = asyncio.StreamReader(limit=8)
+    show("is a StreamReader", isinstance(r, asyncio.StreamReader))
+    show("at_eof before", r.at_eof())
+    pending = asyncio.ensure_future(r.readline())
+    await asyncio.sleep(0)
+    r.feed_data(b"ab")
+    await asyncio.sleep(0)
+    show("readline waits for the rest", pending.done())
+    r.feed_data(b"c\nde")
+    show("readline", await pending)
+    show("readexactly(1)", await outcome(r.readexactly(1)))
+    r.feed_data(b"fghijklmn\n")
+    show("readuntil over the limit", await outcome(r.readuntil(b"\n")))
+    show("read(3)", await r.read(3))
+    r.feed_eof()
+    show("at_eof with bytes left", r.at_eof())
+    show("read()", await r.read())
+    show("at_eof", r.at_eof())
+    show("readexactly at EOF", await outcome(r.readexactly(2)))
+    lines = asyncio.StreamReader()
+    lines.feed_data(b"one\ntwo\nthree")
+    lines.feed_eof()
+    show("async for", [line async for line in lines])
+    failing = asyncio.StreamReader()
+    waiting = asyncio.ensure_future(failing.read(5))
+    await asyncio.sleep(0)
+    failing.set_exception(ConnectionResetError("fed"))
+    show("set_exception wakes a read", await outcome(waiting))
+    show("exception", repr(failing.exception()))
+    show("limit 0", raises(lambda: asyncio.StreamReader(limit=0)))
+
+
 async def main(tmp):
     # name_lookup before executors, which shuts the default executor down.
     for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers,
-                    arguments, name_lookup, executors):
+                    arguments, fed_reader, name_lookup, executors):
         print(f"== {section.__name__}", flush=True)
         await section()
     print("== unix", flush=True)

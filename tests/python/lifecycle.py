@@ -2,7 +2,7 @@
 
 `python3 lifecycle.py MODE` natively; `wasio run --allow-listen 127.0.0.1:0 --allow-connect
 '127.0.0.1:*' lifecycle.py -- MODE` under wasio. The outputs must be identical; the exit status
-too, except that a wasio component exits 1 where CPython exits with another non-zero status.
+too.
 
 MODE is one of:
 - tasks: `asyncio.all_tasks()` holds the program's tasks only; the "cancel every other task"
@@ -14,7 +14,9 @@ MODE is one of:
 - exit_in_main: `sys.exit(3)` inside main; the `finally` around `asyncio.run` runs.
 - exit_in_task: `sys.exit(4)` in another task while main waits.
 - exit_in_cleanup: `sys.exit(3)` in a task's `finally` as `asyncio.run` cancels it at the end.
-- interrupt: `KeyboardInterrupt` raised inside main (a traceback, no trap).
+- interrupt: `KeyboardInterrupt` raised inside main (a traceback, no trap; status 130).
+- exit_wraps, exit_negative, exit_message: `sys.exit(263)` (status 7), `sys.exit(-2)` (254),
+  `sys.exit("goodbye")` (the text on stderr, status 1).
 """
 
 import asyncio
@@ -162,7 +164,31 @@ async def interrupt():
     raise KeyboardInterrupt
 
 
-MODES = {f.__name__: f for f in (tasks, exit_in_main, exit_in_task, exit_in_cleanup, interrupt)}
+async def exit_wraps():
+    sys.exit(256 + 7)
+
+
+async def exit_negative():
+    sys.exit(-2)
+
+
+async def exit_message():
+    sys.exit("goodbye")
+
+
+MODES = {
+    f.__name__: f
+    for f in (
+        tasks,
+        exit_in_main,
+        exit_in_task,
+        exit_in_cleanup,
+        interrupt,
+        exit_wraps,
+        exit_negative,
+        exit_message,
+    )
+}
 
 try:
     asyncio.run(MODES[sys.argv[1]]())

@@ -1,4 +1,4 @@
-//! The `wasio:host` imports (`types`, `unix`, `preopens`, `tls`, `limits`, `shutdown`): what the host supplies natively
+//! The `wasio:host` imports (`types`, `unix`, `preopens`, `tls`, `limits`, `shutdown`, `exit`): what the host supplies natively
 //! to the provider component.
 //!
 //! The bindings come from `wasmtime::component::bindgen!` over a small world that imports just
@@ -23,6 +23,7 @@
 
 mod accept;
 pub mod conv;
+mod exit;
 mod limits;
 mod preopens;
 mod shutdown;
@@ -50,6 +51,7 @@ pub mod bindings {
                 import wasio:host/tls@0.1.0;
                 import wasio:host/limits@0.1.0;
                 import wasio:host/shutdown@0.1.0;
+                import wasio:host/exit@0.1.0;
             }
         ",
         path: "../wit",
@@ -162,6 +164,52 @@ mod tests {
         (func $run (result (result)) (canon lift (core func $i "run")))
         (instance $run (export "run" (func $run)))
         (export "wasi:cli/run@0.3.0" (instance $run)))"#;
+
+    /// A component whose `run` calls `wasio:host/exit.set-status` with each of `statuses` in
+    /// turn, then returns an error if `fail`, ok otherwise.
+    fn exit_probe(statuses: &[u8], fail: bool) -> String {
+        let calls: String = statuses
+            .iter()
+            .map(|status| format!("(call $set (i32.const {status}))"))
+            .collect();
+        let result = u8::from(fail);
+        format!(
+            r#"(component
+            (import "wasio:host/exit@0.1.0" (instance $exit
+                (export "set-status" (func (param "status" u8)))))
+            (alias export $exit "set-status" (func $set))
+            (core func $set (canon lower (func $set)))
+            (core module $m
+                (import "host" "set" (func $set (param i32)))
+                (func (export "run") (result i32) {calls} (i32.const {result})))
+            (core instance $i (instantiate $m (with "host" (instance (export "set" (func $set))))))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $run (export "run" (func $run)))
+            (export "wasi:cli/run@0.3.0" (instance $run)))"#
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failed_run_ends_with_the_status_the_app_set() -> anyhow::Result<()> {
+        let runtime = Runtime::new()?;
+        let cases: [(&[u8], bool, i32); 6] = [
+            (&[], true, 1),
+            (&[3], true, 3),
+            (&[255], true, 255),
+            (&[5, 9], true, 9),
+            (&[0], true, 1),
+            (&[7], false, 0),
+        ];
+        for (statuses, fail, expected) in cases {
+            let component = Component::new(runtime.engine(), exit_probe(statuses, fail))?;
+            let exit = runtime.run(&component, WasioCtx::builder().build()).await?;
+            assert!(
+                matches!(exit, Exit::Code(code) if code == expected),
+                "set {statuses:?}, failed: {fail}: {exit}, expected {expected}"
+            );
+        }
+        Ok(())
+    }
 
     #[tokio::test]
     async fn ungranted_unix_paths_are_access_denied_at_the_wit_level() -> anyhow::Result<()> {

@@ -518,8 +518,7 @@ fn cancelling_a_hanging_open_connection_ends_it_at_once() -> anyhow::Result<()> 
 /// running), a dropped writer closing its connection, a plain-function callback's exception
 /// logged with the server serving on, a cancelled task sleeping in its clean-up at exit, and
 /// `sys.exit` / `KeyboardInterrupt` from main or another task ending the run through the
-/// script's `finally`, never trapping. The exit status is CPython's, or 1 for another non-zero
-/// one (a component's `run` only returns ok or an error).
+/// script's `finally`, never trapping, with CPython's exit status (`set-exit-status`).
 #[test]
 fn task_and_program_lifecycles_match_cpython() -> anyhow::Result<()> {
     let program = script("lifecycle.py");
@@ -533,6 +532,9 @@ fn task_and_program_lifecycles_match_cpython() -> anyhow::Result<()> {
         ("exit_in_task", 4, ""),
         ("exit_in_cleanup", 3, ""),
         ("interrupt", 130, "KeyboardInterrupt"),
+        ("exit_wraps", 7, ""),
+        ("exit_negative", 254, ""),
+        ("exit_message", 1, "goodbye"),
     ] {
         let native = Command::new("python3").arg(&program).arg(mode).output()?;
         // CPython ends an uncaught KeyboardInterrupt by SIGINT (a shell's 130).
@@ -549,7 +551,7 @@ fn task_and_program_lifecycles_match_cpython() -> anyhow::Result<()> {
         let stderr = text(&out.stderr);
         assert_eq!(
             out.status.code(),
-            Some(status.min(1)),
+            Some(status),
             "{mode}: wasio's status; stderr:\n{stderr}"
         );
         let wasio = text(&out.stdout);

@@ -177,6 +177,18 @@ async fn connecting_to_a_closed_port_is_connection_refused() -> anyhow::Result<(
     Ok(())
 }
 
+/// An app that fails after `set-exit-status` ends the run with that status (0 counts as 1), in
+/// the linked and the composed mode alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_exits_with_the_status_the_app_set() -> anyhow::Result<()> {
+    for (status, expected) in [("3", 3), ("255", 255), ("0", 1)] {
+        let (exit, lines) = run(PROBE, &["exit-status", status], Capabilities::deny_all()).await?;
+        assert_eq!(exit.code(), expected, "{exit}: {lines:?}");
+        assert!(lines.is_empty(), "{lines:?}");
+    }
+    Ok(())
+}
+
 /// Every scenario of the probe is run by a test: in this binary's files, or in the host's CLI
 /// and signal tests, which run it through the `wasio` binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,8 +41,9 @@ queues are flushed, so its run can return; wasio waits at most 3s for that. A se
 stops the run at once. Either way the Unix socket files wasio created are removed and the exit
 status is 130 (SIGINT) or 143 (SIGTERM).
 
-Exit status: the app's (0 when its run returns ok, 1 when it returns an error, or the code it
-passes to exit); 134 if it traps; 137 if it reached --max-memory; 124 if it reached --timeout;
+Exit status: the app's (0 when its run returns ok; when it returns an error, the status it set
+with wasio:streams' set-exit-status, as Python's sys.exit(3), or else 1; or the code it passes
+to exit); 134 if it traps; 137 if it reached --max-memory; 124 if it reached --timeout;
 130 or 143 after SIGINT or SIGTERM; 1 if wasio cannot run it; 2 for a usage error.";
 
 /// Runs WebAssembly components that use asyncio-style streams (wasio:streams) on WASI 0.3.

@@ -22,6 +22,8 @@
 //! - `socketpair`: a socketpair; one end writes and half-closes, the other reads to EOF and
 //!   answers; prints what each saw and whether peer credentials are known.
 //!
+//! - `exit-status N`: fails, asking that the run end with exit status N.
+//!
 //! Limit and fault scenarios:
 //!
 //! - `flood HOST PORT CHUNKS`: connects, prints `ready`, waits for one byte from the peer,
@@ -678,6 +680,7 @@ const SCENARIOS: &[&str] = &[
     "raw-lookup",
     "raw-many",
     "raw-accept",
+    "exit-status",
 ];
 
 impl Guest for Probe {
@@ -701,6 +704,17 @@ impl Guest for Probe {
         {
             std_many(rest);
             return Ok(());
+        }
+        if let [first, status] = args.as_slice()
+            && first == "exit-status"
+        {
+            // Fails with the status asked for (the run's exit status).
+            let Ok(status) = status.parse() else {
+                eprintln!("bad status {status:?}");
+                return Err(());
+            };
+            streams::set_exit_status(status);
+            return Err(());
         }
         if let Some((first, rest)) = args.split_first()
             && first.starts_with("raw-")
