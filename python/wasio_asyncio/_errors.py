@@ -40,7 +40,8 @@ def to_exception(code: "t.ErrorCode", what: str = "read") -> BaseException:
     if isinstance(code, t.ErrorCode_ConnectionReset):
         return ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
     if isinstance(code, t.ErrorCode_ConnectionRefused):
-        return ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
+        # The OS's words, as a Unix connect gives them; `open_connection` words a TCP one.
+        return ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
     if isinstance(code, t.ErrorCode_ConnectionAborted):
         return ConnectionAbortedError(errno.ECONNABORTED, "Connection aborted")
     if isinstance(code, t.ErrorCode_BrokenPipe):

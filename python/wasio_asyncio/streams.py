@@ -9,6 +9,8 @@ and the try would be a wasted call across components (about 1.5 us each).
 """
 
 import asyncio
+import errno
+import ipaddress
 import logging
 import operator
 import os
@@ -450,10 +452,26 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
     )
     host, port = _args.text(host, "host"), _args.port(port, "connect")
     # A connector of its own, so that cancelling this task ends this connect and no other.
-    with _tls.handshake(tls), s.Connector() as connector:
-        conn = await call(lambda: connector.open_connection(host, port, opts),
-                          "open_connection", connector.interrupt, _abandon_connection)
+    try:
+        with _tls.handshake(tls), s.Connector() as connector:
+            conn = await call(lambda: connector.open_connection(host, port, opts),
+                              "open_connection", connector.interrupt, _abandon_connection)
+    except ConnectionRefusedError as e:
+        # asyncio's words for a refused TCP connect, with the address when the host is one.
+        addr = _literal_sockaddr(host, port)
+        where = "" if addr is None else f" {addr!r}"
+        raise ConnectionRefusedError(e.errno, f"Connect call failed{where}") from None
     return _opened(conn, tls)
+
+
+def _literal_sockaddr(host: str, port: int):
+    """The socket address asyncio names in a connect or bind error, when `host` is an IP
+    address (a name's addresses are the provider's to try, one by one: it reports no address)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return (str(ip), port) if ip.version == 4 else (str(ip), port, 0, 0)
 
 
 class _ServerSocket:
@@ -662,8 +680,15 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
         start_serving=bool(start_serving), write_queue_cap=None, tcp_nodelay=None,
     )
     port = _args.port(port or 0, "bind")
-    raw = await call(lambda: s.start_server(hosts, port, opts), "start_server",
-                     restore=_abandon_server)
+    try:
+        raw = await call(lambda: s.start_server(hosts, port, opts), "start_server",
+                         restore=_abandon_server)
+    except OSError as e:
+        addr = _literal_sockaddr(hosts[0], port) if len(hosts) == 1 else None
+        if addr is None or e.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(e.errno, f"error while attempting to bind on address {addr!r}: "
+                               f"[errno {e.errno}] {e.strerror.lower()}") from None
     return _serve(raw, client_connected_cb, tls, start_serving, keep_alive=bool(keep_alive))
 
 

@@ -237,6 +237,25 @@ async def resets():
     server.close()
     await server.wait_closed()
     show("connect refused", await outcome(asyncio.open_connection("127.0.0.1", port)))
+    show("connect refused, words", await message(asyncio.open_connection("127.0.0.1", port), port))
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    if NEW:  # 3.13 added the errno to the words
+        show("bind in use, words [3.13+]",
+             await message(asyncio.start_server(lambda r, w: None, "127.0.0.1", port), port))
+    server.close()
+    await server.wait_closed()
+
+
+async def message(aw, port):
+    """The words of the OSError awaiting `aw` raises: the port and errno numbers (Linux's and
+    WASI's differ) left out."""
+    try:
+        await aw
+        return "no error"
+    except OSError as e:
+        return f"{type(e).__name__}: {e.strerror}".replace(f"errno {e.errno}]", "errno N]").replace(
+            str(port), "PORT")
 
 
 async def timeouts_and_cancellation():
@@ -388,6 +407,13 @@ async def unix(tmp):
              await outcome(asyncio.open_unix_connection(path)))
     show("unix connect to nothing",
          await outcome(asyncio.open_unix_connection(os.path.join(tmp, "missing.sock"))))
+    if NEW:  # cleanup_socket is new in 3.13
+        stale = os.path.join(tmp, "stale.sock")
+        server = await asyncio.start_unix_server(echo, stale, cleanup_socket=False)
+        server.close()
+        await server.wait_closed()
+        show("unix connect to a stale socket file [3.13+]",
+             await message(asyncio.open_unix_connection(stale), "-"))
 
 
 request = contextvars.ContextVar("request", default="none")

@@ -268,7 +268,7 @@ const ERROR_CODES: &[&str] = &[
     "[wasio] Busy: RuntimeError - read() called while another coroutine is already waiting for incoming data",
     "[wasio] Closed: RuntimeError - why",
     "[wasio] ConnectionAborted: ConnectionAbortedError ECONNABORTED [Errno 13] Connection aborted",
-    "[wasio] ConnectionRefused: ConnectionRefusedError ECONNREFUSED [Errno 14] Connect call failed",
+    "[wasio] ConnectionRefused: ConnectionRefusedError ECONNREFUSED [Errno 14] Connection refused",
     "[wasio] ConnectionReset: ConnectionResetError ECONNRESET [Errno 15] Connection reset by peer",
     "[wasio] IncompleteRead: IncompleteReadError - 2 bytes read on a total of 5 expected bytes",
     "[wasio] Interrupted: InterruptedError EINTR [Errno 27] Interrupted system call",
