@@ -178,10 +178,11 @@ class StreamReader:
             raise ValueError(e.args[0]) from None
 
     async def readuntil(self, separator=b"\n") -> bytes:
-        if isinstance(separator, (bytes, bytearray, memoryview)):
-            seps = [bytes(separator)]
+        # asyncio takes one bytes-like separator or a tuple of them (a list is a TypeError).
+        if isinstance(separator, tuple):
+            seps = [_separator(x) for x in separator]
         else:
-            seps = [bytes(memoryview(x)) for x in separator]
+            seps = [_separator(separator)]
         return await self._read("readuntil", self._raw.try_readuntil, self._raw.readuntil, seps)
 
     async def readexactly(self, n: int) -> bytes:
@@ -205,6 +206,15 @@ class StreamReader:
         if line == b"":
             raise StopAsyncIteration
         return line
+
+
+def _separator(separator) -> bytes:
+    """One `readuntil` separator as bytes, or the TypeError asyncio's buffer search raises."""
+    try:
+        return bytes(memoryview(separator))
+    except TypeError:
+        raise TypeError("argument should be integer or bytes-like object, not "
+                        f"'{type(separator).__name__}'") from None
 
 
 class _FedStreamReader(_CPythonStreamReader, StreamReader):

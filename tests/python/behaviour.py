@@ -100,7 +100,7 @@ async def reads():
     show("readexactly 2", await outcome(r.readexactly(2)))
     if NEW:
         show("readuntil several [3.13+]", await outcome(r.readuntil((b"\n", b"\r\n"))))
-        show("readuntil several [3.13+]", await outcome(r.readuntil([b"|", b"\n"])))
+        show("readuntil with a list [3.13+]", await outcome(r.readuntil([b"|", b"\n"])))
         show("readuntil several at EOF [3.13+]", await outcome(r.readuntil((b"|", b"\n"))))
     else:
         for separator in (b"\n", b"\n", b"|"):
