@@ -107,10 +107,13 @@ async fn a_reader_that_never_reads_while_the_app_writes_with_drain() -> anyhow::
     // And in all: the batch the send pump has in flight and the write queued behind it (an
     // app's `write` argument is queued without a copy), about two marks; the page of the app's
     // own chunk; and one page for where the heap's top happens to sit (it moves with the code's
-    // static data). Measured 192 KiB and 256 KiB with the default 64 KiB mark, alone and under
-    // the whole suite in parallel, the same for 64 MiB and 1 GiB.
+    // static data). Measured 192 KiB (composed) and 256 KiB (linked) with the default 64 KiB
+    // mark, the same for 64 MiB and 1 GiB; composed, with the machine loaded (a release build
+    // beside the test), 384 KiB in one run of nine: one mark more, where the allocator placed a
+    // batch while the one before it was still in flight. A leak grows with the total instead
+    // (the check above, and 64 MiB against 1 GiB).
     assert!(
-        after - before <= 2 * HIGH_WATER + 3 * PAGE,
+        after - before <= 3 * HIGH_WATER + 3 * PAGE,
         "linear memory grew by {} bytes",
         after - before
     );
