@@ -675,7 +675,8 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
     tls = _tls.server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     if sock is not None:
         raise NotImplementedError(
-            "sock= is not supported: a wasio component has no socket descriptors to serve on")
+            "start_server(sock=...) cannot serve on a socket made in the component: wasio's "
+            "provider opens its servers itself and cannot take one over; pass host and port")
     if host is None or host == "":
         hosts = []
     elif isinstance(host, str):
@@ -752,7 +753,8 @@ async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LI
     """asyncio `start_unix_server` over wasio's `start-unix-server`."""
     if sock is not None:
         raise NotImplementedError(
-            "sock= is not supported: a wasio component has no socket descriptors to serve on")
+            "start_unix_server(sock=...) cannot serve on a socket made in the component: "
+            "wasio's provider opens its servers itself and cannot take one over; pass path")
     tls = _tls.server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     opts = t.UnixServerOptions(
         limit=_limit(limit), backlog=_backlog(backlog), ssl=tls.config,
