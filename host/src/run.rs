@@ -308,8 +308,13 @@ pub async fn run<T: WasioView>(
     drop(ticker);
     Ok(match result {
         Ok(Ok(Ok(()))) => Exit::Code(0),
+        // `run` returned an error, or the app ended through `wasi:cli/exit` with one (a C
+        // library's `exit(3)` on WASI can only say it failed): the status the app asked for.
         Ok(Ok(Err(()))) => Exit::Code(store.data_mut().host().ctx.failure_status()),
-        Ok(Err(error)) | Err(error) => Exit::from_error(error),
+        Ok(Err(error)) | Err(error) => match Exit::from_error(error) {
+            Exit::Code(1) => Exit::Code(store.data_mut().host().ctx.failure_status()),
+            exit => exit,
+        },
     })
 }
 

@@ -31,12 +31,14 @@ import asyncio
 import contextvars
 import encodings.idna  # noqa: F401 (see `getaddrinfo` in `install`)
 import heapq
+import inspect
 import socket
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import componentize_py_async_support as _support
+from asyncio.log import logger
 from componentize_py_types import Err
 
 from . import _args, _calls
@@ -120,7 +122,10 @@ def _poll(self, future_state) -> None:
                 try:
                     handle._run()
                 except (SystemExit, KeyboardInterrupt) as exc:
-                    _escape(exc)
+                    # In the handle's context: cancelling a task schedules (and may start the
+                    # timer driver) through `call_soon`, which needs componentize-py's
+                    # `_future_state` there, and the poll's own context has none (it trapped).
+                    handle._context.run(_escape, exc)
         if self.exception is not None:
             raise self.exception
         if not handles and not future_state.handles:
@@ -267,21 +272,33 @@ def install() -> None:
         return asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)
 
     def call_exception_handler(self, context):
+        # As asyncio's: a broken handler must not stop the loop, but `SystemExit` and
+        # `KeyboardInterrupt` from it end the run.
         handler = getattr(self, "_wasio_exception_handler", None)
         if handler is None:
             try:
                 self.default_exception_handler(context)
-            except BaseException as exc:  # as asyncio: a broken handler must not stop the loop
-                print(f"Exception in default exception handler: {exc!r}")
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
             handler(self, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
         except BaseException as exc:
-            self.default_exception_handler({
-                "message": "Unhandled error in exception handler",
-                "exception": exc,
-                "context": context,
-            })
+            try:
+                self.default_exception_handler({
+                    "message": "Unhandled error in exception handler",
+                    "exception": exc,
+                    "context": context,
+                })
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler while handling an "
+                             "unexpected error in custom exception handler", exc_info=True)
 
     def set_exception_handler(self, handler):
         if handler is not None and not callable(handler):
@@ -366,3 +383,60 @@ def install() -> None:
     # `_current_handle`, which componentize-py's loop does not keep.
     loop_cls.default_exception_handler = asyncio.BaseEventLoop.default_exception_handler
     loop_cls._current_handle = None
+    for name, why in _NOT_AVAILABLE.items():
+        setattr(loop_cls, name, _explained(name, getattr(loop_cls, name), why))
+
+
+# The loop's low-level methods a component has no use for, and what to say when one is called
+# (componentize-py's loop raises a `NotImplementedError` with no message).
+_STREAMS_INSTEAD = "; asyncio's streams (open_connection, start_server) are wasio's"
+_NOT_AVAILABLE = {
+    "create_connection": "; use asyncio.open_connection",
+    "create_server": "; use asyncio.start_server",
+    "create_unix_connection": "; use asyncio.open_unix_connection",
+    "create_unix_server": "; use asyncio.start_unix_server",
+    "connect_accepted_socket": _STREAMS_INSTEAD,
+    "start_tls": "; use StreamWriter.start_tls",
+    "sock_connect": _STREAMS_INSTEAD,
+    "sock_accept": _STREAMS_INSTEAD,
+    "sock_recv": _STREAMS_INSTEAD,
+    "sock_recv_into": _STREAMS_INSTEAD,
+    "sock_recvfrom": " (UDP is not among wasio's streams)",
+    "sock_sendto": " (UDP is not among wasio's streams)",
+    "sock_sendall": _STREAMS_INSTEAD,
+    "sock_sendfile": _STREAMS_INSTEAD,
+    "sendfile": "; write the file's bytes with StreamWriter.write",
+    "create_datagram_endpoint": " (UDP is not among wasio's streams)",
+    "connect_read_pipe": " (the loop watches no pipes there; sys.stdin reads block the loop)",
+    "connect_write_pipe": " (the loop watches no pipes there)",
+    "subprocess_exec": " (a component cannot start processes)",
+    "subprocess_shell": " (a component cannot start processes)",
+    "add_reader": " (a component has no file descriptors for the loop to watch)",
+    "add_writer": " (a component has no file descriptors for the loop to watch)",
+    "add_signal_handler": " (wasio itself ends the run on SIGINT and SIGTERM: see the README)",
+}
+
+
+def _explained(name: str, original, why: str):
+    """`original` (a loop method), whose message-less `NotImplementedError` says instead that
+    `loop.name()` is not available in a wasio component, and `why`."""
+    def explain(e: NotImplementedError):
+        if e.args:
+            return e
+        return NotImplementedError(f"loop.{name}() is not available in a wasio component{why}")
+
+    if inspect.iscoroutinefunction(original):
+        async def method(self, *args, **kwargs):
+            try:
+                return await original(self, *args, **kwargs)
+            except NotImplementedError as e:
+                raise explain(e) from None
+    else:
+        def method(self, *args, **kwargs):
+            try:
+                return original(self, *args, **kwargs)
+            except NotImplementedError as e:
+                raise explain(e) from None
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = original.__doc__
+    return method

@@ -8,16 +8,22 @@ executes it as `__main__`.
 `asyncio.run(main())` written at the script's top level (also inside `if`, `try`, `with` or loops
 there) is compiled as `await` of a function with `asyncio.run`'s semantics: `main` runs as a
 task, then the tasks it leaves are cancelled and waited for and the default executor is shut
-down, and the statements after it run afterwards, as in CPython. An `asyncio.run` called from
-inside a function cannot be awaited there: it queues its coroutine, which runs once the script's
-top level has returned.
+down, and the statements after it run afterwards, as in CPython. So is one in a module-level
+function (`def main(): return asyncio.run(amain())`), which is compiled as a coroutine and each
+call of it as an `await`, as are the functions that call such a function (`_runners` says which
+qualify). An `asyncio.run` anywhere else (a method, a callback) cannot be awaited there: it
+queues its coroutine, which runs once the script's top level has returned (or has raised
+`SystemExit`).
 """
 
 import ast
 import asyncio
+import atexit
 import builtins
 import importlib
 import inspect
+import operator
+import os
 import socket
 import sys
 import traceback
@@ -27,7 +33,7 @@ from componentize_py_types import Err
 from . import ssl as _ssl
 from .bindings import exports
 from .bindings.imports import wasio_streams
-from . import _calls, _loop, _oldloop, _socketpair, streams
+from . import _args, _calls, _loop, _oldloop, _socketpair, streams
 
 _pending_mains = []
 
@@ -45,8 +51,23 @@ def _asyncio_run(main, *, debug=None, loop_factory=None):
     _pending_mains.append(_coroutine(main))
 
 
-_STREAMS = ("open_connection", "start_server", "open_unix_connection", "start_unix_server",
-            "StreamReader", "StreamWriter")
+# `StreamReader` and `StreamWriter` stay CPython's: a connection's are subclasses of them.
+_STREAMS = ("open_connection", "start_server", "open_unix_connection", "start_unix_server")
+
+
+_real_os_exit = os._exit
+
+
+def _os_exit(status):
+    """`os._exit`: ends the run at once, with `status`'s low byte as its exit status (the C
+    library's exit on WASI reports only success or failure; the host takes the status from
+    `set-exit-status`)."""
+    n = operator.index(status)
+    if _args.INT_MIN <= n <= _args.INT_MAX:
+        n &= 0xFF
+        if n:
+            wasio_streams.set_exit_status(n)
+    _real_os_exit(n)  # beyond a C int: CPython's OverflowError
 
 
 def install():
@@ -61,6 +82,7 @@ def install():
     socket.socketpair = _socketpair.socketpair
     asyncio.run = _asyncio_run
     asyncio.runners.run = _asyncio_run
+    os._exit = _os_exit
 
 
 async def _run_main(main, *, debug=None, loop_factory=None):
@@ -101,9 +123,11 @@ async def _cancel_all_tasks():
 
 
 class _TopLevelRun(ast.NodeTransformer):
-    """Turns top-level `asyncio.run(x)` calls into `await __wasio_run__(x)` (module docstring)."""
+    """Turns top-level `asyncio.run(x)` calls into `await __wasio_run__(x)`, and the functions
+    that call it into coroutines awaited where they are called (`_runners`; module docstring)."""
 
     def __init__(self, tree):
+        self.runners: "set[str]" = set()
         self.modules = {"asyncio"}
         self.functions = set()
         for node in tree.body:
@@ -115,12 +139,30 @@ class _TopLevelRun(ast.NodeTransformer):
                 for a in node.names:
                     if a.name == "run":
                         self.functions.add(a.asname or a.name)
-        self.found = False
 
     def _skip(self, node):
         return node
 
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _skip
+    visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _skip
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _skip
+
+    def visit_FunctionDef(self, node):
+        if node.name not in self.runners:
+            return node
+        # A function that runs a loop: a coroutine, with its own calls made awaits.
+        for i, statement in enumerate(node.body):
+            node.body[i] = self.visit(statement)
+        fields = {name: getattr(node, name) for name in node._fields}
+        return ast.copy_location(ast.AsyncFunctionDef(**fields), node)
+
+    def is_run(self, call: ast.Call) -> bool:
+        """Whether `call` runs a loop: `asyncio.run(...)`, `loop.run_until_complete(...)`,
+        `loop.run_forever()`."""
+        f = call.func
+        return (isinstance(f, ast.Attribute) and f.attr in ("run_until_complete", "run_forever")
+                ) or (isinstance(f, ast.Attribute) and f.attr == "run"
+                      and isinstance(f.value, ast.Name) and f.value.id in self.modules) or (
+                          isinstance(f, ast.Name) and f.id in self.functions)
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -128,19 +170,99 @@ class _TopLevelRun(ast.NodeTransformer):
         # `loop.run_until_complete(x)` / `loop.run_forever()` of any loop (see `_oldloop`); the
         # loop expression is still evaluated, for its side effects.
         if isinstance(f, ast.Attribute) and f.attr in ("run_until_complete", "run_forever"):
-            self.found = True
             call = ast.Call(func=ast.Name(f"__wasio_{f.attr}__", ast.Load()),
                             args=[f.value, *node.args], keywords=node.keywords)
             return ast.copy_location(ast.Await(ast.copy_location(call, node)), node)
-        is_run = (isinstance(f, ast.Attribute) and f.attr == "run"
-                  and isinstance(f.value, ast.Name) and f.value.id in self.modules) or (
-                      isinstance(f, ast.Name) and f.id in self.functions)
-        if not is_run:
+        if isinstance(f, ast.Name) and f.id in self.runners:
+            return ast.copy_location(ast.Await(node), node)
+        if not self.is_run(node):
             return node
-        self.found = True
         call = ast.Call(func=ast.Name("__wasio_run__", ast.Load()), args=node.args,
                         keywords=node.keywords)
         return ast.copy_location(ast.Await(ast.copy_location(call, node)), node)
+
+
+_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
+                  ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _scope(body, is_run) -> "tuple[bool, bool, list[str]]":
+    """What one scope's statements (the script's top level, or one function's body, without
+    the functions, classes, lambdas and comprehensions inside it) do: whether they run a loop
+    (`is_run` of a call), whether they `yield`, and the names they call directly, once a call."""
+    runs = yields = False
+    calls = []
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _NESTED_SCOPES):
+            continue
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            yields = True
+        elif isinstance(node, ast.Call):
+            runs = runs or is_run(node)
+            if isinstance(node.func, ast.Name):
+                calls.append(node.func.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return runs, yields, calls
+
+
+def _runners(tree, is_run) -> "set[str]":
+    """The script's module-level functions to run as coroutines: those that run a loop
+    (`asyncio.run` and the like) themselves or by calling another of them, so that
+    `sys.exit(main())` with `def main(): return asyncio.run(amain())` runs as in CPython. Only
+    plain functions (defined once, not decorated, no generator) whose name is used nowhere but
+    in calls the transform awaits: at the top level, or in another of them. The `asyncio.run`
+    of any other function stays queued (see the module docstring)."""
+    defs: "dict[str, list[ast.FunctionDef]]" = {}
+    todo = list(tree.body)
+    while todo:  # the top level, with its `if`, `try`, `with` and loop bodies
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef):
+            defs.setdefault(node.name, []).append(node)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            todo.extend(ast.iter_child_nodes(node))
+    # A name bound anywhere else (assigned, a parameter, imported, another def or class) may
+    # not be the function where it is called.
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node not in defs.get(node.name, []):
+                bound.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    scopes = {}
+    for name, nodes in defs.items():
+        if len(nodes) == 1 and not nodes[0].decorator_list and name not in bound:
+            runs, yields, calls = _scope(nodes[0].body, is_run)
+            if not yields:
+                scopes[name] = (runs, calls)
+    top_calls = _scope(tree.body, is_run)[2]
+    uses: "dict[str, int]" = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            uses[node.id] = uses.get(node.id, 0) + 1
+    banned: "set[str]" = set()
+    while True:
+        chosen = {name for name, (runs, _) in scopes.items() if runs and name not in banned}
+        grew = True
+        while grew:
+            grew = False
+            for name, (_, calls) in scopes.items():
+                if name not in chosen and name not in banned and chosen.intersection(calls):
+                    chosen.add(name)
+                    grew = True
+        awaited = top_calls + [call for name in chosen for call in scopes[name][1]]
+        unsafe = {name for name in chosen if uses.get(name, 0) != awaited.count(name)}
+        if not unsafe:
+            return chosen
+        banned |= unsafe
 
 
 def _preimport(tree):
@@ -202,7 +324,9 @@ def load(source: str, filename: str):
     sys.modules["ssl"] = _ssl
     tree = ast.parse(source, filename)
     _preimport(tree)
-    tree = ast.fix_missing_locations(_TopLevelRun(tree).visit(tree))
+    top_level = _TopLevelRun(tree)
+    top_level.runners = _runners(tree, top_level.is_run)
+    tree = ast.fix_missing_locations(top_level.visit(tree))
     code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
     class Run(exports.Run):
@@ -220,18 +344,28 @@ def load(source: str, filename: str):
             if not sys.argv or not sys.argv[0]:
                 sys.argv = [filename]
             try:
-                done = eval(code, module.__dict__)
-                if code.co_flags & inspect.CO_COROUTINE:
-                    await done
+                exiting = None
+                try:
+                    done = eval(code, module.__dict__)
+                    if code.co_flags & inspect.CO_COROUTINE:
+                        await done
+                except SystemExit as exc:
+                    # `sys.exit(app.main())` where `main` queued an `asyncio.run`: in CPython
+                    # it ran inside that call, so it runs before the exit.
+                    exiting = exc
                 while _pending_mains:
                     await _run_main(_pending_mains.pop(0))
                 _loop.raise_escaped()
+                if exiting is not None:
+                    raise exiting
             except BaseException as exc:
                 status = _exit_status(exc)
             await _finish()
             escaped = _loop.take_escaped()  # raised by a task cancelled on the way out
             if escaped is not None:
                 status = _exit_status(escaped)
+            # What CPython's interpreter shutdown runs (this one is never shut down).
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
             if status != 0:

@@ -88,20 +88,11 @@ def _limit(limit):
     return max(1, _args.size(limit, "limit"))  # a fraction above 0 is a limit of one byte
 
 
-# CPython's own reader class, taken before `_runner.install` puts `StreamReader` below in its
-# place: the class of the readers a program makes and feeds itself (`_FedStreamReader`).
-_CPythonStreamReader = asyncio.streams.StreamReader
-
-
-class StreamReader:
-    """asyncio `StreamReader` over a wasio `reader` (created by `open_connection`/`start_server`).
-    One the program makes itself (`asyncio.StreamReader(limit=...)`, to `feed_data` it) belongs
-    to no connection, so there is nothing for the provider to do: it is a `_FedStreamReader`."""
-
-    def __new__(cls, *args, **kwargs):
-        if cls is StreamReader and not (args and isinstance(args[0], s.Reader)):
-            return object.__new__(_FedStreamReader)
-        return object.__new__(cls)
+class StreamReader(asyncio.streams.StreamReader):
+    """A connection's asyncio `StreamReader`: a view of a wasio `reader` (made by
+    `open_connection` / `start_server`), where the provider buffers and reads. It subclasses
+    CPython's class, which `asyncio.StreamReader` stays: a reader the program makes itself (to
+    `feed_data` it) and subclasses of it are CPython's, and this one is still an instance."""
 
     def __init__(self, raw: "s.Reader"):
         self._raw = raw
@@ -113,6 +104,15 @@ class StreamReader:
 
     def __repr__(self):
         return "<StreamReader wasio>"
+
+    def feed_data(self, data):
+        raise RuntimeError(_FED_BY_THE_PROVIDER)
+
+    def feed_eof(self):
+        raise RuntimeError(_FED_BY_THE_PROVIDER)
+
+    def set_transport(self, transport):
+        raise RuntimeError(_FED_BY_THE_PROVIDER)
 
     async def _read(self, what: str, attempt, wait, *args) -> bytes:
         """A read: `attempt(*args)` (its `try-*` call) when it is likely to find what it needs,
@@ -208,6 +208,10 @@ class StreamReader:
         return line
 
 
+_FED_BY_THE_PROVIDER = ("a connection's reader is fed by wasio's provider from its socket; "
+                        "make an asyncio.StreamReader() to feed one yourself")
+
+
 def _separator(separator) -> bytes:
     """One `readuntil` separator as bytes, or the TypeError asyncio's buffer search raises."""
     try:
@@ -215,12 +219,6 @@ def _separator(separator) -> bytes:
     except TypeError:
         raise TypeError("argument should be integer or bytes-like object, not "
                         f"'{type(separator).__name__}'") from None
-
-
-class _FedStreamReader(_CPythonStreamReader, StreamReader):
-    """A reader the program feeds (`feed_data`, `feed_eof`, `set_exception`), as in tests and in
-    protocols that parse bytes from elsewhere: CPython's class itself, so every method behaves
-    exactly as CPython's, and still an `asyncio.StreamReader` (the package's class)."""
 
 
 class _Transport:
@@ -239,6 +237,7 @@ class _Transport:
         self._writer.close()
 
     def abort(self):
+        self._writer._aborted = True
         self._writer._raw.abort()
 
     def can_write_eof(self) -> bool:
@@ -265,8 +264,10 @@ class _Transport:
              _args.size(low, "low"))
 
 
-class StreamWriter:
-    """asyncio `StreamWriter` over a wasio `writer`."""
+class StreamWriter(asyncio.streams.StreamWriter):
+    """A connection's asyncio `StreamWriter`: a view of a wasio `writer`. It subclasses
+    CPython's class, which `asyncio.StreamWriter` stays (a writer the program makes over its
+    own transport is CPython's), and overrides every method."""
 
     def __init__(self, raw: "s.Writer", reader: StreamReader):
         self._raw = raw
@@ -277,6 +278,10 @@ class StreamWriter:
         # `get_extra_info('socket')`, made on first use; SO_KEEPALIVE as the server set it.
         self._socket = None
         self._keep_alive = False
+        # Aborted by the program (`transport.abort()`, its server's `abort_clients()`), and the
+        # server that accepted the connection, if one did.
+        self._aborted = False
+        self._server = None
         _open_writers.add(self)
         # As CPython 3.13's `__del__`: a writer dropped unclosed closes its connection (a handler
         # that returns without `close()` ends the client's read with EOF). A finalizer holding
@@ -286,6 +291,10 @@ class StreamWriter:
 
     def __repr__(self):
         return "<StreamWriter wasio>"
+
+    def __del__(self):
+        # Not CPython's, which asks the transport: the finalizer above closes the connection.
+        pass
 
     @property
     def transport(self):
@@ -297,7 +306,11 @@ class StreamWriter:
 
     def write(self, data):
         if type(data) is not bytes:
-            data = _args.buffer(data, "data argument must be a bytes-like object")
+            # What asyncio's transport takes: these three types only (an `array` is refused).
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("data argument must be a bytes-like object, "
+                                f"not {type(data).__name__!r}")
+            data = bytes(data)
         # `sync` written out: one frame less on every write.
         try:
             self._raw.write(data)
@@ -331,10 +344,16 @@ class StreamWriter:
             if isinstance(r, Err):
                 raise self._drain_error(to_exception(r.value, "drain"))
             return
+        aborted = self._aborted
         try:
             await call(lambda: self._raw.drain(None), "drain", self._raw.interrupt)
-        except ConnectionResetError as e:
-            raise self._drain_error(e) from None
+        except ConnectionError as e:
+            if self._aborted and not aborted:
+                # As asyncio's: an abort's `connection_lost(None)` wakes a waiting drain.
+                return
+            if isinstance(e, ConnectionResetError):
+                raise self._drain_error(e) from None
+            raise
 
     def _drain_error(self, e: BaseException) -> BaseException:
         """What asyncio's `drain` raises for a lost connection: the reader's stored exception,
@@ -449,6 +468,8 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         raise ValueError("host and port was not specified and no sock specified")
     if host is None:
         host = "localhost"  # as `getaddrinfo(None, port)`: the loopback addresses
+    elif host == "":
+        raise to_exception(t.ErrorCode_NameUnresolvable())  # as `getaddrinfo("", port)`
     opts = t.ConnectOptions(
         limit=_limit(limit), ssl=tls.config, server_hostname=tls.server_hostname,
         ssl_handshake_timeout=tls.handshake_timeout, ssl_shutdown_timeout=tls.shutdown_timeout,
@@ -585,6 +606,7 @@ class Server:
     def _accepted(self, conn):
         reader, writer = _pair(conn)
         writer._keep_alive = self._keep_alive
+        writer._server = self
         _tls.accepted(self, writer)
         asyncio.get_running_loop().call_soon(
             StreamReaderProtocol(self, reader, writer).connection_made)
@@ -628,6 +650,9 @@ class Server:
         self._raw.close_clients()
 
     def abort_clients(self):
+        for writer in list(_open_writers):
+            if writer._server is self:
+                writer._aborted = True
         self._raw.abort_clients()
 
     async def wait_closed(self):
@@ -707,7 +732,7 @@ def _path(path) -> str:
     if path is None:
         raise ValueError("path was not specified, and no sock specified")
     path = _args.text(os.fspath(path), "path")
-    if len(path.encode()) > 108:  # sizeof(sun_path), CPython's check and message
+    if len(path.encode()) >= 108:  # sizeof(sun_path) with its NUL: CPython's limit and words
         raise OSError("AF_UNIX path too long")
     return path
 

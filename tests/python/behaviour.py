@@ -7,6 +7,7 @@ TMPDIR`): the outputs must be identical. Lines tagged `[3.13+]` exercise API add
 client in this same program, on 127.0.0.1 or in TMPDIR.
 """
 
+import array
 import asyncio
 import concurrent.futures
 import contextvars
@@ -102,8 +103,8 @@ async def reads():
         show("readuntil several [3.13+]", await outcome(r.readuntil((b"\n", b"\r\n"))))
         show("readuntil with a list [3.13+]", await outcome(r.readuntil([b"|", b"\n"])))
         show("readuntil several at EOF [3.13+]", await outcome(r.readuntil((b"|", b"\n"))))
-    else:
-        for separator in (b"\n", b"\n", b"|"):
+    else:  # the same bytes consumed (the list is refused, consuming nothing)
+        for separator in (b"\n", b"\n"):
             await r.readuntil(separator)
     lines = [line async for line in r]
     show("async for at EOF", lines)
@@ -405,6 +406,8 @@ async def unix(tmp):
     if NEW:  # the socket file is removed on close (cleanup_socket, new in 3.13)
         show("unix connect after close [3.13+]",
              await outcome(asyncio.open_unix_connection(path)))
+    show("unix path of 108 bytes",
+         await outcome(asyncio.start_unix_server(echo, "/" + "a" * 107)))
     show("unix connect to nothing",
          await outcome(asyncio.open_unix_connection(os.path.join(tmp, "missing.sock"))))
     if NEW:  # cleanup_socket is new in 3.13
@@ -533,6 +536,9 @@ def error_codes():
         elif not type(exc).__name__.startswith("SSL"):  # an SSLError's errno is SSL's own code
             number = errno.errorcode.get(number, number)
         show(f"[wasio] {name[len('ErrorCode_'):]}", f"{type(exc).__name__} {number} {exc}")
+    # The loop's low-level methods say what to use instead.
+    loop = asyncio.get_event_loop()
+    show("[wasio] loop.add_reader", raises(lambda: loop.add_reader(0, print)))
 
 
 async def arguments():
@@ -543,9 +549,10 @@ async def arguments():
     show("open_connection port 70000", await outcome(asyncio.open_connection("127.0.0.1", 70000)))
     show("open_connection host with a surrogate",
          await outcome(asyncio.open_connection("\udcff", 80)))
+    show("open_connection to ''", await outcome(asyncio.open_connection("", 80)))
     show("read(2.5)", await outcome(r.read(2.5)))
     show("readexactly(2**64)", await outcome(r.readexactly(2**64)))
-    for data in (5, "text", [1]):
+    for data in (5, "text", [1], array.array("i", [1])):
         show(f"write({data!r})", raises(lambda: w.write(data)))
     show("writelines([3])", raises(lambda: w.writelines([3])).split(":")[0])
     try:
@@ -648,6 +655,50 @@ async def fed_reader():
     show("set_exception wakes a read", await outcome(waiting))
     show("exception", repr(failing.exception()))
     show("limit 0", raises(lambda: asyncio.StreamReader(limit=0)))
+
+    class LineReader(asyncio.StreamReader):
+        def __init__(self):
+            super().__init__(limit=100)
+
+    sub = LineReader()
+    sub.feed_data(b"sub\n")
+    sub.feed_eof()
+    show("a subclass reads", await sub.readline())
+
+    class MemoryTransport(asyncio.Transport):
+        def __init__(self):
+            super().__init__()
+            self.data = bytearray()
+
+        def write(self, data):
+            self.data += data
+
+        def is_closing(self):
+            return False
+
+    protocol = asyncio.StreamReaderProtocol(lines)
+    transport = MemoryTransport()
+    protocol.connection_made(transport)
+    writer = asyncio.StreamWriter(transport, protocol, lines, asyncio.get_running_loop())
+    writer.write(b"into memory")
+    await writer.drain()
+    show("a writer over the program's transport", bytes(transport.data))
+
+    async def idle(reader, writer):
+        await reader.read()
+
+    server = await asyncio.start_server(idle, "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    show("a connection's are StreamReader / StreamWriter",
+         (isinstance(r, asyncio.StreamReader), isinstance(w, asyncio.StreamWriter)))
+    w.write(b"x" * 20_000_000)
+    pending = asyncio.ensure_future(w.drain())
+    await asyncio.sleep(0.05)
+    w.transport.abort()
+    show("a drain waiting when the transport is aborted", await outcome(pending))
+    show("a drain after the abort", await outcome(w.drain()))
+    server.close()
+    await server.wait_closed()
 
 
 async def main(tmp):

@@ -17,9 +17,13 @@ MODE is one of:
 - interrupt: `KeyboardInterrupt` raised inside main (a traceback, no trap; status 130).
 - exit_wraps, exit_negative, exit_message: `sys.exit(263)` (status 7), `sys.exit(-2)` (254),
   `sys.exit("goodbye")` (the text on stderr, status 1).
+- exit_while_reading: `sys.exit(5)` from a callback while main waits in a read (status 5).
+- exit_in_handler: `sys.exit(31)` from the loop's exception handler (status 31).
+- os_exit: `os._exit(6)` in main (status 6, no `finally`).
 """
 
 import asyncio
+import os
 import ssl
 import sys
 import time
@@ -164,6 +168,31 @@ async def interrupt():
     raise KeyboardInterrupt
 
 
+async def exit_while_reading():
+    # No timer is pending while main waits in a read (a trap once: the exit's cancellation
+    # started the timer driver outside any handle's context).
+    async def idle(reader, writer):
+        await reader.read()
+
+    server = await asyncio.start_server(idle, "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    asyncio.get_running_loop().call_soon(sys.exit, 5)
+    await r.read()
+
+
+async def exit_in_handler():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: sys.exit(31))
+    loop.call_soon(lambda: 1 / 0)
+    await asyncio.sleep(0.3)
+    show("main", "still running")
+
+
+async def os_exit():
+    show("main", "calls os._exit(6)")
+    os._exit(6)
+
+
 async def exit_wraps():
     sys.exit(256 + 7)
 
@@ -187,6 +216,9 @@ MODES = {
         exit_wraps,
         exit_negative,
         exit_message,
+        exit_while_reading,
+        exit_in_handler,
+        os_exit,
     )
 }
 

@@ -280,6 +280,8 @@ const ERROR_CODES: &[&str] = &[
     "[wasio] Other: OSError - unknown error",
     "[wasio] Timeout: TimeoutError - ",
     "[wasio] Tls: SSLError 1 why",
+    "[wasio] loop.add_reader: NotImplementedError: loop.add_reader() is not available in a wasio \
+     component (a component has no file descriptors for the loop to watch)",
 ];
 
 /// tests/python/behaviour.py (reads, separators, limits and overruns, writes and flow control,
@@ -535,6 +537,9 @@ fn task_and_program_lifecycles_match_cpython() -> anyhow::Result<()> {
         ("exit_wraps", 7, ""),
         ("exit_negative", 254, ""),
         ("exit_message", 1, "goodbye"),
+        ("exit_while_reading", 5, ""),
+        ("exit_in_handler", 31, ""),
+        ("os_exit", 6, ""),
     ] {
         let native = Command::new("python3").arg(&program).arg(mode).output()?;
         // CPython ends an uncaught KeyboardInterrupt by SIGINT (a shell's 130).
@@ -595,6 +600,35 @@ fn old_style_loop_driving_prints_the_same_natively_and_under_wasio() -> anyhow::
     assert_eq!(text(&out.stdout), text(&native.stdout));
     assert!(
         text(&native.stdout).ends_with("done\n"),
+        "{}",
+        text(&native.stdout)
+    );
+    Ok(())
+}
+
+/// tests/python/entry_points.py, a console script's shape (`sys.exit(main(sys.argv))`, whose
+/// `main` calls functions that run loops with `asyncio.run` and `run_until_complete`), prints
+/// under wasio what it prints under CPython, in the same order, `atexit` handler included, and
+/// exits with the same status (3).
+#[test]
+fn asyncio_run_inside_functions_runs_where_it_is_called() -> anyhow::Result<()> {
+    let program = script("entry_points.py");
+    let native = Command::new("python3")
+        .arg(&program)
+        .args(["a", "b"])
+        .output()?;
+    assert_eq!(native.status.code(), Some(3), "{}", text(&native.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
+        .args(["run", "--timeout", "60s", "--allow-listen", "127.0.0.1:0"])
+        .args(["--allow-connect", "127.0.0.1:*"])
+        .arg(&program)
+        .args(["--", "a", "b"])
+        .output()?;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(text(&out.stdout), text(&native.stdout), "{stderr}");
+    assert!(
+        text(&native.stdout).ends_with("the loops gave 7\natexit handler\n"),
         "{}",
         text(&native.stdout)
     );
