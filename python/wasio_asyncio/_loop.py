@@ -53,7 +53,8 @@ _internal: "weakref.WeakSet[asyncio.Task]" = weakref.WeakSet()
 
 def internal_task(coro) -> asyncio.Task:
     """A task for the loop's own work (see `_internal`)."""
-    task = asyncio.get_running_loop().create_task(coro)
+    # Not through a task factory the program set: the loop's own work is the loop's.
+    task = asyncio.Task(coro, loop=asyncio.get_running_loop())
     _internal.add(task)
     return task
 
@@ -104,10 +105,14 @@ async def until_escape(task: asyncio.Task):
     try:
         return await task
     except BaseException:
-        raise_escaped()
-        raise
+        escaped = take_escaped()
+        if escaped is None:
+            raise
     finally:
         _awaited.remove(task)
+    # Out of the `except`: the task's cancellation is not the exit's context (CPython's
+    # traceback shows the exit alone).
+    raise escaped
 
 
 def _poll(self, future_state) -> None:
@@ -269,7 +274,28 @@ def install() -> None:
         return call_at(self, self.time() + delay, callback, *args, context=context)
 
     def create_task(self, coro, *, name=None, context=None, **kwargs):
-        return asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)
+        factory = self._wasio_task_factory
+        if factory is None:
+            return asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)
+        # As asyncio's: the factory gets `context` only when one is given, and the name after.
+        if context is not None:
+            kwargs["context"] = context
+        task = factory(self, coro, **kwargs)
+        if name is not None:
+            task.set_name(name)
+        return task
+
+    def set_task_factory(self, factory):
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self._wasio_task_factory = factory
+
+    def get_task_factory(self):
+        return self._wasio_task_factory
+
+    def set_debug(self, enabled):
+        # `get_debug` is a C function set on the loop itself (below): one saying True or False.
+        self.get_debug = True.__bool__ if enabled else bool
 
     def call_exception_handler(self, context):
         # As asyncio's: a broken handler must not stop the loop, but `SystemExit` and
@@ -350,6 +376,11 @@ def install() -> None:
     loop.get_debug = bool
     loop_cls._timer_handle_cancelled = lambda self, handle: _timers.cancelled_one(handle)
     loop_cls.create_task = create_task
+    loop_cls._wasio_task_factory = None
+    loop_cls.set_task_factory = set_task_factory
+    loop_cls.get_task_factory = get_task_factory
+    loop_cls.set_debug = set_debug
+    loop_cls.slow_callback_duration = 0.1  # asyncio's default; only debug mode reads it
     loop_cls.call_exception_handler = call_exception_handler
     loop_cls.set_exception_handler = set_exception_handler
     loop_cls.get_exception_handler = get_exception_handler
@@ -413,6 +444,10 @@ _NOT_AVAILABLE = {
     "subprocess_shell": " (a component cannot start processes)",
     "add_reader": " (a component has no file descriptors for the loop to watch)",
     "add_writer": " (a component has no file descriptors for the loop to watch)",
+    "remove_reader": " (a component has no file descriptors for the loop to watch)",
+    "remove_writer": " (a component has no file descriptors for the loop to watch)",
+    "sock_recvfrom_into": " (UDP is not among wasio's streams)",
+    "remove_signal_handler": " (wasio itself ends the run on SIGINT and SIGTERM: see the README)",
     "add_signal_handler": " (wasio itself ends the run on SIGINT and SIGTERM: see the README)",
 }
 

@@ -13,7 +13,7 @@ function (`def main(): return asyncio.run(amain())`), which is compiled as a cor
 call of it as an `await`, as are the functions that call such a function (`_runners` says which
 qualify). An `asyncio.run` anywhere else (a method, a callback) cannot be awaited there: it
 queues its coroutine, which runs once the script's top level has returned (or has raised
-`SystemExit`).
+`SystemExit` or an error).
 """
 
 import ast
@@ -85,6 +85,21 @@ def install():
     os._exit = _os_exit
 
 
+async def _run_until_complete(loop, future):
+    """`x.run_until_complete(future)` where the script calls it: a loop's waits for `future`
+    (see `_oldloop`); another object's method is called as written."""
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        return loop.run_until_complete(future)
+    return await _oldloop.run_until_complete(future)
+
+
+async def _run_forever(loop):
+    """`x.run_forever()` where the script calls it, as `_run_until_complete`."""
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        return loop.run_forever()
+    return await _oldloop.run_forever()
+
+
 async def _run_main(main, *, debug=None, loop_factory=None):
     """`asyncio.run(main)` where the script's top level calls it (see the module docstring)."""
     task = asyncio.get_running_loop().create_task(_coroutine(main))
@@ -146,6 +161,12 @@ class _TopLevelRun(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _skip
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _skip
 
+    def visit_AnnAssign(self, node):
+        # An annotation cannot hold an `await`: only the value is transformed.
+        if node.value is not None:
+            node.value = self.visit(node.value)
+        return node
+
     def visit_FunctionDef(self, node):
         if node.name not in self.runners:
             return node
@@ -156,19 +177,25 @@ class _TopLevelRun(ast.NodeTransformer):
         return ast.copy_location(ast.AsyncFunctionDef(**fields), node)
 
     def is_run(self, call: ast.Call) -> bool:
-        """Whether `call` runs a loop: `asyncio.run(...)`, `loop.run_until_complete(...)`,
-        `loop.run_forever()`."""
+        """Whether `call` runs a loop: `asyncio.run(...)` (`asyncio.runners.run`, or `run`
+        imported from asyncio), `x.run_until_complete(...)`, `x.run_forever()`."""
         f = call.func
-        return (isinstance(f, ast.Attribute) and f.attr in ("run_until_complete", "run_forever")
-                ) or (isinstance(f, ast.Attribute) and f.attr == "run"
-                      and isinstance(f.value, ast.Name) and f.value.id in self.modules) or (
-                          isinstance(f, ast.Name) and f.id in self.functions)
+        if isinstance(f, ast.Name):
+            return f.id in self.functions
+        if not isinstance(f, ast.Attribute):
+            return False
+        if f.attr in ("run_until_complete", "run_forever"):
+            return True
+        owner = f.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "runners":
+            owner = owner.value
+        return f.attr == "run" and isinstance(owner, ast.Name) and owner.id in self.modules
 
     def visit_Call(self, node):
         self.generic_visit(node)
         f = node.func
-        # `loop.run_until_complete(x)` / `loop.run_forever()` of any loop (see `_oldloop`); the
-        # loop expression is still evaluated, for its side effects.
+        # `x.run_until_complete(y)` / `x.run_forever()`: a loop's waits (`_oldloop`), another
+        # object's method is called (`_run_until_complete`); `x` is evaluated once either way.
         if isinstance(f, ast.Attribute) and f.attr in ("run_until_complete", "run_forever"):
             call = ast.Call(func=ast.Name(f"__wasio_{f.attr}__", ast.Load()),
                             args=[f.value, *node.args], keywords=node.keywords)
@@ -197,6 +224,9 @@ def _scope(body, is_run) -> "tuple[bool, bool, list[str]]":
         node = todo.pop()
         if isinstance(node, _NESTED_SCOPES):
             continue
+        if isinstance(node, ast.AnnAssign):  # the annotation is not transformed (no await)
+            todo.extend(n for n in (node.target, node.value) if n is not None)
+            continue
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
             yields = True
         elif isinstance(node, ast.Call):
@@ -205,6 +235,9 @@ def _scope(body, is_run) -> "tuple[bool, bool, list[str]]":
                 calls.append(node.func.id)
         todo.extend(ast.iter_child_nodes(node))
     return runs, yields, calls
+
+
+_DYNAMIC_LOOKUPS = {"globals", "locals", "vars", "eval", "exec", "__import__"}
 
 
 def _runners(tree, is_run) -> "set[str]":
@@ -220,7 +253,7 @@ def _runners(tree, is_run) -> "set[str]":
         node = todo.pop()
         if isinstance(node, ast.FunctionDef):
             defs.setdefault(node.name, []).append(node)
-        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+        elif not isinstance(node, _NESTED_SCOPES):  # `if`, `try` and its handlers, `match`...
             todo.extend(ast.iter_child_nodes(node))
     # A name bound anywhere else (assigned, a parameter, imported, another def or class) may
     # not be the function where it is called.
@@ -243,6 +276,12 @@ def _runners(tree, is_run) -> "set[str]":
             runs, yields, calls = _scope(nodes[0].body, is_run)
             if not yields:
                 scopes[name] = (runs, calls)
+    if any(isinstance(node, ast.Name) and node.id in _DYNAMIC_LOOKUPS
+           or isinstance(node, ast.Attribute) and node.attr == "modules"
+           for node in ast.walk(tree)):
+        # A function may be reached by a name built at run time (`globals()["cmd_" + name]`,
+        # `getattr(sys.modules[__name__], name)`), and such a call would not be awaited.
+        return set()
     top_calls = _scope(tree.body, is_run)[2]
     uses: "dict[str, int]" = {}
     for node in ast.walk(tree):
@@ -265,19 +304,45 @@ def _runners(tree, is_run) -> "set[str]":
         banned |= unsafe
 
 
-def _preimport(tree):
-    """Imports, at build time, every module the script names (run time cannot import)."""
+def _imported_names(tree) -> "list[str]":
+    """The modules the import statements anywhere in `tree` name (each `from m import x` as `m`
+    and, in case `x` is a submodule, `m.x`)."""
+    names = []
     for node in ast.walk(tree):
-        names = []
         if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
+            names.extend(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                pass  # a name imported from a module, or a module the script guards itself
+            names.append(node.module)
+            names.extend(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def _try_import(name: str):
+    """The module `name`, imported, or None (a name imported from a module, or a module the
+    importer guards itself)."""
+    try:
+        return importlib.import_module(name)
+    except Exception:
+        return None
+
+
+def _preimport(tree):
+    """Imports, at build time, every module the script names (run time cannot import), and
+    the modules those name anywhere in their own source: a module that imports inside a
+    function (argparse's help formatter imports `shutil` on first use) would fail at run time
+    otherwise."""
+    for name in _imported_names(tree):
+        module = _try_import(name)
+        path = getattr(module, "__file__", None)
+        if module is None or not path or not path.endswith(".py"):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                source_tree = ast.parse(f.read(), path)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for lazy in _imported_names(source_tree):
+            _try_import(lazy)
 
 
 async def _finish():
@@ -337,29 +402,29 @@ def load(source: str, filename: str):
             module.__file__ = filename
             module.__builtins__ = builtins
             module.__wasio_run__ = _run_main
-            module.__wasio_run_until_complete__ = lambda loop, future: (
-                _oldloop.run_until_complete(future))
-            module.__wasio_run_forever__ = lambda loop: _oldloop.run_forever()
+            module.__wasio_run_until_complete__ = _run_until_complete
+            module.__wasio_run_forever__ = _run_forever
             sys.modules["__main__"] = module
             if not sys.argv or not sys.argv[0]:
                 sys.argv = [filename]
+            ended = None  # how the script ended, if not by returning
             try:
-                exiting = None
                 try:
                     done = eval(code, module.__dict__)
                     if code.co_flags & inspect.CO_COROUTINE:
                         await done
-                except SystemExit as exc:
-                    # `sys.exit(app.main())` where `main` queued an `asyncio.run`: in CPython
-                    # it ran inside that call, so it runs before the exit.
-                    exiting = exc
+                except (SystemExit, Exception) as exc:
+                    # `sys.exit(app.main())` where `main` queued an `asyncio.run` (or an
+                    # error after it): in CPython the run was made inside that call, so it
+                    # runs before the script's exit or error counts. (Not after Ctrl-C.)
+                    ended = exc
                 while _pending_mains:
                     await _run_main(_pending_mains.pop(0))
                 _loop.raise_escaped()
-                if exiting is not None:
-                    raise exiting
             except BaseException as exc:
-                status = _exit_status(exc)
+                ended = exc
+            if ended is not None:
+                status = _exit_status(ended)
             await _finish()
             escaped = _loop.take_escaped()  # raised by a task cancelled on the way out
             if escaped is not None:

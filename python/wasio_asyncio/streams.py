@@ -221,11 +221,41 @@ def _separator(separator) -> bytes:
                         f"'{type(separator).__name__}'") from None
 
 
-class _Transport:
-    """The part of asyncio's `WriteTransport` that stream programs reach through `writer.transport`."""
+_NO_PROTOCOL = ("a wasio connection's transport has no protocol object and no read flow "
+                "control to set: its reader and writer are views of the provider's, which reads "
+                "ahead within the reader's limit")
+
+
+class _Transport(asyncio.Transport):
+    """asyncio's transport of a connection, as stream programs reach it through
+    `writer.transport`: its writing side, on the connection's wasio writer."""
 
     def __init__(self, writer: "StreamWriter"):
         self._writer = writer
+
+    def write(self, data):
+        self._writer.write(data)
+
+    def writelines(self, list_of_data):
+        self._writer.writelines(list_of_data)
+
+    def is_reading(self) -> bool:
+        return not self._writer.is_closing()
+
+    def pause_reading(self):
+        raise NotImplementedError(_NO_PROTOCOL)
+
+    def resume_reading(self):
+        raise NotImplementedError(_NO_PROTOCOL)
+
+    def set_read_buffer_limits(self, high=None, low=None):
+        raise NotImplementedError(_NO_PROTOCOL)
+
+    def get_protocol(self):
+        raise NotImplementedError(_NO_PROTOCOL)
+
+    def set_protocol(self, protocol):
+        raise NotImplementedError(_NO_PROTOCOL)
 
     def get_extra_info(self, name, default=None):
         return self._writer.get_extra_info(name, default)

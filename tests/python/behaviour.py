@@ -691,6 +691,24 @@ async def fed_reader():
     r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
     show("a connection's are StreamReader / StreamWriter",
          (isinstance(r, asyncio.StreamReader), isinstance(w, asyncio.StreamWriter)))
+    show("its transport is a Transport", isinstance(w.transport, asyncio.Transport))
+
+    loop = asyncio.get_running_loop()
+    show("get_debug", loop.get_debug())
+    loop.set_debug(True)
+    show("get_debug after set_debug(True)", loop.get_debug())
+    loop.set_debug(False)
+    made = []
+
+    def factory(loop, coro, **kwargs):
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    show("task factory", loop.get_task_factory())
+    loop.set_task_factory(factory)
+    task = asyncio.ensure_future(asyncio.sleep(0, "slept"))
+    show("a task from the factory", (await task, len(made), loop.get_task_factory() is factory))
+    loop.set_task_factory(None)
     w.write(b"x" * 20_000_000)
     pending = asyncio.ensure_future(w.drain())
     await asyncio.sleep(0.05)

@@ -1,11 +1,13 @@
 """`asyncio.run` inside the script's functions, the shape of console scripts: printed so that a
 native run and a wasio run can be compared (stdout, and the exit status: 3), with an `atexit`
-handler at the end.
+handler at the end, argparse in `main`, an object whose `run_forever` is not a loop's, and a
+function defined in an `except` block.
 
 `python3 entry_points.py ARGS` natively; `wasio run --allow-listen 127.0.0.1:0 --allow-connect
 '127.0.0.1:*' entry_points.py -- ARGS` under wasio.
 """
 
+import argparse
 import asyncio
 import atexit
 import sys
@@ -45,14 +47,31 @@ def old_style():
         loop.close()
 
 
+class Worker:
+    """Not a loop: its `run_forever` is called as written."""
+
+    def run_forever(self):
+        return 10
+
+
 def main(argv):
-    print("main starts with", argv[1:], flush=True)
+    # argparse imports `shutil` only when it formats: the build imports it too.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("words", nargs="*")
+    print("main starts with", parser.parse_args(argv[1:]).words, flush=True)
     try:
         total = run_twice() + old_style()
     finally:
         print("main's finally", flush=True)
-    print("the loops gave", total, flush=True)
+    print("the loops gave", total, "and a worker", Worker().run_forever(), flush=True)
     return total - 4
+
+
+try:
+    from asyncio import no_such_name  # noqa: F401
+except ImportError:
+    def defined_in_a_handler():
+        return asyncio.runners.run(amain(8))
 
 
 def goodbye():
@@ -62,4 +81,6 @@ def goodbye():
 atexit.register(goodbye)
 
 if __name__ == "__main__":
+    print("a worker at the top level", Worker().run_forever(), flush=True)
+    print("a function defined in an except block gave", defined_in_a_handler(), flush=True)
     sys.exit(main(sys.argv))
