@@ -20,6 +20,7 @@ import ast
 import asyncio
 import atexit
 import builtins
+import collections
 import importlib
 import inspect
 import operator
@@ -322,27 +323,45 @@ def _try_import(name: str):
     importer guards itself)."""
     try:
         return importlib.import_module(name)
-    except Exception:
+    except (Exception, SystemExit):  # a module may even exit where it cannot work
         return None
 
 
+# Modules the interpreter's C code imports on first use, where no `import` statement names
+# them: `time.strptime` / `datetime.strptime`, and the codecs `str.encode` looks up by name.
+_IMPORTED_BY_C = ("_strptime", "encodings.idna", "encodings.punycode", "encodings.latin_1",
+                  "encodings.cp1252", "encodings.cp437", "encodings.utf_16", "encodings.utf_32",
+                  "encodings.hex_codec", "encodings.base64_codec", "encodings.rot_13",
+                  "encodings.unicode_escape", "encodings.raw_unicode_escape")
+
+# At most this many modules' sources are read for the imports they make inside functions.
+_SCAN_LIMIT = 400
+
+
 def _preimport(tree):
-    """Imports, at build time, every module the script names (run time cannot import), and
-    the modules those name anywhere in their own source: a module that imports inside a
-    function (argparse's help formatter imports `shutil` on first use) would fail at run time
-    otherwise."""
-    for name in _imported_names(tree):
+    """Imports, at build time, every module the script names (run time cannot import), the
+    modules those name anywhere in their own sources, and theirs, in turn: a module that
+    imports inside a function (argparse's help formatter imports `shutil` on first use,
+    `zoneinfo` `importlib.resources`) would fail at run time otherwise."""
+    named = _imported_names(tree)
+    for name in [*named, *_IMPORTED_BY_C]:
+        _try_import(name)
+    todo = collections.deque(named)  # breadth first: the script's own modules' imports first
+    seen = set()
+    while todo and len(seen) < _SCAN_LIMIT:
+        name = todo.popleft()
+        if name in seen:
+            continue
+        seen.add(name)
         module = _try_import(name)
         path = getattr(module, "__file__", None)
         if module is None or not path or not path.endswith(".py"):
             continue
         try:
             with open(path, encoding="utf-8") as f:
-                source_tree = ast.parse(f.read(), path)
+                todo.extend(_imported_names(ast.parse(f.read(), path)))
         except (OSError, SyntaxError, ValueError):
             continue
-        for lazy in _imported_names(source_tree):
-            _try_import(lazy)
 
 
 async def _finish():

@@ -554,6 +554,16 @@ class _ServerSocket:
         return f"<asyncio.TransportSocket family={self.family!r}, laddr={self._addr!r}>"
 
 
+async def _close_at_eof(reader: StreamReader, writer: "StreamWriter"):
+    """Closes a connection nobody serves once its peer has ended it."""
+    try:
+        while await reader.read(65536):
+            pass
+    except Exception:
+        pass
+    writer.close()
+
+
 class StreamReaderProtocol:
     """Runs the client callback for an accepted connection at the loop's next turn, as asyncio's
     protocol of this name does in `connection_made`: an exception a plain-function callback
@@ -645,7 +655,15 @@ class Server:
         res = self._cb(reader, writer)
         if not asyncio.iscoroutine(res):
             return
-        task = asyncio.get_running_loop().create_task(res)
+        try:
+            task = asyncio.get_running_loop().create_task(res)
+        except BaseException:
+            # A task factory that fails (reported as the callback's exception): nothing serves
+            # the connection, which closes when the peer ends it, as CPython's transport does
+            # (else `wait_closed` would wait on it for ever).
+            res.close()
+            _loop.internal_task(_close_at_eof(reader, writer))
+            raise
         self._handlers.add(task)
 
         def done(task):

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import atexit
 import sys
+import time
 
 
 async def amain(n):
@@ -64,6 +65,9 @@ def main(argv):
     finally:
         print("main's finally", flush=True)
     print("the loops gave", total, "and a worker", Worker().run_forever(), flush=True)
+    # Modules CPython's C code imports by name on first use.
+    print("strptime", time.strptime("2024", "%Y").tm_year, "cp1252", "é".encode("cp1252"),
+          flush=True)
     return total - 4
 
 

@@ -628,7 +628,9 @@ fn asyncio_run_inside_functions_runs_where_it_is_called() -> anyhow::Result<()> 
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert_eq!(text(&out.stdout), text(&native.stdout), "{stderr}");
     assert!(
-        text(&native.stdout).ends_with("the loops gave 7 and a worker 10\natexit handler\n"),
+        text(&native.stdout).ends_with(
+            "the loops gave 7 and a worker 10\nstrptime 2024 cp1252 b'\\xe9'\natexit handler\n"
+        ),
         "{}",
         text(&native.stdout)
     );
