@@ -340,9 +340,9 @@ _SCAN_LIMIT = 400
 
 def _preimport(tree):
     """Imports, at build time, every module the script names (run time cannot import), the
-    modules those name anywhere in their own sources, and theirs, in turn: a module that
-    imports inside a function (argparse's help formatter imports `shutil` on first use,
-    `zoneinfo` `importlib.resources`) would fail at run time otherwise."""
+    modules those name anywhere in their own sources, and theirs, in turn (a module that
+    imports inside a function, as argparse's help formatter imports `shutil` on first use,
+    would fail at run time otherwise), and the modules CPython's C code imports by name."""
     named = _imported_names(tree)
     for name in [*named, *_IMPORTED_BY_C]:
         _try_import(name)
