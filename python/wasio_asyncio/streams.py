@@ -180,9 +180,9 @@ class StreamReader(asyncio.streams.StreamReader):
     async def readuntil(self, separator=b"\n") -> bytes:
         # asyncio takes one bytes-like separator or a tuple of them (a list is a TypeError).
         if isinstance(separator, tuple):
-            seps = [_separator(x) for x in separator]
+            seps = [_args.buffer(x, _SEPARATOR_TYPE) for x in separator]
         else:
-            seps = [_separator(separator)]
+            seps = [_args.buffer(separator, _SEPARATOR_TYPE)]
         return await self._read("readuntil", self._raw.try_readuntil, self._raw.readuntil, seps)
 
     async def readexactly(self, n: int) -> bytes:
@@ -212,13 +212,8 @@ _FED_BY_THE_PROVIDER = ("a connection's reader is fed by wasio's provider from i
                         "make an asyncio.StreamReader() to feed one yourself")
 
 
-def _separator(separator) -> bytes:
-    """One `readuntil` separator as bytes, or the TypeError asyncio's buffer search raises."""
-    try:
-        return bytes(memoryview(separator))
-    except TypeError:
-        raise TypeError("argument should be integer or bytes-like object, not "
-                        f"'{type(separator).__name__}'") from None
+# The words of the TypeError asyncio's buffer search raises for a separator that is no bytes.
+_SEPARATOR_TYPE = "argument should be integer or bytes-like object"
 
 
 _NO_PROTOCOL = ("a wasio connection's transport has no protocol object and no read flow "
