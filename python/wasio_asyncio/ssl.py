@@ -28,8 +28,9 @@ silently ignored:
   `load_verify_locations`.
 
 Where wasio differs from CPython: with `check_hostname = False` no SNI name is sent; `cipher()`
-has no secret-bit count for unknown suites; `getpeercert()` gives subject, issuer,
-subjectAltName, notBefore and notAfter (no serialNumber or version); a context without any
+has no secret-bit count for unknown suites; `getpeercert()` gives subject, issuer, version,
+serialNumber, notBefore, notAfter and subjectAltName (not the OCSP, caIssuers and
+crlDistributionPoints URLs); a context without any
 trusted CA fails a client connection before connecting, with the same
 `SSLCertVerificationError` CPython raises in the handshake.
 """
@@ -527,6 +528,53 @@ def _asn1_time(rfc3339: str) -> str:
     return f"{_MONTHS[int(month) - 1]} {int(day):2d} {hh}:{mm}:{ss} {year} GMT"
 
 
+def _der_item(der: bytes, at: int) -> tuple[int, int, int]:
+    """The DER element at `at`: (tag, start of its contents, end of its contents)."""
+    tag, first = der[at], der[at + 1]
+    start = at + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(der[start:start + count], "big")
+        start += count
+    end = start + length
+    if end > len(der):
+        raise ValueError("truncated DER")
+    return tag, start, end
+
+
+def _version_and_serial(der: bytes):
+    """A certificate's (version, serialNumber) as CPython's `getpeercert` gives them (3 for an
+    X.509 v3 certificate; the serial's magnitude in upper-case hex, "-" first when negative),
+    read from its DER; None when the DER is not a certificate's."""
+    try:
+        tag, start, _ = _der_item(der, 0)  # Certificate
+        if tag != 0x30:
+            return None
+        tag, at, _ = _der_item(der, start)  # TBSCertificate
+        if tag != 0x30:
+            return None
+        version = 0
+        tag, start, end = _der_item(der, at)
+        if tag == 0xA0:  # [0] EXPLICIT version, absent for v1
+            tag, vstart, vend = _der_item(der, start)
+            if tag != 0x02:
+                return None
+            version = int.from_bytes(der[vstart:vend], "big", signed=True)
+            tag, start, end = _der_item(der, end)
+        if tag != 0x02:
+            return None
+        serial = int.from_bytes(der[start:end], "big", signed=True)
+    except (IndexError, ValueError):
+        return None
+    magnitude = abs(serial)
+    digits = magnitude.to_bytes(max(1, (magnitude.bit_length() + 7) // 8), "big").hex().upper()
+    return version + 1, ("-" if serial < 0 else "") + digits
+
+
 def _san(entry: str) -> tuple:
     kind, _, value = entry.partition(":")
     return ({"IP": "IP Address"}.get(kind, kind), value)
@@ -587,12 +635,12 @@ class SSLObject:
             return bytes(cert.der)
         if self.context is not None and self.context.verify_mode == CERT_NONE:
             return {}
-        d = {
-            "subject": _name(cert.subject),
-            "issuer": _name(cert.issuer),
-            "notBefore": _asn1_time(cert.not_before),
-            "notAfter": _asn1_time(cert.not_after),
-        }
+        d = {"subject": _name(cert.subject), "issuer": _name(cert.issuer)}
+        fields = _version_and_serial(bytes(cert.der))
+        if fields is not None:
+            d["version"], d["serialNumber"] = fields
+        d["notBefore"] = _asn1_time(cert.not_before)
+        d["notAfter"] = _asn1_time(cert.not_after)
         if cert.subject_alt_names:
             d["subjectAltName"] = tuple(_san(s) for s in cert.subject_alt_names)
         return d

@@ -37,6 +37,8 @@ def describe(who, writer, ctx):
           "server_hostname", tls.server_hostname, "server_side", tls.server_side)
     print(who, "peer", subject["commonName"], "issuer", issuer["commonName"],
           "san", cert["subjectAltName"], "notAfter", cert["notAfter"])
+    print(who, "fields", list(cert), "version", cert["version"],
+          "serialNumber", cert["serialNumber"])
     print(who, "cipher", writer.get_extra_info("cipher"),
           "sslcontext", writer.get_extra_info("sslcontext") is ctx,
           "der", tls.getpeercert(binary_form=True)[:1] == b"\x30")
