@@ -156,11 +156,12 @@ class _TopLevelRun(ast.NodeTransformer):
                     if a.name == "run":
                         self.functions.add(a.asname or a.name)
 
-    def _skip(self, node):
-        return node
-
-    visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _skip
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _skip
+    def visit(self, node):
+        # The other scopes nested in the script are left as written; a function is transformed
+        # only when `_runners` chose it (`visit_FunctionDef`).
+        if isinstance(node, _NESTED_SCOPES) and not isinstance(node, ast.FunctionDef):
+            return node
+        return super().visit(node)
 
     def visit_AnnAssign(self, node):
         # An annotation cannot hold an `await`: only the value is transformed.
