@@ -66,6 +66,13 @@ impl UnixGrant {
             return Ok(Self::AnyAbstract);
         }
         if let Some(name) = spec.strip_prefix('@') {
+            if name.is_empty() {
+                return Err(
+                    "`@` names no abstract address (an empty name would make the \
+                            system pick one at random); write @NAME, or @* for any"
+                        .to_owned(),
+                );
+            }
             return Ok(Self::Abstract(name.as_bytes().to_vec()));
         }
         if spec.is_empty() {
@@ -537,5 +544,7 @@ mod tests {
         assert!(!allowed(&grants, "\0other"));
         assert!(!allowed(&grants, "app"));
         assert!(allowed(&[UnixGrant::AnyAbstract], "\0anything"));
+        // An empty name is no address: binding it makes the system pick one.
+        assert!(UnixGrant::parse("@").is_err());
     }
 }

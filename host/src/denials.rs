@@ -75,11 +75,22 @@ impl Denied {
             Self::Address(addr, Use::Udp) => {
                 format!("refused UDP on {addr} (only --allow-net grants UDP)")
             }
-            Self::UnixPath(path) => format!(
-                "refused the Unix socket path {path:?} (grant it with --allow-unix {})",
-                path.strip_prefix('\0')
-                    .map_or_else(|| path.clone(), |name| format!("@{name}"))
-            ),
+            Self::UnixPath(path) => {
+                // The grant as the flag takes it: an abstract name as @NAME, a path that
+                // starts with `@` as ./@NAME. Control and invisible characters escaped in both
+                // (the app chose the path: it must not write lines of its own to the
+                // operator's terminal).
+                let grant = match path.strip_prefix('\0') {
+                    Some(name) => format!("@{name}"),
+                    None if path.starts_with('@') => format!("./{path}"),
+                    None => path.clone(),
+                };
+                format!(
+                    "refused the Unix socket path `{}` (grant it with --allow-unix {})",
+                    path.escape_debug(),
+                    grant.escape_debug()
+                )
+            }
         }
     }
 }
@@ -160,6 +171,28 @@ mod tests {
                 .contains("--allow-unix /run/x.sock")
         );
         assert!(Denied::Network.message().contains("--allow-net"));
+    }
+
+    #[test]
+    fn a_refused_path_cannot_write_lines_of_its_own() {
+        let message =
+            Denied::UnixPath("/x\nwasio: all grants respected\r\u{202e}kcos".into()).message();
+        assert!(!message.contains(['\n', '\r', '\u{202e}']), "{message}");
+        assert_eq!(
+            message,
+            "refused the Unix socket path `/x\\nwasio: all grants respected\\r\\u{202e}kcos` \
+             (grant it with --allow-unix /x\\nwasio: all grants respected\\r\\u{202e}kcos)"
+        );
+        assert!(
+            Denied::UnixPath("@name".into())
+                .message()
+                .ends_with("(grant it with --allow-unix ./@name)")
+        );
+        assert!(
+            Denied::UnixPath("\0name".into())
+                .message()
+                .ends_with("(grant it with --allow-unix @name)")
+        );
     }
 
     #[test]

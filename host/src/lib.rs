@@ -117,6 +117,9 @@ pub fn add_to_linker_with<T: WasioView>(
     Ok(())
 }
 
+/// The native stack wasm code may use (`Config::max_wasm_stack`): see [`config`].
+pub const WASM_STACK: usize = 32 << 20;
+
 /// The wasmtime configuration wasio needs: the component model with its async support
 /// (`async func`, `stream`, `future`). Start from this to tune further.
 ///
@@ -127,6 +130,13 @@ pub fn config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.wasm_component_model_async(true);
+    // Room for the C recursion an interpreter checks itself: CPython in a componentize-py
+    // component raises `RecursionError` once its 1 MiB C stack (in linear memory) is used up,
+    // which takes 16-24 MiB of native stack in `json.loads` of nested arrays; with wasmtime's
+    // 512 KiB default, a peer's deeply nested request trapped the whole app instead. Fiber
+    // stacks are reserved, not committed, until used.
+    config.max_wasm_stack(WASM_STACK);
+    config.async_stack_size(WASM_STACK + (1 << 20));
     if std::env::var_os("WASIO_PERF_MAP").is_some_and(|v| v == "1") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }

@@ -401,18 +401,32 @@ def _exit_status(exc: BaseException) -> int:
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
+class BuildError(Exception):
+    """A script that cannot be built: its message, after `BUILD_ERROR`, is the sentence the
+    build (`wasio_asyncio.build`) shows, instead of componentize-py's whole report."""
+
+    def __init__(self, sentence: str):
+        super().__init__(BUILD_ERROR + sentence)
+
+
+BUILD_ERROR = "wasio-build-error: "
+
+
 def load(source: str, filename: str):
     """Compiles `source` and returns the `Run` export class that executes it as `__main__`."""
     install()
     # Before the script's imports are resolved: `import ssl` gets the package's stand-in
     # (componentize-py has no `ssl` module; the provider does TLS).
     sys.modules["ssl"] = _ssl
-    tree = ast.parse(source, filename)
-    _preimport(tree)
-    top_level = _TopLevelRun(tree)
-    top_level.runners = _runners(tree, top_level.is_run)
-    tree = ast.fix_missing_locations(top_level.visit(tree))
-    code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    try:
+        tree = ast.parse(source, filename)
+        _preimport(tree)
+        top_level = _TopLevelRun(tree)
+        top_level.runners = _runners(tree, top_level.is_run)
+        tree = ast.fix_missing_locations(top_level.visit(tree))
+        code = compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError as e:
+        raise BuildError(f"line {e.lineno}: {e.msg}" if e.lineno else e.msg) from None
 
     class Run(exports.Run):
         async def run(self) -> None:

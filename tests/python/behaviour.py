@@ -10,8 +10,10 @@ client in this same program, on 127.0.0.1 or in TMPDIR.
 import array
 import asyncio
 import concurrent.futures
+import copy
 import contextvars
 import errno
+import json
 import os
 import socket
 import sys
@@ -743,10 +745,40 @@ async def fed_reader():
     await server.wait_closed()
 
 
+async def deep_requests():
+    """A peer's deeply nested request: the server's parser raises RecursionError, which the
+    handler catches and answers (under wasio it trapped the whole app once)."""
+    async def parse(reader, writer):
+        line = await reader.readline()
+        try:
+            json.loads(line)
+            answer = "parsed"
+        except RecursionError:
+            answer = "RecursionError"
+        writer.write(answer.encode() + b"\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(parse, "127.0.0.1", 0, limit=1 << 20)
+    port = server.sockets[0].getsockname()[1]
+    for depth in (100, 100_000):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"[" * depth + b"]" * depth + b"\n")
+        show(f"json nested {depth} deep", (await r.readline()).decode().strip())
+        w.close()
+    server.close()
+    await server.wait_closed()
+    nested = []
+    for _ in range(100_000):
+        nested = [nested]
+    show("repr of 100000 nested lists", raises(lambda: repr(nested)).split(":")[0])
+    show("deepcopy of them", raises(lambda: copy.deepcopy(nested)).split(":")[0])
+
+
 async def main(tmp):
     # name_lookup before executors, which shuts the default executor down.
     for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers,
-                    arguments, fed_reader, name_lookup, executors):
+                    arguments, fed_reader, deep_requests, name_lookup, executors):
         print(f"== {section.__name__}", flush=True)
         await section()
     print("== unix", flush=True)

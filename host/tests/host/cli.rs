@@ -699,7 +699,7 @@ fn refusals_are_reported_once_with_the_flag_that_grants_them() -> anyhow::Result
     assert_eq!(
         reports(&out),
         [format!(
-            "wasio: refused the Unix socket path {path:?} (grant it with --allow-unix {path})"
+            "wasio: refused the Unix socket path `{path}` (grant it with --allow-unix {path})"
         )],
         "{}",
         text(&out.stderr)

@@ -6,6 +6,7 @@ mod cli;
 mod cli_tls;
 mod compose;
 mod python;
+mod python_build;
 mod python_tls;
 mod signals;
 mod workers;

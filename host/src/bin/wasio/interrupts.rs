@@ -90,10 +90,15 @@ impl Interrupts {
         let (name, status) = next_signal(int, term).await;
         self.status.store(status, Ordering::SeqCst);
         let grace = self.shutdown.grace();
-        say!(
-            "wasio: {name} received: closing the app's servers and connections (at most \
-             {grace:?}; {name} again stops it at once)"
-        );
+        if wasio_host::python_app::stop_build() {
+            // No app runs yet: the build ends at once, and the process with it.
+            say!("wasio: {name} received: stopping the build");
+        } else {
+            say!(
+                "wasio: {name} received: closing the app's servers and connections (at most \
+                 {grace:?}; {name} again stops it at once)"
+            );
+        }
         self.shutdown.request();
         tokio::select! {
             _ = next_signal(int, term) => {}
