@@ -751,6 +751,10 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
         hosts = [_args.text(host, "host")]
     else:
         hosts = [_args.text(h, "each host") for h in host]
+        if not hosts:
+            # asyncio binds each host of the list: none of an empty one (not every interface,
+            # which the contract's empty list means, as `None` does).
+            raise OSError("could not bind on any address out of []")
     opts = t.ServerOptions(
         limit=_limit(limit), family=_family(family), backlog=_backlog(backlog),
         reuse_address=reuse_address, reuse_port=bool(reuse_port), keep_alive=bool(keep_alive),

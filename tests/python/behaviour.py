@@ -235,6 +235,25 @@ async def resets():
     server.close()
     await server.wait_closed()
 
+    # Bytes written just before an abort: asyncio's write handed them to the socket at once,
+    # so the peer receives them, then the end (no reset: the aborting side had nothing unread).
+    for drained in (False, True):
+        got = asyncio.get_running_loop().create_future()
+
+        async def collect(reader, writer):
+            got.set_result(await outcome(reader.read()))
+            writer.close()
+
+        server = await asyncio.start_server(collect, "127.0.0.1", 0)
+        r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        w.write(b"before abort")
+        if drained:
+            await w.drain()
+        w.transport.abort()
+        show(f"peer of an abort right after a write (drained {drained})", await got)
+        server.close()
+        await server.wait_closed()
+
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     server.close()
@@ -578,6 +597,9 @@ async def arguments():
          await outcome(asyncio.start_server(idle, "127.0.0.1", 0, backlog=2**40)))
     show("start_server host list with an int",
          await outcome(asyncio.start_server(idle, ["127.0.0.1", 5], 0)))
+    if NEW:  # 3.11 listens on no address and returns a server with no sockets
+        show("start_server with an empty host list [3.13+]",
+             await outcome(asyncio.start_server(idle, [], 0)))
     srv = await asyncio.start_server(idle, ["127.0.0.1", "127.0.0.1"], 0)
     show("start_server one address twice", f"{len(srv.sockets)} socket")
     port = srv.sockets[0].getsockname()[1]

@@ -244,7 +244,7 @@ fn asyncio_docs_socketpair_example_runs_unmodified() -> anyhow::Result<()> {
     assert_eq!(text(&out.stdout), text(&native.stdout));
     let built: Vec<_> = std::fs::read_dir(cache.path().join("python"))?
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "wasm"))
+        .filter(|e| e.path().extension().is_some_and(|x| x == "entry"))
         .collect();
     assert_eq!(built.len(), 1, "the built app is not in the cache");
     Ok(())

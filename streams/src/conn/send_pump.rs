@@ -2,16 +2,19 @@
 
 use super::{Completion, Conn, wait_until};
 use crate::types::ErrorCode;
+use futures::FutureExt as _;
 use futures::future::{Either, select};
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::rc::Rc;
-use wasio_core::lifecycle::{Pump, SendNext};
+use wasio_core::lifecycle::{Phase, Pump, SendNext};
 use wit_bindgen::{StreamResult, StreamWriter};
 
 /// What the send pump does next.
 enum SendStep {
     Send(Vec<u8>),
+    /// Aborted with bytes queued: hand the transport what it takes at once (`WriteSide::abort`).
+    Flush(Vec<u8>),
     Finish,
     Abort,
     /// Queue flushed and `detach` asked: hand the stream back.
@@ -30,6 +33,11 @@ pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Co
                 let mut state = conn.state.borrow_mut();
                 let next = state.life.send_step();
                 if next == SendNext::Stop {
+                    if matches!(state.life.phase(), Phase::Aborted)
+                        && state.write.queue.has_queued()
+                    {
+                        break SendStep::Flush(state.write.queue.take());
+                    }
                     break SendStep::Abort;
                 }
                 if state.write.queue.has_queued() {
@@ -51,6 +59,18 @@ pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Co
                 conn.state.borrow_mut().life.pump_stopped(Pump::Send);
                 conn.detach_event.notify();
                 return;
+            }
+            SendStep::Flush(data) => {
+                // One poll: the transport answers at once unless the socket is full, and a
+                // write still waiting is cancelled when dropped.
+                let total = data.len();
+                let sent = tx
+                    .write(data)
+                    .now_or_never()
+                    .map_or(0, |(_, buf)| total - buf.remaining());
+                conn.progress(sent);
+                unsent = total - sent;
+                break;
             }
             SendStep::Finish | SendStep::Abort => break,
         };
@@ -117,6 +137,19 @@ pub(super) async fn send_pump(conn: Rc<Conn>, mut tx: StreamWriter<u8>, done: Co
     }
     if unsent > 0 {
         conn.progress(unsent);
+    }
+    // Bytes that can no longer be sent (an abort's leftovers, written while a batch waited on
+    // a full socket) are dropped.
+    let stopped = {
+        let mut state = conn.state.borrow_mut();
+        let stopped = state.life.send_step() == SendNext::Stop && state.write.queue.has_queued();
+        if stopped {
+            state.write.queue.clear();
+        }
+        stopped
+    };
+    if stopped {
+        conn.account();
     }
     // A closing connection's receive side stops once the send side is flushed.
     conn.pump_event.notify();

@@ -1,7 +1,7 @@
 //! The writer's side of a connection: queueing writes, drain, write_eof, close, abort and
 //! wait_closed, by asyncio's rules.
 
-use super::{Conn, State, wait_until};
+use super::{Conn, State, Transport, wait_until};
 use crate::errors::WRITE_AFTER_EOF;
 use crate::types::ErrorCode;
 use wasio_core::lifecycle::{Pump, WriteRule};
@@ -191,12 +191,19 @@ impl Conn {
 
     /// asyncio `abort`: close at once, dropping the queue. Over TLS the session is dropped
     /// first, so no close_notify is sent (as asyncio, which aborts the transport underneath).
+    /// Over a plain socket the send pump first hands the transport what it takes without
+    /// waiting: asyncio's `write` sends at once what the socket takes, so bytes written just
+    /// before an abort reach the peer there, and only those the socket refused are dropped.
     pub fn abort(&self) {
         let mut state = self.state.borrow_mut();
+        let flushing = state.life.running(Pump::Send)
+            && !matches!(&*self.transport.borrow(), Some(Transport::Tls(..)));
         if !state.life.abort() {
             return;
         }
-        state.write.queue.clear();
+        if !flushing {
+            state.write.queue.clear();
+        }
         drop(state);
         self.account();
         if let Some(transport) = &*self.transport.borrow() {
