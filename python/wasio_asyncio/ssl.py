@@ -656,10 +656,10 @@ def _verification_failure(detail: str):
         if re.fullmatch(r"[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*", name):
             return _X509_IP_MISMATCH, f"IP address mismatch, certificate is not valid for '{name}'."
         return _X509_HOSTNAME_MISMATCH, f"Hostname mismatch, certificate is not valid for '{name}'."
-    for needle, known in (("UnknownIssuer", _X509_UNKNOWN_ISSUER), ("expired", _X509_EXPIRED),
-                          ("Expired", _X509_EXPIRED), ("not valid yet", _X509_NOT_YET_VALID),
-                          ("NotValidYet", _X509_NOT_YET_VALID), ("Revoked", _X509_REVOKED),
-                          ("BadSignature", _X509_BAD_SIGNATURE)):
+    # The host's words for rustls's certificate errors (host/src/tls/errors.rs).
+    for needle, known in (("issuer is unknown", _X509_UNKNOWN_ISSUER),
+                          ("has expired", _X509_EXPIRED), ("not valid yet", _X509_NOT_YET_VALID),
+                          ("was revoked", _X509_REVOKED), ("bad signature", _X509_BAD_SIGNATURE)):
         if needle in detail:
             return known
     return _X509_UNSPECIFIED

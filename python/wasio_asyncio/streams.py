@@ -359,7 +359,13 @@ class StreamWriter(asyncio.streams.StreamWriter):
         return self._raw.is_closing()
 
     async def wait_closed(self):
-        await call(lambda: self._raw.wait_closed(None), "wait_closed", self._raw.interrupt)
+        try:
+            await call(lambda: self._raw.wait_closed(None), "wait_closed", self._raw.interrupt)
+        except TimeoutError:
+            # The provider ended a TLS close that outlasted the shutdown timeout.
+            if self.get_extra_info("ssl_object") is None:
+                raise
+            raise TimeoutError("SSL shutdown timed out") from None
 
     async def drain(self):
         r = self._raw.try_drain()

@@ -133,6 +133,8 @@ pub struct Secured {
     pub session: Session,
     /// What the handshake settled.
     pub info: TlsInfo,
+    /// The shutdown timeout, nanoseconds: how long a close may take once asked.
+    pub shutdown_timeout: u64,
 }
 
 /// Runs a TLS handshake over `raw` (ciphertext), `received` being ciphertext that already
@@ -190,6 +192,7 @@ pub async fn secure(
         },
         session,
         info: TlsInfo(info),
+        shutdown_timeout: timeouts.shutdown,
     })
 }
 

@@ -215,7 +215,7 @@ impl Writer {
                 self.conn.reattach(secured.streams, move |socket| {
                     Transport::Tls(session, Box::new(socket))
                 });
-                self.conn.set_tls(secured.info);
+                self.conn.set_tls(secured.info, secured.shutdown_timeout);
                 Ok(())
             }
             Err(e) => {

@@ -9,6 +9,7 @@ Its peer is tls_asyncio_peer.py, run by CPython.
       (e) ssl=True: the default context, trusting the platform store (the test sets
           SSL_CERT_FILE=CERTS/ca.pem);
       (f) a handshake with a server that never answers, at SILENT_PORT, running out of time;
+      (g) a close whose flush a TLS peer never reads, ended by the shutdown timeout;
       (b) a TLS server (CERTS/server.pem, server.key) on 127.0.0.1, port 0, asking for a client
           certificate from CERTS/ca.pem: prints "server: PORT n", serves one client
           (tls_asyncio_peer.py connect), then ends.
@@ -99,6 +100,34 @@ async def tls(certs, tls_port, plain_port, silent_port):
         print("silent:", type(e).__name__, e)
     else:
         print("silent: connected")
+
+    # (g) the shutdown timeout bounds the whole close, flush included: a peer that never reads
+    # cannot hold the connection open
+    stall_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    stall_ctx.load_cert_chain(os.path.join(certs, "server.pem"),
+                              os.path.join(certs, "server.key"))
+    release = asyncio.Event()
+
+    async def never_reads(reader, writer):
+        await release.wait()
+        writer.transport.abort()
+
+    stall = await asyncio.start_server(never_reads, "127.0.0.1", 0, ssl=stall_ctx)
+    _, writer = await asyncio.open_connection(
+        "127.0.0.1", stall.sockets[0].getsockname()[1], ssl=ctx, server_hostname="localhost",
+        ssl_shutdown_timeout=1)
+    writer.write(b"x" * 20_000_000)
+    started = asyncio.get_running_loop().time()
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 20)
+        print("stalled close: closed")
+    except TimeoutError as e:
+        print("stalled close: TimeoutError", e)
+    print("stalled close: within 5 s", asyncio.get_running_loop().time() - started < 5)
+    release.set()
+    stall.close()
+    await stall.wait_closed()
 
     # (b) server, with client certificates
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -88,7 +88,7 @@ fn san_name(name: &GeneralName<'_>) -> String {
 }
 
 /// Seconds since the Unix epoch as an RFC 3339 UTC time ("2026-01-27T00:00:00Z").
-fn rfc3339(seconds: i64) -> String {
+pub(super) fn rfc3339(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let rem = seconds.rem_euclid(86_400);
     // Howard Hinnant's civil-from-days.

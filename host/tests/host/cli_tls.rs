@@ -224,7 +224,7 @@ async fn demo_echo_client_with_tls_uses_the_platform_store() -> anyhow::Result<(
     let out = demo_client(&port, &["--tls"], &certs.path("other-ca.pem")).await?;
     assert!(!out.status.success(), "{}", text(&out.stdout));
     assert!(
-        text(&out.stderr).contains("UnknownIssuer"),
+        text(&out.stderr).contains("issuer is unknown"),
         "{}",
         text(&out.stderr)
     );

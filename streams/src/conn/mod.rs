@@ -34,7 +34,7 @@ use crate::types::{ErrorCode, ExtraInfo, PeerCredentials, SocketAddress};
 use detach::Handback;
 use receive_pump::receive_pump;
 use send_pump::send_pump;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasio_core::budget;
 use wasio_core::flow::ReadFlow;
@@ -120,6 +120,9 @@ pub struct Conn {
     transport: RefCell<Option<Transport>>,
     /// What the TLS handshake settled, once the connection is TLS.
     tls: RefCell<Option<TlsInfo>>,
+    /// asyncio's `ssl_shutdown_timeout` (nanoseconds), once the connection is TLS: a close
+    /// that has not finished this long after it was asked ends the connection (`close`).
+    tls_shutdown_timeout: Cell<Option<u64>>,
     /// peername, sockname.
     pub peername: Option<SocketAddress>,
     /// Local address.
@@ -179,6 +182,7 @@ impl Conn {
             handback: RefCell::new(Handback::default()),
             transport: RefCell::new(Some(transport)),
             tls: RefCell::new(None),
+            tls_shutdown_timeout: Cell::new(None),
             peername,
             sockname,
             observer: RefCell::new(None),
@@ -208,8 +212,9 @@ impl Conn {
     }
 
     /// Records the TLS details of the connection (after `ssl=` or `start_tls`).
-    pub fn set_tls(&self, info: TlsInfo) {
+    pub fn set_tls(&self, info: TlsInfo, shutdown_timeout: u64) {
         *self.tls.borrow_mut() = Some(info);
+        self.tls_shutdown_timeout.set(Some(shutdown_timeout));
     }
 
     /// Whether the connection is TLS.

@@ -185,7 +185,7 @@ impl Opened {
             self.peername,
             self.sockname,
         );
-        conn.set_tls(secured.info);
+        conn.set_tls(secured.info, secured.shutdown_timeout);
         conn.set_peer_credentials(self.credentials);
         Ok(conn)
     }

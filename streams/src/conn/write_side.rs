@@ -2,6 +2,7 @@
 //! wait_closed, by asyncio's rules.
 
 use super::{Conn, State, Transport, wait_until};
+use std::rc::{Rc, Weak};
 use crate::errors::WRITE_AFTER_EOF;
 use crate::types::ErrorCode;
 use wasio_core::lifecycle::{Pump, WriteRule};
@@ -178,8 +179,11 @@ impl Conn {
         }
     }
 
-    /// asyncio `close`: flush the queue, then close the connection. Idempotent.
-    pub fn close(&self) {
+    /// asyncio `close`: flush the queue, then close the connection. Idempotent. Over TLS the
+    /// whole close, flush included, has the shutdown timeout (as asyncio's SSL transport: a
+    /// peer that never reads cannot hold it open), after which the connection ends with
+    /// `timeout`, which `wait_closed` reports.
+    pub fn close(self: &Rc<Self>) {
         if !self.state.borrow_mut().life.close() {
             return;
         }
@@ -187,6 +191,11 @@ impl Conn {
         // After write_eof the send side may be done already: the receive side stops now.
         self.pump_event.notify();
         self.maybe_finish();
+        if let Some(timeout) = self.tls_shutdown_timeout.get()
+            && !self.is_closed()
+        {
+            wit_bindgen::spawn_local(shutdown_deadline(Rc::downgrade(self), timeout));
+        }
     }
 
     /// asyncio `abort`: close at once, dropping the queue. Over TLS the session is dropped
@@ -291,4 +300,24 @@ fn send_unreported(state: &State) -> bool {
     receive_blind
         && (state.write.sending
             || (state.write.queue.has_queued() && !state.write.queue.has_in_flight()))
+}
+
+/// Ends a TLS connection whose close has not finished `timeout` nanoseconds after it was
+/// asked: lost with `timeout`, the session dropped (no close_notify) and the socket closed as
+/// by an abort.
+async fn shutdown_deadline(conn: Weak<Conn>, timeout: u64) {
+    crate::bindings::wasi::clocks::monotonic_clock::wait_for(timeout).await;
+    let Some(conn) = conn.upgrade() else {
+        return;
+    };
+    if conn.is_closed() {
+        return;
+    }
+    conn.lose(ErrorCode::Timeout);
+    if let Some(transport) = &*conn.transport.borrow() {
+        transport.abort();
+    }
+    conn.drop_tls_session();
+    conn.wake_all();
+    conn.maybe_finish();
 }
