@@ -2,9 +2,10 @@
 //! wait_closed, by asyncio's rules.
 
 use super::{Conn, State, Transport, wait_until};
-use std::rc::{Rc, Weak};
 use crate::errors::WRITE_AFTER_EOF;
+use crate::timeout::bounded;
 use crate::types::ErrorCode;
+use std::rc::Rc;
 use wasio_core::lifecycle::{Pump, WriteRule};
 use wasio_core::{QueueFull, WaterMarks, WriteQueue};
 
@@ -194,7 +195,7 @@ impl Conn {
         if let Some(timeout) = self.tls_shutdown_timeout.get()
             && !self.is_closed()
         {
-            wit_bindgen::spawn_local(shutdown_deadline(Rc::downgrade(self), timeout));
+            wit_bindgen::spawn_local(shutdown_deadline(self.clone(), timeout));
         }
     }
 
@@ -304,13 +305,20 @@ fn send_unreported(state: &State) -> bool {
 
 /// Ends a TLS connection whose close has not finished `timeout` nanoseconds after it was
 /// asked: lost with `timeout`, the session dropped (no close_notify) and the socket closed as
-/// by an abort.
-async fn shutdown_deadline(conn: Weak<Conn>, timeout: u64) {
-    crate::bindings::wasi::clocks::monotonic_clock::wait_for(timeout).await;
-    let Some(conn) = conn.upgrade() else {
-        return;
-    };
+/// by an abort. Returns as soon as the connection closes, so no clock wait outlives it.
+async fn shutdown_deadline(conn: Rc<Conn>, timeout: u64) {
+    let closed = conn.closed_event.listen();
     if conn.is_closed() {
+        return;
+    }
+    let ran_out = bounded(
+        Some(timeout),
+        closed,
+        std::future::pending::<Result<(), ErrorCode>>(),
+    )
+    .await
+    .is_err_and(|e| e == ErrorCode::Timeout);
+    if !ran_out || conn.is_closed() {
         return;
     }
     conn.lose(ErrorCode::Timeout);
