@@ -24,7 +24,66 @@ _SO_KEEPALIVE = getattr(_socket, "SO_KEEPALIVE", 9)
 _AF_UNIX = getattr(_socket, "AF_UNIX", 1)
 
 
-class TransportSocket:
+class _Socket:
+    """What every socket asyncio lends out says of itself: a stream socket, non-blocking, with
+    no descriptor in a component."""
+
+    @property
+    def type(self):
+        return _socket.SOCK_STREAM
+
+    @property
+    def proto(self):
+        return 0 if self.family == _AF_UNIX else _IPPROTO_TCP
+
+    def fileno(self) -> int:
+        """-1: a component has no descriptors (a closed socket's number in CPython)."""
+        return -1
+
+    def gettimeout(self):
+        return 0
+
+    def settimeout(self, value):
+        if value == 0:
+            return
+        raise ValueError("settimeout(): only 0 timeout is allowed on transport sockets")
+
+    def setblocking(self, flag):
+        if not flag:
+            return
+        raise ValueError("setblocking(): transport sockets cannot be blocking")
+
+
+class ListeningSocket(_Socket):
+    """An item of a server's `sockets`: its listening address. Its options are the provider's
+    (SO_REUSEADDR as `reuse_address` asked, the backlog): none can be read or changed here."""
+
+    def __init__(self, addr):
+        self._addr = addr
+
+    @property
+    def family(self):
+        if isinstance(self._addr, str):
+            return _AF_UNIX
+        return _socket.AF_INET6 if len(self._addr) == 4 else _socket.AF_INET
+
+    def getsockname(self):
+        return self._addr
+
+    def getpeername(self):
+        raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+
+    def setsockopt(self, level, optname, value, optlen=None):
+        raise OSError(errno.ENOPROTOOPT, "wasio sets no option on a server's listening socket")
+
+    def getsockopt(self, level, optname, buflen=None):
+        raise OSError(errno.ENOPROTOOPT, "wasio reads no option of a server's listening socket")
+
+    def __repr__(self):
+        return f"<asyncio.TransportSocket family={self.family!r}, laddr={self._addr!r}>"
+
+
+class TransportSocket(_Socket):
     """A connection's socket as asyncio's `TransportSocket` offers it to stream programs."""
 
     def __init__(self, writer, keep_alive: bool):
@@ -45,18 +104,6 @@ class TransportSocket:
             return _AF_UNIX
         return _socket.AF_INET6 if len(self.getsockname()) == 4 else _socket.AF_INET
 
-    @property
-    def type(self):
-        return _socket.SOCK_STREAM
-
-    @property
-    def proto(self):
-        return 0 if self._unix() else _IPPROTO_TCP
-
-    def fileno(self) -> int:
-        """-1: a component has no descriptors (a closed socket's number in CPython)."""
-        return -1
-
     def getsockname(self):
         from .streams import _address
         return _address(self._info().sockname)
@@ -64,19 +111,6 @@ class TransportSocket:
     def getpeername(self):
         from .streams import _address
         return _address(self._info().peername)
-
-    def gettimeout(self):
-        return 0
-
-    def settimeout(self, value):
-        if value == 0:
-            return
-        raise ValueError("settimeout(): only 0 timeout is allowed on transport sockets")
-
-    def setblocking(self, flag):
-        if not flag:
-            return
-        raise ValueError("setblocking(): transport sockets cannot be blocking")
 
     def _option(self, level, optname) -> str:
         if level == _IPPROTO_TCP and optname == _TCP_NODELAY:

@@ -26,7 +26,7 @@ from componentize_py_types import Err, Ok
 from . import _args, _calls, _loop, _oldloop
 from ._errors import call, from_exception, sync, to_exception, unwrap
 from ._socketpair import PairSocket
-from ._trsock import TransportSocket
+from ._trsock import ListeningSocket, TransportSocket
 
 _DEFAULT_LIMIT = 2**16
 _logger = logging.getLogger("asyncio")
@@ -344,7 +344,12 @@ class StreamWriter(asyncio.streams.StreamWriter):
 
     def writelines(self, data):
         # As asyncio's transport: each item through `memoryview` (so `TypeError` for a non-bytes).
-        sync(self._raw.writelines, [bytes(memoryview(d)) for d in data], what="writelines")
+        try:
+            sync(self._raw.writelines, [bytes(memoryview(d)) for d in data], what="writelines")
+        except RuntimeError as e:
+            if e.args != ("Cannot call write() after write_eof()",):
+                raise
+            raise RuntimeError("Cannot call writelines() after write_eof()") from None
 
     def can_write_eof(self) -> bool:
         return self._raw.can_write_eof()
@@ -536,25 +541,6 @@ def _literal_sockaddr(host: str, port: int):
     return (str(ip), port) if ip.version == 4 else (str(ip), port, 0, 0)
 
 
-class _ServerSocket:
-    """What asyncio's `Server.sockets` items offer: the listening address."""
-
-    def __init__(self, addr):
-        self._addr = addr
-
-    @property
-    def family(self):
-        if isinstance(self._addr, str):
-            return getattr(_socket, "AF_UNIX", 1)
-        return _socket.AF_INET6 if len(self._addr) == 4 else _socket.AF_INET
-
-    def getsockname(self):
-        return self._addr
-
-    def __repr__(self):
-        return f"<asyncio.TransportSocket family={self.family!r}, laddr={self._addr!r}>"
-
-
 async def _close_at_eof(reader: StreamReader, writer: "StreamWriter"):
     """Closes a connection nobody serves once its peer has ended it."""
     try:
@@ -580,7 +566,7 @@ class StreamReaderProtocol:
         self._server._run_handler(self._reader, self._writer)
 
 
-class Server:
+class Server(asyncio.AbstractServer):
     """asyncio `Server`: accepts connections and runs the callback as a task for each."""
 
     def __init__(self, raw: "s.Server", client_connected_cb):
@@ -601,7 +587,7 @@ class Server:
 
     @property
     def sockets(self):
-        return tuple(_ServerSocket(_address(a)) for a in self._raw.sockets())
+        return tuple(ListeningSocket(_address(a)) for a in self._raw.sockets())
 
     def is_serving(self) -> bool:
         return self._raw.is_serving()

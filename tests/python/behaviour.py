@@ -165,6 +165,8 @@ async def writes():
     w.write(b"x\n")
     w.write_eof()
     show("write after write_eof", await outcome(_write(w, b"y")))
+    if NEW:  # 3.11's transport says write()
+        show("writelines after write_eof [3.13+]", raises(lambda: w.writelines([b"y"])))
     show("read after peer closes", await outcome(r.read()))
     w.close()
     show("is_closing after close", w.is_closing())
@@ -343,6 +345,11 @@ async def servers():
     await server.start_serving()
     show("is_serving after start", server.is_serving())
     port = server.sockets[0].getsockname()[1]
+    sock = server.sockets[0]
+    show("listening socket", (sock.family.name, sock.type.name, sock.proto,
+                              sock.gettimeout(), raises(sock.getpeername).split(":")[0]))
+    show("server classes", (isinstance(server, asyncio.AbstractServer),
+                            type(server).__name__))
     show("echo", await talk(port))
     server.close()
     show("is_serving after close", server.is_serving())
