@@ -466,6 +466,9 @@ def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=N
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != CERT_NONE:
         context.load_default_certs(purpose)
+    # CPython 3.13's defaults. The host trusts a certificate of the given CAs that the peer
+    # presents as it is (partial chains), and webpki's checks are strict ones.
+    context.verify_flags |= VerifyFlags.VERIFY_X509_PARTIAL_CHAIN | VerifyFlags.VERIFY_X509_STRICT
     return context
 
 

@@ -6,6 +6,9 @@
 //! `verify-hostname` off the chain is still verified, only the name check is skipped.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -37,10 +40,6 @@ pub struct Client {
 
 /// Builds a client configuration. Errors: `invalid-argument` for bad PEM, names or ALPN values.
 pub fn client(config: &ClientConfig) -> Result<Client, ErrorCode> {
-    let roots = Arc::new(roots(&config.roots)?);
-    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider())
-        .build()
-        .map_err(|e| invalid(format!("trusted roots: {e}")))?;
     let (server_name, verify_name, sni) = match config.server_name.as_deref() {
         Some(name) if !name.is_empty() => {
             let parsed = ServerName::try_from(name.to_owned())
@@ -54,11 +53,8 @@ pub fn client(config: &ClientConfig) -> Result<Client, ErrorCode> {
             false,
         ),
     };
-    let verifier: Arc<dyn ServerCertVerifier> = if verify_name {
-        webpki
-    } else {
-        Arc::new(ChainOnly(webpki))
-    };
+    let verifier: Arc<dyn ServerCertVerifier> =
+        Arc::new(server_verifier(&config.roots, verify_name)?);
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(format!("TLS versions: {e}")))?
@@ -75,6 +71,23 @@ pub fn client(config: &ClientConfig) -> Result<Client, ErrorCode> {
     Ok(Client {
         config: Arc::new(tls),
         server_name,
+    })
+}
+
+/// The verifier of a client's peer: trusting `roots`, checking names when `verify_name`.
+fn server_verifier(roots_config: &Roots, verify_name: bool) -> Result<Verifier, ErrorCode> {
+    let webpki =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(roots_config)?), provider())
+            .build()
+            .map_err(|e| invalid(format!("trusted roots: {e}")))?;
+    let trusted = match roots_config {
+        Roots::Pem(pem) => certs(pem, "CA bundle")?,
+        Roots::WebRoots | Roots::Platform => Vec::new(),
+    };
+    Ok(Verifier {
+        webpki,
+        verify_name,
+        trusted,
     })
 }
 
@@ -205,12 +218,56 @@ fn alpn(protocols: &[String]) -> Result<Vec<Vec<u8>>, ErrorCode> {
         .collect()
 }
 
-/// Verifies the certificate chain and signatures like webpki but accepts any name (asyncio's
-/// `server_hostname=''`, `check_hostname=False`).
+/// Verifies the peer's certificate as OpenSSL does for asyncio's default context: webpki's
+/// chain, signature, time and name checks, with two differences. A certificate that is itself
+/// in the given CA bundle is trusted as it is (OpenSSL's trusted self-signed certificates,
+/// which `openssl req -x509` makes with CA:TRUE, and CPython 3.13's
+/// `VERIFY_X509_PARTIAL_CHAIN`), once its validity period and name are checked; and with
+/// `verify_name` off (`server_hostname=''`, `check_hostname=False`) any name is accepted.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Verifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    verify_name: bool,
+    /// The certificates of the CA bundle (none for the bundled or platform roots).
+    trusted: Vec<CertificateDer<'static>>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl Verifier {
+    /// Checks a certificate of the CA bundle itself: its validity period and name.
+    fn directly_trusted(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let bad = rustls::Error::InvalidCertificate;
+        let (_, cert) = X509Certificate::from_der(end_entity.as_ref())
+            .map_err(|_| bad(CertificateError::BadEncoding))?;
+        let at =
+            |seconds: i64| UnixTime::since_unix_epoch(Duration::from_secs(seconds.max(0) as u64));
+        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let validity = cert.validity();
+        if now_secs < validity.not_before.timestamp() {
+            return Err(bad(CertificateError::NotValidYetContext {
+                time: now,
+                not_before: at(validity.not_before.timestamp()),
+            }));
+        }
+        if now_secs > validity.not_after.timestamp() {
+            return Err(bad(CertificateError::ExpiredContext {
+                time: now,
+                not_after: at(validity.not_after.timestamp()),
+            }));
+        }
+        if self.verify_name {
+            let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_name(&parsed, server_name)?;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -219,13 +276,33 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let verified = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let verified = match verified {
+            // webpki wants a chain to a root (an anchor of the peer's own name is taken for
+            // its issuer: a bad signature), and no CA certificate as the peer's own.
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+                | CertificateError::BadSignature
+                | CertificateError::Other(_),
+            )) if self
+                .trusted
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                self.directly_trusted(end_entity, server_name, now)
+            }
+            other => other,
+        };
+        match verified {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.verify_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -236,7 +313,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -245,17 +322,96 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client's verifier trusting `ca_pem`, checking names.
+    fn verifier(ca_pem: &str) -> Verifier {
+        server_verifier(&Roots::Pem(ca_pem.to_owned()), true)
+            .unwrap_or_else(|_| unreachable!("a valid CA bundle"))
+    }
+
+    fn verify(
+        verifier: &Verifier,
+        cert: &CertificateDer<'_>,
+        name: &str,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let name = ServerName::try_from(name.to_owned()).unwrap_or_else(|e| unreachable!("{e}"));
+        verifier.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+    }
+
+    /// A certificate for `names`, self-signed, a CA's when `ca`.
+    fn self_signed(names: &[&str], ca: bool) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| unreachable!("{e}"));
+        let mut params = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let cert = params
+            .self_signed(&key)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        (cert, key)
+    }
+
+    /// `openssl req -x509` makes a self-signed certificate with CA:TRUE; trusted through the
+    /// CA bundle, OpenSSL (so CPython) accepts it as the server's own, as wasio does now.
+    #[test]
+    fn a_certificate_in_the_ca_bundle_is_trusted_as_it_is() {
+        let (cert, _) = self_signed(&["localhost"], true);
+        let trusting = verifier(&cert.pem());
+        assert!(verify(&trusting, cert.der(), "localhost").is_ok());
+        // Its name is still checked.
+        let wrong = verify(&trusting, cert.der(), "example.com");
+        assert!(
+            matches!(
+                wrong,
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
+                ))
+            ),
+            "{wrong:?}"
+        );
+        // A CA leaf not in the bundle is still refused.
+        let (other, _) = self_signed(&["localhost"], true);
+        assert!(verify(&trusting, other.der(), "localhost").is_err());
+
+        // A leaf issued by a CA, trusted directly (CPython 3.13's VERIFY_X509_PARTIAL_CHAIN).
+        let ca_key = rcgen::KeyPair::generate().unwrap_or_else(|e| unreachable!("{e}"));
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params
+            .self_signed(&ca_key)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap_or_else(|e| unreachable!("{e}"));
+        let mut leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        leaf_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &issuer)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(verify(&verifier(&ca.pem()), leaf.der(), "localhost").is_ok());
+        let direct = verify(&verifier(&leaf.pem()), leaf.der(), "localhost");
+        assert!(direct.is_ok(), "{direct:?}");
+        let (unrelated, _) = self_signed(&["localhost"], false);
+        assert!(verify(&verifier(&unrelated.pem()), leaf.der(), "localhost").is_err());
+    }
 
     /// The default roots are compiled into the host (no file, no download at run time) and hold
     /// the roots public sites chain to, e.g. Let's Encrypt's ISRG Root X1.

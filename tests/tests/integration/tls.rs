@@ -167,7 +167,7 @@ async fn mutual_tls_and_missing_client_certificate() -> anyhow::Result<()> {
         .line_starting("wasio: TLS handshake with a client failed")
         .await?;
     assert!(
-        line.ends_with("failed: TLS handshake failed: peer sent no certificates"),
+        line.ends_with("failed: TLS handshake failed: the peer sent no certificate"),
         "{line}"
     );
     Ok(())
