@@ -19,10 +19,13 @@ impl FromStr for ListenSpec {
 
     fn from_str(s: &str) -> Result<Self, String> {
         if let Some(addr) = s.strip_prefix("tcp:") {
-            if addr.rsplit_once(':').is_none() {
+            let Some((_, port)) = addr.rsplit_once(':') else {
                 return Err(format!(
                     "`{s}`: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:8080"
                 ));
+            };
+            if port.parse::<u16>().is_err() {
+                return Err(format!("`{s}`: the port must be a number from 0 to 65535"));
             }
             Ok(Self::Tcp(addr.to_owned()))
         } else if let Some(path) = s.strip_prefix("unix:") {
@@ -55,6 +58,21 @@ impl fmt::Display for ListenSpec {
                 Some(name) => write!(f, "unix:@{name}"),
                 None => write!(f, "unix:{path}"),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_out_of_range_is_a_usage_error() {
+        assert!("tcp:127.0.0.1:8080".parse::<ListenSpec>().is_ok());
+        assert!("tcp:[::1]:0".parse::<ListenSpec>().is_ok());
+        for bad in ["tcp:127.0.0.1:99999", "tcp:127.0.0.1:-1", "tcp:127.0.0.1:x"] {
+            let e = bad.parse::<ListenSpec>().err().unwrap_or_default();
+            assert!(e.contains("port must be a number from 0 to 65535"), "{bad}: {e}");
         }
     }
 }
