@@ -72,7 +72,10 @@ mod tests {
         assert!("tcp:[::1]:0".parse::<ListenSpec>().is_ok());
         for bad in ["tcp:127.0.0.1:99999", "tcp:127.0.0.1:-1", "tcp:127.0.0.1:x"] {
             let e = bad.parse::<ListenSpec>().err().unwrap_or_default();
-            assert!(e.contains("port must be a number from 0 to 65535"), "{bad}: {e}");
+            assert!(
+                e.contains("port must be a number from 0 to 65535"),
+                "{bad}: {e}"
+            );
         }
     }
 }

@@ -104,13 +104,7 @@ fn a_build_sees_copies_only_and_its_cache_follows_the_scripts_modules() -> anyho
         project.join("helper.py"),
         PRYING_MODULE.replace("VALUE = 1", "VALUE = 2"),
     )?;
-    let out = wasio(&project, &cache, &["run", "app.py"])?;
-    assert_eq!(
-        text(&out.stdout),
-        "helper 2 wrote True\n",
-        "{}",
-        text(&out.stderr)
-    );
+    runs_printing(&project, &cache, "helper 2 wrote True\n")?;
 
     // A damaged cache entry is built again, not reported for ever.
     let entries: Vec<_> = std::fs::read_dir(cache.join("python"))?
@@ -124,17 +118,18 @@ fn a_build_sees_copies_only_and_its_cache_follows_the_scripts_modules() -> anyho
             .open(entry)?
             .set_len(1000)?;
     }
-    let out = wasio(&project, &cache, &["run", "app.py"])?;
-    assert_eq!(
-        text(&out.stdout),
-        "helper 2 wrote True\n",
-        "{}",
-        text(&out.stderr)
-    );
+    runs_printing(&project, &cache, "helper 2 wrote True\n")?;
     assert!(
         !native.exists(),
         "a module from the current directory ran natively"
     );
+    Ok(())
+}
+
+/// Runs app.py in `project` and checks what it printed.
+fn runs_printing(project: &Path, cache: &Path, printed: &str) -> anyhow::Result<()> {
+    let out = wasio(project, cache, &["run", "app.py"])?;
+    assert_eq!(text(&out.stdout), printed, "{}", text(&out.stderr));
     Ok(())
 }
 
