@@ -34,7 +34,8 @@ class _Socket:
 
     @property
     def proto(self):
-        return 0 if self.family == _AF_UNIX else _IPPROTO_TCP
+        # By the address, not the family: WASI has no AF_UNIX, and its AF_INET is 1.
+        return 0 if self._unix() else _IPPROTO_TCP
 
     def fileno(self) -> int:
         """-1: a component has no descriptors (a closed socket's number in CPython)."""
@@ -60,6 +61,9 @@ class ListeningSocket(_Socket):
 
     def __init__(self, addr):
         self._addr = addr
+
+    def _unix(self) -> bool:
+        return isinstance(self._addr, str)
 
     @property
     def family(self):
