@@ -131,7 +131,7 @@ impl Interrupts {
         }
         self.files.remove_all();
         if let Err(e) = ended {
-            say!("error: {e:#}");
+            say!("error: {}", crate::sentence(&e));
         }
         Ok(status)
     }

@@ -53,10 +53,23 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => exit_code(code),
         Err(e) => {
-            say!("error: {e:#}");
+            say!("error: {}", sentence(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error chain as the one line the user reads, without the "(os error N)" that Rust adds
+/// to an OS error's words (which already say what happened).
+pub(crate) fn sentence(error: &anyhow::Error) -> String {
+    let mut text = format!("{error:#}");
+    while let Some(start) = text.find(" (os error ") {
+        let Some(len) = text[start..].find(')') else {
+            break;
+        };
+        text.replace_range(start..=start + len, "");
+    }
+    text
 }
 
 /// A process exit status from an app's code (exit statuses are 8 bits; other codes become 1).
@@ -93,5 +106,17 @@ async fn execute(command: Command, interrupts: &Interrupts) -> anyhow::Result<i3
             flags,
             example: Some(example),
         } => demo::example(example, &flags, interrupts).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_without_os_error_numbers() {
+        let io = std::io::Error::from_raw_os_error(21);
+        let e = anyhow::Error::new(io).context("writing out.wasm");
+        assert_eq!(sentence(&e), "writing out.wasm: Is a directory");
     }
 }
