@@ -67,6 +67,8 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Build a Python asyncio script into an app component (needs `pip install ./python`).
     ///
+    /// The script's own modules (NAME.py or a package NAME/ beside it, for each name its
+    /// imports name) are built in; the build works on copies and sees nothing else of the host.
     /// The component is also kept in the compile cache, so `wasio run SCRIPT` reuses it.
     Build {
         /// The Python script (.py, at most 1 MiB).
