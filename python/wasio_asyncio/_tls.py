@@ -98,12 +98,13 @@ def _client_config(ctx: "_ssl.SSLContext", server_hostname):
         e.library, e.reason = "SSL", "CERTIFICATE_VERIFY_FAILED"
         e.verify_code, e.verify_message = _ssl._X509_UNKNOWN_ISSUER
         raise e
-    if ctx.check_hostname:
-        if not server_hostname:
-            raise ValueError("check_hostname requires server_hostname")
+    if ctx.check_hostname and server_hostname:
         name = server_hostname
     else:
-        name = ""  # the provider then checks the chain only (and sends no SNI)
+        # The provider then checks the chain only (and sends no SNI): asyncio's
+        # `server_hostname=''`, and its `start_tls` without a name, which wrap their SSL
+        # object with no name to check.
+        name = ""
     cert = None
     if ctx._identity is not None:
         cert = t.CertifiedKey(cert_chain_pem=ctx._identity[0], private_key_pem=ctx._identity[1])

@@ -70,6 +70,14 @@ async def tls(certs, tls_port, plain_port, silent_port):
     writer.close()
     await writer.wait_closed()
 
+    # (c2) STARTTLS without server_hostname: asyncio checks the chain only
+    reader, writer = await asyncio.open_connection("127.0.0.1", plain_port)
+    print("starttls without a name: answer", await echo(reader, writer, "STARTTLS"))
+    await writer.start_tls(ctx)
+    print("starttls without a name: echo", await echo(reader, writer, "no name to check"))
+    writer.close()
+    await writer.wait_closed()
+
     # (d) verification failures
     for label, cafile, name in (("wrong CA", "other-ca.pem", "localhost"),
                                 ("wrong name", "ca.pem", "example.com")):
