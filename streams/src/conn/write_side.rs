@@ -216,6 +216,13 @@ impl Conn {
         }
         drop(state);
         self.account();
+        self.end_at_once();
+    }
+
+    /// The end of an abort, or of a TLS close past its deadline: the socket is told the close
+    /// is an abort, the TLS session is dropped (no close_notify), every waiter is woken, and
+    /// the close finishes once the pumps have stopped.
+    fn end_at_once(&self) {
         if let Some(transport) = &*self.transport.borrow() {
             transport.abort();
         }
@@ -322,10 +329,5 @@ async fn shutdown_deadline(conn: Rc<Conn>, timeout: u64) {
         return;
     }
     conn.lose(ErrorCode::Timeout);
-    if let Some(transport) = &*conn.transport.borrow() {
-        transport.abort();
-    }
-    conn.drop_tls_session();
-    conn.wake_all();
-    conn.maybe_finish();
+    conn.end_at_once();
 }
