@@ -137,6 +137,11 @@ pub fn config() -> Config {
     // stacks are reserved, not committed, until used.
     config.max_wasm_stack(WASM_STACK);
     config.async_stack_size(WASM_STACK + (1 << 20));
+    // Tables filled at instantiation, so an indirect call skips the lazy-initialisation check:
+    // CPython in a component makes many (type slots, vectorcalls). Measured with callgrind: 1.2%
+    // fewer instructions per Python echo request, 0.7% per composed Rust one, and no measurable
+    // change in start-up (a Python app's instantiation stayed within 0.32-0.34 s).
+    config.table_lazy_init(false);
     if std::env::var_os("WASIO_PERF_MAP").is_some_and(|v| v == "1") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
