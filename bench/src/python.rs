@@ -5,7 +5,9 @@
 //! - servers: bench/python/echo_server.py (an asyncio echo loop) under ping-pong and connection
 //!   load, and the asyncio docs' tcp_echo_server.py (tests/python/, port 8888) under connection
 //!   load;
-//! - client: bench/python/pingpong_client.py against the native tokio echo server.
+//! - client: bench/python/pingpong_client.py against the native tokio echo server;
+//! - no I/O: bench/python/compute.py, pure Python work, whose ratio is the interpreter's own
+//!   speed in a component: the ceiling of every row whose time is the server's CPU.
 //!
 //! The `wasio` binary is built (same profile as this one) with `cargo build -p wasio-host`, and
 //! each script is built into a component before anything is timed.
@@ -152,11 +154,36 @@ fn client_rate(
         .output()
         .context("running the Python ping-pong client")?;
     ensure!(out.status.success(), "the Python ping-pong client failed");
-    let text = String::from_utf8_lossy(&out.stdout);
+    rate_line(&out.stdout, "the client")
+}
+
+/// Units per second of bench/python/compute.py (pure Python, no I/O) run for `window`.
+fn compute_rate(runner: Runner, wasio: &Path, window: Duration) -> anyhow::Result<f64> {
+    let script = root().join("bench/python/compute.py");
+    let out = command(
+        runner,
+        wasio,
+        &script,
+        &[],
+        &[window.as_secs_f64().to_string()],
+    )
+    .stderr(Stdio::inherit())
+    .output()
+    .context("running the pure-Python compute script")?;
+    ensure!(
+        out.status.success(),
+        "the pure-Python compute script failed"
+    );
+    rate_line(&out.stdout, "the compute script")
+}
+
+/// The number on the `RATE n` line a script printed.
+fn rate_line(stdout: &[u8], who: &str) -> anyhow::Result<f64> {
+    let text = String::from_utf8_lossy(stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("RATE "))
         .and_then(|r| r.trim().parse().ok())
-        .with_context(|| format!("the client printed {text:?} instead of its rate"))
+        .with_context(|| format!("{who} printed {text:?} instead of its rate"))
 }
 
 /// Runs the Python rows and prints their table (and writes JSON to `json`).
@@ -170,6 +197,7 @@ pub fn run(plan: &Plan, json: Option<&Path>) -> anyhow::Result<()> {
         "bench/python/echo_server.py",
         "bench/python/pingpong_client.py",
         "tests/python/tcp_echo_server.py",
+        "bench/python/compute.py",
     ] {
         eprintln!("== building {script}");
         let out = std::env::temp_dir().join("wasio-bench-python.wasm");
@@ -237,6 +265,11 @@ pub fn run(plan: &Plan, json: Option<&Path>) -> anyhow::Result<()> {
             let name = format!("client: ping-pong {}KiB round trips/s", size / 1024);
             record(&name, runner, rate);
         }
+
+        let rate = rt.block_on(load::median(plan.runs, || async {
+            compute_rate(runner, &wasio, plan.window)
+        }))?;
+        record("no I/O: pure-Python work units/s", runner, rate);
     }
     drop(tokio_server);
 
