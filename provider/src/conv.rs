@@ -191,3 +191,43 @@ record!(wit::UnixServerOptions => lib::UnixServerOptions {
     ssl
 });
 record!(wit::AdoptOptions => lib::AdoptOptions { limit, write_queue_cap ; ; });
+
+/// The bytes a Latin-1 form's string carries (the contract's `*-latin1`): code point U+0000-U+00FF
+/// is that byte. An ASCII string is taken as it is, without a copy.
+pub fn latin1(text: String) -> Result<Vec<u8>, wit::ErrorCode> {
+    if text.is_ascii() {
+        return Ok(text.into_bytes());
+    }
+    text.chars()
+        .map(|c| {
+            u8::try_from(c).map_err(|_| {
+                wit::ErrorCode::InvalidArgument(format!(
+                    "a Latin-1 form carries one byte per code point, U+0000 to U+00FF, and got U+{:04X}",
+                    u32::from(c)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// [`latin1`] of every item.
+pub fn latin1_all(texts: Vec<String>) -> Result<Vec<Vec<u8>>, wit::ErrorCode> {
+    texts.into_iter().map(latin1).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latin1;
+
+    #[test]
+    fn latin1_carries_every_byte_and_refuses_wider_code_points() {
+        let all: Vec<u8> = (0..=255).collect();
+        let text: String = all.iter().map(|&b| char::from(b)).collect();
+        assert_eq!(latin1(text).ok(), Some(all));
+        assert_eq!(latin1("GET /\r\n".into()).ok(), Some(b"GET /\r\n".to_vec()));
+        let Err(e) = latin1("caf\u{e9} \u{20ac}".into()) else {
+            panic!("U+20AC was taken as a byte");
+        };
+        assert!(format!("{e:?}").contains("U+20AC"), "{e:?}");
+    }
+}

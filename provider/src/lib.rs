@@ -226,6 +226,27 @@ impl GuestReader for ReaderExport {
         self.reader.unread(&data);
     }
 
+    fn try_readuntil_latin1(&self, separators: Vec<String>) -> Option<Result<Vec<u8>, ErrorCode>> {
+        match conv::latin1_all(separators) {
+            Ok(separators) => self.try_readuntil(separators),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    async fn readuntil_latin1(
+        &self,
+        separators: Vec<String>,
+        timeout: Option<u64>,
+    ) -> Result<Vec<u8>, ErrorCode> {
+        let separators = conv::latin1_all(separators)?;
+        self.readuntil(separators, timeout).await
+    }
+
+    fn unread_latin1(&self, data: String) -> Result<(), ErrorCode> {
+        self.unread(conv::latin1(data)?);
+        Ok(())
+    }
+
     fn interrupt(&self) {
         self.reader.interrupt();
     }
@@ -279,6 +300,14 @@ impl GuestWriter for WriterExport {
 
     fn writelines(&self, data: Vec<Vec<u8>>) -> Result<(), ErrorCode> {
         out(self.0.writelines(&data))
+    }
+
+    fn write_latin1(&self, data: String) -> Result<(), ErrorCode> {
+        self.write(conv::latin1(data)?)
+    }
+
+    fn writelines_latin1(&self, data: Vec<String>) -> Result<(), ErrorCode> {
+        self.writelines(conv::latin1_all(data)?)
     }
 
     async fn write_from(&self, n: u64, data: StreamReader<u8>) -> Result<(), ErrorCode> {

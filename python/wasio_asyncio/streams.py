@@ -6,6 +6,13 @@ classes only translate calls, results and errors. A read first tries the sync `t
 makes the async call only when it would have to wait, as wasio-sdk does, unless the reader's
 last read had to wait: then the next one most likely waits too (a request-response exchange),
 and the try would be a wasted call across components (about 1.5 us each).
+
+Bytes go to the provider as Latin-1 text (`write-latin1`, `writelines-latin1`,
+`readuntil-latin1`, `unread-latin1`; `bytes.decode("latin-1")` maps each byte to one code point),
+never as `bytes` for a `list<u8>`: componentize-py 0.25.1 copies every such argument and never
+frees the copy (its runtime's `maybe_pop_list`), so each `write` would keep its size in linear
+memory for good (WORKAROUNDS.md, W-latin1). A string also crosses as one memory copy, where a
+`list<u8>` is copied byte by byte.
 """
 
 import asyncio
@@ -141,7 +148,7 @@ class StreamReader(asyncio.streams.StreamReader):
         if isinstance(value, t.ErrorCode_IncompleteRead):
             value = value.value.partial
         if isinstance(value, (bytes, bytearray)) and value:
-            self._raw.unread(bytes(value))
+            self._raw.unread_latin1(value.decode("latin-1"))
 
     def _stored(self):
         """The exception `set_exception` stored, while it is still the reader's error."""
@@ -180,10 +187,12 @@ class StreamReader(asyncio.streams.StreamReader):
     async def readuntil(self, separator=b"\n") -> bytes:
         # asyncio takes one bytes-like separator or a tuple of them (a list is a TypeError).
         if isinstance(separator, tuple):
-            seps = [_args.buffer(x, _SEPARATOR_TYPE) for x in separator]
+            seps = [_args.buffer(x, _SEPARATOR_TYPE).decode("latin-1") for x in separator]
         else:
-            seps = [_args.buffer(separator, _SEPARATOR_TYPE)]
-        return await self._read("readuntil", self._raw.try_readuntil, self._raw.readuntil, seps)
+            seps = [_args.buffer(separator, _SEPARATOR_TYPE).decode("latin-1")]
+        # The Latin-1 forms (module docstring).
+        return await self._read("readuntil", self._raw.try_readuntil_latin1,
+                                self._raw.readuntil_latin1, seps)
 
     async def readexactly(self, n: int) -> bytes:
         if n < 0:
@@ -336,16 +345,17 @@ class StreamWriter(asyncio.streams.StreamWriter):
                 raise TypeError("data argument must be a bytes-like object, "
                                 f"not {type(data).__name__!r}")
             data = bytes(data)
-        # `sync` written out: one frame less on every write.
+        # `sync` written out: one frame less on every write. The Latin-1 form: module docstring.
         try:
-            self._raw.write(data)
+            self._raw.write_latin1(data.decode("latin-1"))
         except Err as e:
             raise to_exception(e.value, "write") from None
 
     def writelines(self, data):
         # As asyncio's transport: each item through `memoryview` (so `TypeError` for a non-bytes).
         try:
-            sync(self._raw.writelines, [bytes(memoryview(d)) for d in data], what="writelines")
+            sync(self._raw.writelines_latin1,
+                 [bytes(memoryview(d)).decode("latin-1") for d in data], what="writelines")
         except RuntimeError as e:
             if e.args != ("Cannot call write() after write_eof()",):
                 raise
