@@ -105,7 +105,7 @@ impl Acceptor for TcpAcceptor {
         };
         crate::net::tcp::poll_accept(&self.listener, cx, &check).map_ok(|(stream, peer)| {
             tracing::debug!(target: "wasio::net", %peer, "accepted a TCP connection");
-            TcpSocket::accepted(stream, self.family, self.nodelay)
+            TcpSocket::accepted(stream, peer, self.family, self.nodelay)
         })
     }
 }

@@ -125,6 +125,10 @@ pub struct TcpSocket {
     /// The address `bind` was asked for, when the bound socket is one the run's workers share
     /// ([`crate::listener_share`]): a connect then binds a socket of its own there instead.
     shared_bind: Option<SocketAddr>,
+    /// A connection's local and peer addresses, as they were when it was made: asyncio reads
+    /// them then too, and a peer that resets at once must not take them away (the kernel
+    /// answers `getpeername` with ENOTCONN after a reset).
+    addresses: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl TcpSocket {
@@ -141,10 +145,17 @@ impl TcpSocket {
         Ok(Self::with_state(State::Unbound(socket), family))
     }
 
-    /// A connection accepted on a listener of `family`, with TCP_NODELAY as `nodelay`.
-    pub fn accepted(stream: tokio::net::TcpStream, family: Family, nodelay: bool) -> Self {
+    /// A connection from `peer` accepted on a listener of `family`, with TCP_NODELAY as
+    /// `nodelay`.
+    pub fn accepted(
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        family: Family,
+        nodelay: bool,
+    ) -> Self {
         // A failure leaves the kernel's default; the connection itself is fine.
         let _ = stream.set_nodelay(nodelay);
+        let addresses = stream.local_addr().ok().map(|local| (local, peer));
         let mut socket = Self::with_state(
             State::Connected {
                 stream: Arc::new(NativeStream::tcp(stream)),
@@ -154,6 +165,7 @@ impl TcpSocket {
             family,
         );
         socket.nodelay = nodelay;
+        socket.addresses = addresses;
         socket
     }
 
@@ -165,6 +177,7 @@ impl TcpSocket {
             bind: BindOptions::default(),
             nodelay: true,
             shared_bind: None,
+            addresses: None,
         }
     }
 
@@ -334,6 +347,7 @@ impl TcpSocket {
         match connected {
             Ok(stream) => {
                 let _ = stream.set_nodelay(self.nodelay);
+                self.addresses = stream.local_addr().ok().zip(stream.peer_addr().ok());
                 self.state = State::Connected {
                     stream: Arc::new(NativeStream::tcp(stream)),
                     send_taken: false,
@@ -433,7 +447,10 @@ impl TcpSocket {
             State::Unbound(_) | State::Connecting => Err(ErrorCode::InvalidState),
             State::Bound(s) => Ok(s.local_addr()?),
             State::Listening(l) => Ok(l.local_addr()?),
-            State::Connected { stream, .. } => Ok(stream.tcp_addresses()?.0),
+            State::Connected { stream, .. } => match self.addresses {
+                Some((local, _)) => Ok(local),
+                None => Ok(stream.tcp_addresses()?.0),
+            },
             State::Closed(e) => Err(*e),
         }
     }
@@ -441,7 +458,10 @@ impl TcpSocket {
     /// The peer's address; `invalid-state` unless connected.
     pub fn remote_address(&self) -> Result<SocketAddr, ErrorCode> {
         match &self.state {
-            State::Connected { stream, .. } => Ok(stream.tcp_addresses()?.1),
+            State::Connected { stream, .. } => match self.addresses {
+                Some((_, peer)) => Ok(peer),
+                None => Ok(stream.tcp_addresses()?.1),
+            },
             State::Closed(e) => Err(*e),
             _ => Err(ErrorCode::InvalidState),
         }
@@ -860,8 +880,8 @@ mod tests {
                 .finish_connect(connected)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             assert_eq!(nodelay(&socket)?, wanted);
-            let (stream, _) = listener.accept().await?;
-            let accepted = TcpSocket::accepted(stream, Family::V4, wanted);
+            let (stream, peer) = listener.accept().await?;
+            let accepted = TcpSocket::accepted(stream, peer, Family::V4, wanted);
             assert_eq!(nodelay(&accepted)?, wanted);
         }
         Ok(())

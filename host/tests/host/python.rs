@@ -723,3 +723,58 @@ fn bytes_a_python_app_hands_over_leave_nothing_behind() -> anyhow::Result<()> {
     assert_eq!(came, 128 << 20);
     Ok(())
 }
+
+/// Runs tests/python/reset_at_once.py through `command` (given the port, it returns the command
+/// that runs the script there), resets three connections to it right after connecting, and
+/// returns what it printed.
+fn serve_resetting_clients(command: impl Fn(&str) -> Command) -> anyhow::Result<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port()
+        .to_string();
+    let mut child = Kill(command(&port).stdout(Stdio::piped()).spawn()?);
+    let mut out = BufReader::new(child.0.stdout.take().context("no stdout")?);
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    anyhow::ensure!(line == "READY\n", "the server said {line:?}");
+    for _ in 0..3 {
+        let stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
+        rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))?;
+        drop(stream);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest)?;
+    let status = child.0.wait()?;
+    anyhow::ensure!(status.success(), "the server failed: {rest}");
+    Ok(rest)
+}
+
+/// A client that resets right after connecting leaves the handler its `peername` and
+/// `sockname`, as CPython's transport, which reads them when the connection is made (the
+/// kernel answers `getpeername` with ENOTCONN after a reset): the host keeps an accepted
+/// connection's addresses.
+#[test]
+fn a_client_resetting_at_once_keeps_its_peername() -> anyhow::Result<()> {
+    let program = script("reset_at_once.py");
+    let native = serve_resetting_clients(|port| {
+        let mut command = Command::new("python3");
+        command.arg(&program).args([port, "3"]);
+        command
+    })?;
+    let expected = "peername: ('127.0.0.1', 'int') sockname: ('127.0.0.1', True)\n  read: \
+                    ConnectionResetError\n"
+        .repeat(3);
+    assert_eq!(native, expected, "CPython itself");
+    let ours = serve_resetting_clients(|port| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
+        let grant = format!("127.0.0.1:{port}");
+        command
+            .args(["run", "--allow-listen", &grant])
+            .arg(&program)
+            .args(["--", port, "3"]);
+        command
+    })?;
+    assert_eq!(ours, expected);
+    Ok(())
+}
