@@ -33,6 +33,11 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: u64 = 30_000_000_000;
 /// Ciphertext bytes the forwarder moves at once.
 const FORWARD_CHUNK: usize = 64 * 1024;
 
+/// How long a TLS failure waits for the socket under it to say how it ended (nanoseconds): a
+/// reset shows through TLS as ciphertext that ended without close_notify, and the socket's own
+/// completion, which says "reset", comes at about the same time. Only the failure path waits.
+const SOCKET_OUTCOME_WAIT: u64 = 100_000_000;
+
 /// Which side of the handshake this end plays, with its host configuration.
 pub enum Side {
     /// A TLS client.
@@ -153,7 +158,13 @@ pub async fn secure(
         send,
         send_done,
     } = raw;
-    drop(receive_done);
+    // Never dropped: when the socket under the session fails, its error is the connection's
+    // (`cause`), as asyncio reports a reset under TLS as `ConnectionResetError`.
+    let socket_received = Rc::new(Outcome::default());
+    {
+        let outcome = socket_received.clone();
+        wit_bindgen::spawn_local(async move { outcome.set(receive_done.await) });
+    }
     let made = match &side {
         Side::Client(config) => Session::client(config, receive, &received),
         Side::Server(config) => Session::server(config, receive, &received),
@@ -169,17 +180,24 @@ pub async fn secure(
     };
     let forwarded = Rc::new(Outcome::default());
     wit_bindgen::spawn_local(forward(ciphertext_out, send, send_done, forwarded.clone()));
-    let info = session
-        .handshake(Some(timeouts.handshake))
-        .await
-        .map_err(ErrorCode::from)?;
+    let info = match session.handshake(Some(timeouts.handshake)).await {
+        Ok(info) => info,
+        Err(e) => return Err(cause(e.into(), &socket_received).await),
+    };
     let (cleartext_in, cleartext_in_done) = session.receive();
     let (cleartext_out, cleartext_out_rx) = wit_stream::new::<u8>();
     let cleartext_out_done = session.send(cleartext_out_rx, Some(timeouts.shutdown));
-    let receive_done: Completion =
-        Box::pin(async move { cleartext_in_done.await.map_err(ErrorCode::from) });
+    let receive_done: Completion = Box::pin(async move {
+        match cleartext_in_done.await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(cause(e.into(), &socket_received).await),
+        }
+    });
+    let sent = forwarded.clone();
     let send_done: Completion = Box::pin(async move {
-        cleartext_out_done.await.map_err(ErrorCode::from)?;
+        if let Err(e) = cleartext_out_done.await {
+            return Err(cause(e.into(), &sent).await);
+        }
         // close_notify is in the ciphertext stream; wait until the socket took it (bounded).
         with_timeout(Some(timeouts.shutdown), forwarded.wait()).await
     });
@@ -194,6 +212,21 @@ pub async fn secure(
         info: TlsInfo(info),
         shutdown_timeout: timeouts.shutdown,
     })
+}
+
+/// What to report for `error`, a TLS session's failure: the error of the socket under it when
+/// that side of the socket failed (a reset reaches TLS as ciphertext that ended early), else
+/// `error`. Waits for the socket's outcome at most [`SOCKET_OUTCOME_WAIT`], and only for
+/// `tls` errors (the others are the socket's already).
+async fn cause(error: ErrorCode, socket: &Outcome) -> ErrorCode {
+    if !matches!(error, ErrorCode::Tls(_)) {
+        return error;
+    }
+    let outcome = async { Ok::<_, ErrorCode>(socket.wait().await) };
+    match with_timeout(Some(SOCKET_OUTCOME_WAIT), outcome).await {
+        Ok(Err(socket_error)) => socket_error,
+        _ => error,
+    }
 }
 
 /// The outcome of a spawned task, awaited by someone else.

@@ -418,6 +418,14 @@ async fn native_tls_peer(
                 let (socket, _) = tls.into_inner();
                 drop(socket);
             }
+            // Answer, then reset the TCP connection (SO_LINGER 0).
+            "reset" => {
+                tls.write_all(b"partial").await?;
+                tls.flush().await?;
+                let (socket, _) = tls.into_inner();
+                rustix::net::sockopt::set_socket_linger(&socket, Some(Duration::ZERO))?;
+                drop(socket);
+            }
             // Never read again, never close: the client's close must not wait for us.
             _ => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
@@ -491,6 +499,25 @@ async fn peer_vanishing_without_close_notify() -> anyhow::Result<()> {
     .await?;
     assert!(!exit.success(), "{out:#?}");
     assert!(has(&out, "close_notify"), "{out:#?}");
+    task.await??;
+    Ok(())
+}
+
+/// A reset under TLS is the socket's reset, as asyncio reports it (`ConnectionResetError`), not
+/// a truncation: TLS sees ciphertext that ended early, the provider takes the socket's own error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_resetting_under_tls_is_a_reset() -> anyhow::Result<()> {
+    let pki = Pki::new()?;
+    let (port, task) = native_tls_peer(&pki, "reset").await?;
+    let (exit, out) = run(
+        TLS_APP,
+        &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
+        loopback(),
+    )
+    .await?;
+    assert!(!exit.success(), "{out:#?}");
+    assert!(has(&out, "ConnectionReset"), "{out:#?}");
+    assert!(!has(&out, "close_notify"), "{out:#?}");
     task.await??;
     Ok(())
 }
