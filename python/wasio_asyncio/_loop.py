@@ -115,10 +115,29 @@ async def until_escape(task: asyncio.Task):
     raise escaped
 
 
+# How long a poll may go on running handles that keep becoming ready (a task looping on
+# `await asyncio.sleep(0)`) before it lets timers and I/O in, and how long it then pauses (the
+# host's timers have a 1 ms grain). asyncio polls for I/O between every two rounds; a round trip
+# to the host costs more, so this one does it only when a poll would otherwise never end.
+_SPIN_SLICE = 0.005
+_SPIN_PAUSE = 0.001
+
+# The state of the export task whose handles the last poll ran: the fallback for a callback
+# scheduled in a context that has none (`contextvars.Context()`), see `call_soon_default_context`.
+_polled_state = None
+
+
 def _poll(self, future_state) -> None:
     """componentize-py 0.25.1's `_Loop.poll` (runs the ready handles until none is left), with
     `SystemExit` and `KeyboardInterrupt` handed to `_escape` instead of leaving it: asyncio's
-    `Task` re-raises them after storing them, and leaving the poll traps the component."""
+    `Task` re-raises them after storing them, and leaving the poll traps the component. Handles
+    that keep becoming ready for longer than `_SPIN_SLICE` are left for the next poll, after a
+    pause that lets the host deliver timers and I/O (`_let_events_in`); componentize-py's poll
+    ran them for ever, and a `sleep(0)` loop stopped every timer and every connection."""
+    global _polled_state
+    _polled_state = future_state
+    rounds = 0
+    started = None
     while True:
         handles = future_state.handles
         future_state.handles = []
@@ -135,6 +154,36 @@ def _poll(self, future_state) -> None:
             raise self.exception
         if not handles and not future_state.handles:
             return
+        rounds += 1
+        if rounds % 64 == 0 and future_state.pending_count > 0:
+            now = time.monotonic()
+            if started is None:
+                started = now
+            elif now - started > _SPIN_SLICE:
+                _let_events_in(self, future_state)
+                return
+
+
+_pausing = False
+
+
+def _let_events_in(loop, future_state) -> None:
+    """Ends a poll that still has ready handles: a timer `_SPIN_PAUSE` away makes the export
+    task wait for the host's next event (that timer's, or an earlier one) instead of returning
+    to its handles at once, and the next poll runs them."""
+    global _pausing
+    if _pausing:
+        return
+    _pausing = True
+
+    def paused():
+        global _pausing
+        _pausing = False
+
+    # In a context with the task's state: scheduling may start the timer driver (a task).
+    context = contextvars.copy_context()
+    context.run(_support._future_state.set, future_state)
+    context.run(loop.call_later, _SPIN_PAUSE, paused)
 
 
 class _Timers:
@@ -257,7 +306,16 @@ def install() -> None:
         if context is None:
             context = contextvars.copy_context()
         handle = asyncio.Handle(callback, args, self, context)
-        context[_support._future_state].handles.append(handle)
+        state = context.get(_support._future_state)
+        if state is None:
+            # A context the program made (`contextvars.Context()`): it gets the state of the
+            # task scheduling into it, so that what runs in it can schedule too.
+            state = _support._future_state.get(_polled_state)
+            try:
+                context.run(_support._future_state.set, state)
+            except RuntimeError:  # the context is the one running: it has the state
+                pass
+        state.handles.append(handle)
         return handle
 
     def call_at(self, when, callback, *args, context=None):

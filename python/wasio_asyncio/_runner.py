@@ -21,6 +21,7 @@ import asyncio
 import atexit
 import builtins
 import collections
+import gc
 import importlib
 import inspect
 import operator
@@ -110,6 +111,9 @@ async def _run_main(main, *, debug=None, loop_factory=None):
         await _cancel_all_tasks()
         await streams.close_servers()
         await _loop.end_of_run()
+        # The run's tasks are garbage now; CPython frees them here by reference counting and logs
+        # the exceptions nobody retrieved, where wasio's loop leaves them in reference cycles.
+        gc.collect()
         # One raised by a task while it was cancelled above: `asyncio.run` raises it, as CPython's.
         _loop.raise_escaped()
 
@@ -463,8 +467,11 @@ def load(source: str, filename: str):
             escaped = _loop.take_escaped()  # raised by a task cancelled on the way out
             if escaped is not None:
                 status = _exit_status(escaped)
-            # What CPython's interpreter shutdown runs (this one is never shut down).
+            # What CPython's interpreter shutdown runs (this one is never shut down): the exit
+            # functions, then a collection, whose finalizers log what CPython's would (a task's
+            # "exception was never retrieved" when the task is in a reference cycle).
             atexit._run_exitfuncs()
+            gc.collect()
             sys.stdout.flush()
             sys.stderr.flush()
             if status != 0:

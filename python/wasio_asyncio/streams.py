@@ -306,6 +306,7 @@ class StreamWriter(asyncio.streams.StreamWriter):
     def __init__(self, raw: "s.Writer", reader: StreamReader):
         self._raw = raw
         self._reader = reader
+        self._drain_failed = False  # a drain raised for a lost connection (`_drain_error`)
         # `transport`, held weakly: a strong one would make a cycle, and a writer the program
         # drops would wait for the cycle collector before `__del__` closes it.
         self._transport = None
@@ -402,11 +403,19 @@ class StreamWriter(asyncio.streams.StreamWriter):
             raise
 
     def _drain_error(self, e: BaseException) -> BaseException:
-        """What asyncio's `drain` raises for a lost connection: the reader's stored exception,
-        else `ConnectionResetError('Connection lost')` (as after the writer's own `close`)."""
-        if isinstance(e, ConnectionResetError):
-            return self._reader.exception() or ConnectionResetError("Connection lost")
-        return e
+        """What asyncio's `drain` raises for a lost connection: the reader's exception when it
+        was stored before the drain began, else `ConnectionResetError('Connection lost')` (as
+        after the writer's own `close`). A send that failed is found by the drain itself here
+        (`write` does no I/O), where asyncio's `write` failed and stored it during the drain's
+        yield: so the first drain to fail after a failed send says "Connection lost", the later
+        ones raise the stored `BrokenPipeError`."""
+        if not isinstance(e, ConnectionResetError):
+            return e
+        stored = self._reader.exception()
+        first, self._drain_failed = not self._drain_failed, True
+        if stored is None or (first and isinstance(stored, BrokenPipeError)):
+            return ConnectionResetError("Connection lost")
+        return stored
 
     def get_extra_info(self, name, default=None):
         info = self._raw.extra_info()

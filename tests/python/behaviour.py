@@ -256,6 +256,20 @@ async def resets():
         server.close()
         await server.wait_closed()
 
+    # Writing to a peer that closed at once: the first drain to fail says "Connection lost",
+    # later ones and wait_closed raise the send's BrokenPipeError.
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    show("read from a peer that closed at once", await r.read())
+    for i in range(3):
+        w.write(b"hello")
+        show(f"drain {i} after it", await outcome(w.drain()))
+        await asyncio.sleep(0.2)
+    w.close()
+    show("wait_closed after it", await outcome(w.wait_closed()))
+    server.close()
+    await server.wait_closed()
+
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     server.close()
@@ -804,10 +818,65 @@ async def deep_requests():
     show("deepcopy of them", raises(lambda: copy.deepcopy(nested)).split(":")[0])
 
 
+async def scheduling():
+    # A task looping on sleep(0) leaves timers and connections their turn.
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    loop.call_later(0.05, done.set)
+    give_up = loop.time() + 10
+    while not done.is_set() and loop.time() < give_up:
+        await asyncio.sleep(0)
+    show("a timer fires while a task spins on sleep(0)", done.is_set())
+    server = await asyncio.start_server(lambda r, w: w.write(b"hi\n"), "127.0.0.1", 0)
+    connect = asyncio.ensure_future(
+        asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1]))
+    while not connect.done() and loop.time() < give_up:
+        await asyncio.sleep(0)
+    show("a connect completes while a task spins on sleep(0)", connect.done())
+    r, w = await connect
+    show("its line", await r.readline())
+    w.close()
+    server.close()
+    await server.wait_closed()
+
+    # Callbacks and tasks in a context the program made.
+    var = contextvars.ContextVar("var", default="unset")
+
+    async def child():
+        var.set("child")
+        await asyncio.sleep(0)
+        return var.get()
+
+    show("task in a fresh Context", await asyncio.create_task(child(), context=contextvars.Context()))
+    ran = loop.create_future()
+    loop.call_soon(lambda: ran.set_result(var.get()), context=contextvars.Context())
+    show("call_soon in a fresh Context", await ran)
+    fut = loop.create_future()
+    seen = loop.create_future()
+    fut.add_done_callback(lambda f: seen.set_result(f.result()), context=contextvars.Context())
+    fut.set_result("done")
+    show("done callback in a fresh Context", await seen)
+
+
+async def unretrieved():
+    # A task that fails after its first await, its exception never retrieved: asyncio reports
+    # it when the task is freed, by the end of asyncio.run.
+    asyncio.get_running_loop().set_exception_handler(
+        lambda loop, context: print("reported:", context["message"], repr(context["exception"])))
+
+    async def child():
+        await asyncio.sleep(0.01)
+        raise ValueError("child failed")
+
+    task = asyncio.create_task(child())
+    await asyncio.sleep(0.1)
+    del task
+
+
 async def main(tmp):
     # name_lookup before executors, which shuts the default executor down.
     for section in (reads, limits, writes, resets, timeouts_and_cancellation, servers,
-                    arguments, fed_reader, deep_requests, name_lookup, executors):
+                    arguments, fed_reader, deep_requests, scheduling, name_lookup, executors):
         print(f"== {section.__name__}", flush=True)
         await section()
     print("== unix", flush=True)
@@ -837,3 +906,5 @@ async def main(tmp):
 
 asyncio.run(main(sys.argv[1]))
 print("after asyncio.run")
+asyncio.run(unretrieved())
+print("after the run with a failed task")
