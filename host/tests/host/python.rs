@@ -724,10 +724,13 @@ fn bytes_a_python_app_hands_over_leave_nothing_behind() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs tests/python/reset_at_once.py through `command` (given the port, it returns the command
-/// that runs the script there), resets three connections to it right after connecting, and
-/// returns what it printed.
-fn serve_resetting_clients(command: impl Fn(&str) -> Command) -> anyhow::Result<String> {
+/// Runs a server script through `command` (given a free port, it returns the command that runs
+/// the script there, which prints `READY` when it listens), lets `peer` connect to it, and
+/// returns what the script printed after `READY`.
+fn serve_peer(
+    command: impl Fn(&str) -> Command,
+    peer: impl Fn(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port()
@@ -737,12 +740,7 @@ fn serve_resetting_clients(command: impl Fn(&str) -> Command) -> anyhow::Result<
     let mut line = String::new();
     out.read_line(&mut line)?;
     anyhow::ensure!(line == "READY\n", "the server said {line:?}");
-    for _ in 0..3 {
-        let stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
-        rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))?;
-        drop(stream);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    peer(&port)?;
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest)?;
     let status = child.0.wait()?;
@@ -757,24 +755,79 @@ fn serve_resetting_clients(command: impl Fn(&str) -> Command) -> anyhow::Result<
 #[test]
 fn a_client_resetting_at_once_keeps_its_peername() -> anyhow::Result<()> {
     let program = script("reset_at_once.py");
-    let native = serve_resetting_clients(|port| {
-        let mut command = Command::new("python3");
-        command.arg(&program).args([port, "3"]);
-        command
-    })?;
+    // Three clients that reset right after connecting.
+    let peer = |port: &str| -> anyhow::Result<()> {
+        for _ in 0..3 {
+            let stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?;
+            rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))?;
+            drop(stream);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    };
+    let native = serve_peer(
+        |port| {
+            let mut command = Command::new("python3");
+            command.arg(&program).args([port, "3"]);
+            command
+        },
+        peer,
+    )?;
     let expected = "peername: ('127.0.0.1', 'int') sockname: ('127.0.0.1', True)\n  read: \
                     ConnectionResetError\n"
         .repeat(3);
     assert_eq!(native, expected, "CPython itself");
-    let ours = serve_resetting_clients(|port| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
-        let grant = format!("127.0.0.1:{port}");
-        command
-            .args(["run", "--allow-listen", &grant])
-            .arg(&program)
-            .args(["--", port, "3"]);
-        command
-    })?;
+    let ours = serve_peer(
+        |port| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
+            let grant = format!("127.0.0.1:{port}");
+            command
+                .args(["run", "--allow-listen", &grant])
+                .arg(&program)
+                .args(["--", port, "3"]);
+            command
+        },
+        peer,
+    )?;
+    assert_eq!(ours, expected);
+    Ok(())
+}
+
+/// Writing to a peer that closed at once (tests/python/peer_gone.py): the first drain succeeds
+/// (the socket took the bytes; the closed peer answers with a reset), the next one fails with
+/// asyncio's `ConnectionResetError('Connection lost')`, and the later drain and `wait_closed`
+/// with the send's `BrokenPipeError`, natively and under wasio.
+#[test]
+fn drains_to_a_peer_that_is_gone_fail_as_in_cpython() -> anyhow::Result<()> {
+    let program = script("peer_gone.py");
+    let peer = |port: &str| -> anyhow::Result<()> {
+        drop(std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?);
+        Ok(())
+    };
+    let native = serve_peer(
+        |port| {
+            let mut command = Command::new("python3");
+            command.arg(&program).arg(port);
+            command
+        },
+        peer,
+    )?;
+    let expected = "read: b''\ndrain 0: ok\ndrain 1: ConnectionResetError None Connection lost\n\
+                    drain 2: BrokenPipeError EPIPE Broken pipe\n\
+                    wait_closed: BrokenPipeError EPIPE Broken pipe\n";
+    assert_eq!(native, expected, "CPython itself");
+    let ours = serve_peer(
+        |port| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
+            let grant = format!("127.0.0.1:{port}");
+            command
+                .args(["run", "--allow-listen", &grant])
+                .arg(&program)
+                .args(["--", port]);
+            command
+        },
+        peer,
+    )?;
     assert_eq!(ours, expected);
     Ok(())
 }
