@@ -347,7 +347,10 @@ fn behaviour_file_prints_the_same_natively_and_under_wasio() -> anyhow::Result<(
         );
     }
     assert_eq!(got.len(), expected.len(), "wasio printed:\n{wasio}");
-    assert!(got.last().is_some_and(|l| l == "after asyncio.run"));
+    assert!(
+        got.last()
+            .is_some_and(|l| l == "after the run with a failed task")
+    );
     assert_eq!(error_codes, ERROR_CODES, "{wasio}");
     // An exception in a client callback, or in a task nobody awaits, is reported as asyncio
     // reports it, not a trap.
@@ -724,18 +727,34 @@ fn bytes_a_python_app_hands_over_leave_nothing_behind() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a server script through `command` (given a free port, it returns the command that runs
-/// the script there, which prints `READY` when it listens), lets `peer` connect to it, and
-/// returns what the script printed after `READY`.
+/// Runs server `program` on a free port, natively by CPython or under wasio (granted that
+/// port), with `args` after the port; the script prints `READY` when it listens. Lets `peer`
+/// connect to it and returns what the script printed after `READY`.
 fn serve_peer(
-    command: impl Fn(&str) -> Command,
+    under_wasio: bool,
+    program: &Path,
+    args: &[&str],
     peer: impl Fn(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port()
         .to_string();
-    let mut child = Kill(command(&port).stdout(Stdio::piped()).spawn()?);
+    let mut command = if under_wasio {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
+        let grant = format!("127.0.0.1:{port}");
+        command
+            .args(["run", "--allow-listen", &grant])
+            .arg(program)
+            .arg("--");
+        command
+    } else {
+        let mut command = Command::new("python3");
+        command.arg(program);
+        command
+    };
+    command.arg(&port).args(args);
+    let mut child = Kill(command.stdout(Stdio::piped()).spawn()?);
     let mut out = BufReader::new(child.0.stdout.take().context("no stdout")?);
     let mut line = String::new();
     out.read_line(&mut line)?;
@@ -765,31 +784,15 @@ fn a_client_resetting_at_once_keeps_its_peername() -> anyhow::Result<()> {
         }
         Ok(())
     };
-    let native = serve_peer(
-        |port| {
-            let mut command = Command::new("python3");
-            command.arg(&program).args([port, "3"]);
-            command
-        },
-        peer,
-    )?;
     let expected = "peername: ('127.0.0.1', 'int') sockname: ('127.0.0.1', True)\n  read: \
                     ConnectionResetError\n"
         .repeat(3);
-    assert_eq!(native, expected, "CPython itself");
-    let ours = serve_peer(
-        |port| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
-            let grant = format!("127.0.0.1:{port}");
-            command
-                .args(["run", "--allow-listen", &grant])
-                .arg(&program)
-                .args(["--", port, "3"]);
-            command
-        },
-        peer,
-    )?;
-    assert_eq!(ours, expected);
+    assert_eq!(
+        serve_peer(false, &program, &["3"], peer)?,
+        expected,
+        "CPython itself"
+    );
+    assert_eq!(serve_peer(true, &program, &["3"], peer)?, expected);
     Ok(())
 }
 
@@ -804,30 +807,14 @@ fn drains_to_a_peer_that_is_gone_fail_as_in_cpython() -> anyhow::Result<()> {
         drop(std::net::TcpStream::connect(format!("127.0.0.1:{port}"))?);
         Ok(())
     };
-    let native = serve_peer(
-        |port| {
-            let mut command = Command::new("python3");
-            command.arg(&program).arg(port);
-            command
-        },
-        peer,
-    )?;
     let expected = "read: b''\ndrain 0: ok\ndrain 1: ConnectionResetError None Connection lost\n\
                     drain 2: BrokenPipeError EPIPE Broken pipe\n\
                     wait_closed: BrokenPipeError EPIPE Broken pipe\n";
-    assert_eq!(native, expected, "CPython itself");
-    let ours = serve_peer(
-        |port| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
-            let grant = format!("127.0.0.1:{port}");
-            command
-                .args(["run", "--allow-listen", &grant])
-                .arg(&program)
-                .args(["--", port]);
-            command
-        },
-        peer,
-    )?;
-    assert_eq!(ours, expected);
+    assert_eq!(
+        serve_peer(false, &program, &[], peer)?,
+        expected,
+        "CPython itself"
+    );
+    assert_eq!(serve_peer(true, &program, &[], peer)?, expected);
     Ok(())
 }

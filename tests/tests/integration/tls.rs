@@ -487,38 +487,28 @@ async fn abort_sends_no_close_notify_and_close_does() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A peer that closes its TCP connection without close_notify is a truncation; one that resets
+/// it is the socket's reset, as asyncio reports it (`ConnectionResetError`): TLS sees ciphertext
+/// that ended early either way, and the provider takes the socket's own error when it has one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_vanishing_without_close_notify() -> anyhow::Result<()> {
+async fn peer_vanishing_without_close_notify_or_resetting() -> anyhow::Result<()> {
     let pki = Pki::new()?;
-    let (port, task) = native_tls_peer(&pki, "vanish").await?;
-    let (exit, out) = run(
-        TLS_APP,
-        &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
-        loopback(),
-    )
-    .await?;
-    assert!(!exit.success(), "{out:#?}");
-    assert!(has(&out, "close_notify"), "{out:#?}");
-    task.await??;
-    Ok(())
-}
-
-/// A reset under TLS is the socket's reset, as asyncio reports it (`ConnectionResetError`), not
-/// a truncation: TLS sees ciphertext that ended early, the provider takes the socket's own error.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_resetting_under_tls_is_a_reset() -> anyhow::Result<()> {
-    let pki = Pki::new()?;
-    let (port, task) = native_tls_peer(&pki, "reset").await?;
-    let (exit, out) = run(
-        TLS_APP,
-        &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
-        loopback(),
-    )
-    .await?;
-    assert!(!exit.success(), "{out:#?}");
-    assert!(has(&out, "ConnectionReset"), "{out:#?}");
-    assert!(!has(&out, "close_notify"), "{out:#?}");
-    task.await??;
+    for (then, said, not_said) in [
+        ("vanish", "close_notify", "ConnectionReset"),
+        ("reset", "ConnectionReset", "close_notify"),
+    ] {
+        let (port, task) = native_tls_peer(&pki, then).await?;
+        let (exit, out) = run(
+            TLS_APP,
+            &["client", "127.0.0.1", &port.to_string(), "--ca", &pki.ca],
+            loopback(),
+        )
+        .await?;
+        assert!(!exit.success(), "{then}: {out:#?}");
+        assert!(has(&out, said), "{then}: {out:#?}");
+        assert!(!has(&out, not_said), "{then}: {out:#?}");
+        task.await??;
+    }
     Ok(())
 }
 
