@@ -71,7 +71,8 @@ enum Command {
         secs: f64,
     },
     /// Python asyncio programs natively by CPython and as wasio components, side by side:
-    /// an echo server and the asyncio docs' echo server under load, and a ping-pong client.
+    /// an echo server and the asyncio docs' echo server under load, a ping-pong client, and
+    /// pure Python work with no I/O (the interpreter's own speed in a component).
     Python {
         /// Shorter runs (finishes in about 2 minutes once the scripts are built).
         #[arg(long)]
