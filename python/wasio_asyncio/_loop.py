@@ -59,6 +59,11 @@ def internal_task(coro) -> asyncio.Task:
     return task
 
 
+def is_internal(task: asyncio.Task) -> bool:
+    """Whether `task` does the loop's or the runner's own work (see `_internal`)."""
+    return task in _internal
+
+
 def mark_internal(task: asyncio.Task) -> None:
     """Leaves `task` (the one running the script) out of `asyncio.all_tasks()`."""
     _internal.add(task)

@@ -49,7 +49,11 @@ def _coroutine(main):
 
 def _asyncio_run(main, *, debug=None, loop_factory=None):
     """`asyncio.run` called from inside a function: queued, run with `asyncio.run`'s semantics
-    after the script's top level (see the module docstring)."""
+    after the script's top level (see the module docstring). From a task of the program's, where
+    CPython's loop is running too, it raises as CPython's does, before looking at `main`."""
+    task = asyncio.current_task()
+    if task is not None and not _loop.is_internal(task):
+        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
     _pending_mains.append(_coroutine(main))
 
 

@@ -805,6 +805,14 @@ async def deep_requests():
 
 
 async def scheduling():
+    # asyncio.run from a coroutine, where the loop is running: RuntimeError, main not run.
+    async def never():
+        print("never runs")
+
+    coroutine = never()
+    show("asyncio.run inside a coroutine", raises(lambda: asyncio.run(coroutine)))
+    coroutine.close()
+
     # A task looping on sleep(0) leaves timers and connections their turn.
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
