@@ -142,44 +142,50 @@ fn client_rate(
     size: usize,
     window: Duration,
 ) -> anyhow::Result<f64> {
-    let script = root().join("bench/python/pingpong_client.py");
     let grant = format!("127.0.0.1:{port}");
     let args = [
         port.to_string(),
         size.to_string(),
         window.as_secs_f64().to_string(),
     ];
-    let out = command(runner, wasio, &script, &["--allow-connect", &grant], &args)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running the Python ping-pong client")?;
-    ensure!(out.status.success(), "the Python ping-pong client failed");
-    rate_line(&out.stdout, "the client")
+    script_rate(
+        runner,
+        wasio,
+        "bench/python/pingpong_client.py",
+        &["--allow-connect", &grant],
+        &args,
+        "the Python ping-pong client",
+    )
 }
 
 /// Units per second of bench/python/compute.py (pure Python, no I/O) run for `window`.
 fn compute_rate(runner: Runner, wasio: &Path, window: Duration) -> anyhow::Result<f64> {
-    let script = root().join("bench/python/compute.py");
-    let out = command(
+    script_rate(
         runner,
         wasio,
-        &script,
+        "bench/python/compute.py",
         &[],
         &[window.as_secs_f64().to_string()],
+        "the pure-Python compute script",
     )
-    .stderr(Stdio::inherit())
-    .output()
-    .context("running the pure-Python compute script")?;
-    ensure!(
-        out.status.success(),
-        "the pure-Python compute script failed"
-    );
-    rate_line(&out.stdout, "the compute script")
 }
 
-/// The number on the `RATE n` line a script printed.
-fn rate_line(stdout: &[u8], who: &str) -> anyhow::Result<f64> {
-    let text = String::from_utf8_lossy(stdout);
+/// Runs `script` (a path from the repository root) to its end and returns the number on the
+/// `RATE n` line it printed; `who` names it in errors.
+fn script_rate(
+    runner: Runner,
+    wasio: &Path,
+    script: &str,
+    grants: &[&str],
+    args: &[String],
+    who: &str,
+) -> anyhow::Result<f64> {
+    let out = command(runner, wasio, &root().join(script), grants, args)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {who}"))?;
+    ensure!(out.status.success(), "{who} failed");
+    let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("RATE "))
         .and_then(|r| r.trim().parse().ok())

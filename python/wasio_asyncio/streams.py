@@ -11,7 +11,7 @@ Bytes go to the provider as Latin-1 text (`write-latin1`, `writelines-latin1`,
 `readuntil-latin1`, `unread-latin1`; `bytes.decode("latin-1")` maps each byte to one code point),
 never as `bytes` for a `list<u8>`: componentize-py 0.25.1 copies every such argument and never
 frees the copy (its runtime's `maybe_pop_list`), so each `write` would keep its size in linear
-memory for good (WORKAROUNDS.md, W-latin1). A string also crosses as one memory copy, where a
+memory for good (WORKAROUNDS.md, W10). A string also crosses as one memory copy, where a
 `list<u8>` is copied byte by byte.
 """
 
@@ -186,11 +186,9 @@ class StreamReader(asyncio.streams.StreamReader):
 
     async def readuntil(self, separator=b"\n") -> bytes:
         # asyncio takes one bytes-like separator or a tuple of them (a list is a TypeError).
-        if isinstance(separator, tuple):
-            seps = [_args.buffer(x, _SEPARATOR_TYPE).decode("latin-1") for x in separator]
-        else:
-            seps = [_args.buffer(separator, _SEPARATOR_TYPE).decode("latin-1")]
         # The Latin-1 forms (module docstring).
+        parts = separator if isinstance(separator, tuple) else (separator,)
+        seps = [_args.buffer(x, _SEPARATOR_TYPE).decode("latin-1") for x in parts]
         return await self._read("readuntil", self._raw.try_readuntil_latin1,
                                 self._raw.readuntil_latin1, seps)
 

@@ -193,10 +193,9 @@ pub async fn secure(
             Err(e) => Err(cause(e.into(), &socket_received).await),
         }
     });
-    let sent = forwarded.clone();
     let send_done: Completion = Box::pin(async move {
         if let Err(e) = cleartext_out_done.await {
-            return Err(cause(e.into(), &sent).await);
+            return Err(cause(e.into(), &forwarded).await);
         }
         // close_notify is in the ciphertext stream; wait until the socket took it (bounded).
         with_timeout(Some(timeouts.shutdown), forwarded.wait()).await

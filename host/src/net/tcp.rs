@@ -108,6 +108,10 @@ enum State {
         stream: Arc<NativeStream>,
         send_taken: bool,
         receive_taken: bool,
+        /// The local and peer addresses, as they were when the connection was made: asyncio
+        /// reads them then too, and a peer that resets at once must not take them away (the
+        /// kernel answers `getpeername` with ENOTCONN after a reset).
+        addresses: Option<(SocketAddr, SocketAddr)>,
     },
     /// A connect failed; every later operation fails with its error.
     Closed(ErrorCode),
@@ -125,10 +129,6 @@ pub struct TcpSocket {
     /// The address `bind` was asked for, when the bound socket is one the run's workers share
     /// ([`crate::listener_share`]): a connect then binds a socket of its own there instead.
     shared_bind: Option<SocketAddr>,
-    /// A connection's local and peer addresses, as they were when it was made: asyncio reads
-    /// them then too, and a peer that resets at once must not take them away (the kernel
-    /// answers `getpeername` with ENOTCONN after a reset).
-    addresses: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl TcpSocket {
@@ -161,11 +161,11 @@ impl TcpSocket {
                 stream: Arc::new(NativeStream::tcp(stream)),
                 send_taken: false,
                 receive_taken: false,
+                addresses,
             },
             family,
         );
         socket.nodelay = nodelay;
-        socket.addresses = addresses;
         socket
     }
 
@@ -177,7 +177,6 @@ impl TcpSocket {
             bind: BindOptions::default(),
             nodelay: true,
             shared_bind: None,
-            addresses: None,
         }
     }
 
@@ -347,11 +346,12 @@ impl TcpSocket {
         match connected {
             Ok(stream) => {
                 let _ = stream.set_nodelay(self.nodelay);
-                self.addresses = stream.local_addr().ok().zip(stream.peer_addr().ok());
+                let addresses = stream.local_addr().ok().zip(stream.peer_addr().ok());
                 self.state = State::Connected {
                     stream: Arc::new(NativeStream::tcp(stream)),
                     send_taken: false,
                     receive_taken: false,
+                    addresses,
                 };
                 Ok(())
             }
@@ -447,10 +447,11 @@ impl TcpSocket {
             State::Unbound(_) | State::Connecting => Err(ErrorCode::InvalidState),
             State::Bound(s) => Ok(s.local_addr()?),
             State::Listening(l) => Ok(l.local_addr()?),
-            State::Connected { stream, .. } => match self.addresses {
-                Some((local, _)) => Ok(local),
-                None => Ok(stream.tcp_addresses()?.0),
-            },
+            State::Connected {
+                addresses: Some((local, _)),
+                ..
+            } => Ok(*local),
+            State::Connected { stream, .. } => Ok(stream.tcp_addresses()?.0),
             State::Closed(e) => Err(*e),
         }
     }
@@ -458,10 +459,11 @@ impl TcpSocket {
     /// The peer's address; `invalid-state` unless connected.
     pub fn remote_address(&self) -> Result<SocketAddr, ErrorCode> {
         match &self.state {
-            State::Connected { stream, .. } => match self.addresses {
-                Some((_, peer)) => Ok(peer),
-                None => Ok(stream.tcp_addresses()?.1),
-            },
+            State::Connected {
+                addresses: Some((_, peer)),
+                ..
+            } => Ok(*peer),
+            State::Connected { stream, .. } => Ok(stream.tcp_addresses()?.1),
             State::Closed(e) => Err(*e),
             _ => Err(ErrorCode::InvalidState),
         }

@@ -694,36 +694,39 @@ fn memory_bounds_peer() -> anyhow::Result<(u16, std::thread::JoinHandle<anyhow::
 fn bytes_a_python_app_hands_over_leave_nothing_behind() -> anyhow::Result<()> {
     const EXPECTED: &str = "readuntil: 3000 lines\nwrite: 64 MiB\nwritelines: 64 MiB\n";
     let program = script("memory_bounds.py");
-    let (port, peer) = memory_bounds_peer()?;
-    let native = Command::new("python3")
-        .arg(&program)
-        .arg(port.to_string())
-        .output()?;
-    assert!(native.status.success(), "{}", text(&native.stderr));
-    assert_eq!(text(&native.stdout), EXPECTED, "CPython itself");
-    let came = peer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the peer panicked"))??;
-    assert_eq!(came, 128 << 20, "CPython itself");
-
-    let (port, peer) = memory_bounds_peer()?;
-    let grant = format!("127.0.0.1:{port}");
-    let out = Command::new(env!("CARGO_BIN_EXE_wasio"))
-        .args(["run", "--allow-connect", &grant, "--max-memory", "48MiB"])
-        .arg(&program)
-        .args(["--", &port.to_string()])
-        .output()?;
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert_eq!(text(&out.stdout), EXPECTED);
-    let came = peer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the peer panicked"))??;
-    assert_eq!(came, 128 << 20);
+    for under_wasio in [false, true] {
+        let who = if under_wasio {
+            "wasio"
+        } else {
+            "CPython itself"
+        };
+        let (port, peer) = memory_bounds_peer()?;
+        let mut command = if under_wasio {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_wasio"));
+            let grant = format!("127.0.0.1:{port}");
+            command
+                .args(["run", "--allow-connect", &grant, "--max-memory", "48MiB"])
+                .arg(&program)
+                .arg("--");
+            command
+        } else {
+            let mut command = Command::new("python3");
+            command.arg(&program);
+            command
+        };
+        let out = command.arg(port.to_string()).output()?;
+        assert!(
+            out.status.success(),
+            "{who}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout), EXPECTED, "{who}");
+        let came = peer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the peer panicked"))??;
+        assert_eq!(came, 128 << 20, "{who}");
+    }
     Ok(())
 }
 

@@ -411,19 +411,15 @@ async fn native_tls_peer(
         let mut line = [0u8; 6];
         tls.read_exact(&mut line).await?;
         match then {
-            // Answer, then vanish: close the TCP connection without close_notify.
-            "vanish" => {
+            // Answer, then vanish: close the TCP connection without close_notify, or reset it
+            // (SO_LINGER 0).
+            "vanish" | "reset" => {
                 tls.write_all(b"partial").await?;
                 tls.flush().await?;
                 let (socket, _) = tls.into_inner();
-                drop(socket);
-            }
-            // Answer, then reset the TCP connection (SO_LINGER 0).
-            "reset" => {
-                tls.write_all(b"partial").await?;
-                tls.flush().await?;
-                let (socket, _) = tls.into_inner();
-                rustix::net::sockopt::set_socket_linger(&socket, Some(Duration::ZERO))?;
+                if then == "reset" {
+                    rustix::net::sockopt::set_socket_linger(&socket, Some(Duration::ZERO))?;
+                }
                 drop(socket);
             }
             // Never read again, never close: the client's close must not wait for us.
